@@ -1,0 +1,56 @@
+// Fused softmax + sparse categorical cross-entropy for one row of logits.
+//
+//   lse  = max_j z_j + log(sum_j exp(z_j - max_j z_j))      (stable for |z| up to ~1e38)
+//   loss = lse - z_label                                    (= -log softmax(z)_label)
+//   dz_j = scale * (exp(z_j - lse) - [j == label])          (scale = 1/N for a batch mean)
+//
+// The probabilities are never stored: dz is written directly. `predicted` is argmax z (the first
+// index on ties, as numpy.argmax). Both backends call this per row; the CUDA kernel runs it with
+// one thread per sample, since a row has only 10 classes.
+#pragma once
+
+#include <math.h>
+
+#include "cuda/math/host_device.h"
+
+namespace train_gpu::math {
+
+struct SoftmaxXentRow {
+  float loss;
+  int predicted;
+};
+
+TG_HOST_DEVICE SoftmaxXentRow softmax_xent_row(const float* logits, int classes, int label, float scale,
+                                               float* dlogits /* nullable: forward only */) {
+  float row_max = logits[0];
+  int predicted = 0;
+  for (int j = 1; j < classes; ++j) {
+    if (logits[j] > row_max) {
+      row_max = logits[j];
+      predicted = j;
+    }
+  }
+  float sum = 0.0f;
+  for (int j = 0; j < classes; ++j) sum += expf(logits[j] - row_max);
+  const float lse = row_max + logf(sum);
+  if (dlogits != nullptr) {
+    for (int j = 0; j < classes; ++j) {
+      dlogits[j] = scale * (expf(logits[j] - lse) - (j == label ? 1.0f : 0.0f));
+    }
+  }
+  return SoftmaxXentRow{lse - logits[label], predicted};
+}
+
+// Softmax probabilities of one row (for evaluation output and feature maps).
+TG_HOST_DEVICE void softmax_row(const float* logits, int classes, float* probabilities) {
+  float row_max = logits[0];
+  for (int j = 1; j < classes; ++j) row_max = logits[j] > row_max ? logits[j] : row_max;
+  float sum = 0.0f;
+  for (int j = 0; j < classes; ++j) {
+    probabilities[j] = expf(logits[j] - row_max);
+    sum += probabilities[j];
+  }
+  for (int j = 0; j < classes; ++j) probabilities[j] /= sum;
+}
+
+}  // namespace train_gpu::math

@@ -1,0 +1,78 @@
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "build_info.h"
+#include "host/cli/commands.h"
+#include "host/common/error.h"
+#include "host/model/backend_factory.h"
+
+#ifdef TRAIN_GPU_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+namespace train_gpu::cli {
+
+namespace {
+
+std::string version_text() {
+  std::string text = std::string("train_gpu ") + TRAIN_GPU_VERSION + " (commit " + TRAIN_GPU_GIT_COMMIT + ", " +
+                     TRAIN_GPU_BUILD_TYPE + ")\n";
+#ifdef TRAIN_GPU_HAVE_CUDA
+  text += "built against " + cuda::built_library_versions();
+#else
+  text += "CPU-only build";
+#endif
+  return text;
+}
+
+bool is_command(const CLI::App& app, const char* word) {
+  for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (command->get_name() == word) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"train_gpu: trains the TensorFlow 2 MNIST tutorial's CNN natively, on a GPU or the CPU.\n"
+               "The default command is train: `train_gpu --device 0` trains on GPU 0.",
+               "train_gpu"};
+  app.set_version_flag("--version", version_text(), "Print the version, git commit and CUDA/cuDNN/cuBLAS versions");
+  app.require_subcommand(0, 1);
+  add_train_command(app);
+  add_inspect_command(app);
+  add_summary_command(app);
+  add_evaluate_command(app);
+  add_features_command(app);
+
+  // `train` is implied when the first word is not a command or a top-level flag.
+  std::vector<const char*> args(argv, argv + argc);
+  const bool top_level_flag = argc > 1 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+                                           !std::strcmp(argv[1], "--version"));
+  if (!top_level_flag && (argc == 1 || !is_command(app, argv[1]))) args.insert(args.begin() + 1, "train");
+
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help() << "\nOptions of the default command, train:\n"
+              << app.get_subcommand("train")->help("", CLI::AppFormatMode::Sub);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const Error& e) {
+    std::cerr << "train_gpu: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "train_gpu: error: out of host memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "train_gpu: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace train_gpu::cli

@@ -1,0 +1,37 @@
+// Option groups that several commands share, so each flag is declared and documented once.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "host/data/dataset.h"
+#include "host/model/backend.h"
+
+namespace train_gpu::cli {
+
+struct DataOptions {
+  std::string dataset = "mnist";
+  std::string data_dir;          // empty: default_data_dir(dataset)
+  int64_t limit_train = 0;       // 0: all
+  int64_t limit_test = 0;        // 0: all
+};
+
+struct DeviceOptions {
+  std::string device = "auto";
+  bool deterministic = false;
+  bool tf32 = false;
+  std::string loader = "auto";
+};
+
+void add_data_options(CLI::App& command, DataOptions& options);
+void add_device_options(CLI::App& command, DeviceOptions& options);
+
+// Loads the dataset the options name, applies the limits, and prints one line per file.
+Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out);
+
+// BackendOptions from the device flags (the Adam settings are the caller's).
+BackendOptions backend_options_from(const DeviceOptions& options, int max_batch);
+
+}  // namespace train_gpu::cli

@@ -1,0 +1,41 @@
+// A whole MNIST-format dataset from a directory: the four IDX files (gzipped or raw, either the
+// "train-images-idx3-ubyte" or "train-images.idx3-ubyte" name form), validated, with each file's
+// sha256 and, when it is a known public file, its name ("MNIST train images, verified").
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "host/data/image_set.h"
+
+namespace train_gpu {
+
+enum class DatasetKind { kMnist, kFashionMnist };
+
+// "mnist" | "fashion-mnist"; anything else is an Error listing the choices.
+DatasetKind parse_dataset_kind(const std::string& name);
+std::string dataset_kind_name(DatasetKind kind);          // "mnist", "fashion-mnist"
+std::string dataset_display_name(DatasetKind kind);       // "MNIST", "Fashion-MNIST"
+std::filesystem::path default_data_dir(DatasetKind kind);  // ./data/mnist, ./data/fashion-mnist
+// The ten class names: "0".."9" for MNIST, "T-shirt/top".."Ankle boot" for Fashion-MNIST.
+const std::vector<std::string>& class_names(DatasetKind kind);
+
+struct DatasetFile {
+  std::string role;                // "train images", "train labels", "test images", "test labels"
+  std::filesystem::path path;      // the file actually read
+  std::string sha256;              // of the file as stored (compressed when .gz)
+  std::string recognized;          // e.g. "MNIST train images, verified"; empty when unknown
+};
+
+struct Dataset {
+  DatasetKind kind = DatasetKind::kMnist;
+  ImageSet train;
+  ImageSet test;
+  std::vector<DatasetFile> files;  // train images, train labels, test images, test labels
+};
+
+// Loads and validates all four files; any problem is an Error naming the file and what is wrong.
+Dataset load_dataset(const std::filesystem::path& directory, DatasetKind kind);
+
+}  // namespace train_gpu

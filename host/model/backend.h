@@ -1,0 +1,109 @@
+// The backend interface: what the orchestrator asks of a device. The CPU backend
+// (host/model/cpu_backend.h) is the first implementation and the oracle; the CUDA backend
+// (cuda/cuda_backend.h) is the second. Everything above the math (epochs, shuffling, metrics,
+// checkpoints) is written once, against this interface.
+//
+// Contract for the hot path: set_order() once per pass, then train_step()/evaluate_batch() by
+// offsets into that order. Neither synchronizes with the host; totals accumulate in the backend
+// (on the device for CUDA) and are read once per pass by take_totals().
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/data/image_set.h"
+#include "host/model/model_spec.h"
+
+namespace train_gpu {
+
+// Keras defaults.
+struct AdamConfig {
+  float learning_rate = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float epsilon = 1e-7f;
+};
+
+// Parameters and optimizer state on the host, each vector in the arena layout of model_spec.h.
+struct ModelState {
+  std::vector<float> parameters;  // model::kParameterCount
+  std::vector<float> adam_m;      // first moments, same layout
+  std::vector<float> adam_v;      // second moments, same layout
+  int64_t step = 0;               // Adam steps taken so far: t of the bias correction
+};
+
+enum class Split { kTrain, kTest };
+enum class PassKind { kTraining, kEvaluation };
+
+// What one pass (a training epoch, or an evaluation of a split) accumulates.
+struct PassTotals {
+  double batch_loss_sum = 0;       // sum over batches of each batch's mean loss
+  double sample_loss_sum = 0;      // sum over samples of each sample's loss
+  int64_t batches = 0;
+  int64_t samples = 0;
+  int64_t correct = 0;             // argmax(logits) == label, before the update for training
+  int64_t first_nonfinite_batch = -1;  // index within the pass of the first batch whose loss or
+                                       // gradients were not finite; -1 when all were finite
+  std::array<int64_t, model::kClasses * model::kClasses> confusion{};  // [true * 10 + predicted]
+
+  // Keras's Mean metric over batch losses, as the tutorial's train_loss reports it.
+  double mean_batch_loss() const { return batches > 0 ? batch_loss_sum / double(batches) : 0.0; }
+  double mean_sample_loss() const { return samples > 0 ? sample_loss_sum / double(samples) : 0.0; }
+  double accuracy() const { return samples > 0 ? double(correct) / double(samples) : 0.0; }
+};
+
+struct BackendOptions {
+  AdamConfig adam;
+  int max_batch = 100;          // the largest batch train_step/evaluate_batch will be given
+  bool deterministic = false;   // CUDA: deterministic cuDNN algorithms only
+  bool tf32 = false;            // CUDA: allow TF32 tensor-core math (off = fp32 parity)
+  std::string loader = "auto";  // CUDA: "auto" | "device" (dataset resident) | "pinned" (streamed)
+};
+
+// What the network computes for one image.
+struct ImageActivations {
+  std::vector<float> conv_relu;      // (32, 26, 26): convolution + bias, after ReLU
+  std::vector<float> probabilities;  // (10): softmax of the logits
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // One line naming the device, e.g. "cpu (OpenBLAS, 2 threads)".
+  virtual std::string description() const = 0;
+
+  // The splits to train and evaluate on. Called once, before any pass; both must outlive the
+  // backend. Pixels stay uint8 here; the backend scales them to [0,1] (x / 255).
+  virtual void attach_data(const ImageSet& train, const ImageSet& test) = 0;
+
+  // Overwrites parameters, Adam moments and step. Sizes must be model::kParameterCount.
+  virtual void set_state(const ModelState& state) = 0;
+  // Copies them back. Synchronizes.
+  virtual ModelState state() = 0;
+
+  // Sample indices of `split` in the order the coming pass visits them (copied).
+  virtual void set_order(Split split, const std::vector<int32_t>& order) = 0;
+
+  // One Adam step on training samples order[first, first + count): forward, mean softmax
+  // cross-entropy, backward, update. Accumulates into the training totals. No host sync.
+  virtual void train_step(int64_t first, int count) = 0;
+
+  // Forward only on `split` samples order[first, first + count); accumulates into the evaluation
+  // totals. When probabilities_out is not null it also receives the (count, 10) softmax
+  // probabilities, which synchronizes.
+  virtual void evaluate_batch(Split split, int64_t first, int count, float* probabilities_out = nullptr) = 0;
+
+  // The totals of `kind` accumulated since the last take_totals(kind); resets them. Synchronizes.
+  virtual PassTotals take_totals(PassKind kind) = 0;
+  // The same without resetting, for progress display. Synchronizes; call a few times a second at most.
+  virtual PassTotals peek_totals(PassKind kind) = 0;
+
+  // Convolution maps and class probabilities of one image. Synchronizes.
+  virtual ImageActivations activations(Split split, int64_t index) = 0;
+};
+
+}  // namespace train_gpu
