@@ -1,0 +1,38 @@
+// Checkpoints: safetensors files (loadable by PyTorch's safetensors and by numpy) holding the
+// model in PyTorch names and layouts, Adam's moments as optim.m.<name> / optim.v.<name>, and in
+// __metadata__ everything needed to continue exactly (step, epoch, position, seed, dataset,
+// model description, a checksum of the tensor bytes).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "host/model/backend.h"
+
+namespace train_gpu {
+
+struct CheckpointMetadata {
+  int64_t epoch = 0;             // epochs completed (1-based count); mid-epoch: the epoch in progress - 1
+  int64_t batches_into_epoch = 0;  // 0 at an epoch boundary; else the batches of epoch+1 already taken
+  uint64_t seed = 0;
+  std::string dataset;           // "mnist" | "fashion-mnist"
+  std::string model = model::kModelDescription;
+  std::map<std::string, std::string> extra;  // orchestrator's own keys (config, partial totals)
+};
+
+struct Checkpoint {
+  ModelState state;              // state.step is Adam's t
+  CheckpointMetadata metadata;
+};
+
+// Writes atomically: a temporary file in the same directory, fsync, rename over `file`, fsync of
+// the directory. A crash at any moment leaves either the old file or the new one, never a mix.
+void save_checkpoint(const std::filesystem::path& file, const Checkpoint& checkpoint);
+
+// Reads and validates (header, shapes, dtypes, sizes, checksum, model description). Any problem
+// is an Error naming the file and what is wrong.
+Checkpoint load_checkpoint(const std::filesystem::path& file);
+
+}  // namespace train_gpu
