@@ -1,8 +1,12 @@
 // Fused softmax + sparse categorical cross-entropy for one row of logits.
 //
-//   lse  = max_j z_j + log(sum_j exp(z_j - max_j z_j))      (stable for |z| up to ~1e38)
-//   loss = lse - z_label                                    (= -log softmax(z)_label)
-//   dz_j = scale * (exp(z_j - lse) - [j == label])          (scale = 1/N for a batch mean)
+//   m    = max_j z_j,   s = log(sum_j exp(z_j - m))         (stable for |z| up to ~1e38)
+//   loss = (m - z_label) + s                                (= -log softmax(z)_label)
+//   dz_j = scale * (exp((z_j - m) - s) - [j == label])      (scale = 1/N for a batch mean)
+//
+// s is never added to m: for large logits (|m| ~ 1e4, ulp 1e-3) m + s would round s away,
+// costing the loss and every probability ~1e-3 relative; z_j - m is exact for the z_j near m
+// that matter (Sterbenz), so both stay accurate to a few ulps at any scale.
 //
 // The probabilities are never stored: dz is written directly. `predicted` is argmax z (the first
 // index on ties, as numpy.argmax). Both backends call this per row; the CUDA kernel runs it with
@@ -32,13 +36,13 @@ TG_HOST_DEVICE SoftmaxXentRow softmax_xent_row(const float* logits, int classes,
   }
   float sum = 0.0f;
   for (int j = 0; j < classes; ++j) sum += expf(logits[j] - row_max);
-  const float lse = row_max + logf(sum);
+  const float log_sum = logf(sum);
   if (dlogits != nullptr) {
     for (int j = 0; j < classes; ++j) {
-      dlogits[j] = scale * (expf(logits[j] - lse) - (j == label ? 1.0f : 0.0f));
+      dlogits[j] = scale * (expf((logits[j] - row_max) - log_sum) - (j == label ? 1.0f : 0.0f));
     }
   }
-  return SoftmaxXentRow{lse - logits[label], predicted};
+  return SoftmaxXentRow{(row_max - logits[label]) + log_sum, predicted};
 }
 
 // Softmax probabilities of one row (for evaluation output and feature maps).

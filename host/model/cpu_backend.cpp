@@ -1,11 +1,288 @@
 #include "host/model/cpu_backend.h"
 
+#include <cblas.h>
+
+#include <cmath>
+#include <string>
+
+#include "cuda/math/activation_math.h"
+#include "cuda/math/adam_math.h"
+#include "cuda/math/softmax_xent_math.h"
 #include "host/common/error.h"
+#include "host/model/cpu_layers.h"
 
 namespace train_gpu {
 
-std::unique_ptr<Backend> make_cpu_backend(const BackendOptions&) {
-  throw Error("the CPU backend is not implemented yet");
+namespace {
+
+using namespace model;
+
+// Large enough for any sensible batch, small enough that the (N, 32, 26, 26) buffers (86 KB per
+// image each) stay in the gigabytes and every int index product stays far from overflow.
+constexpr int kMaxBatchLimit = 1 << 16;
+
+const char* split_name(Split split) { return split == Split::kTrain ? "train" : "test"; }
+
+// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64" -> "OpenBLAS 0.3.21".
+std::string openblas_version() {
+  const char* config = openblas_get_config();
+  if (config == nullptr) return "OpenBLAS";
+  std::string text(config);
+  const std::size_t first_space = text.find(' ');
+  const std::size_t second_space = first_space == std::string::npos ? first_space : text.find(' ', first_space + 1);
+  return second_space == std::string::npos ? text : text.substr(0, second_space);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const BackendOptions& options)
+      : adam_(options.adam), workspace_(checked_max_batch(options.max_batch)) {
+    parameters_.assign(kParameterCount, 0.0f);
+    gradients_.assign(kParameterCount, 0.0f);
+    adam_m_.assign(kParameterCount, 0.0f);
+    adam_v_.assign(kParameterCount, 0.0f);
+    labels_.assign(std::size_t(options.max_batch), 0);
+  }
+
+  std::string description() const override {
+    const char* core = openblas_get_corename();
+    std::string text = "cpu (" + openblas_version();
+    if (core != nullptr && *core != '\0') text += " " + std::string(core);
+    const int threads = openblas_get_num_threads();
+    return text + ", " + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)");
+  }
+
+  void attach_data(const ImageSet& train, const ImageSet& test) override {
+    check_image_set(train, "train");
+    check_image_set(test, "test");
+    train_ = &train;
+    test_ = &test;
+    train_order_.clear();
+    test_order_.clear();
+  }
+
+  void set_state(const ModelState& state) override {
+    check_state_size(state.parameters.size(), "parameters");
+    check_state_size(state.adam_m.size(), "adam_m");
+    check_state_size(state.adam_v.size(), "adam_v");
+    if (state.step < 0) throw Error("model state: Adam step is " + std::to_string(state.step) + "; it must be >= 0");
+    parameters_ = state.parameters;
+    adam_m_ = state.adam_m;
+    adam_v_ = state.adam_v;
+    step_ = state.step;
+    has_state_ = true;
+  }
+
+  ModelState state() override {
+    require_state("state()");
+    ModelState state;
+    state.parameters = parameters_;
+    state.adam_m = adam_m_;
+    state.adam_v = adam_v_;
+    state.step = step_;
+    return state;
+  }
+
+  void set_order(Split split, const std::vector<int32_t>& order) override {
+    const ImageSet& set = image_set(split, "set_order");
+    for (const int32_t index : order) {
+      if (index < 0 || index >= set.count) {
+        throw Error(std::string("set_order(") + split_name(split) + "): sample index " + std::to_string(index) +
+                    " is outside the split's " + std::to_string(set.count) + " samples");
+      }
+    }
+    (split == Split::kTrain ? train_order_ : test_order_) = order;
+  }
+
+  void train_step(int64_t first, int count) override {
+    require_state("train_step");
+    const int32_t* samples = batch_samples(Split::kTrain, first, count, "train_step");
+    gather(*train_, samples, count);
+    cpu::network_forward(parameters_.data(), count, workspace_);
+
+    // d(batch loss)/d logits: the batch loss is the MEAN of the per-sample losses, hence 1/N.
+    const float inverse_count = 1.0f / static_cast<float>(count);
+    const int64_t batch_index = training_totals_.batches;
+    const double batch_loss =
+        accumulate_losses(count, inverse_count, workspace_.dlogits.data(), training_totals_);
+    cpu::network_backward(parameters_.data(), count, workspace_, gradients_.data());
+    if (training_totals_.first_nonfinite_batch < 0 &&
+        (!std::isfinite(batch_loss) || !cpu::all_finite(gradients_.data(), gradients_.size()))) {
+      training_totals_.first_nonfinite_batch = batch_index;
+    }
+
+    // Adam over the whole arena in one loop; the bias-corrected step size once per step.
+    const int64_t t = step_ + 1;
+    const float step_size = math::adam_step_size(adam_.learning_rate, adam_.beta1, adam_.beta2, t);
+    // Hyperparameters in locals: read through `this` they might alias the stores, which keeps
+    // the loop scalar. With them local (and -fno-math-errno, see host/CMakeLists.txt) it vectorizes.
+    const float beta1 = adam_.beta1, beta2 = adam_.beta2, epsilon = adam_.epsilon;
+    float* weights = parameters_.data();
+    const float* gradient = gradients_.data();
+    float* m = adam_m_.data();
+    float* v = adam_v_.data();
+    for (std::size_t i = 0; i < kParameterCount; ++i) {
+      weights[i] = math::adam_update(weights[i], gradient[i], m[i], v[i], beta1, beta2, step_size, epsilon);
+    }
+    step_ = t;
+  }
+
+  void evaluate_batch(Split split, int64_t first, int count, float* probabilities_out) override {
+    require_state("evaluate_batch");
+    const int32_t* samples = batch_samples(split, first, count, "evaluate_batch");
+    gather(split == Split::kTrain ? *train_ : *test_, samples, count);
+    cpu::network_forward(parameters_.data(), count, workspace_);
+    const int64_t batch_index = evaluation_totals_.batches;
+    const double batch_loss =
+        accumulate_losses(count, 1.0f / static_cast<float>(count), nullptr, evaluation_totals_);
+    if (evaluation_totals_.first_nonfinite_batch < 0 && !std::isfinite(batch_loss)) {
+      evaluation_totals_.first_nonfinite_batch = batch_index;
+    }
+    if (probabilities_out != nullptr) {
+      for (int n = 0; n < count; ++n) {
+        math::softmax_row(workspace_.logits.data() + std::size_t(n) * kClasses, kClasses,
+                          probabilities_out + std::size_t(n) * kClasses);
+      }
+    }
+  }
+
+  PassTotals take_totals(PassKind kind) override {
+    PassTotals& totals = kind == PassKind::kTraining ? training_totals_ : evaluation_totals_;
+    const PassTotals taken = totals;
+    totals = PassTotals{};
+    return taken;
+  }
+
+  PassTotals peek_totals(PassKind kind) override {
+    return kind == PassKind::kTraining ? training_totals_ : evaluation_totals_;
+  }
+
+  ImageActivations activations(Split split, int64_t index) override {
+    require_state("activations");
+    const ImageSet& set = image_set(split, "activations");
+    if (index < 0 || index >= set.count) {
+      throw Error(std::string("activations: image ") + std::to_string(index) + " is outside the " +
+                  split_name(split) + " split's " + std::to_string(set.count) + " images");
+    }
+    const int32_t sample = static_cast<int32_t>(index);
+    gather(set, &sample, 1);
+    cpu::network_forward(parameters_.data(), 1, workspace_);
+    ImageActivations result;
+    result.conv_relu.assign(workspace_.conv_relu.begin(), workspace_.conv_relu.begin() + kConvOutputs);
+    result.probabilities.resize(kClasses);
+    math::softmax_row(workspace_.logits.data(), kClasses, result.probabilities.data());
+    return result;
+  }
+
+ private:
+  static int checked_max_batch(int max_batch) {
+    if (max_batch < 1 || max_batch > kMaxBatchLimit) {
+      throw Error("cpu backend: batch size " + std::to_string(max_batch) + " is outside 1.." +
+                  std::to_string(kMaxBatchLimit));
+    }
+    return max_batch;
+  }
+
+  static void check_state_size(std::size_t size, const char* what) {
+    if (size != kParameterCount) {
+      throw Error(std::string("model state: ") + what + " has " + std::to_string(size) + " values; this model has " +
+                  std::to_string(kParameterCount) + " parameters");
+    }
+  }
+
+  static void check_image_set(const ImageSet& set, const char* name) {
+    if (set.rows != kImageSide || set.cols != kImageSide) {
+      throw Error(std::string("cpu backend: ") + name + " images are " + std::to_string(set.rows) + "x" +
+                  std::to_string(set.cols) + "; the model expects 28x28");
+    }
+    if (set.count < 0 || set.pixels.size() != std::size_t(set.count) * kImagePixels ||
+        set.labels.size() != std::size_t(set.count)) {
+      throw Error(std::string("cpu backend: ") + name + " split holds " + std::to_string(set.pixels.size()) +
+                  " pixels and " + std::to_string(set.labels.size()) + " labels for " + std::to_string(set.count) +
+                  " images");
+    }
+    for (std::size_t i = 0; i < set.labels.size(); ++i) {
+      if (set.labels[i] >= kClasses) {
+        throw Error(std::string("cpu backend: ") + name + " label " + std::to_string(i) + " is " +
+                    std::to_string(set.labels[i]) + "; labels must be 0..9");
+      }
+    }
+  }
+
+  void require_state(const char* operation) const {
+    if (!has_state_) throw Error(std::string("cpu backend: ") + operation + " before set_state()");
+  }
+
+  const ImageSet& image_set(Split split, const char* operation) const {
+    const ImageSet* set = split == Split::kTrain ? train_ : test_;
+    if (set == nullptr) throw Error(std::string("cpu backend: ") + operation + " before attach_data()");
+    return *set;
+  }
+
+  // The batch's sample indices, after checking [first, first + count) against the order and
+  // count against the workspace.
+  const int32_t* batch_samples(Split split, int64_t first, int count, const char* operation) const {
+    image_set(split, operation);
+    const std::vector<int32_t>& order = split == Split::kTrain ? train_order_ : test_order_;
+    if (count < 1 || count > workspace_.max_batch) {
+      throw Error(std::string("cpu backend: ") + operation + " of " + std::to_string(count) +
+                  " samples; this backend was built for batches of 1.." + std::to_string(workspace_.max_batch));
+    }
+    if (first < 0 || first + count > int64_t(order.size())) {
+      throw Error(std::string("cpu backend: ") + operation + " of samples [" + std::to_string(first) + ", " +
+                  std::to_string(first + count) + ") but the " + split_name(split) + " order holds " +
+                  std::to_string(order.size()) + " (call set_order first)");
+    }
+    return order.data() + first;
+  }
+
+  // Scaled pixels and labels of the batch into the workspace.
+  void gather(const ImageSet& set, const int32_t* samples, int count) {
+    for (int n = 0; n < count; ++n) {
+      const uint8_t* pixels = set.image(samples[n]);
+      float* image = workspace_.images.data() + std::size_t(n) * kImagePixels;
+      for (int p = 0; p < kImagePixels; ++p) image[p] = math::scale_pixel(pixels[p]);
+      labels_[std::size_t(n)] = set.labels[std::size_t(samples[n])];
+    }
+  }
+
+  // Softmax-CE of every row of workspace_.logits (dlogits written when not null, scaled by
+  // `scale`); adds losses, predictions and the confusion counts to `totals`. Returns the mean.
+  double accumulate_losses(int count, float scale, float* dlogits, PassTotals& totals) {
+    double loss_sum = 0.0;
+    for (int n = 0; n < count; ++n) {
+      const int label = labels_[std::size_t(n)];
+      const math::SoftmaxXentRow row =
+          math::softmax_xent_row(workspace_.logits.data() + std::size_t(n) * kClasses, kClasses, label, scale,
+                                 dlogits == nullptr ? nullptr : dlogits + std::size_t(n) * kClasses);
+      loss_sum += double(row.loss);
+      totals.correct += row.predicted == label ? 1 : 0;
+      totals.confusion[std::size_t(label * kClasses + row.predicted)] += 1;
+    }
+    const double batch_loss = loss_sum / double(count);
+    totals.sample_loss_sum += loss_sum;
+    totals.batch_loss_sum += batch_loss;
+    totals.batches += 1;
+    totals.samples += count;
+    return batch_loss;
+  }
+
+  AdamConfig adam_;
+  cpu::NetworkWorkspace workspace_;
+  std::vector<uint8_t> labels_;  // (max_batch): the current batch's labels
+  std::vector<float> parameters_, gradients_, adam_m_, adam_v_;  // arenas of model_spec.h
+  int64_t step_ = 0;
+  bool has_state_ = false;
+  const ImageSet* train_ = nullptr;
+  const ImageSet* test_ = nullptr;
+  std::vector<int32_t> train_order_, test_order_;
+  PassTotals training_totals_, evaluation_totals_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options) {
+  return std::make_unique<CpuBackend>(options);
 }
 
 }  // namespace train_gpu

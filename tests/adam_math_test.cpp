@@ -1,0 +1,134 @@
+// Adam's per-element math (cuda/math/adam_math.h) against steps worked by hand from Keras's
+// formula (tf.keras.optimizers.Adam, amsgrad off, defaults lr 1e-3, beta1 0.9, beta2 0.999,
+// epsilon 1e-7):
+//   m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
+//   lr_t = lr sqrt(1 - b2^t) / (1 - b1^t);   w <- w - lr_t m / (sqrt(v) + epsilon)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "cuda/math/adam_math.h"
+#include "host/common/random.h"
+
+namespace train_gpu {
+namespace {
+
+constexpr float kLearningRate = 1e-3f, kBeta1 = 0.9f, kBeta2 = 0.999f, kEpsilon = 1e-7f;
+constexpr double kUnitRoundoff = 1.0 / 16777216.0;  // 2^-24
+
+struct ExpectedStep {
+  double m, v, step_size, weight;
+};
+
+// Tolerances. The hyperparameters are float32, as in Keras: 0.999f = 0.999 + 1.29e-8, so
+// 1 - beta2 is 1.29e-5 (relative) below 0.001, and v and sqrt(1 - beta2^t) inherit that
+// (2e-5 relative bound for v and lr_t; 0.9f's error is 50x smaller). In the update, v enters as
+// sqrt(v) and lr_t as a factor, and the two shifts cancel to first order at t = 1; a bound of
+// 1e-5 relative on the distance the weight moved, plus 4 roundings of w itself, covers t <= 3.
+// m involves only 0.9f and a product or two: 16 u.
+void run_steps(float weight, const float (&gradients)[3], const ExpectedStep (&expected)[3]) {
+  const double start = weight;
+  float m = 0.0f, v = 0.0f;
+  for (int64_t t = 1; t <= 3; ++t) {
+    const ExpectedStep& e = expected[t - 1];
+    const float step_size = math::adam_step_size(kLearningRate, kBeta1, kBeta2, t);
+    EXPECT_NEAR(step_size, e.step_size, 2e-5 * e.step_size) << "lr_t at t = " << t;
+    weight = math::adam_update(weight, gradients[t - 1], m, v, kBeta1, kBeta2, step_size, kEpsilon);
+    EXPECT_NEAR(m, e.m, 16 * kUnitRoundoff * std::fabs(e.m)) << "m at t = " << t;
+    EXPECT_NEAR(v, e.v, 2e-5 * std::fabs(e.v)) << "v at t = " << t;
+    const double bound = 4 * kUnitRoundoff * std::fabs(e.weight) + 1e-5 * std::fabs(e.weight - start);
+    EXPECT_NEAR(weight, e.weight, bound) << "w at t = " << t;
+  }
+}
+
+TEST(AdamMathTest, ThreeStepsMatchKerasWorkedByHand) {
+  // w0 = 1, g = 0.5, -0.25, 0.1:
+  //  t=1: m = 0.1*0.5 = 0.05;            v = 0.001*0.25 = 2.5e-4
+  //       lr_1 = 1e-3 sqrt(0.001)/0.1 = 3.16227766e-4
+  //       w = 1 - 3.16227766e-4 * 0.05/(0.0158113883 + 1e-7) = 0.99900000632
+  //  t=2: m = 0.045 - 0.025 = 0.02;      v = 2.4975e-4 + 6.25e-5 = 3.1225e-4
+  //       lr_2 = 1e-3 sqrt(1 - 0.999^2)/(1 - 0.9^2) = 1e-3 sqrt(0.001999)/0.19 = 2.35316725e-4
+  //       w = 0.99900000632 - 2.35316725e-4 * 0.02/(0.0176705970 + 1e-7) = 0.99873367079
+  //  t=3: m = 0.018 + 0.01 = 0.028;      v = 3.11937750e-4 + 1e-5 = 3.21937750e-4
+  //       lr_3 = 1e-3 sqrt(0.002997001)/0.271 = 2.02010597e-4
+  //       w = 0.99873367079 - 2.02010597e-4 * 0.028/(0.0179426239 + 1e-7) = 0.99841842898
+  // (bias correction: without it the first update would be 1e-3 * 0.05/0.0158 = 3.2e-3, not 1e-3.)
+  const float gradients[3] = {0.5f, -0.25f, 0.1f};
+  const ExpectedStep expected[3] = {
+      {0.05, 2.5e-4, 3.1622776601683816e-4, 0.9990000063245154},
+      {0.02, 3.1225e-4, 2.3531672532745276e-4, 0.9987336707920792},
+      {0.028, 3.2193775e-4, 2.020105974389679e-4, 0.9984184289825833},
+  };
+  run_steps(1.0f, gradients, expected);
+}
+
+TEST(AdamMathTest, EpsilonIsAddedToTheUncorrectedRootOfV) {
+  // Keras's "epsilon hat": with g = 1e-9, sqrt(v_1) = 3.16e-11 is far below epsilon, so the
+  // first step is lr_1 * 1e-10 / (3.16e-11 + 1e-7) = 3.16e-7. The paper's form (epsilon added to
+  // sqrt of the bias-corrected v_hat = 1e-18) would step 1e-3 * 1e-9/(1e-9 + 1e-7) = 9.9e-6.
+  //  t=1: m = 1e-10, v = 1e-21, w = -0.2 - 3.16227766e-4 * 1e-10/(3.16227766e-11 + 1e-7) = -0.20000031613
+  //  t=2: m = 1.9e-10, v = 1.999e-21, w = -0.20000076303
+  //  t=3: g = -3: m = 1.71e-10 - 0.3 = -0.29999999983, v = 0.009, w = -0.19936195010
+  const float gradients[3] = {1e-9f, 1e-9f, -3.0f};
+  const ExpectedStep expected[3] = {
+      {1e-10, 1e-21, 3.1622776601683816e-4, -0.20000031612779764},
+      {1.9e-10, 1.999e-21, 2.3531672532745276e-4, -0.2000007630297651},
+      {-0.29999999982899994, 0.009000000000000008, 2.020105974389679e-4, -0.19936195010409866},
+  };
+  run_steps(-0.2f, gradients, expected);
+}
+
+TEST(AdamMathTest, MatchesTheFormulaInFloat64WithTheSameFloatHyperparameters) {
+  // With the float32 constants taken as they are, the only differences left are the roundings
+  // of the float arithmetic itself. m = b1 m + (1 - b1) g may cancel, so its error is bounded
+  // against the magnitude recurrence |m|~ = b1 |m|~ + (1 - b1)|g|: each step adds <= 3 u of it
+  // and shrinks older errors by b1, so the total stays below 3 u / (1 - b1) = 30 u of it (64 u
+  // used). v has no cancellation: 64 u relative. The weight moves by lr_t m / (sqrt v + eps), so
+  // its error grows each step by lr_t times m's error over sqrt(v), plus 2 u of |w| for the
+  // rounding of the new weight and the quotient.
+  Rng rng(17);
+  for (int element = 0; element < 50; ++element) {
+    float w = 2.0f * (rng.uniform01() - 0.5f), m = 0.0f, v = 0.0f;
+    double w_ref = w, m_ref = 0, v_ref = 0, m_magnitude = 0, w_bound = 0;
+    const double b1 = kBeta1, b2 = kBeta2, eps = kEpsilon, lr = kLearningRate;
+    for (int64_t t = 1; t <= 20; ++t) {
+      const float g = 0.2f * (rng.uniform01() - 0.5f);
+      w = math::adam_update(w, g, m, v, kBeta1, kBeta2, math::adam_step_size(kLearningRate, kBeta1, kBeta2, t),
+                            kEpsilon);
+      m_ref = b1 * m_ref + (1 - b1) * g;
+      m_magnitude = b1 * m_magnitude + (1 - b1) * std::fabs(double(g));
+      v_ref = b2 * v_ref + (1 - b2) * double(g) * g;
+      const double step = lr * std::sqrt(1 - std::pow(b2, double(t))) / (1 - std::pow(b1, double(t)));
+      const double m_bound = 64 * kUnitRoundoff * m_magnitude;
+      w_ref -= step * m_ref / (std::sqrt(v_ref) + eps);
+      w_bound += 2 * kUnitRoundoff * std::fabs(w_ref) + step * (m_bound + 8 * kUnitRoundoff * std::fabs(m_ref)) /
+                                                            (std::sqrt(v_ref) + eps);
+      ASSERT_NEAR(m, m_ref, m_bound) << "t = " << t;
+      ASSERT_NEAR(v, v_ref, 64 * kUnitRoundoff * v_ref) << "t = " << t;
+      ASSERT_NEAR(w, w_ref, w_bound) << "t = " << t;
+    }
+  }
+}
+
+TEST(AdamMathTest, StepSizeStaysAccurateForLongRuns) {
+  // After many steps both corrections tend to 1 and lr_t to lr; in float, 1 - 0.999^t would lose
+  // all digits for small t differences, which is why adam_step_size computes in double.
+  EXPECT_NEAR(math::adam_step_size(kLearningRate, kBeta1, kBeta2, 100000), 1e-3, 1e-3 * 1e-6);
+  const double t = 5000;
+  const double exact = 1e-3 * std::sqrt(1 - std::pow(0.999, t)) / (1 - std::pow(0.9, t));
+  // The float constants themselves (0.999f = 0.99900001287...) shift beta2^5000 by a relative
+  // 5000 * 1.3e-8 = 6e-5 of 0.0067, i.e. 4e-7 of the correction: hence 1e-6 relative.
+  EXPECT_NEAR(math::adam_step_size(kLearningRate, kBeta1, kBeta2, int64_t(t)), exact, exact * 1e-6);
+}
+
+TEST(AdamMathTest, ZeroGradientLeavesAFreshWeightUnchanged) {
+  float m = 0.0f, v = 0.0f;
+  const float step_size = math::adam_step_size(kLearningRate, kBeta1, kBeta2, 1);
+  EXPECT_EQ(math::adam_update(0.75f, 0.0f, m, v, kBeta1, kBeta2, step_size, kEpsilon), 0.75f);
+  EXPECT_EQ(m, 0.0f);
+  EXPECT_EQ(v, 0.0f);
+}
+
+}  // namespace
+}  // namespace train_gpu
