@@ -1,0 +1,132 @@
+#include "host/train/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "host/common/error.h"
+
+namespace train_gpu {
+namespace {
+
+std::string system_reason(int error_number) { return std::strerror(error_number); }
+
+// Owns a file descriptor; closing in the destructor only covers the error paths, where the
+// close status no longer matters. The success path calls close() and checks it, because NFS and
+// some FUSE filesystems report write errors only there.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Returns 0 or the errno of a failed close.
+  int close() {
+    const int fd = fd_;
+    fd_ = -1;
+    return ::close(fd) == 0 ? 0 : errno;
+  }
+
+ private:
+  int fd_;
+};
+
+// Removes the temporary file unless the rename consumed it.
+class TemporaryFile {
+ public:
+  explicit TemporaryFile(std::filesystem::path path) : path_(std::move(path)) {}
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+  ~TemporaryFile() {
+    if (!released_) ::unlink(path_.c_str());
+  }
+  const std::filesystem::path& path() const { return path_; }
+  void release() { released_ = true; }
+
+ private:
+  std::filesystem::path path_;
+  bool released_ = false;
+};
+
+// ".name.tmp-<pid>-<n>" next to the target: hidden, recognizably ours, and unique among the
+// threads and processes that could write the same checkpoint at once (O_EXCL settles the rest).
+std::filesystem::path temporary_name(const std::filesystem::path& directory, const std::filesystem::path& name) {
+  static std::atomic<unsigned long> counter{0};
+  return directory / ("." + name.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+}
+
+void write_all(int fd, const unsigned char* bytes, std::size_t size, const std::string& context,
+               const std::filesystem::path& temporary) {
+  while (size > 0) {
+    const ssize_t written = ::write(fd, bytes, size);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw Error(context + ": writing " + temporary.string() + " failed: " + system_reason(errno));
+    }
+    bytes += written;
+    size -= static_cast<std::size_t>(written);
+  }
+}
+
+}  // namespace
+
+void write_file_atomically(const std::filesystem::path& file, const void* data, std::size_t size) {
+  const std::filesystem::path name = file.filename();
+  if (name.empty() || name == "." || name == "..") {
+    throw Error("cannot write '" + file.string() + "': the path names a directory, not a file");
+  }
+  const std::filesystem::path directory = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  const std::string context = "cannot write " + file.string();
+
+  std::filesystem::path temporary_path;
+  int fd = -1;
+  // A leftover temporary of a killed process with the same pid could collide; try a few names.
+  for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+    temporary_path = temporary_name(directory, name);
+    fd = ::open(temporary_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST && errno != EINTR) {
+      throw Error(context + ": cannot create a temporary file in " + directory.string() + ": " + system_reason(errno));
+    }
+  }
+  if (fd < 0) {
+    throw Error(context + ": cannot create a temporary file in " + directory.string() + ": " + system_reason(errno));
+  }
+  TemporaryFile temporary(temporary_path);
+  FileDescriptor descriptor(fd);
+
+  write_all(descriptor.get(), static_cast<const unsigned char*>(data), size, context, temporary_path);
+  // The data must be on disk before the rename publishes it; otherwise a crash after the rename
+  // could leave the new name pointing at an empty or partial file (ext4 delayed allocation).
+  if (::fsync(descriptor.get()) != 0) {
+    throw Error(context + ": fsync of " + temporary_path.string() + " failed: " + system_reason(errno));
+  }
+  if (const int close_error = descriptor.close(); close_error != 0) {
+    throw Error(context + ": closing " + temporary_path.string() + " failed: " + system_reason(close_error));
+  }
+  if (::rename(temporary_path.c_str(), file.c_str()) != 0) {
+    throw Error(context + ": renaming " + temporary_path.string() + " over it failed: " + system_reason(errno));
+  }
+  temporary.release();
+
+  // The rename is an entry in the directory; only an fsync of the directory makes it durable.
+  // A directory we may write but not read (mode -wx) cannot be opened for that; the rename
+  // stands and the kernel flushes it in its own time, so that is not worth failing a save for.
+  const int directory_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory_fd < 0) return;
+  FileDescriptor directory_descriptor(directory_fd);
+  // Some filesystems cannot fsync a directory (EINVAL); there is nothing more to do there.
+  if (::fsync(directory_descriptor.get()) != 0 && errno != EINVAL) {
+    throw Error(context + ": the new file is in place, but syncing directory " + directory.string() +
+                " failed, so it may not survive a power loss: " + system_reason(errno));
+  }
+}
+
+}  // namespace train_gpu

@@ -1,0 +1,19 @@
+// Replacing a file so that a crash, a full disk or a kill at any moment leaves either the old
+// contents or the new ones, never a torn mix: the bytes go to a temporary file in the same
+// directory (rename is only atomic within one filesystem), which is fsynced, renamed over the
+// target, and then the directory is fsynced so the rename itself survives a power loss.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+
+namespace train_gpu {
+
+// Writes `size` bytes at `data` to `file`, atomically as above. The new file gets mode 0666
+// minus the umask, like any newly created file (a symlink at `file` is replaced, not followed).
+// On failure before the rename, the temporary file is removed, `file` is left as it was, and an
+// Error names the path and the system's reason. A failed fsync of the directory after the rename
+// also throws, saying the new file is in place but may not survive a power loss.
+void write_file_atomically(const std::filesystem::path& file, const void* data, std::size_t size);
+
+}  // namespace train_gpu
