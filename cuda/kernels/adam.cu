@@ -1,0 +1,43 @@
+// Adam, one launch over all 693,962 parameters: parameters, gradients, m and v are four arenas
+// of the same layout (model_spec.h), so one grid-stride loop updates every tensor at once
+// (llm.c's adamw.cuh). The bias-corrected step size depends only on t, so the host computes it
+// once per step in double precision (math::adam_step_size) and passes it by value: no
+// per-element pow(), and no device-side step counter to read back.
+#include "cuda/kernels/adam.h"
+
+#include "cuda/check.h"
+#include "cuda/kernels/launch_config.h"
+#include "cuda/math/adam_math.h"
+
+namespace train_gpu::cuda {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// CUDA kernels
+
+__global__ void adam_kernel(float* parameters, const float* gradients, float* m, float* v, size_t count, float beta1,
+                            float beta2, float step_size, float epsilon) {
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    float m_i = m[i];
+    float v_i = v[i];
+    parameters[i] = math::adam_update(parameters[i], gradients[i], m_i, v_i, beta1, beta2, step_size, epsilon);
+    m[i] = m_i;
+    v[i] = v_i;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Kernel launchers
+
+void launch_adam(float* parameters, const float* gradients, float* m, float* v, std::size_t count, float beta1,
+                 float beta2, float step_size, float epsilon, cudaStream_t stream) {
+  if (count == 0) return;
+  adam_kernel<<<blocks_for(count), kThreadsPerBlock, 0, stream>>>(parameters, gradients, m, v, count, beta1, beta2,
+                                                                  step_size, epsilon);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace train_gpu::cuda

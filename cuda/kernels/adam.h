@@ -1,0 +1,15 @@
+// Adam over the whole parameter arena in one launch (see adam.cu).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+namespace train_gpu::cuda {
+
+// For i in [0, count): parameters[i], m[i], v[i] updated in place by math::adam_update with the
+// host-computed step_size = math::adam_step_size(lr, beta1, beta2, t). gradients are read only.
+void launch_adam(float* parameters, const float* gradients, float* m, float* v, std::size_t count, float beta1,
+                 float beta2, float step_size, float epsilon, cudaStream_t stream);
+
+}  // namespace train_gpu::cuda

@@ -1,0 +1,106 @@
+// Fused classifier: softmax, cross-entropy loss, dlogits and the pass statistics in ONE launch.
+//
+// Fused because each piece alone is a trivial pass over (N, 10) floats and launch latency would
+// dominate; the probabilities are never materialized on the training path (llm.c's
+// fused_classifier). The per-row math is math::softmax_xent_row (row max subtracted, the 1/N of
+// the batch mean passed in as `scale`), which the CPU backend calls too.
+//
+// Statistics: one block of 256 threads, each taking rows i = tid, tid + 256, ...; partial sums
+// are combined by a fixed shared-memory tree, so the loss sums are bitwise reproducible run to
+// run (double atomics from many blocks would not be). A batch is at most a few thousand rows of
+// 10 classes, far too little work to need more than one block. Integer counters (confusion)
+// use atomics, which are exact in any order.
+#include "cuda/kernels/softmax_xent.h"
+
+#include <math.h>
+
+#include <string>
+
+#include "cuda/check.h"
+#include "cuda/math/softmax_xent_math.h"
+
+namespace train_gpu::cuda {
+namespace {
+
+constexpr int kSoftmaxThreads = 256;
+
+// ---------------------------------------------------------------------------------------------
+// CUDA kernels
+
+__global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, int count, int classes,
+                                    float* dlogits, float* probabilities, DeviceTotals* totals) {
+  __shared__ double loss_partials[kSoftmaxThreads];
+  __shared__ unsigned long long correct_partials[kSoftmaxThreads];
+  const float scale = 1.0f / static_cast<float>(count);  // the 1/N of the batch mean
+
+  double loss_sum = 0.0;
+  unsigned long long correct = 0;
+  for (int i = static_cast<int>(threadIdx.x); i < count; i += kSoftmaxThreads) {
+    const float* row = logits + static_cast<size_t>(i) * classes;
+    const int label = labels[i];
+    float* row_dlogits = dlogits != nullptr ? dlogits + static_cast<size_t>(i) * classes : nullptr;
+    const math::SoftmaxXentRow result = math::softmax_xent_row(row, classes, label, scale, row_dlogits);
+    if (probabilities != nullptr) math::softmax_row(row, classes, probabilities + static_cast<size_t>(i) * classes);
+    loss_sum += static_cast<double>(result.loss);
+    correct += result.predicted == label ? 1ULL : 0ULL;
+    if (totals != nullptr) atomicAdd(&totals->confusion[label * model::kClasses + result.predicted], 1ULL);
+  }
+  loss_partials[threadIdx.x] = loss_sum;
+  correct_partials[threadIdx.x] = correct;
+  __syncthreads();
+  for (int half = kSoftmaxThreads / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.x) < half) {
+      loss_partials[threadIdx.x] += loss_partials[threadIdx.x + half];
+      correct_partials[threadIdx.x] += correct_partials[threadIdx.x + half];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0 && totals != nullptr) {
+    const double batch_loss = loss_partials[0];
+    if (!isfinite(batch_loss) && totals->first_nonfinite_batch < 0) {
+      totals->first_nonfinite_batch = static_cast<long long>(totals->batches);
+    }
+    totals->sample_loss_sum += batch_loss;
+    totals->batch_loss_sum += batch_loss / static_cast<double>(count);
+    totals->batches += 1;
+    totals->samples += static_cast<unsigned long long>(count);
+    totals->correct += correct_partials[0];
+  }
+}
+
+__global__ void reset_totals_kernel(DeviceTotals* totals) {
+  for (int i = static_cast<int>(threadIdx.x); i < model::kClasses * model::kClasses; i += static_cast<int>(blockDim.x)) {
+    totals->confusion[i] = 0;
+  }
+  if (threadIdx.x == 0) {
+    totals->batch_loss_sum = 0.0;
+    totals->sample_loss_sum = 0.0;
+    totals->batches = 0;
+    totals->samples = 0;
+    totals->correct = 0;
+    totals->first_nonfinite_batch = -1;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Kernel launchers
+
+void launch_softmax_xent(const float* logits, const uint8_t* labels, int count, int classes, float* dlogits,
+                         float* probabilities, DeviceTotals* totals, cudaStream_t stream) {
+  if (count <= 0 || classes <= 0 || classes > model::kClasses) {
+    throw Error("softmax_xent: count " + std::to_string(count) + " and classes " + std::to_string(classes) +
+                " must be positive, classes at most " + std::to_string(model::kClasses));
+  }
+  softmax_xent_kernel<<<1, kSoftmaxThreads, 0, stream>>>(logits, labels, count, classes, dlogits, probabilities,
+                                                          totals);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_reset_totals(DeviceTotals* totals, cudaStream_t stream) {
+  reset_totals_kernel<<<1, 128, 0, stream>>>(totals);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace train_gpu::cuda

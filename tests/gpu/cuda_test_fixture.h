@@ -1,0 +1,66 @@
+// Shared by the GPU tests: a fixture that skips (never fails) where no CUDA device answers, and
+// small helpers to move vectors to and from the device.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "cuda/check.h"
+#include "cuda/cuda_backend.h"
+#include "cuda/memory.h"
+
+namespace train_gpu::cuda::testing {
+
+class CudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const DeviceProbe probe = probe_devices();
+    if (probe.device_count == 0) GTEST_SKIP() << "no CUDA device: " << probe.error;
+    CUDA_CHECK(cudaSetDevice(0));
+  }
+};
+
+template <typename T>
+DeviceBuffer<T> upload(const std::vector<T>& values) {
+  DeviceBuffer<T> buffer(values.size());
+  CUDA_CHECK(cudaMemcpy(buffer.data(), values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return buffer;
+}
+
+template <typename T>
+std::vector<T> download(const DeviceBuffer<T>& buffer) {
+  std::vector<T> values(buffer.size());
+  CUDA_CHECK(cudaDeviceSynchronize());
+  CUDA_CHECK(cudaMemcpy(values.data(), buffer.data(), buffer.bytes(), cudaMemcpyDeviceToHost));
+  return values;
+}
+
+// A device buffer filled with NaN, so an element a kernel fails to write fails the comparison.
+inline DeviceBuffer<float> poisoned(std::size_t count) {
+  return upload(std::vector<float>(count, std::nanf("")));
+}
+
+// |a - b| <= atol + rtol * |ref| for every element; reports the first few offenders.
+inline ::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<float>& reference,
+                                            double rtol, double atol) {
+  if (actual.size() != reference.size()) {
+    return ::testing::AssertionFailure() << "sizes differ: " << actual.size() << " vs " << reference.size();
+  }
+  std::size_t bad = 0;
+  ::testing::AssertionResult failure = ::testing::AssertionFailure();
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const double a = actual[i];
+    const double r = reference[i];
+    if (!(std::fabs(a - r) <= atol + rtol * std::fabs(r))) {
+      if (bad < 5) failure << "[" << i << "] " << a << " vs reference " << r << "; ";
+      ++bad;
+    }
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return failure << bad << " of " << actual.size() << " elements outside atol " << atol << " + rtol " << rtol;
+}
+
+}  // namespace train_gpu::cuda::testing
