@@ -57,8 +57,13 @@ int run(int argc, char** argv) {
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp&) {
-    std::cout << app.help() << "\nOptions of the default command, train:\n"
-              << app.get_subcommand("train")->help("", CLI::AppFormatMode::Sub);
+    // Top-level --help also lists train's flags, since train is what a bare `train_gpu` runs;
+    // `train_gpu evaluate --help` shows evaluate's alone (app.help() delegates to the command).
+    std::cout << app.help();
+    if (top_level_flag) {
+      std::cout << "\nOptions of the default command, train:\n"
+                << app.get_subcommand("train")->help("", CLI::AppFormatMode::Sub);
+    }
     return 0;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

@@ -1,13 +1,87 @@
-// Placeholder: the features command is being written.
+// `train_gpu features --checkpoint FILE --index N`: what the convolution layer of a trained
+// model sees in one image -- its 32 post-ReLU maps as .npy and as a PNG grid, with the
+// prediction printed.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
 #include "host/cli/commands.h"
+#include "host/cli/model_from_checkpoint.h"
+#include "host/cli/options.h"
 #include "host/common/error.h"
+#include "host/common/format.h"
+#include "host/eval/report_files.h"
 
 namespace train_gpu::cli {
 
 void add_features_command(CLI::App& app) {
-  CLI::App* command = app.add_subcommand("features", "features (not implemented yet)");
-  command->allow_extras();
-  command->callback([] { throw Error("the features command is not implemented yet"); });
+  struct Options {
+    std::string checkpoint;
+    int64_t index = 0;
+    std::string split = "test";
+    std::string out;
+    DataOptions data;
+    DeviceOptions device;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(
+      "features",
+      "Show the 32 convolution feature maps (after ReLU) of one image and the model's prediction;\n"
+      "writes features-<split>-<index>.npy (32, 26, 26), -input.npy, .json and a .png grid.\n"
+      "The dataset is the checkpoint's unless --dataset is given");
+  command->add_option("--checkpoint", options->checkpoint, "Checkpoint file (.safetensors)")->required()->check(CLI::ExistingFile);
+  command->add_option("--index", options->index, "Image index within the split")->required()->check(CLI::NonNegativeNumber);
+  command->add_option("--split", options->split, "Split the image comes from: test or train")
+      ->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  command->add_option("--out", options->out,
+                      "Output directory [default: RUN/evaluation when the checkpoint is RUN/checkpoints/*, else ./evaluation]");
+  add_data_options(*command, options->data);
+  add_device_options(*command, options->device);
+
+  command->callback([options, command] {
+    const bool dataset_given = command->count("--dataset") > 0;
+    const std::unique_ptr<LoadedModel> loaded =
+        load_model_for_checkpoint(options->checkpoint, options->data, dataset_given, options->device, std::cout, 1);
+    const Split split = options->split == "train" ? Split::kTrain : Split::kTest;
+    const ImageSet& images = split == Split::kTrain ? loaded->dataset.train : loaded->dataset.test;
+    if (options->index >= images.count) {
+      throw Error("--index " + std::to_string(options->index) + " is outside the " + options->split + " split (0.." +
+                  std::to_string(images.count - 1) + ")");
+    }
+    const std::filesystem::path out_dir =
+        options->out.empty() ? eval::default_evaluation_dir(options->checkpoint) : std::filesystem::path(options->out);
+
+    const ImageActivations activations = loaded->backend->activations(split, options->index);
+    const eval::FeatureFiles files =
+        eval::write_feature_files(out_dir, loaded->dataset.kind, split, images, options->index, activations);
+
+    const std::vector<std::string>& names = class_names(loaded->dataset.kind);
+    const auto& p = activations.probabilities;
+    const int predicted = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
+    const int label = images.labels[static_cast<size_t>(options->index)];
+    std::cout << options->split << " image " << options->index << ": label " << label << " (" << names[static_cast<size_t>(label)]
+              << "), predicted " << predicted << " (" << names[static_cast<size_t>(predicted)] << ") with probability "
+              << fixed(p[static_cast<size_t>(predicted)], 4) << (predicted == label ? "" : "  <- wrong") << "\n";
+    std::cout << "probabilities:";
+    for (size_t c = 0; c < p.size(); ++c) std::cout << "  " << c << ": " << fixed(p[c], 4);
+    std::cout << "\n";
+    int dead = 0;
+    for (int f = 0; f < model::kConvFilters; ++f) {
+      bool any = false;
+      for (int i = 0; i < model::kConvSide * model::kConvSide; ++i) {
+        any = any || activations.conv_relu[static_cast<size_t>(f * model::kConvSide * model::kConvSide + i)] > 0;
+      }
+      dead += any ? 0 : 1;
+    }
+    std::cout << "feature maps: (" << model::kConvFilters << ", " << model::kConvSide << ", " << model::kConvSide
+              << ") after ReLU; " << dead << " of " << model::kConvFilters << " are all zero for this image\n";
+    std::cout << "wrote " << files.maps_npy.string() << ", " << files.input_npy.filename().string() << ", "
+              << files.json.filename().string() << ", " << files.png.filename().string() << "\n";
+  });
 }
 
 }  // namespace train_gpu::cli

@@ -1,13 +1,118 @@
-// Placeholder: the train command is being written.
+// `train_gpu [train]`: the tutorial's training run. The default command.
+#include <iostream>
+
 #include "host/cli/commands.h"
+#include "host/cli/options.h"
+#include "host/cli/plots.h"
+#include "host/data/dataset_stats.h"
+#include "host/eval/report_files.h"
 #include "host/common/error.h"
+#include "host/model/backend_factory.h"
+#include "host/train/progress_bar.h"
+#include "host/train/run_config.h"
+#include "host/train/run_directory.h"
+#include "host/train/stop_signal.h"
+#include "host/train/trainer.h"
 
 namespace train_gpu::cli {
 
+namespace {
+
+struct TrainOptions {
+  DataOptions data;
+  DeviceOptions device;
+  TrainConfig config;
+  AdamConfig adam;
+  std::string run_dir;
+  std::string resume;
+  bool no_progress = false;
+  bool plots = false;
+};
+
+// label_distribution.csv: the tutorial's train-vs-test label table, for tools/plot.py.
+void write_label_distribution(const std::filesystem::path& run_dir, const Dataset& dataset) {
+  eval::write_text_file(run_dir / "label_distribution.csv",
+                        label_distribution_csv(label_percentages(dataset.train, model::kClasses),
+                                               label_percentages(dataset.test, model::kClasses)));
+}
+
+void run_training(const TrainOptions& options) {
+  TrainConfig config = options.config;
+  if (!options.resume.empty()) config.resume_from = resolve_resume_source(options.resume);
+  if (!options.run_dir.empty()) {
+    config.run_dir = options.run_dir;
+  } else if (!config.resume_from.empty() && config.resume_from.parent_path().filename() == "checkpoints") {
+    config.run_dir = config.resume_from.parent_path().parent_path();  // continue in the same run directory
+  } else {
+    config.run_dir = default_run_directory();
+  }
+  config.progress = !options.no_progress && ProgressBar::stdout_is_terminal();
+
+  BackendOptions backend_options =
+      backend_options_from(options.device, std::max(config.batch_size, config.test_batch_size));
+  backend_options.adam = options.adam;
+  const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr);
+  std::cout << "device: " << backend->description() << "\n";
+
+  std::cout << "data:\n";
+  const Dataset dataset = load_dataset_from_options(options.data, std::cout);
+  prepare_run_directory(config.run_dir);
+  std::cout << "run directory: " << config.run_dir.string() << "\n";
+  if (config.resume_from.empty()) {
+    nlohmann::json settings = {{"device", options.device.device},
+                               {"deterministic", options.device.deterministic},
+                               {"tf32", options.device.tf32},
+                               {"loader", options.device.loader},
+                               {"limit_train", options.data.limit_train},
+                               {"limit_test", options.data.limit_test}};
+    write_json_file(config.run_dir / "config.json", run_config_json(config, backend_options.adam, dataset, backend->description(), settings));
+  }
+  write_label_distribution(config.run_dir, dataset);
+  backend->attach_data(dataset.train, dataset.test);
+
+  StopSignal stop_signal;
+  Trainer trainer(*backend, dataset, config, std::cout);
+  const TrainResult result = trainer.run();
+  if (result.stop_signal != 0) throw CLI::RuntimeError(128 + result.stop_signal);
+  if (!result.last_checkpoint.empty()) std::cout << "last checkpoint: " << result.last_checkpoint.string() << "\n";
+  if (result.epochs_completed == config.epochs && !config.dry_run) {
+    // The final model, evaluated as `train_gpu evaluate` would: confusion, mistakes, feature maps.
+    eval::evaluate_and_write(*backend, dataset, Split::kTest, config.run_dir / "evaluation", std::cout,
+                             config.test_batch_size);
+    if (options.plots) run_plot_script(config.run_dir, std::cout);
+  }
+}
+
+}  // namespace
+
 void add_train_command(CLI::App& app) {
-  CLI::App* command = app.add_subcommand("train", "train (not implemented yet)");
-  command->allow_extras();
-  command->callback([] { throw Error("the train command is not implemented yet"); });
+  auto options = std::make_shared<TrainOptions>();
+  CLI::App* command = app.add_subcommand("train", "Train the model (the default command)");
+  add_data_options(*command, options->data);
+  add_device_options(*command, options->device);
+  TrainConfig& config = options->config;
+  command->add_option("--epochs", config.epochs, "Epochs to train")->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--batch-size", config.batch_size, "Training batch size")->check(CLI::Range(1, 65536))->capture_default_str();
+  command->add_option("--test-batch-size", config.test_batch_size, "Evaluation batch size")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  command->add_option("--seed", config.seed, "Seed of the initial weights and of every epoch's shuffle")->capture_default_str();
+  command->add_option("--lr", options->adam.learning_rate, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--beta1", options->adam.beta1, "Adam beta1")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  command->add_option("--beta2", options->adam.beta2, "Adam beta2")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  command->add_option("--epsilon", options->adam.epsilon, "Adam epsilon")->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--run-dir", options->run_dir, "Where config.json, metrics.csv and checkpoints go [default: runs/<timestamp>]");
+  command->add_option("--save-every", config.save_every, "Write a checkpoint every N epochs (the last always)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->add_option("--keep-last", config.keep_last, "Keep only the newest N epoch checkpoints (0: keep all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_option("--resume", options->resume, "Continue from a run directory's newest checkpoint, or from a checkpoint file");
+  command->add_flag("--dry-run", config.dry_run, "One training batch and one test batch, to check the setup quickly");
+  command->add_flag("--plots", options->plots, "At the end, draw the run's figures into RUN_DIR/plots (needs Python with matplotlib)");
+  command->add_flag("--no-progress", options->no_progress, "No live progress bar even on a terminal");
+  command->callback([options] { run_training(*options); });
 }
 
 }  // namespace train_gpu::cli

@@ -1,0 +1,34 @@
+#include "host/cli/model_from_checkpoint.h"
+
+#include "host/common/error.h"
+#include "host/common/format.h"
+#include "host/model/backend_factory.h"
+
+namespace train_gpu::cli {
+
+std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,
+                                                       bool dataset_given, const DeviceOptions& device, std::ostream& out,
+                                                       int max_batch) {
+  auto loaded = std::make_unique<LoadedModel>();
+  loaded->checkpoint = load_checkpoint(checkpoint_file);
+  const std::string& trained_on = loaded->checkpoint.metadata.dataset;
+  if (!trained_on.empty()) {
+    parse_dataset_kind(trained_on);  // an unknown name in the metadata is an Error naming the choices
+    if (!dataset_given) {
+      data.dataset = trained_on;
+    } else if (data.dataset != trained_on) {
+      throw Error(checkpoint_file.string() + " was trained on " + trained_on + ", but --dataset is " + data.dataset +
+                  "; drop --dataset or pass --dataset " + trained_on);
+    }
+  }
+  out << "checkpoint " << checkpoint_file.string() << ": epoch " << loaded->checkpoint.metadata.epoch << ", step "
+      << with_thousands(loaded->checkpoint.state.step) << ", trained on " << (trained_on.empty() ? "?" : trained_on) << "\n";
+  out << "dataset " << data.dataset << ":\n";
+  loaded->dataset = load_dataset_from_options(data, out);
+  loaded->backend = make_backend(parse_device(device.device), backend_options_from(device, max_batch), out);
+  loaded->backend->attach_data(loaded->dataset.train, loaded->dataset.test);
+  loaded->backend->set_state(loaded->checkpoint.state);
+  return loaded;
+}
+
+}  // namespace train_gpu::cli

@@ -1,0 +1,37 @@
+// What `evaluate` and `features` share: a checkpoint loaded into a backend, with the dataset it
+// was trained on attached. The dataset comes from the checkpoint's metadata unless --dataset is
+// given, and a --dataset that contradicts the checkpoint is an Error rather than a silently
+// meaningless evaluation.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <ostream>
+
+#include "host/cli/options.h"
+#include "host/data/dataset.h"
+#include "host/model/backend.h"
+#include "host/train/checkpoint.h"
+
+namespace train_gpu::cli {
+
+// Not movable: the backend keeps references to dataset.train and dataset.test, so the dataset
+// lives here, declared before the backend so that it is destroyed after it.
+struct LoadedModel {
+  Checkpoint checkpoint;
+  Dataset dataset;
+  std::unique_ptr<Backend> backend;
+
+  LoadedModel() = default;
+  LoadedModel(const LoadedModel&) = delete;
+  LoadedModel& operator=(const LoadedModel&) = delete;
+};
+
+// Loads `checkpoint_file`, the dataset (the checkpoint's unless `dataset_given`), makes the
+// backend the device options ask for (batches of up to `max_batch`), sets the state and
+// attaches the data. Prints the files read and the device to `out`.
+std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,
+                                                       bool dataset_given, const DeviceOptions& device, std::ostream& out,
+                                                       int max_batch = 100);
+
+}  // namespace train_gpu::cli

@@ -1,0 +1,277 @@
+#include "host/eval/report_files.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "host/common/error.h"
+#include "host/common/format.h"
+#include "host/eval/npy.h"
+
+namespace train_gpu::eval {
+
+namespace {
+
+constexpr int kMistakeTiles = 32;        // in mistakes.png
+constexpr int kMistakeTileColumns = 8;
+constexpr int64_t kMistakeImages = 64;   // in mistake_images.npy
+constexpr int64_t kSampleImages = 25;    // in sample_images.npy
+constexpr int kFeatureColumns = 8;
+constexpr int kFeatureScale = 4;
+
+void ensure_directory(const std::filesystem::path& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error || !std::filesystem::is_directory(dir)) {
+    throw Error(dir.string() + ": cannot create the output directory: " +
+                (error ? error.message() : std::string("a file of that name is in the way")) + "; pass another --out");
+  }
+}
+
+std::vector<int64_t> image_shape(const ImageSet& images, int64_t count) { return {count, images.rows, images.cols}; }
+
+std::string confusion_csv(const ConfusionMatrix& confusion, const std::vector<std::string>& names) {
+  std::ostringstream out;
+  out << "true\\predicted";
+  for (const std::string& name : names) out << "," << name;
+  out << "\n";
+  for (int t = 0; t < confusion.classes(); ++t) {
+    out << names[static_cast<size_t>(t)];
+    for (int p = 0; p < confusion.classes(); ++p) out << "," << confusion.count(t, p);
+    out << "\n";
+  }
+  return out.str();
+}
+
+std::string mistakes_csv(const std::vector<SamplePrediction>& mistakes) {
+  std::string text = "index,true_label,predicted_label,confidence\n";
+  char line[96];
+  for (const SamplePrediction& m : mistakes) {
+    std::snprintf(line, sizeof line, "%lld,%d,%d,%.6f\n", static_cast<long long>(m.index), m.true_label, m.predicted_label,
+                  static_cast<double>(m.confidence));
+    text += line;
+  }
+  return text;
+}
+
+// A JSON number, or null when not finite (JSON has no NaN).
+nlohmann::json number(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr); }
+
+std::string evaluation_json(DatasetKind kind, const Evaluation& evaluation, const ConfusionMatrix& confusion,
+                            size_t mistake_count) {
+  const std::vector<std::string>& names = class_names(kind);
+  nlohmann::json classes = nlohmann::json::array();
+  nlohmann::json matrix = nlohmann::json::array();
+  for (int c = 0; c < confusion.classes(); ++c) {
+    const ClassMetrics& m = confusion.class_metrics(c);
+    classes.push_back({{"class", c},
+                       {"name", names[static_cast<size_t>(c)]},
+                       {"precision", m.precision},
+                       {"recall", m.recall},
+                       {"support", m.support},
+                       {"predicted", m.predicted},
+                       {"true_positives", m.true_positives},
+                       {"precision_defined", m.precision_defined},
+                       {"recall_defined", m.recall_defined}});
+    nlohmann::json row = nlohmann::json::array();
+    for (int p = 0; p < confusion.classes(); ++p) row.push_back(confusion.count(c, p));
+    matrix.push_back(row);
+  }
+  const nlohmann::json document = {
+      {"dataset", dataset_kind_name(kind)},
+      {"split", split_name(evaluation.split)},
+      {"samples", evaluation.totals.samples},
+      {"correct", evaluation.totals.correct},
+      {"mistakes", mistake_count},
+      {"loss", number(evaluation.loss)},
+      {"accuracy", number(evaluation.accuracy)},
+      {"macro_precision", confusion.macro_precision()},
+      {"macro_recall", confusion.macro_recall()},
+      {"zero_division", "a precision or recall of 0/0 is written as 0 with its *_defined flag false"},
+      {"classes", classes},
+      {"confusion", matrix},
+      {"confusion_layout", "rows: true class, columns: predicted class"}};
+  return document.dump(2) + "\n";
+}
+
+// One labelled tile of mistakes.png: the image 4x, then a strip "7>2 99%".
+Image mistake_tile(const ImageSet& images, const SamplePrediction& mistake) {
+  constexpr int kScale = 4;
+  constexpr int kTextScale = 3;
+  constexpr int kStripPadding = 4;
+  const Image picture = to_rgb(upscale(grayscale(images.image(mistake.index), images.cols, images.rows), kScale));
+  Image tile(picture.width, picture.height + text_height(kTextScale) + 2 * kStripPadding, 3, 40);
+  std::copy(picture.pixels.begin(), picture.pixels.end(), tile.pixels.begin());
+
+  const std::string true_text = std::to_string(mistake.true_label);
+  const std::string predicted_text = std::to_string(mistake.predicted_label);
+  // Rounded down, so a wrong answer never reads "100%".
+  const std::string confidence_text =
+      " " + std::to_string(static_cast<int>(std::floor(100.0 * static_cast<double>(mistake.confidence)))) + "%";
+  const int y = picture.height + kStripPadding;
+  int x = kStripPadding;
+  const Rgb green{90, 230, 90}, red{255, 100, 100}, gray{220, 220, 220};
+  draw_text(tile, x, y, true_text, kTextScale, green);
+  x += text_width(true_text + " ", kTextScale);
+  draw_text(tile, x, y, ">", kTextScale, gray);
+  x += text_width("> ", kTextScale);
+  draw_text(tile, x, y, predicted_text, kTextScale, red);
+  x += text_width(predicted_text, kTextScale);
+  draw_text(tile, x, y, confidence_text, kTextScale, gray);
+  return tile;
+}
+
+std::string plural(size_t n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
+
+}  // namespace
+
+void write_text_file(const std::filesystem::path& file, const std::string& text) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(file.string() + ": cannot create: " + std::strerror(errno));
+  out << text;
+  out.close();
+  if (!out) throw Error(file.string() + ": write failed: " + std::strerror(errno) + " (disk full?)");
+}
+
+std::string evaluation_summary_line(const Evaluation& evaluation) {
+  return std::string(split_name(evaluation.split)) + " loss " + fixed(evaluation.loss, 4) + "  acc " +
+         fixed(100 * evaluation.accuracy, 2) + "%";
+}
+
+std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, DatasetKind kind,
+                                                          const ImageSet& images, const Evaluation& evaluation,
+                                                          const ConfusionMatrix& confusion) {
+  if (evaluation.predictions.size() != static_cast<size_t>(images.count)) {
+    throw Error("evaluation files: " + std::to_string(evaluation.predictions.size()) + " predictions for " +
+                std::to_string(images.count) + " images");
+  }
+  ensure_directory(out_dir);
+  std::vector<std::filesystem::path> written;
+  const std::vector<SamplePrediction> mistakes = mistakes_by_confidence(evaluation);
+
+  written.push_back(out_dir / "confusion.csv");
+  write_text_file(written.back(), confusion_csv(confusion, class_names(kind)));
+  written.push_back(out_dir / "evaluation.json");
+  write_text_file(written.back(), evaluation_json(kind, evaluation, confusion, mistakes.size()));
+  written.push_back(out_dir / "mistakes.csv");
+  write_text_file(written.back(), mistakes_csv(mistakes));
+
+  const int64_t image_count = std::min<int64_t>(kMistakeImages, static_cast<int64_t>(mistakes.size()));
+  std::vector<uint8_t> mistake_pixels;
+  for (int64_t i = 0; i < image_count; ++i) {
+    const uint8_t* image = images.image(mistakes[static_cast<size_t>(i)].index);
+    mistake_pixels.insert(mistake_pixels.end(), image, image + images.image_size());
+  }
+  written.push_back(out_dir / "mistake_images.npy");
+  write_npy(written.back(), mistake_pixels.data(), image_shape(images, image_count));
+
+  // A picture of nothing says less than its absence; a perfect evaluation gets no mistakes.png.
+  std::error_code ignored;
+  std::filesystem::remove(out_dir / "mistakes.png", ignored);  // a stale one would be misleading
+  if (!mistakes.empty()) {
+    std::vector<Image> tiles;
+    for (size_t i = 0; i < std::min<size_t>(kMistakeTiles, mistakes.size()); ++i) tiles.push_back(mistake_tile(images, mistakes[i]));
+    written.push_back(out_dir / "mistakes.png");
+    write_png(written.back(), tile_grid(tiles, kMistakeTileColumns, 6, 255));
+  }
+
+  const int64_t samples = std::min<int64_t>(kSampleImages, images.count);
+  std::vector<uint8_t> sample_predictions;
+  for (int64_t i = 0; i < samples; ++i) {
+    sample_predictions.push_back(static_cast<uint8_t>(evaluation.predictions[static_cast<size_t>(i)].predicted_label));
+  }
+  written.push_back(out_dir / "sample_images.npy");
+  write_npy(written.back(), images.pixels.data(), image_shape(images, samples));
+  written.push_back(out_dir / "sample_labels.npy");
+  write_npy(written.back(), images.labels.data(), {samples});
+  written.push_back(out_dir / "sample_predictions.npy");
+  write_npy(written.back(), sample_predictions.data(), {samples});
+  return written;
+}
+
+Image feature_grid(const ImageActivations& activations) {
+  const size_t map_size = static_cast<size_t>(model::kConvSide) * model::kConvSide;
+  if (activations.conv_relu.size() != map_size * model::kConvFilters) {
+    throw Error("feature maps: expected " + std::to_string(map_size * model::kConvFilters) + " values, got " +
+                std::to_string(activations.conv_relu.size()));
+  }
+  std::vector<Image> tiles;
+  for (int f = 0; f < model::kConvFilters; ++f) {
+    tiles.push_back(upscale(normalized_grayscale(activations.conv_relu.data() + static_cast<size_t>(f) * map_size,
+                                                 model::kConvSide, model::kConvSide),
+                            kFeatureScale));
+  }
+  return tile_grid(tiles, kFeatureColumns, 4, 128);
+}
+
+FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKind kind, Split split,
+                                 const ImageSet& images, int64_t index, const ImageActivations& activations) {
+  if (index < 0 || index >= images.count) {
+    throw Error("--index " + std::to_string(index) + " is outside the " + split_name(split) + " split (0.." +
+                std::to_string(images.count - 1) + ")");
+  }
+  if (activations.probabilities.size() != static_cast<size_t>(model::kClasses)) {
+    throw Error("feature maps: expected " + std::to_string(model::kClasses) + " probabilities, got " +
+                std::to_string(activations.probabilities.size()));
+  }
+  const Image grid = feature_grid(activations);  // validates the map count before anything is written
+  ensure_directory(out_dir);
+  const std::string stem = std::string("features-") + split_name(split) + "-" + std::to_string(index);
+  FeatureFiles files{out_dir / (stem + ".npy"), out_dir / (stem + "-input.npy"), out_dir / (stem + ".json"),
+                     out_dir / (stem + ".png")};
+  write_npy(files.maps_npy, activations.conv_relu.data(), {model::kConvFilters, model::kConvSide, model::kConvSide});
+  write_npy(files.input_npy, images.image(index), {images.rows, images.cols});
+
+  const auto& probabilities = activations.probabilities;
+  const int predicted = static_cast<int>(std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
+  const nlohmann::json document = {{"dataset", dataset_kind_name(kind)},
+                                   {"split", split_name(split)},
+                                   {"index", index},
+                                   {"label", images.labels[static_cast<size_t>(index)]},
+                                   {"predicted", predicted},
+                                   {"probabilities", probabilities},
+                                   {"class_names", class_names(kind)},
+                                   {"maps_shape", {model::kConvFilters, model::kConvSide, model::kConvSide}}};
+  write_text_file(files.json, document.dump(2) + "\n");
+  write_png(files.png, grid);
+  return files;
+}
+
+EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Split split,
+                                    const std::filesystem::path& out_dir, std::ostream& log, int batch_size) {
+  const ImageSet& images = split == Split::kTrain ? dataset.train : dataset.test;
+  EvaluationReport report;
+  report.out_dir = out_dir;
+  log << "evaluating the " << split_name(split) << " split (" << with_thousands(images.count) << " images) on "
+      << backend.description() << "\n";
+  report.evaluation = evaluate_split(backend, images, split, batch_size);
+  const PassTotals& totals = report.evaluation.totals;
+  report.confusion = ConfusionMatrix(model::kClasses, std::vector<int64_t>(totals.confusion.begin(), totals.confusion.end()));
+  report.mistakes = mistakes_by_confidence(report.evaluation);
+
+  log << evaluation_summary_line(report.evaluation) << "\n\n"
+      << "confusion matrix (rows: true class, columns: predicted class)\n"
+      << confusion_table(report.confusion, class_names(dataset.kind)) << "\n";
+
+  report.files = write_evaluation_files(out_dir, dataset.kind, images, report.evaluation, report.confusion);
+  const FeatureFiles features = write_feature_files(out_dir, dataset.kind, split, images, 0, backend.activations(split, 0));
+  for (const auto& file : {features.maps_npy, features.input_npy, features.json, features.png}) report.files.push_back(file);
+
+  log << "wrote " << plural(report.files.size(), "file") << " to " << out_dir.string() << ": ";
+  for (size_t i = 0; i < report.files.size(); ++i) log << (i ? ", " : "") << report.files[i].filename().string();
+  log << " (" << plural(report.mistakes.size(), "mistake") << ")\n";
+  return report;
+}
+
+std::filesystem::path default_evaluation_dir(const std::filesystem::path& checkpoint) {
+  const std::filesystem::path directory = checkpoint.parent_path();
+  if (directory.filename() == "checkpoints") return directory.parent_path() / "evaluation";
+  return "evaluation";
+}
+
+}  // namespace train_gpu::eval

@@ -1,0 +1,85 @@
+// The files an evaluation leaves in its output directory (RUN/evaluation/ by default), and the
+// entry point the trainer calls after its last epoch:
+//
+//   confusion.csv          counts, rows true class, columns predicted; first column the class
+//                          (pandas.read_csv(f, index_col=0)); header "true\predicted,0,...,9"
+//   evaluation.json        dataset, split, loss, accuracy, per-class precision/recall/support
+//                          (0/0 written as 0 with "precision_defined": false, see confusion.h),
+//                          macro averages, the confusion matrix as a list of rows
+//   mistakes.csv           index,true_label,predicted_label,confidence -- every mistake, most
+//                          confident first
+//   mistake_images.npy     uint8 (K, 28, 28): the images of the first K <= 64 rows of mistakes.csv
+//   mistakes.png           the 32 most confident mistakes, 8 per row, each labelled
+//                          "true > predicted confidence%" (true in green, predicted in red,
+//                          confidence rounded down)
+//   sample_images.npy      uint8 (25, 28, 28): the split's first 25 images
+//   sample_labels.npy      uint8 (25,): their labels
+//   sample_predictions.npy uint8 (25,): the model's predictions for them
+//   features-<split>-<i>.npy        float32 (32, 26, 26): post-ReLU convolution maps of image i
+//   features-<split>-<i>-input.npy  uint8 (28, 28): image i
+//   features-<split>-<i>.json       label, predicted class, the 10 probabilities
+//   features-<split>-<i>.png        the 32 maps, 4 rows of 8, each normalized to its own range
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "host/data/dataset.h"
+#include "host/eval/confusion.h"
+#include "host/eval/evaluator.h"
+#include "host/eval/png_image.h"
+#include "host/model/backend.h"
+
+namespace train_gpu::eval {
+
+struct EvaluationReport {
+  Evaluation evaluation;
+  ConfusionMatrix confusion{model::kClasses, std::vector<int64_t>(model::kClasses * model::kClasses, 0)};
+  std::vector<SamplePrediction> mistakes;   // most confident first
+  std::filesystem::path out_dir;
+  std::vector<std::filesystem::path> files;  // everything written
+};
+
+// For the trainer (and `train_gpu evaluate`): evaluates `split` of `dataset` with the backend's
+// current state (data attached by the caller), prints to `log` the summary line, the confusion
+// table and what was written, and writes all the files above into `out_dir` (created when
+// missing), including the feature maps of the split's image 0. Device-agnostic: only the Backend
+// interface is used; batches of `batch_size` must not exceed the backend's max_batch. Errors (an
+// unwritable directory, a backend failure) are Errors.
+EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Split split,
+                                    const std::filesystem::path& out_dir, std::ostream& log, int batch_size = 100);
+
+// "test loss 0.0412  acc 98.71%": the training log's format for a test pass.
+std::string evaluation_summary_line(const Evaluation& evaluation);
+
+// Writes confusion.csv ... sample_predictions.npy (not the features) for an evaluation of
+// `images`; returns the paths written.
+std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, DatasetKind kind,
+                                                          const ImageSet& images, const Evaluation& evaluation,
+                                                          const ConfusionMatrix& confusion);
+
+struct FeatureFiles {
+  std::filesystem::path maps_npy;   // features-<split>-<i>.npy
+  std::filesystem::path input_npy;  // features-<split>-<i>-input.npy
+  std::filesystem::path json;       // features-<split>-<i>.json
+  std::filesystem::path png;        // features-<split>-<i>.png
+};
+
+// Writes the four features files of image `index` of `images` (which is `split`).
+FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKind kind, Split split,
+                                 const ImageSet& images, int64_t index, const ImageActivations& activations);
+
+// The picture in features-*.png: 32 maps of 26x26, each normalized to 0..255, upscaled 4x, in 4
+// rows of 8 with 4 pixels of mid-gray between them.
+Image feature_grid(const ImageActivations& activations);
+
+// RUN/evaluation when `checkpoint` is RUN/checkpoints/<file>, else ./evaluation.
+std::filesystem::path default_evaluation_dir(const std::filesystem::path& checkpoint);
+
+// Writes `text` to `file` (replacing it); an Error names the file and the system's reason.
+void write_text_file(const std::filesystem::path& file, const std::string& text);
+
+}  // namespace train_gpu::eval

@@ -1,0 +1,38 @@
+// metrics.csv: one row per epoch, readable by pandas.read_csv. Accuracies are fractions (0..1),
+// as Keras's metrics report them; losses are means (train: of batch losses, test: of samples).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace train_gpu {
+
+struct EpochMetrics {
+  int64_t epoch = 0;                 // 1-based
+  double train_loss = 0;
+  double train_accuracy = 0;
+  double test_loss = 0;
+  double test_accuracy = 0;
+  double epoch_seconds = 0;          // training pass + test pass
+  double samples_per_second = 0;     // training samples / training-pass seconds
+};
+
+inline constexpr const char* kMetricsHeader =
+    "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second";
+
+std::string metrics_csv_row(const EpochMetrics& metrics);
+
+// Creates the file with its header when absent; when resuming, drops rows for epochs >= first_epoch
+// (they belong to the abandoned tail of the interrupted run) so the file ends as an uninterrupted
+// run's would. Then appends rows, flushing each.
+class MetricsLog {
+ public:
+  MetricsLog(std::filesystem::path file, int64_t first_epoch);
+  void append(const EpochMetrics& metrics);
+
+ private:
+  std::filesystem::path file_;
+};
+
+}  // namespace train_gpu

@@ -1,0 +1,53 @@
+#include "host/train/run_config.h"
+
+#include <fstream>
+
+#include "build_info.h"
+#include "host/common/error.h"
+#include "host/model/backend_factory.h"
+#include "host/model/model_spec.h"
+
+namespace train_gpu {
+
+nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam, const Dataset& dataset,
+                               const std::string& device_description, const nlohmann::json& extra_settings) {
+  nlohmann::json json;
+  json["model"] = {{"description", model::kModelDescription}, {"parameters", model::kParameterCount}};
+  json["training"] = {{"epochs", config.epochs},
+                      {"batch_size", config.batch_size},
+                      {"test_batch_size", config.test_batch_size},
+                      {"seed", config.seed},
+                      {"dry_run", config.dry_run},
+                      {"save_every", config.save_every},
+                      {"keep_last", config.keep_last},
+                      {"resume_from", config.resume_from.string()},
+                      {"optimizer",
+                       {{"name", "adam"},
+                        {"learning_rate", adam.learning_rate},
+                        {"beta1", adam.beta1},
+                        {"beta2", adam.beta2},
+                        {"epsilon", adam.epsilon}}}};
+  nlohmann::json files = nlohmann::json::array();
+  for (const DatasetFile& file : dataset.files) {
+    files.push_back({{"role", file.role}, {"path", file.path.string()}, {"sha256", file.sha256}, {"recognized", file.recognized}});
+  }
+  json["dataset"] = {{"name", dataset_kind_name(dataset.kind)},
+                     {"train_images", dataset.train.count},
+                     {"test_images", dataset.test.count},
+                     {"files", files}};
+  json["device"] = device_description;
+  json["build"] = {{"version", TRAIN_GPU_VERSION},
+                   {"git_commit", TRAIN_GPU_GIT_COMMIT},
+                   {"build_type", TRAIN_GPU_BUILD_TYPE},
+                   {"cuda", built_with_cuda()}};
+  json["settings"] = extra_settings;
+  return json;
+}
+
+void write_json_file(const std::filesystem::path& file, const nlohmann::json& json) {
+  std::ofstream out(file, std::ios::trunc);
+  out << json.dump(2) << "\n";
+  if (!out) throw Error("cannot write " + file.string());
+}
+
+}  // namespace train_gpu

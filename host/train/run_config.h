@@ -1,0 +1,21 @@
+// config.json: every resolved setting of a run, the dataset files with their sha256, the build
+// and the device, so a run directory says exactly what produced it.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "host/data/dataset.h"
+#include "host/train/trainer.h"
+
+namespace train_gpu {
+
+nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam, const Dataset& dataset,
+                               const std::string& device_description, const nlohmann::json& extra_settings);
+
+// Writes config.json atomically-enough for a file written once at start-up.
+void write_json_file(const std::filesystem::path& file, const nlohmann::json& json);
+
+}  // namespace train_gpu

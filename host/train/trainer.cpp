@@ -1,0 +1,279 @@
+#include "host/train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <cstdio>
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include "host/common/error.h"
+#include "host/common/format.h"
+#include "host/data/permutation.h"
+#include "host/model/initializer.h"
+#include "host/train/checkpoint.h"
+#include "host/train/progress_bar.h"
+#include "host/train/run_directory.h"
+#include "host/train/stop_signal.h"
+
+namespace train_gpu {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+int64_t batch_count(int64_t count, int batch) { return batch > 0 ? (count + batch - 1) / batch : 0; }
+
+namespace {
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Doubles round-trip exactly through "%.17g", so resumed metrics match uninterrupted ones.
+std::string exact(double value) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+void totals_to_extra(const PassTotals& totals, std::map<std::string, std::string>& extra) {
+  extra["partial.batch_loss_sum"] = exact(totals.batch_loss_sum);
+  extra["partial.sample_loss_sum"] = exact(totals.sample_loss_sum);
+  extra["partial.batches"] = std::to_string(totals.batches);
+  extra["partial.samples"] = std::to_string(totals.samples);
+  extra["partial.correct"] = std::to_string(totals.correct);
+  std::string confusion;
+  for (size_t i = 0; i < totals.confusion.size(); ++i) confusion += (i ? " " : "") + std::to_string(totals.confusion[i]);
+  extra["partial.confusion"] = confusion;
+}
+
+const std::string& required(const std::map<std::string, std::string>& extra, const std::string& key) {
+  const auto found = extra.find(key);
+  if (found == extra.end()) throw Error("checkpoint lacks '" + key + "': it was not written by train_gpu's trainer");
+  return found->second;
+}
+
+PassTotals totals_from_extra(const std::map<std::string, std::string>& extra) {
+  PassTotals totals;
+  if (extra.find("partial.batches") == extra.end()) return totals;
+  totals.batch_loss_sum = std::stod(required(extra, "partial.batch_loss_sum"));
+  totals.sample_loss_sum = std::stod(required(extra, "partial.sample_loss_sum"));
+  totals.batches = std::stoll(required(extra, "partial.batches"));
+  totals.samples = std::stoll(required(extra, "partial.samples"));
+  totals.correct = std::stoll(required(extra, "partial.correct"));
+  const std::string& confusion = required(extra, "partial.confusion");
+  size_t position = 0;
+  for (int64_t& cell : totals.confusion) {
+    size_t used = 0;
+    cell = std::stoll(confusion.substr(position), &used);
+    position += used;
+  }
+  return totals;
+}
+
+void add_into(PassTotals& sum, const PassTotals& more) {
+  sum.batch_loss_sum += more.batch_loss_sum;
+  sum.sample_loss_sum += more.sample_loss_sum;
+  sum.batches += more.batches;
+  sum.samples += more.samples;
+  sum.correct += more.correct;
+  if (sum.first_nonfinite_batch < 0) sum.first_nonfinite_batch = more.first_nonfinite_batch;
+  for (size_t i = 0; i < sum.confusion.size(); ++i) sum.confusion[i] += more.confusion[i];
+}
+
+fs::path interrupted_checkpoint_path(const fs::path& run_dir, int64_t epoch_in_progress, int64_t batches) {
+  char name[80];
+  std::snprintf(name, sizeof name, "epoch-%03lld-batch-%05lld.safetensors", static_cast<long long>(epoch_in_progress),
+                static_cast<long long>(batches));
+  return run_dir / "checkpoints" / name;
+}
+
+}  // namespace
+
+Trainer::Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, std::ostream& out)
+    : backend_(backend),
+      dataset_(dataset),
+      config_(std::move(config)),
+      out_(out),
+      train_count_(dataset.train.count),
+      test_count_(dataset.test.count),
+      batches_per_epoch_(batch_count(dataset.train.count, config_.batch_size)) {
+  if (config_.batch_size <= 0 || config_.test_batch_size <= 0) throw Error("--batch-size and --test-batch-size must be positive");
+  if (config_.epochs <= 0) throw Error("--epochs must be at least 1");
+  if (train_count_ <= 0 || test_count_ <= 0) throw Error("the dataset has no training or no test images");
+  if (config_.dry_run) {
+    config_.epochs = 1;
+    batches_per_epoch_ = 1;
+    test_count_ = std::min<int64_t>(test_count_, config_.test_batch_size);
+  }
+}
+
+Trainer::Position Trainer::start_position() {
+  Position position;
+  if (config_.resume_from.empty()) {
+    backend_.set_state(initial_model_state(config_.seed));
+    return position;
+  }
+  Checkpoint checkpoint = load_checkpoint(config_.resume_from);
+  const CheckpointMetadata& meta = checkpoint.metadata;
+  const std::string dataset_name = dataset_kind_name(dataset_.kind);
+  const std::string what = "cannot resume from " + config_.resume_from.string() + ": ";
+  if (meta.dataset != dataset_name) throw Error(what + "it was trained on " + meta.dataset + ", not " + dataset_name);
+  if (std::stoll(required(meta.extra, "batch_size")) != config_.batch_size) {
+    throw Error(what + "it used --batch-size " + required(meta.extra, "batch_size") + "; resume with the same");
+  }
+  if (std::stoll(required(meta.extra, "train_count")) != train_count_) {
+    throw Error(what + "it trained on " + required(meta.extra, "train_count") + " images, this run has " +
+                std::to_string(train_count_) + " (check --limit-train)");
+  }
+  config_.seed = meta.seed;  // the run's permutations come from the checkpoint's seed
+  position.epoch = meta.epoch;
+  position.batches_into_epoch = meta.batches_into_epoch;
+  position.partial = totals_from_extra(meta.extra);
+  backend_.set_state(checkpoint.state);
+  out_ << "resumed from " << config_.resume_from.string() << " (epoch " << meta.epoch
+       << (meta.batches_into_epoch ? ", batch " + std::to_string(meta.batches_into_epoch) + " of the next" : "")
+       << ", step " << checkpoint.state.step << ")\n";
+  return position;
+}
+
+PassTotals Trainer::train_epoch(int64_t epoch, int64_t first_batch, Position& stop_at) {
+  const std::vector<int32_t> order = epoch_permutation(config_.seed, epoch, static_cast<int32_t>(train_count_));
+  backend_.set_order(Split::kTrain, order);
+  ProgressBar bar(out_, config_.progress, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs),
+                  batches_per_epoch_);
+  const Clock::time_point start = Clock::now();
+  for (int64_t batch = first_batch; batch < batches_per_epoch_; ++batch) {
+    const int64_t first = batch * config_.batch_size;
+    const int count = static_cast<int>(std::min<int64_t>(config_.batch_size, train_count_ - first));
+    backend_.train_step(first, count);
+    if (StopSignal::received() != 0 && batch + 1 < batches_per_epoch_) {
+      stop_at.batches_into_epoch = batch + 1;
+      break;
+    }
+    if (bar.due()) {
+      const PassTotals so_far = backend_.peek_totals(PassKind::kTraining);
+      bar.draw(batch + 1, so_far.mean_batch_loss(), so_far.accuracy(), double(so_far.samples) / seconds_since(start));
+    }
+  }
+  bar.clear();
+  return backend_.take_totals(PassKind::kTraining);
+}
+
+PassTotals Trainer::test_pass() {
+  backend_.set_order(Split::kTest, identity_order(static_cast<int32_t>(dataset_.test.count)));
+  for (int64_t first = 0; first < test_count_; first += config_.test_batch_size) {
+    backend_.evaluate_batch(Split::kTest, first, static_cast<int>(std::min<int64_t>(config_.test_batch_size, test_count_ - first)));
+  }
+  return backend_.take_totals(PassKind::kEvaluation);
+}
+
+void Trainer::save(const fs::path& file, const Position& position) {
+  Checkpoint checkpoint;
+  checkpoint.state = backend_.state();
+  checkpoint.metadata.epoch = position.epoch;
+  checkpoint.metadata.batches_into_epoch = position.batches_into_epoch;
+  checkpoint.metadata.seed = config_.seed;
+  checkpoint.metadata.dataset = dataset_kind_name(dataset_.kind);
+  checkpoint.metadata.extra["batch_size"] = std::to_string(config_.batch_size);
+  checkpoint.metadata.extra["train_count"] = std::to_string(train_count_);
+  if (position.batches_into_epoch > 0) totals_to_extra(position.partial, checkpoint.metadata.extra);
+  save_checkpoint(file, checkpoint);
+}
+
+void Trainer::prune_old_checkpoints(int64_t newest_epoch) {
+  if (config_.keep_last <= 0) return;
+  std::error_code ignored;
+  for (int64_t epoch = newest_epoch - config_.keep_last; epoch >= 1; --epoch) {
+    fs::remove(checkpoint_path(config_.run_dir, epoch), ignored);
+  }
+}
+
+TrainResult Trainer::run() {
+  TrainResult result;
+  Position position = start_position();
+  if (position.epoch >= config_.epochs) {
+    out_ << "nothing to do: the checkpoint has already completed " << position.epoch << " of " << config_.epochs
+         << " epochs (raise --epochs to train further)\n";
+    result.epochs_completed = position.epoch;
+    result.last_checkpoint = config_.resume_from;
+    return result;
+  }
+  backend_.set_order(Split::kTest, identity_order(static_cast<int32_t>(dataset_.test.count)));
+  MetricsLog metrics(config_.run_dir / "metrics.csv", position.epoch + 1);
+  result.last_checkpoint = config_.resume_from;
+
+  for (int64_t epoch = position.epoch; epoch < config_.epochs; ++epoch) {
+    const Clock::time_point epoch_start = Clock::now();
+    Position stop_at;
+    PassTotals train = train_epoch(epoch, position.batches_into_epoch, stop_at);
+    const double train_seconds = seconds_since(epoch_start);
+    if (position.batches_into_epoch > 0) {
+      if (train.first_nonfinite_batch >= 0) train.first_nonfinite_batch += position.batches_into_epoch;
+      PassTotals combined = position.partial;
+      add_into(combined, train);
+      train = combined;
+    }
+    if (train.first_nonfinite_batch >= 0 || !std::isfinite(train.batch_loss_sum)) {
+      const int64_t batch = std::max<int64_t>(train.first_nonfinite_batch, 0);
+      throw Error("training diverged: non-finite loss or gradients at epoch " + std::to_string(epoch + 1) + ", step " +
+                  std::to_string(epoch * batches_per_epoch_ + batch + 1) + " (batch " + std::to_string(batch + 1) +
+                  " of the epoch). The last good checkpoint is " +
+                  (result.last_checkpoint.empty() ? std::string("none (it diverged in the first epoch)")
+                                                  : result.last_checkpoint.string()) +
+                  ". Try a smaller --lr");
+    }
+    if (stop_at.batches_into_epoch > 0) {
+      stop_at.epoch = epoch;
+      stop_at.partial = train;
+      const fs::path file = interrupted_checkpoint_path(config_.run_dir, epoch + 1, stop_at.batches_into_epoch);
+      save(file, stop_at);
+      result.last_checkpoint = file;
+      result.stop_signal = StopSignal::received();
+      out_ << "\nstopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " at epoch " << epoch + 1
+           << ", batch " << stop_at.batches_into_epoch << "/" << batches_per_epoch_ << "; checkpoint written to "
+           << file.string() << "\nresume with: train_gpu --resume " << config_.run_dir.string() << " (and the same options)\n";
+      return result;
+    }
+    position = Position{};
+
+    const Clock::time_point test_start = Clock::now();
+    const PassTotals test = test_pass();
+    EpochMetrics row;
+    row.epoch = epoch + 1;
+    row.train_loss = train.mean_batch_loss();
+    row.train_accuracy = train.accuracy();
+    row.test_loss = test.mean_sample_loss();
+    row.test_accuracy = test.accuracy();
+    row.epoch_seconds = train_seconds + seconds_since(test_start);
+    row.samples_per_second = double(train.samples) / train_seconds;
+    metrics.append(row);
+    out_ << "epoch " << row.epoch << "/" << config_.epochs << "  train loss " << fixed(row.train_loss, 4) << "  acc "
+         << fixed(100 * row.train_accuracy, 2) << "%  test loss " << fixed(row.test_loss, 4) << "  acc "
+         << fixed(100 * row.test_accuracy, 2) << "%  " << fixed(row.epoch_seconds, 1) << " s  "
+         << with_thousands(static_cast<int64_t>(row.samples_per_second)) << " samples/s" << std::endl;
+
+    const bool last = epoch + 1 == config_.epochs;
+    const bool stopping = StopSignal::received() != 0;
+    if (last || stopping || (config_.save_every > 0 && (epoch + 1) % config_.save_every == 0)) {
+      const fs::path file = checkpoint_path(config_.run_dir, epoch + 1);
+      Position done;
+      done.epoch = epoch + 1;
+      save(file, done);
+      result.last_checkpoint = file;
+      prune_old_checkpoints(epoch + 1);
+    }
+    result.epochs_completed = epoch + 1;
+    result.last_epoch = row;
+    if (stopping && !last) {
+      result.stop_signal = StopSignal::received();
+      out_ << "stopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " after epoch " << epoch + 1
+           << "; checkpoint written to " << result.last_checkpoint.string()
+           << "\nresume with: train_gpu --resume " << config_.run_dir.string() << " (and the same options)\n";
+      return result;
+    }
+  }
+  return result;
+}
+
+}  // namespace train_gpu

@@ -1,0 +1,72 @@
+// The host orchestrator: epochs, batches, metrics, checkpoints, resume and graceful stop, written
+// once against the Backend interface. Per epoch: a fresh permutation from (seed, epoch), one
+// train_step per batch (the last partial batch kept, as tf.data does), a full test pass, one line
+// on stdout, a metrics.csv row and a checkpoint. Nothing here synchronizes with a GPU inside an
+// epoch except the progress bar's peek, a few times a second and only on a terminal.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <string>
+
+#include "host/data/dataset.h"
+#include "host/model/backend.h"
+#include "host/train/metrics_log.h"
+
+// (The optimizer's settings are the backend's: BackendOptions::adam.)
+
+namespace train_gpu {
+
+struct TrainConfig {
+  int64_t epochs = 10;
+  int batch_size = 64;
+  int test_batch_size = 100;
+  uint64_t seed = 42;
+  bool dry_run = false;          // one training batch and one test batch, like pytorch/examples
+  int64_t save_every = 1;        // checkpoint every N epochs (the last epoch always)
+  int64_t keep_last = 0;         // keep only the newest N epoch checkpoints; 0 keeps all
+  std::filesystem::path run_dir;
+  std::filesystem::path resume_from;  // a checkpoint file; empty starts from initial weights
+  bool progress = false;         // live progress bar (a terminal)
+};
+
+struct TrainResult {
+  int64_t epochs_completed = 0;
+  EpochMetrics last_epoch;                   // of the last completed epoch
+  std::filesystem::path last_checkpoint;     // newest checkpoint written (or resumed from)
+  int stop_signal = 0;                       // SIGINT/SIGTERM when stopped early, else 0
+};
+
+class Trainer {
+ public:
+  Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, std::ostream& out);
+  // Runs to the last epoch or a stop signal. Throws Error when training diverges (non-finite
+  // loss or gradients), naming the epoch and step and the last good checkpoint.
+  TrainResult run();
+
+ private:
+  struct Position {
+    int64_t epoch = 0;              // epochs completed
+    int64_t batches_into_epoch = 0;
+    PassTotals partial;             // training totals of the batches already taken this epoch
+  };
+  Position start_position();
+  PassTotals train_epoch(int64_t epoch, int64_t first_batch, Position& stop_at);
+  PassTotals test_pass();
+  void save(const std::filesystem::path& file, const Position& position);
+  void prune_old_checkpoints(int64_t newest_epoch);
+
+  Backend& backend_;
+  const Dataset& dataset_;
+  TrainConfig config_;
+  std::ostream& out_;
+  int64_t train_count_;
+  int64_t test_count_;
+  int64_t batches_per_epoch_;
+};
+
+// Batches of `batch` covering `count` samples, the last one partial: ceil(count / batch).
+int64_t batch_count(int64_t count, int batch);
+
+}  // namespace train_gpu

@@ -1,0 +1,205 @@
+// `train_gpu evaluate` and `train_gpu features`, run as a user runs them: the built binary on a
+// checkpoint this test writes (all weights zero, fc2.bias = e_1, so every image is predicted as
+// class 1 -- see evaluator_test.cpp for the closed forms), checking exit codes, output and files.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "eval_test_support.h"
+#include "host/common/format.h"
+#include "host/data/dataset.h"
+#include "host/train/checkpoint.h"
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool have(const char* dir) { return fs::exists(fs::path(dir) / "t10k-labels-idx1-ubyte.gz"); }
+
+std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+
+class EvaluateCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have(TRAIN_GPU_MNIST_DIR)) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
+    run_dir_ = dir_.path() / "run";
+    checkpoint_ = write_checkpoint(run_dir_ / "checkpoints" / "epoch-001.safetensors", "mnist");
+  }
+
+  static fs::path write_checkpoint(const fs::path& file, const std::string& dataset) {
+    fs::create_directories(file.parent_path());
+    Checkpoint checkpoint;
+    checkpoint.state.parameters.assign(model::kParameterCount, 0.0f);
+    checkpoint.state.adam_m.assign(model::kParameterCount, 0.0f);
+    checkpoint.state.adam_v.assign(model::kParameterCount, 0.0f);
+    checkpoint.state.parameters[model::kFc2BiasOffset + 1] = 1.0f;
+    checkpoint.state.step = 938;
+    checkpoint.metadata.epoch = 1;
+    checkpoint.metadata.seed = 42;
+    checkpoint.metadata.dataset = dataset;
+    save_checkpoint(file, checkpoint);
+    return file;
+  }
+
+  eval_test::CommandResult train_gpu(const std::string& arguments) const {
+    return eval_test::run_command(std::string("'") + TRAIN_GPU_BINARY + "' " + arguments);
+  }
+
+  std::string mnist_args() const { return std::string("--device cpu --data-dir '") + TRAIN_GPU_MNIST_DIR + "'"; }
+
+  eval_test::TempDir dir_{"evaluate-command"};
+  fs::path run_dir_;
+  fs::path checkpoint_;
+};
+
+TEST_F(EvaluateCommand, WritesReportIntoTheRunsEvaluationDirectory) {
+  const eval_test::CommandResult result =
+      train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + " " + mnist_args() + " --limit-test 1000");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+
+  // Expected from the labels: accuracy = share of ones, loss = log(e + 9) - share of ones.
+  const Dataset mnist = load_dataset(TRAIN_GPU_MNIST_DIR, DatasetKind::kMnist);
+  int64_t ones = 0;
+  for (int i = 0; i < 1000; ++i) ones += mnist.test.labels[static_cast<size_t>(i)] == 1;
+  const double share = double(ones) / 1000.0;
+  const std::string line = "test loss " + fixed(std::log(std::exp(1.0) + 9.0) - share, 4) + "  acc " + fixed(100 * share, 2) + "%";
+  EXPECT_NE(result.output.find(line), std::string::npos) << "expected '" << line << "' in\n" << result.output;
+  EXPECT_NE(result.output.find("true\\pred"), std::string::npos);
+  EXPECT_NE(result.output.find("macro precision"), std::string::npos);
+
+  const fs::path out = run_dir_ / "evaluation";
+  for (const char* name : {"confusion.csv", "evaluation.json", "mistakes.csv", "mistakes.png", "mistake_images.npy",
+                           "sample_images.npy", "sample_labels.npy", "features-test-0.png"}) {
+    EXPECT_TRUE(fs::is_regular_file(out / name)) << name;
+  }
+  const nlohmann::json json = nlohmann::json::parse(eval_test::read_file(out / "evaluation.json"));
+  EXPECT_EQ(json["samples"], 1000);
+  EXPECT_EQ(json["correct"], ones);
+  EXPECT_EQ(json["confusion"][1][1], ones);
+  EXPECT_FALSE(json["classes"][0]["precision_defined"].get<bool>());  // nothing predicted as 0
+}
+
+TEST_F(EvaluateCommand, OutOptionAndTrainSplit) {
+  const fs::path out = dir_.path() / "elsewhere";
+  const eval_test::CommandResult result = train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + " " + mnist_args() +
+                                                    " --split train --limit-train 300 --out " + quoted(out));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("train loss "), std::string::npos) << result.output;
+  const nlohmann::json json = nlohmann::json::parse(eval_test::read_file(out / "evaluation.json"));
+  EXPECT_EQ(json["split"], "train");
+  EXPECT_EQ(json["samples"], 300);
+  EXPECT_TRUE(fs::is_regular_file(out / "features-train-0.npy"));
+  EXPECT_FALSE(fs::exists(run_dir_ / "evaluation"));
+}
+
+TEST_F(EvaluateCommand, DatasetContradictingTheCheckpointIsAClearError) {
+  const eval_test::CommandResult result =
+      train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + " --dataset fashion-mnist --device cpu");
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("was trained on mnist, but --dataset is fashion-mnist"), std::string::npos) << result.output;
+}
+
+TEST_F(EvaluateCommand, FashionCheckpointPicksItsDatasetAndClassNames) {
+  if (!have(TRAIN_GPU_FASHION_DIR)) GTEST_SKIP() << "Fashion-MNIST not found in " << TRAIN_GPU_FASHION_DIR;
+  const fs::path fashion = write_checkpoint(dir_.path() / "fashion" / "model.safetensors", "fashion-mnist");
+  const fs::path out = dir_.path() / "fashion-eval";
+  const eval_test::CommandResult result =
+      train_gpu("evaluate --checkpoint " + quoted(fashion) + " --device cpu --data-dir '" + TRAIN_GPU_FASHION_DIR +
+                "' --limit-test 200 --out " + quoted(out));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("1 Trouser"), std::string::npos) << result.output;
+  const std::string csv = eval_test::read_file(out / "confusion.csv");
+  EXPECT_EQ(csv.rfind("true\\predicted,T-shirt/top,Trouser,Pullover,", 0), 0u) << csv;
+  const nlohmann::json json = nlohmann::json::parse(eval_test::read_file(out / "evaluation.json"));
+  EXPECT_EQ(json["dataset"], "fashion-mnist");
+}
+
+TEST_F(EvaluateCommand, MissingOrCorruptCheckpointFails) {
+  eval_test::CommandResult result = train_gpu("evaluate --checkpoint " + quoted(dir_.path() / "absent.safetensors") + " " + mnist_args());
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.output.find("absent.safetensors"), std::string::npos) << result.output;
+
+  const fs::path corrupt = dir_.path() / "corrupt.safetensors";
+  std::ofstream(corrupt) << "not a checkpoint";
+  result = train_gpu("evaluate --checkpoint " + quoted(corrupt) + " " + mnist_args());
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("train_gpu: error:"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("corrupt.safetensors"), std::string::npos) << result.output;
+
+  result = train_gpu("evaluate " + mnist_args());
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.output.find("--checkpoint"), std::string::npos) << result.output;
+}
+
+TEST_F(EvaluateCommand, FeaturesPrintsPredictionAndWritesMaps) {
+  const eval_test::CommandResult result =
+      train_gpu("features --checkpoint " + quoted(checkpoint_) + " --index 10 " + mnist_args() + " --limit-test 100");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const Dataset mnist = load_dataset(TRAIN_GPU_MNIST_DIR, DatasetKind::kMnist);
+  const int label = mnist.test.labels[10];
+  // e / (e + 9) = 0.2320 for class 1.
+  const std::string line = "test image 10: label " + std::to_string(label) + " (" + std::to_string(label) +
+                           "), predicted 1 (1) with probability 0.2320";
+  EXPECT_NE(result.output.find(line), std::string::npos) << "expected '" << line << "' in\n" << result.output;
+  // Zero convolution weights and biases: every map is all zero after ReLU.
+  EXPECT_NE(result.output.find("32 of 32 are all zero"), std::string::npos) << result.output;
+
+  const fs::path out = run_dir_ / "evaluation";
+  EXPECT_EQ(fs::file_size(out / "features-test-10.npy"), 128u + 32 * 26 * 26 * 4);
+  EXPECT_EQ(fs::file_size(out / "features-test-10-input.npy"), 128u + 28 * 28);
+  const eval_test::PngSize size = eval_test::png_size(out / "features-test-10.png");
+  EXPECT_TRUE(size.valid);
+  EXPECT_EQ(size.width, 4u + 8 * 108);
+  EXPECT_EQ(size.height, 4u + 4 * 108);
+  const std::string input = eval_test::read_file(out / "features-test-10-input.npy");
+  EXPECT_EQ(input.substr(128), std::string(reinterpret_cast<const char*>(mnist.test.image(10)), 784));
+}
+
+TEST_F(EvaluateCommand, FeaturesIndexOutsideTheSplitIsAnError) {
+  const eval_test::CommandResult result =
+      train_gpu("features --checkpoint " + quoted(checkpoint_) + " --index 100 " + mnist_args() + " --limit-test 100");
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("--index 100 is outside the test split (0..99)"), std::string::npos) << result.output;
+}
+
+// End to end: what the trainer writes, evaluate reads. The evaluation of the last checkpoint on
+// the same test images must reproduce the test metrics the trainer logged for that epoch, and
+// tools/plot.py must draw the run.
+TEST_F(EvaluateCommand, EvaluatesACheckpointTheTrainerWrote) {
+  const fs::path run = dir_.path() / "trained";
+  const std::string limits = " --limit-train 640 --limit-test 300";
+  eval_test::CommandResult result = train_gpu("train --epochs 1 --no-progress --run-dir " + quoted(run) + " " + mnist_args() + limits);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  result = train_gpu("evaluate --checkpoint " + quoted(run / "checkpoints" / "epoch-001.safetensors") + " " + mnist_args() + limits);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+
+  const std::string metrics = eval_test::read_file(run / "metrics.csv");
+  const size_t row = metrics.find("\n1,");
+  ASSERT_NE(row, std::string::npos) << metrics;
+  double train_loss, train_accuracy, test_loss, test_accuracy;
+  ASSERT_EQ(std::sscanf(metrics.c_str() + row + 3, "%lf,%lf,%lf,%lf", &train_loss, &train_accuracy, &test_loss, &test_accuracy), 4)
+      << metrics;
+  const nlohmann::json json = nlohmann::json::parse(eval_test::read_file(run / "evaluation" / "evaluation.json"));
+  // Same backend, batches and images: the same numbers, up to metrics.csv's 6 decimals.
+  EXPECT_LE(std::abs(json["accuracy"].get<double>() - test_accuracy), 5.1e-7) << metrics;
+  EXPECT_LE(std::abs(json["loss"].get<double>() - test_loss), 5.1e-7) << metrics;
+  EXPECT_NE(result.output.find("test loss " + fixed(test_loss, 4) + "  acc " + fixed(100 * test_accuracy, 2) + "%"),
+            std::string::npos)
+      << result.output;
+
+  if (!eval_test::system_python_has("numpy, matplotlib")) return;  // plot_script_test covers plot.py on its own
+  result = eval_test::run_command("/usr/bin/python3 '" + std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/plot.py' " + quoted(run));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  for (const char* name : {"loss.png", "accuracy.png", "confusion.png", "features.png", "samples.png", "mistakes.png"}) {
+    EXPECT_TRUE(eval_test::png_size(run / "plots" / name).valid) << name << "\n" << result.output;
+  }
+}
+
+}  // namespace
+}  // namespace train_gpu

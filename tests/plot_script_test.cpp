@@ -1,0 +1,143 @@
+// tools/plot.py on a run directory this test fabricates (metrics.csv, label_distribution.csv and
+// the evaluation files, written by the same writers the evaluation uses): every figure is
+// written, non-empty, at its documented pixel size (figsize x 100 dpi, read from the PNG IHDR).
+// Also: missing inputs are skipped, missing matplotlib is a clear non-zero exit.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eval_test_support.h"
+#include "host/eval/npy.h"
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kScript = std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/plot.py";
+
+eval_test::CommandResult plot(const fs::path& run_dir, const std::string& environment = "") {
+  return eval_test::run_command(environment + " /usr/bin/python3 '" + kScript + "' '" + run_dir.string() + "'");
+}
+
+void write(const fs::path& file, const std::string& text) {
+  fs::create_directories(file.parent_path());
+  std::ofstream(file) << text;
+}
+
+// A plausible 3-epoch run with its evaluation, class 9 never predicted (a 0/0 precision).
+void fabricate_run(const fs::path& run) {
+  write(run / "metrics.csv",
+        "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second\n"
+        "1,0.1350,0.9598,0.0610,0.9800,3.1,21000\n"
+        "2,0.0431,0.9866,0.0523,0.9829,2.9,22000\n"
+        "3,0.0220,0.9930,0.0498,0.9841,2.9,22100\n");
+  std::string distribution = "label,train_percent,test_percent\n";
+  for (int c = 0; c < 10; ++c) distribution += std::to_string(c) + "," + std::to_string(9.0 + 0.2 * c) + "," + std::to_string(10.5 - 0.1 * c) + "\n";
+  write(run / "label_distribution.csv", distribution);
+
+  const fs::path evaluation = run / "evaluation";
+  std::string confusion = "true\\predicted,0,1,2,3,4,5,6,7,8,9\n";
+  for (int t = 0; t < 10; ++t) {
+    confusion += std::to_string(t);
+    for (int p = 0; p < 10; ++p) confusion += "," + std::to_string(p == 9 ? 0 : (t == p ? 950 + t : (t + p) % 4));
+    confusion += "\n";
+  }
+  write(evaluation / "confusion.csv", confusion);
+
+  std::vector<float> maps(32 * 26 * 26);
+  for (size_t i = 0; i < maps.size(); ++i) maps[i] = static_cast<float>((i * 37) % 101) / 100.0f;
+  eval::write_npy(evaluation / "features-test-3.npy", maps.data(), {32, 26, 26});
+  std::vector<uint8_t> images(25 * 28 * 28);
+  for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<uint8_t>((i * 7) % 256);
+  eval::write_npy(evaluation / "features-test-3-input.npy", images.data(), {28, 28});
+  write(evaluation / "features-test-3.json",
+        "{\"index\": 3, \"label\": 0, \"predicted\": 0, \"probabilities\": [0.91, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, "
+        "0.01, 0.01, 0.01]}\n");
+  eval::write_npy(evaluation / "sample_images.npy", images.data(), {25, 28, 28});
+  std::vector<uint8_t> labels(25), predictions(25);
+  for (uint8_t i = 0; i < 25; ++i) {
+    labels[i] = i % 10;
+    predictions[i] = i == 8 ? 3 : i % 10;
+  }
+  eval::write_npy(evaluation / "sample_labels.npy", labels.data(), {25});
+  eval::write_npy(evaluation / "sample_predictions.npy", predictions.data(), {25});
+  write(evaluation / "mistakes.csv", "index,true_label,predicted_label,confidence\n8,8,3,0.991000\n17,7,2,0.850000\n4,4,9,0.600000\n");
+  eval::write_npy(evaluation / "mistake_images.npy", images.data(), {3, 28, 28});
+}
+
+class PlotScript : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static const bool available = eval_test::system_python_has("numpy, matplotlib");  // ~1 s: ask once
+    if (!available) GTEST_SKIP() << "/usr/bin/python3 lacks numpy or matplotlib";
+  }
+  eval_test::TempDir dir_{"plot"};
+};
+
+TEST_F(PlotScript, WritesEveryFigureAtItsSize) {
+  const fs::path run = dir_.path() / "run";
+  fabricate_run(run);
+  const eval_test::CommandResult result = plot(run);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output.find("skipping"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("7 figure(s)"), std::string::npos) << result.output;
+
+  // figsize (inches) x 100 dpi, as plot.py sets them.
+  const std::vector<std::pair<std::string, std::pair<uint32_t, uint32_t>>> expected = {
+      {"label_distribution.png", {800, 450}}, {"loss.png", {800, 500}},     {"accuracy.png", {800, 500}},
+      {"confusion.png", {900, 800}},          {"features.png", {1200, 600}}, {"samples.png", {700, 750}},
+      {"mistakes.png", {1200, 700}}};
+  for (const auto& [name, size] : expected) {
+    const fs::path file = run / "plots" / name;
+    ASSERT_TRUE(fs::is_regular_file(file)) << name << "\n" << result.output;
+    // A drawn figure of this size compresses to tens of kB; an empty canvas to ~2-5 kB.
+    EXPECT_GT(fs::file_size(file), 10000u) << name;
+    const eval_test::PngSize png = eval_test::png_size(file);
+    EXPECT_TRUE(png.valid) << name;
+    EXPECT_EQ(png.width, size.first) << name;
+    EXPECT_EQ(png.height, size.second) << name;
+  }
+}
+
+TEST_F(PlotScript, SkipsFiguresWhoseInputIsMissing) {
+  const fs::path run = dir_.path() / "empty-run";
+  fs::create_directories(run);
+  const eval_test::CommandResult result = plot(run);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  for (const char* name : {"label_distribution.png", "loss.png", "accuracy.png", "confusion.png", "features.png",
+                           "samples.png", "mistakes.png"}) {
+    EXPECT_NE(result.output.find(std::string("skipping ") + name), std::string::npos) << name << "\n" << result.output;
+    EXPECT_FALSE(fs::exists(run / "plots" / name)) << name;
+  }
+  EXPECT_NE(result.output.find("0 figure(s)"), std::string::npos);
+}
+
+TEST_F(PlotScript, BadInputsAreClearErrors) {
+  EXPECT_EQ(plot(dir_.path() / "no-such-run").exit_code, 1);
+  const fs::path run = dir_.path() / "bad";
+  write(run / "metrics.csv", "epoch,loss\n1,0.5\n");
+  const eval_test::CommandResult result = plot(run);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("metrics.csv: missing column(s) train_loss"), std::string::npos) << result.output;
+}
+
+// Runs without the fixture's skip: only /usr/bin/python3 itself is needed. A stub package that
+// fails to import stands in for an absent matplotlib.
+TEST(PlotScriptWithoutMatplotlib, ExitsWithInstallAdvice) {
+  if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3";
+  eval_test::TempDir dir("plot-nompl");
+  write(dir.path() / "stub" / "matplotlib" / "__init__.py", "raise ImportError(\"No module named 'matplotlib'\")\n");
+  fs::create_directories(dir.path() / "run");
+  const eval_test::CommandResult result = plot(dir.path() / "run", "PYTHONPATH='" + (dir.path() / "stub").string() + "'");
+  EXPECT_EQ(result.exit_code, 3) << result.output;
+  EXPECT_NE(result.output.find("install python3-matplotlib or pip install -r tools/requirements-plots.txt"), std::string::npos)
+      << result.output;
+}
+
+}  // namespace
+}  // namespace train_gpu

@@ -1,0 +1,125 @@
+// `train_gpu` (train) as a user runs it: the tutorial's first epoch on real data, what the run
+// directory holds, and one clear error line for each wrong device or directory.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "support/idx_files.h"
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+namespace t = train_gpu::testing;
+
+bool has_mnist() { return fs::exists(fs::path(TRAIN_GPU_MNIST_DIR) / "t10k-labels-idx1-ubyte.gz"); }
+
+class TrainCommandTest : public ::testing::Test {
+ protected:
+  t::CommandResult train(const std::string& arguments) {
+    return t::run_command(t::shell_quote(TRAIN_GPU_BINARY) + " " + arguments, scratch_.path());
+  }
+  // The last data row of metrics.csv, split at commas.
+  static std::vector<double> last_metrics_row(const fs::path& run_dir) {
+    std::ifstream in(run_dir / "metrics.csv");
+    std::string line, last;
+    std::getline(in, line);
+    EXPECT_EQ(line, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second");
+    while (std::getline(in, line)) last = line;
+    std::vector<double> values;
+    std::stringstream fields(last);
+    for (std::string field; std::getline(fields, field, ',');) values.push_back(std::stod(field));
+    return values;
+  }
+  static void expect_one_error_line(const t::CommandResult& result, const std::string& must_contain) {
+    EXPECT_NE(result.exit_code, 0);
+    const std::vector<std::string> lines = t::lines_of(result.err);
+    ASSERT_EQ(lines.size(), 1u) << result.err;
+    EXPECT_EQ(lines[0].rfind("train_gpu: error: ", 0), 0u) << lines[0];
+    EXPECT_NE(lines[0].find(must_contain), std::string::npos) << lines[0];
+  }
+
+  t::TempDir scratch_;
+};
+
+TEST_F(TrainCommandTest, FirstEpochOfMnistReachesTheTutorialsAccuracy) {
+  if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  const fs::path run = scratch_.path() / "run";
+  const t::CommandResult result =
+      train("--device cpu --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) + " --epochs 1 --run-dir " + t::shell_quote(run.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("MNIST train images, verified"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("epoch 1/1  train loss "), std::string::npos) << result.out;
+
+  const std::vector<double> row = last_metrics_row(run);
+  ASSERT_EQ(row.size(), 7u);
+  EXPECT_EQ(row[0], 1);
+  EXPECT_GE(row[4], 0.975) << "the tutorial reaches 97.69% after its first epoch";
+  EXPECT_GT(row[2], 0.90);  // train accuracy over the epoch, before each update
+  EXPECT_LT(row[3], 0.12);  // test loss (tutorial: 0.0750)
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "epoch-001.safetensors"));
+
+  const nlohmann::json config = nlohmann::json::parse(t::read_text(run / "config.json"));
+  EXPECT_EQ(config["training"]["batch_size"], 64);
+  EXPECT_EQ(config["training"]["seed"], 42);
+  EXPECT_FLOAT_EQ(config["training"]["optimizer"]["epsilon"].get<float>(), 1e-7f);
+  EXPECT_EQ(config["dataset"]["files"][0]["sha256"], "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609");
+  EXPECT_EQ(config["model"]["parameters"], 693962);
+}
+
+TEST_F(TrainCommandTest, FirstEpochOfFashionMnistReaches85Percent) {
+  if (!fs::exists(fs::path(TRAIN_GPU_FASHION_DIR))) GTEST_SKIP() << "Fashion-MNIST not found at " << TRAIN_GPU_FASHION_DIR;
+  const fs::path run = scratch_.path() / "fashion";
+  const t::CommandResult result = train("--device cpu --dataset fashion-mnist --data-dir " + t::shell_quote(TRAIN_GPU_FASHION_DIR) +
+                                        " --epochs 1 --run-dir " + t::shell_quote(run.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_GE(last_metrics_row(run)[4], 0.85);
+}
+
+TEST_F(TrainCommandTest, AGpuThatDoesNotAnswerIsAnErrorNamingTheCause) {
+  // No GPU on the development and CI machines: the CUDA build reports the driver, a CPU-only
+  // build says so. Never a silent fallback.
+  const t::CommandResult result = train("--device 0 --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR));
+  if (result.exit_code == 0) GTEST_SKIP() << "a GPU answered on this machine";
+  expect_one_error_line(result, "--device 0");
+  EXPECT_NE(result.err.find("--device cpu"), std::string::npos) << result.err;
+}
+
+TEST_F(TrainCommandTest, MalformedDeviceIsRejected) {
+  expect_one_error_line(train("--device gpu7"), "--device 'gpu7'");
+}
+
+TEST_F(TrainCommandTest, UnwritableRunDirectoryIsReportedBeforeTraining) {
+  if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  std::ofstream(scratch_.path() / "a-file") << "x";
+  const t::CommandResult result = train("--device cpu --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) + " --run-dir " +
+                                        t::shell_quote((scratch_.path() / "a-file" / "run").string()));
+  expect_one_error_line(result, "cannot be created");
+}
+
+TEST_F(TrainCommandTest, MissingDataDirectoryIsOneLine) {
+  expect_one_error_line(train("--device cpu --data-dir " + t::shell_quote((scratch_.path() / "nowhere").string())), "nowhere");
+}
+
+TEST_F(TrainCommandTest, HelpListsCommandsAndTrainingFlags) {
+  const t::CommandResult result = train("--help");
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* word : {"inspect", "summary", "evaluate", "features", "--epochs", "--batch-size", "--lr", "--device",
+                           "--resume", "--data-dir"}) {
+    EXPECT_NE(result.out.find(word), std::string::npos) << word;
+  }
+}
+
+TEST_F(TrainCommandTest, CommandHelpShowsOnlyThatCommandsOptions) {
+  const t::CommandResult result = train("evaluate --help");
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.out.find("--checkpoint"), std::string::npos) << result.out;
+  // --epochs belongs to train alone; seeing it here would mean train's help leaked in.
+  EXPECT_EQ(result.out.find("--epochs"), std::string::npos) << result.out;
+}
+
+}  // namespace
+}  // namespace train_gpu

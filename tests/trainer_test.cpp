@@ -1,0 +1,228 @@
+// The orchestrator on the CPU backend and real MNIST subsets: exact resume after a stop,
+// divergence detection, checkpoint pruning, metrics.csv.
+#include "host/train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "host/common/error.h"
+#include "host/model/cpu_backend.h"
+#include "host/train/checkpoint.h"
+#include "host/train/run_directory.h"
+#include "host/train/stop_signal.h"
+#include "support/mnist_subset.h"
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Passes everything to a real backend and raises a stop signal after `stop_after` train steps,
+// as if SIGTERM had arrived during that step.
+class StoppingBackend : public Backend {
+ public:
+  StoppingBackend(Backend& inner, int64_t stop_after) : inner_(inner), stop_after_(stop_after) {}
+  std::string description() const override { return inner_.description(); }
+  void attach_data(const ImageSet& train, const ImageSet& test) override { inner_.attach_data(train, test); }
+  void set_state(const ModelState& state) override { inner_.set_state(state); }
+  ModelState state() override { return inner_.state(); }
+  void set_order(Split split, const std::vector<int32_t>& order) override { inner_.set_order(split, order); }
+  void train_step(int64_t first, int count) override {
+    inner_.train_step(first, count);
+    if (++steps_ == stop_after_) StopSignal::raise_for_test(SIGTERM);
+  }
+  void evaluate_batch(Split split, int64_t first, int count, float* out) override { inner_.evaluate_batch(split, first, count, out); }
+  PassTotals take_totals(PassKind kind) override { return inner_.take_totals(kind); }
+  PassTotals peek_totals(PassKind kind) override { return inner_.peek_totals(kind); }
+  ImageActivations activations(Split split, int64_t index) override { return inner_.activations(split, index); }
+
+ private:
+  Backend& inner_;
+  int64_t stop_after_;
+  int64_t steps_ = 0;
+};
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::mnist_available()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+    dataset_ = testing::mnist_subset(640, 200);  // 10 batches of 64 per epoch
+    root_ = fs::temp_directory_path() / ("trainer_test_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    StopSignal::reset();
+  }
+  void TearDown() override {
+    StopSignal::reset();
+    fs::remove_all(root_);
+  }
+
+  TrainConfig config(const std::string& name, int64_t epochs) {
+    TrainConfig config;
+    config.epochs = epochs;
+    config.run_dir = root_ / name;
+    prepare_run_directory(config.run_dir);
+    return config;
+  }
+
+  std::unique_ptr<Backend> backend(float learning_rate = AdamConfig{}.learning_rate) {
+    BackendOptions options;
+    options.max_batch = 100;
+    options.adam.learning_rate = learning_rate;
+    auto backend = make_cpu_backend(options);
+    backend->attach_data(dataset_.train, dataset_.test);
+    return backend;
+  }
+
+  // metrics.csv without the timing columns, which differ between any two runs.
+  static std::string metrics_without_timing(const fs::path& run_dir) {
+    std::ifstream in(run_dir / "metrics.csv");
+    std::string line, kept;
+    while (std::getline(in, line)) {
+      size_t cut = line.size();
+      for (int comma = 0; comma < 2; ++comma) cut = line.rfind(',', cut - 1);
+      kept += line.substr(0, cut) + "\n";
+    }
+    return kept;
+  }
+
+  Dataset dataset_;
+  fs::path root_;
+  std::ostringstream log_;
+};
+
+TEST_F(TrainerTest, WritesOneMetricsRowAndOneCheckpointPerEpoch) {
+  auto cpu = backend();
+  const TrainResult result = Trainer(*cpu, dataset_, config("plain", 3), log_).run();
+  EXPECT_EQ(result.epochs_completed, 3);
+  EXPECT_EQ(result.stop_signal, 0);
+  const std::string metrics = metrics_without_timing(root_ / "plain");
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 4) << metrics;
+  for (int epoch = 1; epoch <= 3; ++epoch) EXPECT_TRUE(fs::exists(checkpoint_path(root_ / "plain", epoch)));
+  const Checkpoint last = load_checkpoint(checkpoint_path(root_ / "plain", 3));
+  EXPECT_EQ(last.metadata.epoch, 3);
+  EXPECT_EQ(last.state.step, 30);  // 3 epochs x 10 batches
+  EXPECT_NE(log_.str().find("epoch 3/3  train loss "), std::string::npos) << log_.str();
+}
+
+TEST_F(TrainerTest, ResumeAfterStopMidEpochEqualsAnUninterruptedRunBitForBit) {
+  auto uninterrupted = backend();
+  Trainer(*uninterrupted, dataset_, config("whole", 3), log_).run();
+  const ModelState expected = uninterrupted->state();
+
+  // Stop during epoch 2 (step 14 = batch 4 of epoch 2), then resume in a fresh backend.
+  auto first = backend();
+  StoppingBackend stopping(*first, 14);
+  TrainConfig part = config("split", 3);
+  const TrainResult stopped = Trainer(stopping, dataset_, part, log_).run();
+  EXPECT_EQ(stopped.stop_signal, SIGTERM);
+  EXPECT_EQ(stopped.epochs_completed, 1);
+  EXPECT_EQ(stopped.last_checkpoint.filename(), "epoch-002-batch-00004.safetensors");
+  StopSignal::reset();
+
+  auto second = backend();
+  part.resume_from = resolve_resume_source(root_ / "split");
+  EXPECT_EQ(part.resume_from, stopped.last_checkpoint);
+  const TrainResult resumed = Trainer(*second, dataset_, part, log_).run();
+  EXPECT_EQ(resumed.epochs_completed, 3);
+  const ModelState actual = second->state();
+  EXPECT_EQ(actual.step, expected.step);
+  // Bit-for-bit: the same batches in the same order through the same deterministic CPU math.
+  EXPECT_TRUE(actual.parameters == expected.parameters);
+  EXPECT_TRUE(actual.adam_m == expected.adam_m);
+  EXPECT_TRUE(actual.adam_v == expected.adam_v);
+  EXPECT_EQ(metrics_without_timing(root_ / "split"), metrics_without_timing(root_ / "whole"));
+}
+
+TEST_F(TrainerTest, StopAtAnEpochBoundaryResumesFromTheEpochCheckpoint) {
+  auto first = backend();
+  StoppingBackend stopping(*first, 10);  // the last batch of epoch 1
+  TrainConfig part = config("boundary", 2);
+  const TrainResult stopped = Trainer(stopping, dataset_, part, log_).run();
+  EXPECT_EQ(stopped.stop_signal, SIGTERM);
+  EXPECT_EQ(stopped.epochs_completed, 1);
+  EXPECT_EQ(stopped.last_checkpoint, checkpoint_path(root_ / "boundary", 1));
+  EXPECT_NE(log_.str().find("resume with: train_gpu --resume"), std::string::npos);
+}
+
+TEST_F(TrainerTest, ResumeRefusesAnotherBatchSize) {
+  auto cpu = backend();
+  Trainer(*cpu, dataset_, config("a", 1), log_).run();
+  TrainConfig other = config("b", 2);
+  other.batch_size = 32;
+  other.resume_from = checkpoint_path(root_ / "a", 1);
+  auto fresh = backend();
+  try {
+    Trainer(*fresh, dataset_, other, log_).run();
+    FAIL() << "resume with another batch size was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--batch-size 64"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainerTest, DivergenceStopsWithEpochAndStepAndKeepsTheLastGoodCheckpoint) {
+  auto cpu = backend();
+  TrainConfig stable = config("nan", 1);
+  Trainer(*cpu, dataset_, stable, log_).run();
+  TrainConfig wild = stable;
+  wild.epochs = 3;
+  wild.resume_from = checkpoint_path(stable.run_dir, 1);
+  // --lr 1e9 only saturates this small subset (dead ReLUs keep the loss finite); 1e25 overflows
+  // the first fc1 product (1e25 weights times 1e25 activations) at once.
+  auto fresh = backend(1e25f);
+  try {
+    Trainer(*fresh, dataset_, wild, log_).run();
+    FAIL() << "training with --lr 1e25 did not stop";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("non-finite"), std::string::npos) << message;
+    EXPECT_NE(message.find("epoch 2, step "), std::string::npos) << message;
+    EXPECT_NE(message.find("epoch-001.safetensors"), std::string::npos) << message;
+  }
+  EXPECT_FALSE(fs::exists(checkpoint_path(stable.run_dir, 2)));
+  EXPECT_NO_THROW(load_checkpoint(checkpoint_path(stable.run_dir, 1)));
+}
+
+TEST_F(TrainerTest, KeepLastPrunesOlderEpochCheckpoints) {
+  auto cpu = backend();
+  TrainConfig pruned = config("pruned", 3);
+  pruned.keep_last = 1;
+  Trainer(*cpu, dataset_, pruned, log_).run();
+  EXPECT_FALSE(fs::exists(checkpoint_path(pruned.run_dir, 1)));
+  EXPECT_FALSE(fs::exists(checkpoint_path(pruned.run_dir, 2)));
+  EXPECT_TRUE(fs::exists(checkpoint_path(pruned.run_dir, 3)));
+}
+
+TEST_F(TrainerTest, DryRunTakesOneBatchOfEach) {
+  auto cpu = backend();
+  TrainConfig dry = config("dry", 10);
+  dry.dry_run = true;
+  const TrainResult result = Trainer(*cpu, dataset_, dry, log_).run();
+  EXPECT_EQ(result.epochs_completed, 1);
+  EXPECT_EQ(cpu->state().step, 1);
+}
+
+TEST(BatchCount, KeepsTheLastPartialBatch) {
+  EXPECT_EQ(batch_count(60000, 64), 938);  // 937 full batches and one of 32, as tf.data
+  EXPECT_EQ(batch_count(64, 64), 1);
+  EXPECT_EQ(batch_count(65, 64), 2);
+  EXPECT_EQ(batch_count(10000, 100), 100);
+}
+
+TEST(RunDirectory, UncreatableDirectoryIsReportedAtStartUp) {
+  const fs::path file = fs::temp_directory_path() / ("trainer_test_file_" + std::to_string(::getpid()));
+  std::ofstream(file) << "not a directory";
+  try {
+    prepare_run_directory(file / "run");
+    FAIL() << "a run directory below a regular file was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot be created"), std::string::npos) << e.what();
+  }
+  fs::remove(file);
+}
+
+}  // namespace
+}  // namespace train_gpu
