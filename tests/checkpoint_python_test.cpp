@@ -3,13 +3,11 @@
 // (which checks the PyTorch layouts end to end: conv weight order, pooling, (c,h,w) flattening,
 // y = x @ W.T + b). Skips where /usr/bin/python3 with numpy is absent.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -19,50 +17,21 @@
 #include "host/common/random.h"
 #include "host/model/model_spec.h"
 #include "host/train/checkpoint.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
 using namespace model;
 
 const char* const kPython = "/usr/bin/python3";
 
-class ScratchDirectory {
- public:
-  ScratchDirectory() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("train_gpu_checkpoint_py_" + std::string(test->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-struct ScriptRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-ScriptRun run_script(const fs::path& checkpoint, const fs::path& data_dir) {
-  const std::string command = std::string(kPython) + " '" + TRAIN_GPU_SOURCE_DIR + "/tools/checkpoint_accuracy.py' '" +
-                              checkpoint.string() + "' --data-dir '" + data_dir.string() + "' 2>&1";
-  ScriptRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  while (const std::size_t got = std::fread(buffer, 1, sizeof buffer, pipe)) run.output.append(buffer, got);
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+t::MergedCommandResult run_script(const fs::path& checkpoint, const fs::path& data_dir) {
+  const std::string script = std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/checkpoint_accuracy.py";
+  return t::run_command_merged(std::string(kPython) + " " + t::shell_quote(script) + " " +
+                               t::shell_quote(checkpoint.string()) + " --data-dir " + t::shell_quote(data_dir.string()));
 }
 
 struct Printed {
@@ -88,8 +57,7 @@ class CheckpointAccuracyScript : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::access(kPython, X_OK) != 0) GTEST_SKIP() << kPython << " not found; the script's test needs it";
-    const std::string probe = std::string(kPython) + " -c 'import numpy' >/dev/null 2>&1";
-    if (std::system(probe.c_str()) != 0) GTEST_SKIP() << kPython << " lacks numpy";
+    if (!t::system_python_has("numpy")) GTEST_SKIP() << kPython << " lacks numpy";
   }
 };
 
@@ -157,7 +125,7 @@ std::vector<double> reference_logits(const std::vector<float>& p, const uint8_t*
 // Synthetic images, labels chosen as the reference's own predictions: a correct forward pass
 // scores 100%, any layout mistake about 10%. Also checks the loss, which every logit moves.
 TEST_F(CheckpointAccuracyScript, MatchesFloat64ReferenceOnSyntheticData) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   // 1100 images: one full batch of the script's 1000 and a partial one.
   constexpr int kImages = 1100;
   Rng rng(2024);
@@ -205,7 +173,7 @@ TEST_F(CheckpointAccuracyScript, MatchesFloat64ReferenceOnSyntheticData) {
   write_idx(scratch.path() / "t10k-images.idx3-ubyte", 0x803, {kImages, kImageSide, kImageSide}, pixels);
   write_idx(scratch.path() / "t10k-labels.idx1-ubyte", 0x801, {kImages}, labels);
 
-  const ScriptRun run = run_script(file, scratch.path());
+  const t::MergedCommandResult run = run_script(file, scratch.path());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const Printed printed = parse_output(run.output);
   EXPECT_EQ(printed.total, kImages) << run.output;
@@ -221,13 +189,13 @@ TEST_F(CheckpointAccuracyScript, ConstantPredictionScoresTheShareOfOnesOnMnist) 
   if (!fs::exists(mnist / "t10k-labels-idx1-ubyte.gz") && !fs::exists(mnist / "t10k-labels-idx1-ubyte")) {
     GTEST_SKIP() << "MNIST test set not found in " << mnist;
   }
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   Checkpoint checkpoint = zero_checkpoint();
   checkpoint.state.parameters[kFc2BiasOffset + 1] = 1.0f;
   const fs::path file = scratch.path() / "constant.safetensors";
   save_checkpoint(file, checkpoint);
 
-  const ScriptRun run = run_script(file, mnist);
+  const t::MergedCommandResult run = run_script(file, mnist);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("test accuracy 11.35% (1135/10000)\n"), std::string::npos) << run.output;
   // Logits (0, 1, 0, ..., 0): loss log(e + 9) - 1 for a one, log(e + 9) for the rest.
@@ -236,7 +204,7 @@ TEST_F(CheckpointAccuracyScript, ConstantPredictionScoresTheShareOfOnesOnMnist) 
 }
 
 TEST_F(CheckpointAccuracyScript, CorruptCheckpointFailsWithChecksumError) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const fs::path file = scratch.path() / "corrupt.safetensors";
   save_checkpoint(file, zero_checkpoint());
   {
@@ -244,7 +212,7 @@ TEST_F(CheckpointAccuracyScript, CorruptCheckpointFailsWithChecksumError) {
     damage.seekp(-1, std::ios::end);
     damage.put('\x7f');
   }
-  const ScriptRun run = run_script(file, scratch.path());
+  const t::MergedCommandResult run = run_script(file, scratch.path());
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_NE(run.output.find("checksum mismatch: the tensor data is corrupt"), std::string::npos) << run.output;
 }

@@ -4,14 +4,12 @@
 #include "host/train/checkpoint.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -23,57 +21,16 @@
 #include "host/common/random.h"
 #include "host/model/model_spec.h"
 #include "host/train/safetensors.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<unsigned char>;
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
+using t::Bytes;
 
 constexpr std::size_t kTensorBytes = 3 * model::kParameterCount * sizeof(float);
-
-class ScratchDirectory {
- public:
-  ScratchDirectory() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("train_gpu_checkpoint_" + std::string(test->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-template <typename Action>
-std::string error_of(Action&& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-void expect_contains(const std::string& text, const std::string& part) {
-  EXPECT_NE(text.find(part), std::string::npos) << "'" << text << "' lacks '" << part << "'";
-}
-
-Bytes read_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const fs::path& file, const Bytes& bytes) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
 
 uint64_t header_length_of(const Bytes& bytes) {
   uint64_t length = 0;
@@ -88,7 +45,7 @@ nlohmann::json header_of(const Bytes& bytes) {
 
 // Replaces the header with `header` (padded as the writer pads), keeping the data section.
 void replace_header(const fs::path& file, const nlohmann::json& header) {
-  const Bytes bytes = read_bytes(file);
+  const Bytes bytes = t::read_file(file);
   const std::size_t data_start = 8 + static_cast<std::size_t>(header_length_of(bytes));
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
@@ -96,11 +53,11 @@ void replace_header(const fs::path& file, const nlohmann::json& header) {
   for (int i = 0; i < 8; ++i) rewritten.push_back(static_cast<unsigned char>(uint64_t{text.size()} >> (8 * i)));
   rewritten.insert(rewritten.end(), text.begin(), text.end());
   rewritten.insert(rewritten.end(), bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
-  write_bytes(file, rewritten);
+  t::write_file(file, rewritten);
 }
 
 void edit_header(const fs::path& file, const std::function<void(nlohmann::json&)>& edit) {
-  nlohmann::json header = header_of(read_bytes(file));
+  nlohmann::json header = header_of(t::read_file(file));
   edit(header);
   replace_header(file, header);
 }
@@ -140,10 +97,10 @@ class CheckpointFile : public ::testing::Test {
     save_checkpoint(file_, random_checkpoint(7));
   }
   std::string load_error() const {
-    return error_of([&] { load_checkpoint(file_); });
+    return t::error_of([&] { load_checkpoint(file_); });
   }
 
-  ScratchDirectory scratch_;
+  t::TempDir scratch_;
   fs::path file_;
 };
 
@@ -174,7 +131,7 @@ TEST_F(CheckpointFile, SavingAgainReplacesTheFile) {
 }
 
 TEST_F(CheckpointFile, IsPlainSafetensorsInPyTorchNames) {
-  const Bytes bytes = read_bytes(file_);
+  const Bytes bytes = t::read_file(file_);
   const uint64_t header_length = header_length_of(bytes);
   EXPECT_EQ(header_length % 8, 0u) << "the data section must start 8-byte aligned for mmap";
   ASSERT_EQ(bytes.size(), 8 + header_length + kTensorBytes);
@@ -228,7 +185,7 @@ TEST_F(CheckpointFile, IsPlainSafetensorsInPyTorchNames) {
 }
 
 TEST_F(CheckpointFile, TruncationAnywhereIsRefused) {
-  const Bytes bytes = read_bytes(file_);
+  const Bytes bytes = t::read_file(file_);
   const std::size_t data_start = 8 + static_cast<std::size_t>(header_length_of(bytes));
   const struct {
     std::size_t size;
@@ -245,29 +202,29 @@ TEST_F(CheckpointFile, TruncationAnywhereIsRefused) {
   };
   for (const auto& cut : cuts) {
     SCOPED_TRACE("truncated to " + std::to_string(cut.size) + " bytes");
-    write_bytes(file_, Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(cut.size)));
+    t::write_file(file_, Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(cut.size)));
     const std::string message = load_error();
-    expect_contains(message, file_.string());
-    expect_contains(message, cut.reason);
+    t::expect_contains(message, file_.string());
+    t::expect_contains(message, cut.reason);
   }
 }
 
 TEST_F(CheckpointFile, FlippedDataBitIsAChecksumError) {
-  Bytes bytes = read_bytes(file_);
+  Bytes bytes = t::read_file(file_);
   const std::size_t data_start = 8 + static_cast<std::size_t>(header_length_of(bytes));
   for (const std::size_t position : {data_start, data_start + kTensorBytes / 2, bytes.size() - 1}) {
     Bytes damaged = bytes;
     damaged[position] ^= 0x10;
-    write_bytes(file_, damaged);
+    t::write_file(file_, damaged);
     const std::string message = load_error();
-    expect_contains(message, file_.string());
-    expect_contains(message, "checksum mismatch: the tensor data is corrupt (expected crc32 ");
-    expect_contains(message, ", found ");
+    t::expect_contains(message, file_.string());
+    t::expect_contains(message, "checksum mismatch: the tensor data is corrupt (expected crc32 ");
+    t::expect_contains(message, ", found ");
   }
 }
 
 TEST_F(CheckpointFile, FlippedHeaderByteIsRefused) {
-  Bytes bytes = read_bytes(file_);
+  Bytes bytes = t::read_file(file_);
   const std::string header(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_length_of(bytes)));
   const auto flip = [&](const std::string& needle, std::size_t offset, char replacement, const char* reason) {
     SCOPED_TRACE(needle);
@@ -275,10 +232,10 @@ TEST_F(CheckpointFile, FlippedHeaderByteIsRefused) {
     ASSERT_NE(found, std::string::npos);
     Bytes damaged = bytes;
     damaged[8 + found + offset] = static_cast<unsigned char>(replacement);
-    write_bytes(file_, damaged);
+    t::write_file(file_, damaged);
     const std::string message = load_error();
-    expect_contains(message, file_.string());
-    expect_contains(message, reason);
+    t::expect_contains(message, file_.string());
+    t::expect_contains(message, reason);
   };
   flip("{", 0, '[', "not valid JSON");                                 // the opening brace
   flip("\"shape\":[32,1,3,3]", 9, '4', "needs 1512");                   // conv.weight 32 -> 42 filters
@@ -288,38 +245,38 @@ TEST_F(CheckpointFile, FlippedHeaderByteIsRefused) {
 }
 
 TEST_F(CheckpointFile, TrailingGarbageIsRefused) {
-  Bytes bytes = read_bytes(file_);
+  Bytes bytes = t::read_file(file_);
   bytes.insert(bytes.end(), {'g', 'a', 'r', 'b', 'a', 'g', 'e'});
-  write_bytes(file_, bytes);
+  t::write_file(file_, bytes);
   const std::string message = load_error();
-  expect_contains(message, file_.string());
-  expect_contains(message, "trailing bytes");
+  t::expect_contains(message, file_.string());
+  t::expect_contains(message, "trailing bytes");
 }
 
 TEST_F(CheckpointFile, OtherModelIsRefused) {
   edit_header(file_, [](nlohmann::json& header) { header["__metadata__"]["model"] = "conv(1->64,5x5) > dense(10)"; });
   const std::string message = load_error();
-  expect_contains(message, file_.string());
-  expect_contains(message, "checkpoint is for a different model: it holds 'conv(1->64,5x5) > dense(10)'");
+  t::expect_contains(message, file_.string());
+  t::expect_contains(message, "checkpoint is for a different model: it holds 'conv(1->64,5x5) > dense(10)'");
 }
 
 TEST_F(CheckpointFile, UnknownFormatIsRefused) {
   edit_header(file_, [](nlohmann::json& header) { header["__metadata__"]["format"] = "pt"; });
-  expect_contains(load_error(), "unknown format 'pt', expected 'train_gpu-checkpoint-v1'");
+  t::expect_contains(load_error(), "unknown format 'pt', expected 'train_gpu-checkpoint-v1'");
   edit_header(file_, [](nlohmann::json& header) { header.erase("__metadata__"); });
-  expect_contains(load_error(), "unknown format '(none)'");
+  t::expect_contains(load_error(), "unknown format '(none)'");
 }
 
 TEST_F(CheckpointFile, WrongDtypeOfTheRightSizeIsRefused) {
   // I32 has F32's size, so the file is valid safetensors; only the checkpoint reader objects.
   edit_header(file_, [](nlohmann::json& header) { header["fc2.bias"]["dtype"] = "I32"; });
-  expect_contains(load_error(), "tensor 'fc2.bias' has dtype I32, expected F32");
+  t::expect_contains(load_error(), "tensor 'fc2.bias' has dtype I32, expected F32");
 }
 
 TEST_F(CheckpointFile, WrongShapeOfTheRightSizeIsRefused) {
   // (128, 5408) stored as (5408, 128): same bytes, transposed meaning.
   edit_header(file_, [](nlohmann::json& header) { header["fc1.weight"]["shape"] = {5408, 128}; });
-  expect_contains(load_error(), "tensor 'fc1.weight' has shape [5408,128], expected [128,5408]");
+  t::expect_contains(load_error(), "tensor 'fc1.weight' has shape [5408,128], expected [128,5408]");
 }
 
 TEST_F(CheckpointFile, MissingOrExtraTensorsAreRefused) {
@@ -328,14 +285,14 @@ TEST_F(CheckpointFile, MissingOrExtraTensorsAreRefused) {
     header["optim.w.fc2.bias"] = header["optim.v.fc2.bias"];
     header.erase("optim.v.fc2.bias");
   });
-  expect_contains(load_error(), "missing tensor 'optim.v.fc2.bias'");
+  t::expect_contains(load_error(), "missing tensor 'optim.v.fc2.bias'");
 
   // An extra zero-size tensor alongside all the right ones.
   save_checkpoint(file_, random_checkpoint(7));
   edit_header(file_, [](nlohmann::json& header) {
     header["bn.weight"] = {{"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {0, 0}}};
   });
-  expect_contains(load_error(), "unexpected tensor 'bn.weight'");
+  t::expect_contains(load_error(), "unexpected tensor 'bn.weight'");
 }
 
 TEST_F(CheckpointFile, BadMetadataValuesAreRefused) {
@@ -350,28 +307,29 @@ TEST_F(CheckpointFile, BadMetadataValuesAreRefused) {
     });
     return load_error();
   };
-  expect_contains(with_metadata("step", "12x"), "metadata 'step' is '12x', not an integer");
-  expect_contains(with_metadata("seed", "-1"), "metadata 'seed' is '-1', not an integer");
-  expect_contains(with_metadata("epoch", ""), "metadata 'epoch' is '', not an integer");
-  expect_contains(with_metadata("epoch", "-2"), "must not be negative");
-  expect_contains(with_metadata("dataset", nullptr), "metadata has no 'dataset'");
-  expect_contains(with_metadata("data_crc32", nullptr), "metadata has no 'data_crc32'");
-  expect_contains(with_metadata("data_crc32", "00000000"), "checksum mismatch");
+  t::expect_contains(with_metadata("step", "12x"), "metadata 'step' is '12x', not an integer");
+  t::expect_contains(with_metadata("seed", "-1"), "metadata 'seed' is '-1', not an integer");
+  t::expect_contains(with_metadata("epoch", ""), "metadata 'epoch' is '', not an integer");
+  t::expect_contains(with_metadata("epoch", "-2"), "must not be negative");
+  t::expect_contains(with_metadata("dataset", nullptr), "metadata has no 'dataset'");
+  t::expect_contains(with_metadata("data_crc32", nullptr), "metadata has no 'data_crc32'");
+  t::expect_contains(with_metadata("data_crc32", "00000000"), "checksum mismatch");
 }
 
 TEST(Checkpoint, WrongArenaSizeIsRefusedAndWritesNothing) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   Checkpoint checkpoint = random_checkpoint(1);
   checkpoint.state.adam_m.pop_back();
   const fs::path file = scratch.path() / "model.safetensors";
-  expect_contains(error_of([&] { save_checkpoint(file, checkpoint); }), "adam_m has 693961 values, expected 693962");
+  t::expect_contains(t::error_of([&] { save_checkpoint(file, checkpoint); }),
+                     "adam_m has 693961 values, expected 693962");
   EXPECT_FALSE(fs::exists(file));
 }
 
 TEST(Checkpoint, MissingFileNamesIt) {
-  const std::string message = error_of([] { load_checkpoint("/nonexistent/run/model.safetensors"); });
-  expect_contains(message, "/nonexistent/run/model.safetensors");
-  expect_contains(message, "No such file or directory");
+  const std::string message = t::error_of([] { load_checkpoint("/nonexistent/run/model.safetensors"); });
+  t::expect_contains(message, "/nonexistent/run/model.safetensors");
+  t::expect_contains(message, "No such file or directory");
 }
 
 }  // namespace

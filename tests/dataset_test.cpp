@@ -6,27 +6,18 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <functional>
 
 #include "host/common/error.h"
 #include "support/idx_files.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
-namespace t = train_gpu::testing;  // test helpers (support/idx_files.h)
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h, support/idx_files.h)
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "<no Error thrown>";
-}
 
 const fs::path kMnist = TRAIN_GPU_MNIST_DIR;
 const fs::path kFashion = TRAIN_GPU_FASHION_DIR;
@@ -34,7 +25,7 @@ const fs::path kFashion = TRAIN_GPU_FASHION_DIR;
 TEST(DatasetNames, KindsNamesDirectoriesAndClasses) {
   EXPECT_EQ(parse_dataset_kind("mnist"), DatasetKind::kMnist);
   EXPECT_EQ(parse_dataset_kind("fashion-mnist"), DatasetKind::kFashionMnist);
-  EXPECT_THAT(error_of([] { parse_dataset_kind("cifar10"); }),
+  EXPECT_THAT(t::error_of([] { parse_dataset_kind("cifar10"); }),
               HasSubstr("unknown dataset 'cifar10': expected mnist or fashion-mnist"));
   EXPECT_EQ(dataset_kind_name(DatasetKind::kFashionMnist), "fashion-mnist");
   EXPECT_EQ(dataset_display_name(DatasetKind::kMnist), "MNIST");
@@ -129,14 +120,14 @@ TEST_F(SyntheticDataset, UnknownFilesLoadButAreUnrecognized) {
 
 TEST_F(SyntheticDataset, ImagesMustBe28x28) {
   write_split("t10k", 10, 32);
-  EXPECT_THAT(error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
+  EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
               HasSubstr((dir_ / "t10k-images-idx3-ubyte.gz").string() +
                         ": images are 32x32, but the model takes 28x28 (MNIST-format) images"));
 }
 
 TEST_F(SyntheticDataset, ImageAndLabelCountsMustMatch) {
   t::write_file(dir_ / "train-labels-idx1-ubyte.gz", t::gzip(t::idx_labels(t::cycling_labels(29))));
-  EXPECT_THAT(error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
+  EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
               AllOf(HasSubstr((dir_ / "train-labels-idx1-ubyte.gz").string() + ": 29 labels, but "),
                     HasSubstr("train-images-idx3-ubyte.gz has 30 images")));
 }
@@ -145,13 +136,13 @@ TEST_F(SyntheticDataset, LabelTenIsRejected) {
   t::Bytes labels = t::cycling_labels(10);
   labels[9] = 10;
   t::write_file(dir_ / "t10k-labels-idx1-ubyte.gz", t::gzip(t::idx_labels(labels)));
-  EXPECT_THAT(error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
+  EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
               HasSubstr("t10k-labels-idx1-ubyte.gz: label 10 at index 9 is outside 0..9"));
 }
 
 TEST_F(SyntheticDataset, MissingFileListsNamesTried) {
   fs::remove(dir_ / "t10k-labels-idx1-ubyte.gz");
-  EXPECT_THAT(error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
+  EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
               HasSubstr(dir_.path().string() + ": no test labels file (tried t10k-labels-idx1-ubyte.gz, "
                                                  "t10k-labels-idx1-ubyte, t10k-labels.idx1-ubyte.gz, "
                                                  "t10k-labels.idx1-ubyte)"));
@@ -160,18 +151,19 @@ TEST_F(SyntheticDataset, MissingFileListsNamesTried) {
 TEST_F(SyntheticDataset, DirectoryWhereAFileShouldBe) {
   fs::remove(dir_ / "train-images-idx3-ubyte.gz");
   fs::create_directory(dir_ / "train-images-idx3-ubyte");
-  EXPECT_THAT(error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
+  EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
               HasSubstr("train-images-idx3-ubyte: is a directory, expected an IDX file"));
 }
 
 TEST(DatasetErrors, MissingOrNonDirectoryDataDir) {
   t::TempDir dir;
   const fs::path missing = dir / "nope";
-  EXPECT_THAT(error_of([&] { load_dataset(missing, DatasetKind::kFashionMnist); }),
+  EXPECT_THAT(t::error_of([&] { load_dataset(missing, DatasetKind::kFashionMnist); }),
               AllOf(HasSubstr(missing.string() + ": no such directory"),
                     HasSubstr("tools/fetch-data.sh --dataset fashion-mnist"), HasSubstr("--data-dir")));
   t::write_file(dir / "file", {1});
-  EXPECT_THAT(error_of([&] { load_dataset(dir / "file", DatasetKind::kMnist); }), HasSubstr("file: not a directory"));
+  EXPECT_THAT(t::error_of([&] { load_dataset(dir / "file", DatasetKind::kMnist); }),
+              HasSubstr("file: not a directory"));
 }
 
 }  // namespace

@@ -10,19 +10,21 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "eval_test_support.h"
 #include "host/common/format.h"
 #include "host/data/dataset.h"
 #include "host/train/checkpoint.h"
+#include "support/png_size.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
 
 bool have(const char* dir) { return fs::exists(fs::path(dir) / "t10k-labels-idx1-ubyte.gz"); }
 
-std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+std::string quoted(const fs::path& path) { return t::shell_quote(path.string()); }
 
 class EvaluateCommand : public ::testing::Test {
  protected:
@@ -47,19 +49,19 @@ class EvaluateCommand : public ::testing::Test {
     return file;
   }
 
-  eval_test::CommandResult train_gpu(const std::string& arguments) const {
-    return eval_test::run_command(std::string("'") + TRAIN_GPU_BINARY + "' " + arguments);
+  t::MergedCommandResult train_gpu(const std::string& arguments) const {
+    return t::run_command_merged(t::shell_quote(TRAIN_GPU_BINARY) + " " + arguments);
   }
 
   std::string mnist_args() const { return std::string("--device cpu --data-dir '") + TRAIN_GPU_MNIST_DIR + "'"; }
 
-  eval_test::TempDir dir_{"evaluate-command"};
+  t::TempDir dir_;
   fs::path run_dir_;
   fs::path checkpoint_;
 };
 
 TEST_F(EvaluateCommand, WritesReportIntoTheRunsEvaluationDirectory) {
-  const eval_test::CommandResult result =
+  const t::MergedCommandResult result =
       train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + " " + mnist_args() + " --limit-test 1000");
   ASSERT_EQ(result.exit_code, 0) << result.output;
 
@@ -78,7 +80,7 @@ TEST_F(EvaluateCommand, WritesReportIntoTheRunsEvaluationDirectory) {
                            "sample_images.npy", "sample_labels.npy", "features-test-0.png"}) {
     EXPECT_TRUE(fs::is_regular_file(out / name)) << name;
   }
-  const nlohmann::json json = nlohmann::json::parse(eval_test::read_file(out / "evaluation.json"));
+  const nlohmann::json json = nlohmann::json::parse(t::read_text(out / "evaluation.json"));
   EXPECT_EQ(json["samples"], 1000);
   EXPECT_EQ(json["correct"], ones);
   EXPECT_EQ(json["confusion"][1][1], ones);
@@ -87,11 +89,11 @@ TEST_F(EvaluateCommand, WritesReportIntoTheRunsEvaluationDirectory) {
 
 TEST_F(EvaluateCommand, OutOptionAndTrainSplit) {
   const fs::path out = dir_.path() / "elsewhere";
-  const eval_test::CommandResult result = train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + " " + mnist_args() +
+  const t::MergedCommandResult result = train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + " " + mnist_args() +
                                                     " --split train --limit-train 300 --out " + quoted(out));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("train loss "), std::string::npos) << result.output;
-  const nlohmann::json json = nlohmann::json::parse(eval_test::read_file(out / "evaluation.json"));
+  const nlohmann::json json = nlohmann::json::parse(t::read_text(out / "evaluation.json"));
   EXPECT_EQ(json["split"], "train");
   EXPECT_EQ(json["samples"], 300);
   EXPECT_TRUE(fs::is_regular_file(out / "features-train-0.npy"));
@@ -99,7 +101,7 @@ TEST_F(EvaluateCommand, OutOptionAndTrainSplit) {
 }
 
 TEST_F(EvaluateCommand, DatasetContradictingTheCheckpointIsAClearError) {
-  const eval_test::CommandResult result =
+  const t::MergedCommandResult result =
       train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + " --dataset fashion-mnist --device cpu");
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("was trained on mnist, but --dataset is fashion-mnist"), std::string::npos) << result.output;
@@ -109,19 +111,19 @@ TEST_F(EvaluateCommand, FashionCheckpointPicksItsDatasetAndClassNames) {
   if (!have(TRAIN_GPU_FASHION_DIR)) GTEST_SKIP() << "Fashion-MNIST not found in " << TRAIN_GPU_FASHION_DIR;
   const fs::path fashion = write_checkpoint(dir_.path() / "fashion" / "model.safetensors", "fashion-mnist");
   const fs::path out = dir_.path() / "fashion-eval";
-  const eval_test::CommandResult result =
+  const t::MergedCommandResult result =
       train_gpu("evaluate --checkpoint " + quoted(fashion) + " --device cpu --data-dir '" + TRAIN_GPU_FASHION_DIR +
                 "' --limit-test 200 --out " + quoted(out));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("1 Trouser"), std::string::npos) << result.output;
-  const std::string csv = eval_test::read_file(out / "confusion.csv");
+  const std::string csv = t::read_text(out / "confusion.csv");
   EXPECT_EQ(csv.rfind("true\\predicted,T-shirt/top,Trouser,Pullover,", 0), 0u) << csv;
-  const nlohmann::json json = nlohmann::json::parse(eval_test::read_file(out / "evaluation.json"));
+  const nlohmann::json json = nlohmann::json::parse(t::read_text(out / "evaluation.json"));
   EXPECT_EQ(json["dataset"], "fashion-mnist");
 }
 
 TEST_F(EvaluateCommand, MissingOrCorruptCheckpointFails) {
-  eval_test::CommandResult result = train_gpu("evaluate --checkpoint " + quoted(dir_.path() / "absent.safetensors") + " " + mnist_args());
+  t::MergedCommandResult result = train_gpu("evaluate --checkpoint " + quoted(dir_.path() / "absent.safetensors") + " " + mnist_args());
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("absent.safetensors"), std::string::npos) << result.output;
 
@@ -138,7 +140,7 @@ TEST_F(EvaluateCommand, MissingOrCorruptCheckpointFails) {
 }
 
 TEST_F(EvaluateCommand, FeaturesPrintsPredictionAndWritesMaps) {
-  const eval_test::CommandResult result =
+  const t::MergedCommandResult result =
       train_gpu("features --checkpoint " + quoted(checkpoint_) + " --index 10 " + mnist_args() + " --limit-test 100");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const Dataset mnist = load_dataset(TRAIN_GPU_MNIST_DIR, DatasetKind::kMnist);
@@ -153,16 +155,16 @@ TEST_F(EvaluateCommand, FeaturesPrintsPredictionAndWritesMaps) {
   const fs::path out = run_dir_ / "evaluation";
   EXPECT_EQ(fs::file_size(out / "features-test-10.npy"), 128u + 32 * 26 * 26 * 4);
   EXPECT_EQ(fs::file_size(out / "features-test-10-input.npy"), 128u + 28 * 28);
-  const eval_test::PngSize size = eval_test::png_size(out / "features-test-10.png");
+  const t::PngSize size = t::png_size(out / "features-test-10.png");
   EXPECT_TRUE(size.valid);
   EXPECT_EQ(size.width, 4u + 8 * 108);
   EXPECT_EQ(size.height, 4u + 4 * 108);
-  const std::string input = eval_test::read_file(out / "features-test-10-input.npy");
+  const std::string input = t::read_text(out / "features-test-10-input.npy");
   EXPECT_EQ(input.substr(128), std::string(reinterpret_cast<const char*>(mnist.test.image(10)), 784));
 }
 
 TEST_F(EvaluateCommand, FeaturesIndexOutsideTheSplitIsAnError) {
-  const eval_test::CommandResult result =
+  const t::MergedCommandResult result =
       train_gpu("features --checkpoint " + quoted(checkpoint_) + " --index 100 " + mnist_args() + " --limit-test 100");
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("--index 100 is outside the test split (0..99)"), std::string::npos) << result.output;
@@ -174,18 +176,18 @@ TEST_F(EvaluateCommand, FeaturesIndexOutsideTheSplitIsAnError) {
 TEST_F(EvaluateCommand, EvaluatesACheckpointTheTrainerWrote) {
   const fs::path run = dir_.path() / "trained";
   const std::string limits = " --limit-train 640 --limit-test 300";
-  eval_test::CommandResult result = train_gpu("train --epochs 1 --no-progress --run-dir " + quoted(run) + " " + mnist_args() + limits);
+  t::MergedCommandResult result = train_gpu("train --epochs 1 --no-progress --run-dir " + quoted(run) + " " + mnist_args() + limits);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   result = train_gpu("evaluate --checkpoint " + quoted(run / "checkpoints" / "epoch-001.safetensors") + " " + mnist_args() + limits);
   ASSERT_EQ(result.exit_code, 0) << result.output;
 
-  const std::string metrics = eval_test::read_file(run / "metrics.csv");
+  const std::string metrics = t::read_text(run / "metrics.csv");
   const size_t row = metrics.find("\n1,");
   ASSERT_NE(row, std::string::npos) << metrics;
   double train_loss, train_accuracy, test_loss, test_accuracy;
   ASSERT_EQ(std::sscanf(metrics.c_str() + row + 3, "%lf,%lf,%lf,%lf", &train_loss, &train_accuracy, &test_loss, &test_accuracy), 4)
       << metrics;
-  const nlohmann::json json = nlohmann::json::parse(eval_test::read_file(run / "evaluation" / "evaluation.json"));
+  const nlohmann::json json = nlohmann::json::parse(t::read_text(run / "evaluation" / "evaluation.json"));
   // Same backend, batches and images: the same numbers, up to metrics.csv's 6 decimals.
   EXPECT_LE(std::abs(json["accuracy"].get<double>() - test_accuracy), 5.1e-7) << metrics;
   EXPECT_LE(std::abs(json["loss"].get<double>() - test_loss), 5.1e-7) << metrics;
@@ -193,11 +195,11 @@ TEST_F(EvaluateCommand, EvaluatesACheckpointTheTrainerWrote) {
             std::string::npos)
       << result.output;
 
-  if (!eval_test::system_python_has("numpy, matplotlib")) return;  // plot_script_test covers plot.py on its own
-  result = eval_test::run_command("/usr/bin/python3 '" + std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/plot.py' " + quoted(run));
+  if (!t::system_python_has("numpy, matplotlib")) return;  // plot_script_test covers plot.py on its own
+  result = t::run_command_merged("/usr/bin/python3 '" + std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/plot.py' " + quoted(run));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   for (const char* name : {"loss.png", "accuracy.png", "confusion.png", "features.png", "samples.png", "mistakes.png"}) {
-    EXPECT_TRUE(eval_test::png_size(run / "plots" / name).valid) << name << "\n" << result.output;
+    EXPECT_TRUE(t::png_size(run / "plots" / name).valid) << name << "\n" << result.output;
   }
 }
 

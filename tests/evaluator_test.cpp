@@ -13,15 +13,17 @@
 #include <string>
 #include <vector>
 
-#include "eval_test_support.h"
 #include "host/common/error.h"
 #include "host/data/dataset.h"
 #include "host/eval/png_image.h"
 #include "host/eval/report_files.h"
 #include "host/model/cpu_backend.h"
+#include "support/test_support.h"
 
 namespace train_gpu::eval {
 namespace {
+
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
 
 using model::kClasses;
 
@@ -181,7 +183,7 @@ TEST(Evaluator, RejectsEmptySplitAndBadBatch) {
 
 std::vector<std::string> csv_lines(const std::filesystem::path& file) {
   std::vector<std::string> lines;
-  std::istringstream in(eval_test::read_file(file));
+  std::istringstream in(t::read_text(file));
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
@@ -189,7 +191,7 @@ std::vector<std::string> csv_lines(const std::filesystem::path& file) {
 TEST(EvaluateAndWrite, WritesEveryFileConsistently) {
   const Dataset dataset = synthetic_dataset(250);
   std::unique_ptr<Backend> backend = cpu_backend_with(dataset, random_state(11));
-  eval_test::TempDir dir("evaluate");
+  t::TempDir dir;
   const std::filesystem::path out = dir.path() / "run" / "evaluation";  // created on demand
   std::ostringstream log;
   const EvaluationReport report = evaluate_and_write(*backend, dataset, Split::kTest, out, log);
@@ -230,7 +232,7 @@ TEST(EvaluateAndWrite, WritesEveryFileConsistently) {
                 top.predicted_label, static_cast<double>(top.confidence));
   EXPECT_EQ(mistakes[1], expected_first);
 
-  const nlohmann::json json = nlohmann::json::parse(eval_test::read_file(out / "evaluation.json"));
+  const nlohmann::json json = nlohmann::json::parse(t::read_text(out / "evaluation.json"));
   EXPECT_EQ(json["dataset"], "mnist");
   EXPECT_EQ(json["split"], "test");
   EXPECT_EQ(json["samples"], 250);
@@ -258,7 +260,7 @@ TEST(EvaluateAndWrite, WritesEveryFileConsistently) {
   EXPECT_EQ(features_png.height, 4 + 4 * 108);
   EXPECT_EQ(*features_png.at(0, 0), 128);
 
-  const nlohmann::json features = nlohmann::json::parse(eval_test::read_file(out / "features-test-0.json"));
+  const nlohmann::json features = nlohmann::json::parse(t::read_text(out / "features-test-0.json"));
   EXPECT_EQ(features["index"], 0);
   EXPECT_EQ(features["label"], dataset.test.labels[0]);
   EXPECT_EQ(features["predicted"], evaluation.predictions[0].predicted_label);
@@ -274,10 +276,10 @@ TEST(EvaluateAndWrite, WritesEveryFileConsistently) {
 }
 
 TEST(EvaluateAndWrite, NumpyReadsTheArrays) {
-  if (!eval_test::system_python_has("numpy")) GTEST_SKIP() << "/usr/bin/python3 with numpy not available";
+  if (!t::system_python_has("numpy")) GTEST_SKIP() << "/usr/bin/python3 with numpy not available";
   const Dataset dataset = synthetic_dataset(30);
   std::unique_ptr<Backend> backend = cpu_backend_with(dataset, random_state(5));
-  eval_test::TempDir dir("evaluate");
+  t::TempDir dir;
   std::ostringstream log;
   const EvaluationReport report = evaluate_and_write(*backend, dataset, Split::kTest, dir.path(), log);
   const std::string script =
@@ -292,8 +294,8 @@ TEST(EvaluateAndWrite, NumpyReadsTheArrays) {
       "assert len(m) == min(64, len(rows)), (len(m), len(rows))\n"
       "print(int(s[3].sum()), int(l[3]), int(m[0].sum()), rows[0]['index'])\n";
   std::ofstream(dir.path() / "check.py") << script;
-  const eval_test::CommandResult result =
-      eval_test::run_command("/usr/bin/python3 " + (dir.path() / "check.py").string() + " " + dir.path().string());
+  const t::MergedCommandResult result =
+      t::run_command_merged("/usr/bin/python3 " + (dir.path() / "check.py").string() + " " + dir.path().string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   int64_t sample_sum = 0;
   for (int i = 0; i < 784; ++i) sample_sum += dataset.test.image(3)[i];
@@ -306,7 +308,7 @@ TEST(EvaluateAndWrite, NumpyReadsTheArrays) {
 TEST(EvaluateAndWrite, UnwritableOutputIsAnErrorNamingIt) {
   const Dataset dataset = synthetic_dataset(10);
   std::unique_ptr<Backend> backend = cpu_backend_with(dataset, random_state(5));
-  eval_test::TempDir dir("evaluate");
+  t::TempDir dir;
   const std::filesystem::path blocker = dir.path() / "a-file";
   std::ofstream(blocker) << "x";
   std::ostringstream log;

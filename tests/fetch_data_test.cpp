@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "support/idx_files.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
-namespace t = train_gpu::testing;  // test helpers (support/idx_files.h)
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 

@@ -7,10 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <functional>
 
 #include "host/common/error.h"
 #include "support/idx_files.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {
@@ -19,17 +19,7 @@ namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-namespace t = train_gpu::testing;  // test helpers (support/idx_files.h)
-
-// The message of the Error `action` throws, or a marker that fails every substring check.
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "<no Error thrown>";
-}
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h, support/idx_files.h)
 
 const fs::path kMnist = TRAIN_GPU_MNIST_DIR;
 const fs::path kFashion = TRAIN_GPU_FASHION_DIR;
@@ -135,31 +125,32 @@ TEST_F(BrokenIdx, WrongMagic) {
   t::Bytes bytes = t::idx_images(2, 28, 28);
   bytes[3] = 0x04;
   const fs::path file = write("train-images-idx3-ubyte", bytes);
-  EXPECT_THAT(error_of([&] { read_idx_images(file); }),
+  EXPECT_THAT(t::error_of([&] { read_idx_images(file); }),
               AllOf(HasSubstr(file.string() + ": not an IDX images file: magic number 0x00000804, expected 0x00000803")));
 }
 
 TEST_F(BrokenIdx, SwappedImagesAndLabelsAreNamed) {
   const fs::path labels = write("labels-idx1-ubyte", t::idx_labels({1, 2, 3}));
-  EXPECT_THAT(error_of([&] { read_idx_images(labels); }), HasSubstr("are the image and label files swapped?"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(labels); }), HasSubstr("are the image and label files swapped?"));
   const fs::path images = write("images-idx3-ubyte", t::idx_images(1, 2, 2));
-  EXPECT_THAT(error_of([&] { read_idx_labels(images, 10); }),
+  EXPECT_THAT(t::error_of([&] { read_idx_labels(images, 10); }),
               AllOf(HasSubstr("not an IDX labels file: magic number 0x00000803, expected 0x00000801"),
                     HasSubstr("swapped")));
 }
 
 TEST_F(BrokenIdx, RawFileThatIsReallyGzipGetsAHint) {
   const fs::path file = write("train-images-idx3-ubyte", t::gzip(t::idx_images(1, 28, 28)));
-  EXPECT_THAT(error_of([&] { read_idx_images(file); }), HasSubstr("looks gzip-compressed: name it with a .gz suffix"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(file); }),
+              HasSubstr("looks gzip-compressed: name it with a .gz suffix"));
 }
 
 TEST_F(BrokenIdx, TruncatedHeader) {
   const t::Bytes full = t::idx_images(1, 28, 28);
   const fs::path raw = write("a-idx3-ubyte", t::Bytes(full.begin(), full.begin() + 10));
-  EXPECT_THAT(error_of([&] { read_idx_images(raw); }),
+  EXPECT_THAT(t::error_of([&] { read_idx_images(raw); }),
               HasSubstr(raw.string() + ": truncated header: 10 bytes, an IDX images header is 16"));
   const fs::path gz = write("a-idx3-ubyte.gz", t::gzip(t::Bytes(full.begin(), full.begin() + 2)));
-  EXPECT_THAT(error_of([&] { read_idx_images(gz); }), HasSubstr("truncated header: 2 bytes"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(gz); }), HasSubstr("truncated header: 2 bytes"));
 }
 
 TEST_F(BrokenIdx, TruncatedPayloadRawAndGzipped) {
@@ -167,9 +158,9 @@ TEST_F(BrokenIdx, TruncatedPayloadRawAndGzipped) {
   bytes.resize(16 + 1000);
   const char* expected = "truncated: header claims 3 images of 28x28 (2352 bytes) but the payload has 1000 bytes";
   const fs::path raw = write("train-images-idx3-ubyte", bytes);
-  EXPECT_THAT(error_of([&] { read_idx_images(raw); }), HasSubstr(raw.string() + ": " + expected));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(raw); }), HasSubstr(raw.string() + ": " + expected));
   const fs::path gz = write("train-images-idx3-ubyte.gz", t::gzip(bytes));
-  EXPECT_THAT(error_of([&] { read_idx_images(gz); }), HasSubstr(gz.string() + ": " + expected));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(gz); }), HasSubstr(gz.string() + ": " + expected));
 }
 
 TEST_F(BrokenIdx, TrailingGarbageRawAndGzipped) {
@@ -177,31 +168,32 @@ TEST_F(BrokenIdx, TrailingGarbageRawAndGzipped) {
   bytes.insert(bytes.end(), {1, 2, 3, 4, 5});
   const char* expected = "trailing data: header claims 20 labels (20 bytes) but the payload has 25 bytes (5 extra)";
   const fs::path raw = write("l-idx1-ubyte", bytes);
-  EXPECT_THAT(error_of([&] { read_idx_labels(raw, 10); }), HasSubstr(raw.string() + ": " + expected));
+  EXPECT_THAT(t::error_of([&] { read_idx_labels(raw, 10); }), HasSubstr(raw.string() + ": " + expected));
   const fs::path gz = write("l-idx1-ubyte.gz", t::gzip(bytes));
-  EXPECT_THAT(error_of([&] { read_idx_labels(gz, 10); }), HasSubstr(gz.string() + ": " + expected));
+  EXPECT_THAT(t::error_of([&] { read_idx_labels(gz, 10); }), HasSubstr(gz.string() + ": " + expected));
 }
 
 TEST_F(BrokenIdx, LabelOutOfRange) {
   t::Bytes labels = t::cycling_labels(12);
   labels[7] = 10;
   const fs::path file = write("l-idx1-ubyte.gz", t::gzip(t::idx_labels(labels)));
-  EXPECT_THAT(error_of([&] { read_idx_labels(file, 10); }),
+  EXPECT_THAT(t::error_of([&] { read_idx_labels(file, 10); }),
               HasSubstr(file.string() + ": label 10 at index 7 is outside 0..9"));
 }
 
 TEST_F(BrokenIdx, ZeroImagesAndZeroLabels) {
   const fs::path images = write("i-idx3-ubyte", t::idx_header(0x803, {0, 28, 28}));
-  EXPECT_THAT(error_of([&] { read_idx_images(images); }), HasSubstr(images.string() + ": no images: the header claims 0 images"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(images); }),
+              HasSubstr(images.string() + ": no images: the header claims 0 images"));
   const fs::path labels = write("l-idx1-ubyte", t::idx_header(0x801, {0}));
-  EXPECT_THAT(error_of([&] { read_idx_labels(labels, 10); }), HasSubstr("no labels"));
+  EXPECT_THAT(t::error_of([&] { read_idx_labels(labels, 10); }), HasSubstr("no labels"));
 }
 
 TEST_F(BrokenIdx, ZeroOrAbsurdImageSize) {
   const fs::path zero = write("i-idx3-ubyte", t::idx_header(0x803, {1, 0, 28}));
-  EXPECT_THAT(error_of([&] { read_idx_images(zero); }), HasSubstr("implausible image size 0x28"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(zero); }), HasSubstr("implausible image size 0x28"));
   const fs::path huge = write("j-idx3-ubyte", t::idx_header(0x803, {1, 70000, 28}));
-  EXPECT_THAT(error_of([&] { read_idx_images(huge); }), HasSubstr("implausible image size 70000x28"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(huge); }), HasSubstr("implausible image size 70000x28"));
 }
 
 // A ~1 KB file claiming 2^31 images of 28x28 (1.7 TB) must be refused from what the file can
@@ -212,11 +204,11 @@ TEST_F(BrokenIdx, HugeClaimedCountIsRejectedBeforeAllocating) {
   const char* expected =
       "truncated: header claims 2147483648 images of 28x28 (1683627180032 bytes) but the payload has 1000 bytes";
   const fs::path raw = write("train-images-idx3-ubyte", bytes);
-  EXPECT_THAT(error_of([&] { read_idx_images(raw); }), HasSubstr(expected));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(raw); }), HasSubstr(expected));
   const fs::path gz = write("train-images-idx3-ubyte.gz", t::gzip(bytes));
-  EXPECT_THAT(error_of([&] { read_idx_images(gz); }), HasSubstr(expected));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(gz); }), HasSubstr(expected));
   const fs::path labels = write("l-idx1-ubyte.gz", t::gzip(t::idx_header(0x801, {0xffffffffu})));
-  EXPECT_THAT(error_of([&] { read_idx_labels(labels, 10); }),
+  EXPECT_THAT(t::error_of([&] { read_idx_labels(labels, 10); }),
               HasSubstr("header claims 4294967295 labels (4294967295 bytes) but the payload has 0 bytes"));
 }
 
@@ -226,55 +218,55 @@ TEST_F(BrokenIdx, CorruptGzipStream) {
   // in the trailer no longer matches; either way zlib reports a data error.
   for (size_t i = 20; i < 60 && i < gz.size() - 8; ++i) gz[i] = static_cast<uint8_t>(0xA5 ^ gz[i]);
   const fs::path file = write("i-idx3-ubyte.gz", gz);
-  EXPECT_THAT(error_of([&] { read_idx_images(file); }), HasSubstr(file.string() + ": corrupt gzip stream"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(file); }), HasSubstr(file.string() + ": corrupt gzip stream"));
 }
 
 TEST_F(BrokenIdx, BadCrcIsCorrupt) {
   t::Bytes gz = t::gzip(t::idx_labels(t::cycling_labels(50)));
   gz[gz.size() - 8] ^= 0xff;  // the CRC-32 field of the trailer
   const fs::path file = write("l-idx1-ubyte.gz", gz);
-  EXPECT_THAT(error_of([&] { read_idx_labels(file, 10); }), HasSubstr("corrupt gzip stream: incorrect data check"));
+  EXPECT_THAT(t::error_of([&] { read_idx_labels(file, 10); }), HasSubstr("corrupt gzip stream: incorrect data check"));
 }
 
 TEST_F(BrokenIdx, TruncatedGzipStream) {
   t::Bytes gz = t::gzip(t::idx_images(40, 28, 28));
   gz.resize(gz.size() / 2);
   const fs::path file = write("i-idx3-ubyte.gz", gz);
-  EXPECT_THAT(error_of([&] { read_idx_images(file); }), HasSubstr(file.string() + ": truncated gzip stream"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(file); }), HasSubstr(file.string() + ": truncated gzip stream"));
 }
 
 TEST_F(BrokenIdx, GarbageAfterGzipMember) {
   t::Bytes gz = t::gzip(t::idx_labels(t::cycling_labels(5)));
   gz.insert(gz.end(), {'j', 'u', 'n', 'k'});
   const fs::path file = write("l-idx1-ubyte.gz", gz);
-  EXPECT_THAT(error_of([&] { read_idx_labels(file, 10); }),
+  EXPECT_THAT(t::error_of([&] { read_idx_labels(file, 10); }),
               HasSubstr("corrupt gzip stream: 4 bytes of garbage after the compressed data"));
 }
 
 TEST_F(BrokenIdx, GzNameButNotGzip) {
   const fs::path file = write("l-idx1-ubyte.gz", t::idx_labels({1}));
-  EXPECT_THAT(error_of([&] { read_idx_labels(file, 10); }), HasSubstr("not a gzip file"));
+  EXPECT_THAT(t::error_of([&] { read_idx_labels(file, 10); }), HasSubstr("not a gzip file"));
 }
 
 TEST_F(BrokenIdx, EmptyFileAndEmptyGzip) {
   const fs::path empty = write("i-idx3-ubyte", {});
-  EXPECT_THAT(error_of([&] { read_idx_images(empty); }), HasSubstr(empty.string() + ": empty file (0 bytes)"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(empty); }), HasSubstr(empty.string() + ": empty file (0 bytes)"));
   const fs::path empty_gz = write("i-idx3-ubyte.gz", t::gzip({}));
-  EXPECT_THAT(error_of([&] { read_idx_images(empty_gz); }), HasSubstr("the gzip stream decompresses to 0 bytes"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(empty_gz); }), HasSubstr("the gzip stream decompresses to 0 bytes"));
 }
 
 TEST_F(BrokenIdx, MissingFileAndDirectory) {
   const fs::path missing = dir_ / "nothing-idx3-ubyte";
-  EXPECT_THAT(error_of([&] { read_idx_images(missing); }), HasSubstr(missing.string() + ": no such file"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(missing); }), HasSubstr(missing.string() + ": no such file"));
   const fs::path directory = dir_ / "train-images-idx3-ubyte";
   fs::create_directory(directory);
-  EXPECT_THAT(error_of([&] { read_idx_images(directory); }),
+  EXPECT_THAT(t::error_of([&] { read_idx_images(directory); }),
               HasSubstr(directory.string() + ": is a directory, expected an IDX file"));
 }
 
 TEST_F(BrokenIdx, MessagesAreOneLine) {
   const fs::path file = write("i-idx3-ubyte", t::idx_header(0x803, {5, 28, 28}));
-  EXPECT_THAT(error_of([&] { read_idx_images(file); }), Not(HasSubstr("\n")));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(file); }), Not(HasSubstr("\n")));
 }
 
 // ---- finding files -----------------------------------------------------------------------------
@@ -292,7 +284,7 @@ TEST(FindIdxFile, TriesBothNameFormsGzipFirst) {
 
 TEST(FindIdxFile, MissingListsEveryNameTried) {
   t::TempDir dir;
-  EXPECT_THAT(error_of([&] { find_idx_file(dir.path(), "train-images", 3, "train images"); }),
+  EXPECT_THAT(t::error_of([&] { find_idx_file(dir.path(), "train-images", 3, "train images"); }),
               HasSubstr(dir.path().string() +
                         ": no train images file (tried train-images-idx3-ubyte.gz, train-images-idx3-ubyte, "
                         "train-images.idx3-ubyte.gz, train-images.idx3-ubyte)"));

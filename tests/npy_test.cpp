@@ -7,15 +7,16 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "host/common/error.h"
-#include "eval_test_support.h"
+#include "support/test_support.h"
 
 namespace train_gpu::eval {
 namespace {
+
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
 
 uint16_t header_length(const std::string& preamble) {
   return static_cast<uint16_t>(static_cast<uint8_t>(preamble[8]) | (static_cast<uint8_t>(preamble[9]) << 8));
@@ -50,11 +51,11 @@ TEST(NpyPreamble, ShapesOfRankZeroOneAndTwo) {
 }
 
 TEST(NpyWrite, FloatDataFollowsPreambleBitExact) {
-  eval_test::TempDir dir("npy");
+  t::TempDir dir;
   const std::vector<float> values = {0.0f, -1.5f, 3.25f, 1e-30f, 65504.0f, -0.0f};
   const std::filesystem::path file = dir.path() / "values.npy";
   write_npy(file, values.data(), {2, 3});
-  const std::string bytes = eval_test::read_file(file);
+  const std::string bytes = t::read_text(file);
   const std::string preamble = npy_preamble("<f4", {2, 3});
   ASSERT_EQ(bytes.size(), preamble.size() + values.size() * sizeof(float));
   EXPECT_EQ(bytes.substr(0, preamble.size()), preamble);
@@ -62,13 +63,13 @@ TEST(NpyWrite, FloatDataFollowsPreambleBitExact) {
 }
 
 TEST(NpyWrite, Uint8DataAndEmptyArray) {
-  eval_test::TempDir dir("npy");
+  t::TempDir dir;
   const std::vector<uint8_t> values = {0, 1, 127, 128, 255};
   write_npy(dir.path() / "bytes.npy", values.data(), {5});
-  const std::string bytes = eval_test::read_file(dir.path() / "bytes.npy");
+  const std::string bytes = t::read_text(dir.path() / "bytes.npy");
   EXPECT_EQ(bytes.substr(bytes.size() - 5), std::string("\x00\x01\x7f\x80\xff", 5));
   write_npy(dir.path() / "empty.npy", static_cast<const uint8_t*>(nullptr), {0, 28, 28});
-  EXPECT_EQ(eval_test::read_file(dir.path() / "empty.npy"), npy_preamble("|u1", {0, 28, 28}));
+  EXPECT_EQ(t::read_text(dir.path() / "empty.npy"), npy_preamble("|u1", {0, 28, 28}));
 }
 
 TEST(NpyWrite, UnwritablePathIsAnErrorNamingIt) {
@@ -83,10 +84,10 @@ TEST(NpyWrite, UnwritablePathIsAnErrorNamingIt) {
 
 // numpy itself is the reference reader, when the system Python has it.
 TEST(NpyWrite, NumpyLoadsWhatWeWrite) {
-  if (!eval_test::system_python_has("numpy")) {
+  if (!t::system_python_has("numpy")) {
     GTEST_SKIP() << "/usr/bin/python3 with numpy not available";
   }
-  eval_test::TempDir dir("npy");
+  t::TempDir dir;
   std::vector<float> maps(32 * 26 * 26);
   for (size_t i = 0; i < maps.size(); ++i) maps[i] = static_cast<float>(i) * 0.5f - 7.0f;
   write_npy(dir.path() / "maps.npy", maps.data(), {32, 26, 26});
@@ -110,7 +111,7 @@ TEST(NpyWrite, NumpyLoadsWhatWeWrite) {
   const std::filesystem::path script_file = dir.path() / "check.py";
   std::ofstream(script_file) << script;
   const std::string command = "/usr/bin/python3 " + script_file.string() + " " + dir.path().string();
-  const eval_test::CommandResult result = eval_test::run_command(command);
+  const t::MergedCommandResult result = t::run_command_merged(command);
   EXPECT_EQ(result.exit_code, 0) << command << "\n" << result.output;
 }
 

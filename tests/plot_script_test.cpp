@@ -10,18 +10,20 @@
 #include <utility>
 #include <vector>
 
-#include "eval_test_support.h"
 #include "host/eval/npy.h"
+#include "support/png_size.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
 
 const std::string kScript = std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/plot.py";
 
-eval_test::CommandResult plot(const fs::path& run_dir, const std::string& environment = "") {
-  return eval_test::run_command(environment + " /usr/bin/python3 '" + kScript + "' '" + run_dir.string() + "'");
+t::MergedCommandResult plot(const fs::path& run_dir, const std::string& environment = "") {
+  return t::run_command_merged(environment + " /usr/bin/python3 '" + kScript + "' '" + run_dir.string() + "'");
 }
 
 void write(const fs::path& file, const std::string& text) {
@@ -73,16 +75,16 @@ void fabricate_run(const fs::path& run) {
 class PlotScript : public ::testing::Test {
  protected:
   void SetUp() override {
-    static const bool available = eval_test::system_python_has("numpy, matplotlib");  // ~1 s: ask once
+    static const bool available = t::system_python_has("numpy, matplotlib");  // ~1 s: ask once
     if (!available) GTEST_SKIP() << "/usr/bin/python3 lacks numpy or matplotlib";
   }
-  eval_test::TempDir dir_{"plot"};
+  t::TempDir dir_;
 };
 
 TEST_F(PlotScript, WritesEveryFigureAtItsSize) {
   const fs::path run = dir_.path() / "run";
   fabricate_run(run);
-  const eval_test::CommandResult result = plot(run);
+  const t::MergedCommandResult result = plot(run);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(result.output.find("skipping"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("7 figure(s)"), std::string::npos) << result.output;
@@ -97,7 +99,7 @@ TEST_F(PlotScript, WritesEveryFigureAtItsSize) {
     ASSERT_TRUE(fs::is_regular_file(file)) << name << "\n" << result.output;
     // A drawn figure of this size compresses to tens of kB; an empty canvas to ~2-5 kB.
     EXPECT_GT(fs::file_size(file), 10000u) << name;
-    const eval_test::PngSize png = eval_test::png_size(file);
+    const t::PngSize png = t::png_size(file);
     EXPECT_TRUE(png.valid) << name;
     EXPECT_EQ(png.width, size.first) << name;
     EXPECT_EQ(png.height, size.second) << name;
@@ -107,7 +109,7 @@ TEST_F(PlotScript, WritesEveryFigureAtItsSize) {
 TEST_F(PlotScript, SkipsFiguresWhoseInputIsMissing) {
   const fs::path run = dir_.path() / "empty-run";
   fs::create_directories(run);
-  const eval_test::CommandResult result = plot(run);
+  const t::MergedCommandResult result = plot(run);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   for (const char* name : {"label_distribution.png", "loss.png", "accuracy.png", "confusion.png", "features.png",
                            "samples.png", "mistakes.png"}) {
@@ -121,7 +123,7 @@ TEST_F(PlotScript, BadInputsAreClearErrors) {
   EXPECT_EQ(plot(dir_.path() / "no-such-run").exit_code, 1);
   const fs::path run = dir_.path() / "bad";
   write(run / "metrics.csv", "epoch,loss\n1,0.5\n");
-  const eval_test::CommandResult result = plot(run);
+  const t::MergedCommandResult result = plot(run);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("metrics.csv: missing column(s) train_loss"), std::string::npos) << result.output;
 }
@@ -130,10 +132,10 @@ TEST_F(PlotScript, BadInputsAreClearErrors) {
 // fails to import stands in for an absent matplotlib.
 TEST(PlotScriptWithoutMatplotlib, ExitsWithInstallAdvice) {
   if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3";
-  eval_test::TempDir dir("plot-nompl");
+  t::TempDir dir;
   write(dir.path() / "stub" / "matplotlib" / "__init__.py", "raise ImportError(\"No module named 'matplotlib'\")\n");
   fs::create_directories(dir.path() / "run");
-  const eval_test::CommandResult result = plot(dir.path() / "run", "PYTHONPATH='" + (dir.path() / "stub").string() + "'");
+  const t::MergedCommandResult result = plot(dir.path() / "run", "PYTHONPATH='" + (dir.path() / "stub").string() + "'");
   EXPECT_EQ(result.exit_code, 3) << result.output;
   EXPECT_NE(result.output.find("install python3-matplotlib or pip install -r tools/requirements-plots.txt"), std::string::npos)
       << result.output;

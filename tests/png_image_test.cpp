@@ -6,21 +6,24 @@
 #include <string>
 #include <vector>
 
-#include "eval_test_support.h"
 #include "host/common/error.h"
+#include "support/png_size.h"
+#include "support/test_support.h"
 
 namespace train_gpu::eval {
 namespace {
 
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
+
 TEST(PngImage, GrayscaleRoundTripThroughLibpng) {
-  eval_test::TempDir dir("png");
+  t::TempDir dir;
   Image image(37, 11, 1);  // odd sizes: rows are not padded
   for (int y = 0; y < image.height; ++y) {
     for (int x = 0; x < image.width; ++x) *image.at(x, y) = static_cast<uint8_t>((x * 7 + y * 23) % 256);
   }
   const auto file = dir.path() / "gray.png";
   write_png(file, image);
-  const eval_test::PngSize size = eval_test::png_size(file);
+  const t::PngSize size = t::png_size(file);
   ASSERT_TRUE(size.valid);
   EXPECT_EQ(size.width, 37u);
   EXPECT_EQ(size.height, 11u);
@@ -32,7 +35,7 @@ TEST(PngImage, GrayscaleRoundTripThroughLibpng) {
 }
 
 TEST(PngImage, RgbRoundTripThroughLibpng) {
-  eval_test::TempDir dir("png");
+  t::TempDir dir;
   Image image(5, 4, 3, 0);
   for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>(i * 13);
   const auto file = dir.path() / "rgb.png";
@@ -53,7 +56,7 @@ TEST(PngImage, ErrorsNameTheFile) {
   }
   EXPECT_THROW(write_png("/tmp/never-written.png", Image()), Error);  // 0x0
 
-  eval_test::TempDir dir("png");
+  t::TempDir dir;
   const auto not_png = dir.path() / "not.png";
   std::ofstream(not_png) << "this is not a PNG file at all";
   try {

@@ -14,25 +14,13 @@
 
 #include "host/common/error.h"
 #include "host/common/random.h"
+#include "support/test_support.h"
 
 namespace train_gpu::safetensors {
 namespace {
 
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
 using Bytes = std::vector<unsigned char>;
-
-template <typename Action>
-std::string error_of(Action&& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-void expect_contains(const std::string& text, const std::string& part) {
-  EXPECT_NE(text.find(part), std::string::npos) << "'" << text << "' lacks '" << part << "'";
-}
 
 uint64_t header_length_of(const Bytes& bytes) {
   uint64_t length = 0;
@@ -51,7 +39,7 @@ Bytes raw_file(const std::string& header, std::size_t data_bytes, uint64_t decla
 }
 
 std::string parse_error(const Bytes& bytes) {
-  return error_of([&] { File::parse(bytes, "test.safetensors"); });
+  return t::error_of([&] { File::parse(bytes, "test.safetensors"); });
 }
 
 TEST(Safetensors, EncodedBytesFollowTheFormat) {
@@ -126,56 +114,56 @@ TEST(Safetensors, ReadsOtherDtypesAndUnorderedOffsets) {
   const File file = File::parse(raw_file(header, 24), "mixed");
   EXPECT_EQ(file.tensors().at("x").dtype, "I64");
   EXPECT_EQ(file.tensors().at("y").begin, 0u);
-  expect_contains(error_of([&] { file.copy_f32("x", nullptr, 2); }), "has dtype I64, expected F32");
-  expect_contains(error_of([&] { file.copy_f32("z", nullptr, 2); }), "no tensor 'z'");
+  t::expect_contains(t::error_of([&] { file.copy_f32("x", nullptr, 2); }), "has dtype I64, expected F32");
+  t::expect_contains(t::error_of([&] { file.copy_f32("z", nullptr, 2); }), "no tensor 'z'");
 }
 
 TEST(Safetensors, CopyChecksTheCount) {
   const std::vector<float> values(6, 1.0f);
   const File file = File::parse(encode({{"t", {6}, values.data()}}, {}), "count");
   std::vector<float> out(7);
-  expect_contains(error_of([&] { file.copy_f32("t", out.data(), 7); }), "holds 6 floats, expected 7");
+  t::expect_contains(t::error_of([&] { file.copy_f32("t", out.data(), 7); }), "holds 6 floats, expected 7");
 }
 
 TEST(Safetensors, RejectsShortFiles) {
   for (std::size_t size : {0, 1, 7}) {
     const std::string message = parse_error(Bytes(size, 0));
-    expect_contains(message, "test.safetensors");
-    expect_contains(message, "fewer than the 8");
+    t::expect_contains(message, "test.safetensors");
+    t::expect_contains(message, "fewer than the 8");
   }
 }
 
 TEST(Safetensors, RejectsHeaderLengthBeyondFileOrLimit) {
-  expect_contains(parse_error(raw_file("{}", 0, 3)), "header length 3 exceeds the 2 bytes");
-  expect_contains(parse_error(raw_file("{}", 0, uint64_t{1} << 40)), "over the 100 MB limit");
-  expect_contains(parse_error(raw_file("{}", 0, UINT64_MAX - 1)), "over the 100 MB limit");
+  t::expect_contains(parse_error(raw_file("{}", 0, 3)), "header length 3 exceeds the 2 bytes");
+  t::expect_contains(parse_error(raw_file("{}", 0, uint64_t{1} << 40)), "over the 100 MB limit");
+  t::expect_contains(parse_error(raw_file("{}", 0, UINT64_MAX - 1)), "over the 100 MB limit");
 }
 
 TEST(Safetensors, RejectsBadJson) {
-  expect_contains(parse_error(raw_file("{\"a\":", 0)), "not valid JSON");
-  expect_contains(parse_error(raw_file("", 0)), "not valid JSON");
-  expect_contains(parse_error(raw_file("[1,2]", 0)), "not a JSON object");
-  expect_contains(parse_error(raw_file(R"({"__metadata__":{"a":1}})", 0)), "value of 'a' is not a string");
-  expect_contains(parse_error(raw_file(R"({"__metadata__":[]})", 0)), "__metadata__ is not an object");
+  t::expect_contains(parse_error(raw_file("{\"a\":", 0)), "not valid JSON");
+  t::expect_contains(parse_error(raw_file("", 0)), "not valid JSON");
+  t::expect_contains(parse_error(raw_file("[1,2]", 0)), "not a JSON object");
+  t::expect_contains(parse_error(raw_file(R"({"__metadata__":{"a":1}})", 0)), "value of 'a' is not a string");
+  t::expect_contains(parse_error(raw_file(R"({"__metadata__":[]})", 0)), "__metadata__ is not an object");
 }
 
 TEST(Safetensors, RejectsBadTensorEntries) {
   const auto entry_error = [](const std::string& entry, std::size_t data_bytes) {
     return parse_error(raw_file("{\"t\":" + entry + "}", data_bytes));
   };
-  expect_contains(entry_error("3", 0), "tensor 't': expected an object");
-  expect_contains(entry_error(R"({"shape":[1],"data_offsets":[0,4]})", 4), "missing or non-string \"dtype\"");
-  expect_contains(entry_error(R"({"dtype":"F33","shape":[1],"data_offsets":[0,4]})", 4), "unknown dtype 'F33'");
-  expect_contains(entry_error(R"({"dtype":"F32","data_offsets":[0,4]})", 4), "non-array \"shape\"");
-  expect_contains(entry_error(R"({"dtype":"F32","shape":[-1],"data_offsets":[0,4]})", 4), "non-negative integers");
-  expect_contains(entry_error(R"({"dtype":"F32","shape":[1.5],"data_offsets":[0,4]})", 4), "non-negative integers");
-  expect_contains(entry_error(R"({"dtype":"F32","shape":[1],"data_offsets":[0]})", 4), "[begin, end]");
-  expect_contains(entry_error(R"({"dtype":"F32","shape":[1],"data_offsets":[4,0]})", 4), "end before they begin");
-  expect_contains(entry_error(R"({"dtype":"F32","shape":[2],"data_offsets":[0,4]})", 4),
+  t::expect_contains(entry_error("3", 0), "tensor 't': expected an object");
+  t::expect_contains(entry_error(R"({"shape":[1],"data_offsets":[0,4]})", 4), "missing or non-string \"dtype\"");
+  t::expect_contains(entry_error(R"({"dtype":"F33","shape":[1],"data_offsets":[0,4]})", 4), "unknown dtype 'F33'");
+  t::expect_contains(entry_error(R"({"dtype":"F32","data_offsets":[0,4]})", 4), "non-array \"shape\"");
+  t::expect_contains(entry_error(R"({"dtype":"F32","shape":[-1],"data_offsets":[0,4]})", 4), "non-negative integers");
+  t::expect_contains(entry_error(R"({"dtype":"F32","shape":[1.5],"data_offsets":[0,4]})", 4), "non-negative integers");
+  t::expect_contains(entry_error(R"({"dtype":"F32","shape":[1],"data_offsets":[0]})", 4), "[begin, end]");
+  t::expect_contains(entry_error(R"({"dtype":"F32","shape":[1],"data_offsets":[4,0]})", 4), "end before they begin");
+  t::expect_contains(entry_error(R"({"dtype":"F32","shape":[2],"data_offsets":[0,4]})", 4),
                   "span 4 bytes, but shape [2] of F32 needs 8");
-  expect_contains(entry_error(R"({"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]})", 4),
+  t::expect_contains(entry_error(R"({"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]})", 4),
                   "is too large");
-  expect_contains(entry_error(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1})", 4),
+  t::expect_contains(entry_error(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1})", 4),
                   "unexpected field 'extra'");
 }
 
@@ -184,26 +172,26 @@ TEST(Safetensors, RejectsOffsetsThatDoNotTileTheData) {
   const std::string b4 = R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]})";
   const std::string b12 = R"("b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]})";
   const std::string b8 = R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]})";
-  expect_contains(parse_error(raw_file("{" + a0 + "," + b4 + "}", 16)), "overlap another tensor");
-  expect_contains(parse_error(raw_file("{" + a0 + "," + b12 + "}", 20)), "leave a gap after byte 8");
-  expect_contains(parse_error(raw_file("{" + a0 + "," + b8 + "}", 12)), "reach past the data section's 12 bytes");
-  expect_contains(parse_error(raw_file("{" + a0 + "," + b8 + "}", 17)), "has 17 bytes but the tensors cover 16");
+  t::expect_contains(parse_error(raw_file("{" + a0 + "," + b4 + "}", 16)), "overlap another tensor");
+  t::expect_contains(parse_error(raw_file("{" + a0 + "," + b12 + "}", 20)), "leave a gap after byte 8");
+  t::expect_contains(parse_error(raw_file("{" + a0 + "," + b8 + "}", 12)), "reach past the data section's 12 bytes");
+  t::expect_contains(parse_error(raw_file("{" + a0 + "," + b8 + "}", 17)), "has 17 bytes but the tensors cover 16");
   EXPECT_EQ(parse_error(raw_file("{" + a0 + "," + b8 + "}", 16)), "(no error)");
 }
 
 TEST(Safetensors, EncodeRejectsBadInput) {
   const float value = 1.0f;
-  expect_contains(error_of([&] { encode({{"t", {1}, &value}, {"t", {1}, &value}}, {}); }), "repeated");
-  expect_contains(error_of([&] { encode({{"__metadata__", {1}, &value}}, {}); }), "reserved");
-  expect_contains(error_of([&] { encode({{"t", {-1}, &value}}, {}); }), "invalid shape");
-  expect_contains(error_of([&] { encode({{"t", {1}, nullptr}}, {}); }), "has no data");
-  expect_contains(error_of([&] { encode({}, {{"bad", std::string("\xff\xfe")}}); }), "must be UTF-8");
+  t::expect_contains(t::error_of([&] { encode({{"t", {1}, &value}, {"t", {1}, &value}}, {}); }), "repeated");
+  t::expect_contains(t::error_of([&] { encode({{"__metadata__", {1}, &value}}, {}); }), "reserved");
+  t::expect_contains(t::error_of([&] { encode({{"t", {-1}, &value}}, {}); }), "invalid shape");
+  t::expect_contains(t::error_of([&] { encode({{"t", {1}, nullptr}}, {}); }), "has no data");
+  t::expect_contains(t::error_of([&] { encode({}, {{"bad", std::string("\xff\xfe")}}); }), "must be UTF-8");
 }
 
 TEST(Safetensors, ReadNamesMissingFile) {
-  const std::string message = error_of([] { File::read("/nonexistent/dir/model.safetensors"); });
-  expect_contains(message, "/nonexistent/dir/model.safetensors");
-  expect_contains(message, "No such file or directory");
+  const std::string message = t::error_of([] { File::read("/nonexistent/dir/model.safetensors"); });
+  t::expect_contains(message, "/nonexistent/dir/model.safetensors");
+  t::expect_contains(message, "No such file or directory");
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "support/idx_files.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {

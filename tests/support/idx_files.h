@@ -1,48 +1,18 @@
-// Test helpers for the data layer: a self-removing temporary directory, IDX byte strings built
-// field by field (so a test can break exactly one field), gzip compression, and running a shell
-// command with its stdout and stderr captured apart.
+// Test helpers for the data layer: IDX byte strings built field by field (so a test can break
+// exactly one field) and gzip compression. The general helpers (TempDir, read_file/write_file,
+// run_command, ...) come with it from test_support.h.
 #pragma once
 
 #include <zlib.h>
 
-#include <sys/wait.h>
-
+#include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <initializer_list>
-#include <iterator>
 #include <stdexcept>
-#include <string>
-#include <vector>
+
+#include "support/test_support.h"
 
 namespace train_gpu::testing {
-
-using Bytes = std::vector<uint8_t>;
-
-// A fresh directory under the system temp dir, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "train_gpu_test_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline void append_u32(Bytes& bytes, uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<uint8_t>(value >> shift));
@@ -116,63 +86,6 @@ inline Bytes gunzip(const Bytes& data) {
   }
   inflateEnd(&stream);
   return out;
-}
-
-inline void write_file(const std::filesystem::path& file, const Bytes& bytes) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw std::runtime_error("cannot write " + file.string());
-}
-
-inline Bytes read_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-inline std::string read_text(const std::filesystem::path& file) {
-  const Bytes bytes = read_file(file);
-  return std::string(bytes.begin(), bytes.end());
-}
-
-// Single-quoted for /bin/sh.
-inline std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `command` through /bin/sh with stdout and stderr sent to files in `scratch`.
-inline CommandResult run_command(const std::string& command, const std::filesystem::path& scratch) {
-  const std::filesystem::path out_file = scratch / "command.stdout";
-  const std::filesystem::path err_file = scratch / "command.stderr";
-  const std::string full = command + " >" + shell_quote(out_file.string()) + " 2>" + shell_quote(err_file.string()) +
-                           " </dev/null";
-  const int status = std::system(full.c_str());
-  CommandResult result;
-  result.exit_code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
-  result.out = read_text(out_file);
-  result.err = read_text(err_file);
-  return result;
-}
-
-// Lines of `text`, without their newlines; a final unterminated line counts.
-inline std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
 }
 
 }  // namespace train_gpu::testing
