@@ -18,13 +18,8 @@
 namespace train_gpu::cli {
 
 void add_features_command(CLI::App& app) {
-  struct Options {
-    std::string checkpoint;
+  struct Options : CheckpointCommandOptions {
     int64_t index = 0;
-    std::string split = "test";
-    std::string out;
-    DataOptions data;
-    DeviceOptions device;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -32,21 +27,15 @@ void add_features_command(CLI::App& app) {
       "Show the 32 convolution feature maps (after ReLU) of one image and the model's prediction;\n"
       "writes features-<split>-<index>.npy (32, 26, 26), -input.npy, .json and a .png grid.\n"
       "The dataset is the checkpoint's unless --dataset is given");
-  command->add_option("--checkpoint", options->checkpoint, "Checkpoint file (.safetensors)")->required()->check(CLI::ExistingFile);
   command->add_option("--index", options->index, "Image index within the split")->required()->check(CLI::NonNegativeNumber);
-  command->add_option("--split", options->split, "Split the image comes from: test or train")
-      ->check(CLI::IsMember({"test", "train"}))
-      ->capture_default_str();
-  command->add_option("--out", options->out,
-                      "Output directory [default: RUN/evaluation when the checkpoint is RUN/checkpoints/*, else ./evaluation]");
-  add_data_options(*command, options->data);
-  add_device_options(*command, options->device);
+  add_checkpoint_command_options(*command, *options, "Checkpoint file (.safetensors)",
+                                 "Split the image comes from: test or train");
 
   command->callback([options, command] {
     const bool dataset_given = command->count("--dataset") > 0;
     const std::unique_ptr<LoadedModel> loaded =
         load_model_for_checkpoint(options->checkpoint, options->data, dataset_given, options->device, std::cout, 1);
-    const Split split = options->split == "train" ? Split::kTrain : Split::kTest;
+    const Split split = options->split_value();
     const ImageSet& images = split == Split::kTrain ? loaded->dataset.train : loaded->dataset.test;
     if (options->index >= images.count) {
       throw Error("--index " + std::to_string(options->index) + " is outside the " + options->split + " split (0.." +

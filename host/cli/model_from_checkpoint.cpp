@@ -6,6 +6,16 @@
 
 namespace train_gpu::cli {
 
+void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions& options, const char* checkpoint_help,
+                                    const char* split_help) {
+  command.add_option("--checkpoint", options.checkpoint, checkpoint_help)->required()->check(CLI::ExistingFile);
+  command.add_option("--split", options.split, split_help)->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+  command.add_option("--out", options.out,
+                     "Output directory [default: RUN/evaluation when the checkpoint is RUN/checkpoints/*, else ./evaluation]");
+  add_data_options(command, options.data);
+  add_device_options(command, options.device);
+}
+
 std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,
                                                        bool dataset_given, const DeviceOptions& device, std::ostream& out,
                                                        int max_batch) {

@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <memory>
 #include <ostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "host/cli/options.h"
 #include "host/data/dataset.h"
@@ -26,6 +29,20 @@ struct LoadedModel {
   LoadedModel(const LoadedModel&) = delete;
   LoadedModel& operator=(const LoadedModel&) = delete;
 };
+
+// The options every checkpoint-reading command takes: --checkpoint, --split, --out, the data
+// and the device options.
+struct CheckpointCommandOptions {
+  std::string checkpoint;
+  std::string split = "test";
+  std::string out;
+  DataOptions data;
+  DeviceOptions device;
+
+  Split split_value() const { return split == "train" ? Split::kTrain : Split::kTest; }
+};
+void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions& options, const char* checkpoint_help,
+                                    const char* split_help);
 
 // Loads `checkpoint_file`, the dataset (the checkpoint's unless `dataset_given`), makes the
 // backend the device options ask for (batches of up to `max_batch`), sets the state and
