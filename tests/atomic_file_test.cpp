@@ -6,46 +6,23 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "host/common/error.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
-
-class ScratchDirectory {
- public:
-  ScratchDirectory() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("train_gpu_atomic_" + std::string(test->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ignored);
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+namespace t = train_gpu::testing;  // test helpers (support/test_support.h)
 
 void write_text(const fs::path& file, const std::string& text) { write_file_atomically(file, text.data(), text.size()); }
 
@@ -55,53 +32,38 @@ std::vector<std::string> entries(const fs::path& directory) {
   return names;
 }
 
-// The Error's message, or "(no error)".
-template <typename Action>
-std::string error_of(Action&& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-void expect_contains(const std::string& text, const std::string& part) {
-  EXPECT_NE(text.find(part), std::string::npos) << "'" << text << "' lacks '" << part << "'";
-}
-
 TEST(AtomicFile, CreatesNewFileWithContents) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const fs::path file = scratch.path() / "new.bin";
   std::string contents(100000, '\0');
   for (std::size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>(i * 7 + 3);
   write_text(file, contents);
-  EXPECT_EQ(read_text(file), contents);
+  EXPECT_EQ(t::read_text(file), contents);
   EXPECT_EQ(entries(scratch.path()), std::vector<std::string>{"new.bin"});
 }
 
 TEST(AtomicFile, ReplacesExistingFileAndLeavesNoTemporary) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const fs::path file = scratch.path() / "checkpoint.safetensors";
   write_text(file, "old contents, longer than the new ones");
   write_text(file, "new");
-  EXPECT_EQ(read_text(file), "new");
+  EXPECT_EQ(t::read_text(file), "new");
   write_text(file, "");
-  EXPECT_EQ(read_text(file), "");
+  EXPECT_EQ(t::read_text(file), "");
   EXPECT_EQ(entries(scratch.path()), std::vector<std::string>{"checkpoint.safetensors"});
 }
 
 TEST(AtomicFile, RelativePathWritesIntoCurrentDirectory) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const fs::path previous = fs::current_path();
   fs::current_path(scratch.path());
   write_text("relative.txt", "here");
   fs::current_path(previous);
-  EXPECT_EQ(read_text(scratch.path() / "relative.txt"), "here");
+  EXPECT_EQ(t::read_text(scratch.path() / "relative.txt"), "here");
 }
 
 TEST(AtomicFile, NewFileModeFollowsUmask) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const mode_t mask = ::umask(0);  // reading the umask means setting it; put it back at once
   ::umask(mask);
   write_text(scratch.path() / "mode.txt", "x");
@@ -111,22 +73,22 @@ TEST(AtomicFile, NewFileModeFollowsUmask) {
 }
 
 TEST(AtomicFile, MissingDirectoryIsAClearError) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const fs::path file = scratch.path() / "no_such_dir" / "file.bin";
-  const std::string message = error_of([&] { write_text(file, "data"); });
-  expect_contains(message, file.string());
-  expect_contains(message, "No such file or directory");
+  const std::string message = t::error_of([&] { write_text(file, "data"); });
+  t::expect_contains(message, file.string());
+  t::expect_contains(message, "No such file or directory");
   EXPECT_TRUE(entries(scratch.path()).empty());
 }
 
 TEST(AtomicFile, ParentThatIsARegularFileIsAClearError) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const fs::path not_a_directory = scratch.path() / "plain";
   write_text(not_a_directory, "previous");
-  const std::string message = error_of([&] { write_text(not_a_directory / "file.bin", "data"); });
-  expect_contains(message, (not_a_directory / "file.bin").string());
-  expect_contains(message, "Not a directory");
-  EXPECT_EQ(read_text(not_a_directory), "previous");
+  const std::string message = t::error_of([&] { write_text(not_a_directory / "file.bin", "data"); });
+  t::expect_contains(message, (not_a_directory / "file.bin").string());
+  t::expect_contains(message, "Not a directory");
+  EXPECT_EQ(t::read_text(not_a_directory), "previous");
 }
 
 TEST(AtomicFile, ReadOnlyDirectoryKeepsPreviousFile) {
@@ -134,22 +96,22 @@ TEST(AtomicFile, ReadOnlyDirectoryKeepsPreviousFile) {
     GTEST_SKIP() << "running as root, which may write into a read-only directory; the other failure "
                     "tests (missing directory, file as parent, write and rename failures) cover the error paths";
   }
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const fs::path file = scratch.path() / "checkpoint.bin";
   write_text(file, "previous");
   fs::permissions(scratch.path(), fs::perms::owner_read | fs::perms::owner_exec);
-  const std::string message = error_of([&] { write_text(file, "replacement"); });
+  const std::string message = t::error_of([&] { write_text(file, "replacement"); });
   fs::permissions(scratch.path(), fs::perms::owner_all);
-  expect_contains(message, file.string());
-  expect_contains(message, "Permission denied");
-  EXPECT_EQ(read_text(file), "previous");
+  t::expect_contains(message, file.string());
+  t::expect_contains(message, "Permission denied");
+  EXPECT_EQ(t::read_text(file), "previous");
   EXPECT_EQ(entries(scratch.path()), std::vector<std::string>{"checkpoint.bin"});
 }
 
 // A write that fails halfway (here: the file-size limit, as a full disk would) must leave the
 // old file and no temporary. RLIMIT_FSIZE binds root too.
 TEST(AtomicFile, FailedWriteKeepsPreviousFileAndRemovesTemporary) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const fs::path file = scratch.path() / "checkpoint.bin";
   write_text(file, "previous");
 
@@ -161,32 +123,54 @@ TEST(AtomicFile, FailedWriteKeepsPreviousFileAndRemovesTemporary) {
   const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small_limit), 0);
   const std::string big(1 << 20, 'x');
-  const std::string message = error_of([&] { write_text(file, big); });
+  const std::string message = t::error_of([&] { write_text(file, big); });
   ::setrlimit(RLIMIT_FSIZE, &previous_limit);
   std::signal(SIGXFSZ, previous_handler);
 
-  expect_contains(message, file.string());
-  expect_contains(message, "File too large");
-  EXPECT_EQ(read_text(file), "previous");
+  t::expect_contains(message, file.string());
+  t::expect_contains(message, "File too large");
+  EXPECT_EQ(t::read_text(file), "previous");
   EXPECT_EQ(entries(scratch.path()), std::vector<std::string>{"checkpoint.bin"});
 }
 
 // The last step can fail too: a directory in the target's place cannot be renamed over.
 TEST(AtomicFile, FailedRenameRemovesTemporary) {
-  ScratchDirectory scratch;
+  t::TempDir scratch;
   const fs::path target = scratch.path() / "occupied";
   fs::create_directories(target / "inside");
-  const std::string message = error_of([&] { write_text(target, "data"); });
-  expect_contains(message, target.string());
-  expect_contains(message, "renaming");
+  const std::string message = t::error_of([&] { write_text(target, "data"); });
+  t::expect_contains(message, target.string());
+  t::expect_contains(message, "renaming");
   EXPECT_TRUE(fs::is_directory(target / "inside"));
   EXPECT_EQ(entries(scratch.path()), std::vector<std::string>{"occupied"});
 }
 
 TEST(AtomicFile, DirectoryPathIsRejected) {
-  ScratchDirectory scratch;
-  expect_contains(error_of([&] { write_text(scratch.path() / "", "data"); }), "names a directory");
-  expect_contains(error_of([&] { write_text(scratch.path() / ".", "data"); }), "names a directory");
+  t::TempDir scratch;
+  t::expect_contains(t::error_of([&] { write_text(scratch.path() / "", "data"); }), "names a directory");
+  t::expect_contains(t::error_of([&] { write_text(scratch.path() / ".", "data"); }), "names a directory");
+}
+
+TEST(AtomicFile, StaleTemporariesOfDeadProcessesAreRemovedOthersKept) {
+  t::TempDir scratch;
+  // A pid that surely existed and is gone: a child that exited and was reaped.
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const std::string dead = std::to_string(child);
+  const std::string alive = std::to_string(::getpid());
+  for (const std::string& name : std::vector<std::string>{".epoch-002.safetensors.tmp-" + dead + "-0", ".metrics.csv.tmp-" + dead + "-3",
+                                  ".epoch-003.safetensors.tmp-" + alive + "-0", "epoch-001.safetensors",
+                                  ".write-probe", ".notes.tmp-x-1"}) {
+    write_text(scratch.path() / name, "x");
+  }
+  EXPECT_EQ(remove_stale_temporaries(scratch.path()), 2);
+  std::vector<std::string> left = entries(scratch.path());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{".epoch-003.safetensors.tmp-" + alive + "-0", ".notes.tmp-x-1", ".write-probe",
+                                            "epoch-001.safetensors"}));
+  EXPECT_EQ(remove_stale_temporaries(scratch.path() / "missing"), 0);  // no directory: nothing to do
 }
 
 }  // namespace

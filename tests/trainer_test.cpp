@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "host/common/error.h"
@@ -106,6 +108,30 @@ TEST_F(TrainerTest, WritesOneMetricsRowAndOneCheckpointPerEpoch) {
   EXPECT_EQ(last.metadata.epoch, 3);
   EXPECT_EQ(last.state.step, 30);  // 3 epochs x 10 batches
   EXPECT_NE(log_.str().find("epoch 3/3  train loss "), std::string::npos) << log_.str();
+}
+
+// Reads a whole file, to compare two of them byte for byte.
+std::string file_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_F(TrainerTest, DeterministicRunsWriteByteIdenticalMetricsAndCheckpoints) {
+  std::string metrics[2], checkpoint[2];
+  for (int run = 0; run < 2; ++run) {
+    auto cpu = backend();
+    TrainConfig deterministic = config("run" + std::to_string(run), 2);
+    deterministic.deterministic = true;
+    Trainer(*cpu, dataset_, deterministic, log_).run();
+    metrics[run] = file_bytes(deterministic.run_dir / "metrics.csv");
+    checkpoint[run] = file_bytes(checkpoint_path(deterministic.run_dir, 2));
+  }
+  EXPECT_EQ(metrics[0], metrics[1]);
+  // Three lines (header and two rows) whose timing fields are empty: ",\n" ends each row.
+  EXPECT_EQ(std::count(metrics[0].begin(), metrics[0].end(), '\n'), 3) << metrics[0];
+  EXPECT_NE(metrics[0].find(",,\n"), std::string::npos) << metrics[0];
+  ASSERT_FALSE(checkpoint[0].empty());
+  EXPECT_TRUE(checkpoint[0] == checkpoint[1]) << "checkpoints of two deterministic runs differ";
 }
 
 TEST_F(TrainerTest, ResumeAfterStopMidEpochEqualsAnUninterruptedRunBitForBit) {

@@ -18,7 +18,7 @@ void add_data_options(CLI::App& command, DataOptions& options) {
 
 void add_device_options(CLI::App& command, DeviceOptions& options) {
   command.add_option("--device", options.device, "cpu, or a GPU index such as 0 [default: GPU 0 when one answers, else cpu]");
-  command.add_flag("--deterministic", options.deterministic, "GPU: deterministic algorithms only (bit-identical reruns)");
+  command.add_flag("--deterministic", options.deterministic, "Bit-identical reruns: deterministic GPU algorithms only, and metrics.csv without its timing columns");
   command.add_flag("--tf32", options.tf32, "GPU: allow TF32 tensor-core math (default fp32, for parity with the CPU)");
   command.add_option("--loader", options.loader, "GPU: how batches reach the device: auto, device (dataset resident) or pinned (streamed)")
       ->check(CLI::IsMember({"auto", "device", "pinned"}))

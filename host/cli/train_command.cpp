@@ -47,6 +47,7 @@ void run_training(const TrainOptions& options) {
     config.run_dir = default_run_directory();
   }
   config.progress = !options.no_progress && ProgressBar::stdout_is_terminal();
+  config.deterministic = options.device.deterministic;
 
   BackendOptions backend_options =
       backend_options_from(options.device, std::max(config.batch_size, config.test_batch_size));

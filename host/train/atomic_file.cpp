@@ -1,11 +1,13 @@
 #include "host/train/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -127,6 +129,24 @@ void write_file_atomically(const std::filesystem::path& file, const void* data, 
     throw Error(context + ": the new file is in place, but syncing directory " + directory.string() +
                 " failed, so it may not survive a power loss: " + system_reason(errno));
   }
+}
+
+int remove_stale_temporaries(const std::filesystem::path& directory) {
+  int removed = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    const std::string name = entry.path().filename().string();
+    const std::size_t mark = name.rfind(".tmp-");
+    if (name.empty() || name[0] != '.' || mark == std::string::npos) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + mark + 5, &end, 10);
+    if (pid <= 0 || end == nullptr || *end != '-') continue;
+    // ESRCH: no such process. EPERM means it exists under another user: not ours to remove.
+    if (static_cast<pid_t>(pid) == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    if (std::filesystem::remove(entry.path(), ignored)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace train_gpu

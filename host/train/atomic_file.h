@@ -16,4 +16,10 @@ namespace train_gpu {
 // also throws, saying the new file is in place but may not survive a power loss.
 void write_file_atomically(const std::filesystem::path& file, const void* data, std::size_t size);
 
+// Deletes the temporaries (".name.tmp-<pid>-<n>") in `directory` whose writing process no longer
+// exists: what a kill -9 in the middle of a save leaves behind (a checkpoint's is 8 MB). Files of
+// live processes and everything else are left alone. Returns how many were removed; errors are
+// ignored, since a leftover temporary is only wasted space.
+int remove_stale_temporaries(const std::filesystem::path& directory);
+
 }  // namespace train_gpu

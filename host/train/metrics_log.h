@@ -21,18 +21,22 @@ struct EpochMetrics {
 inline constexpr const char* kMetricsHeader =
     "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second";
 
-std::string metrics_csv_row(const EpochMetrics& metrics);
+// With `timings` false the two timing fields are left empty (pandas reads NaN), so that runs with
+// --deterministic produce byte-identical files; the times still appear on stdout.
+std::string metrics_csv_row(const EpochMetrics& metrics, bool timings = true);
 
 // Creates the file with its header when absent; when resuming, drops rows for epochs >= first_epoch
 // (they belong to the abandoned tail of the interrupted run) so the file ends as an uninterrupted
-// run's would. Then appends rows, flushing each.
+// run's would. That rewrite is atomic, so a kill during it keeps the old rows. Then appends rows,
+// flushing each.
 class MetricsLog {
  public:
-  MetricsLog(std::filesystem::path file, int64_t first_epoch);
+  MetricsLog(std::filesystem::path file, int64_t first_epoch, bool timings = true);
   void append(const EpochMetrics& metrics);
 
  private:
   std::filesystem::path file_;
+  bool timings_;
 };
 
 }  // namespace train_gpu

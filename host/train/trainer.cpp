@@ -11,8 +11,10 @@
 
 #include "host/common/error.h"
 #include "host/common/format.h"
+#include "host/common/trace_range.h"
 #include "host/data/permutation.h"
 #include "host/model/initializer.h"
+#include "host/train/atomic_file.h"
 #include "host/train/checkpoint.h"
 #include "host/train/progress_bar.h"
 #include "host/train/run_directory.h"
@@ -138,6 +140,7 @@ Trainer::Position Trainer::start_position() {
 }
 
 PassTotals Trainer::train_epoch(int64_t epoch, int64_t first_batch, Position& stop_at) {
+  TraceRange range("train_epoch");
   const std::vector<int32_t> order = epoch_permutation(config_.seed, epoch, static_cast<int32_t>(train_count_));
   backend_.set_order(Split::kTrain, order);
   ProgressBar bar(out_, config_.progress, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs),
@@ -161,6 +164,7 @@ PassTotals Trainer::train_epoch(int64_t epoch, int64_t first_batch, Position& st
 }
 
 PassTotals Trainer::test_pass() {
+  TraceRange range("test_pass");
   backend_.set_order(Split::kTest, identity_order(static_cast<int32_t>(dataset_.test.count)));
   for (int64_t first = 0; first < test_count_; first += config_.test_batch_size) {
     backend_.evaluate_batch(Split::kTest, first, static_cast<int>(std::min<int64_t>(config_.test_batch_size, test_count_ - first)));
@@ -169,6 +173,7 @@ PassTotals Trainer::test_pass() {
 }
 
 void Trainer::save(const fs::path& file, const Position& position) {
+  TraceRange range("checkpoint");
   Checkpoint checkpoint;
   checkpoint.state = backend_.state();
   checkpoint.metadata.epoch = position.epoch;
@@ -200,7 +205,12 @@ TrainResult Trainer::run() {
     return result;
   }
   backend_.set_order(Split::kTest, identity_order(static_cast<int32_t>(dataset_.test.count)));
-  MetricsLog metrics(config_.run_dir / "metrics.csv", position.epoch + 1);
+  MetricsLog metrics(config_.run_dir / "metrics.csv", position.epoch + 1, !config_.deterministic);
+  for (const fs::path& directory : {config_.run_dir / "checkpoints", config_.run_dir}) {
+    if (const int removed = remove_stale_temporaries(directory)) {
+      out_ << "removed " << removed << " unfinished file(s) that a killed run left in " << directory.string() << "\n";
+    }
+  }
   result.last_checkpoint = config_.resume_from;
 
   for (int64_t epoch = position.epoch; epoch < config_.epochs; ++epoch) {

@@ -29,6 +29,7 @@ struct TrainConfig {
   std::filesystem::path run_dir;
   std::filesystem::path resume_from;  // a checkpoint file; empty starts from initial weights
   bool progress = false;         // live progress bar (a terminal)
+  bool deterministic = false;    // no timings in metrics.csv, so reruns are byte-identical
 };
 
 struct TrainResult {

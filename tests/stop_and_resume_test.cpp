@@ -1,0 +1,490 @@
+// The real binary stopped the ways it is stopped in practice: SIGKILL at an arbitrary moment (the
+// OOM killer, a preempted node, `docker kill`), SIGTERM (`docker stop`, a scheduler's time limit)
+// and SIGINT (Ctrl-C). trainer_test.cpp covers the orchestrator's resume arithmetic in-process;
+// this file checks what only a separate process shows: the signal handlers, the exit codes, the
+// files on disk after an abrupt death, and the `--resume` command line the stop message asks for.
+//
+// Every child is started with posix_spawn (no shell between us and the pid we signal) and owned
+// by a guard that kills and reaps it, so a failed assertion never leaves a training running.
+// Every wait has a deadline far above the seconds each step takes, so a hang fails instead of
+// blocking ctest.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <initializer_list>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/train/checkpoint.h"
+#include "host/train/metrics_log.h"
+#include "host/train/run_directory.h"
+#include "support/test_support.h"
+
+extern char** environ;
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+namespace t = train_gpu::testing;
+using Clock = std::chrono::steady_clock;
+
+// Far above what any step here takes (a few seconds at most, even on two busy cores), so it only
+// ever fires on a real hang.
+constexpr std::chrono::seconds kDeadline{120};
+// How often the waits look at the child and its run directory. This paces polling; what the tests
+// synchronize on is a file appearing or the child exiting, never the passing of time.
+constexpr std::chrono::milliseconds kPollInterval{2};
+
+bool has_mnist() { return fs::exists(fs::path(TRAIN_GPU_MNIST_DIR) / "t10k-labels-idx1-ubyte.gz"); }
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return "status " + std::to_string(status);
+}
+
+// One train_gpu process with stdout and stderr in files. The destructor kills (SIGKILL) and reaps
+// it unless it has already been reaped, so no test path leaks a running training or a zombie.
+class Child {
+ public:
+  Child(const std::vector<std::string>& arguments, const fs::path& output_prefix)
+      : out_file_(output_prefix.string() + ".stdout"), err_file_(output_prefix.string() + ".stderr") {
+    std::vector<std::string> argv_strings{TRAIN_GPU_BINARY};
+    argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
+    std::vector<char*> argv;
+    for (std::string& argument : argv_strings) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    // The child must see SIGINT and SIGTERM as a shell would deliver them, whatever this test
+    // process inherited (ctest or a background job may run us with SIGINT ignored or blocked).
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    sigset_t defaults, empty;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigemptyset(&empty);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setsigmask(&attributes, &empty);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+    const int error = posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environ);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    if (error != 0) {
+      pid_ = -1;
+      throw std::runtime_error(std::string("posix_spawn of ") + TRAIN_GPU_BINARY + " failed: " + std::strerror(error));
+    }
+  }
+  ~Child() {
+    if (pid_ > 0 && !status_) {
+      ::kill(pid_, SIGKILL);
+      reap(0);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  void send(int signal_number) const {
+    ASSERT_FALSE(status_.has_value()) << "signal " << signal_number << " for a child already reaped";
+    ASSERT_EQ(::kill(pid_, signal_number), 0) << std::strerror(errno);
+  }
+
+  bool running() {
+    if (!status_) reap(WNOHANG);
+    return !status_;
+  }
+
+  // The wait status once the child has exited; nullopt when it is still running at `deadline`,
+  // in which case it is killed and reaped here.
+  std::optional<int> wait_until(Clock::time_point deadline) {
+    while (running()) {
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        reap(0);
+        return std::nullopt;
+      }
+      std::this_thread::sleep_for(kPollInterval);
+    }
+    return status_;
+  }
+
+  std::string out() const { return read_if_present(out_file_); }
+  std::string err() const { return read_if_present(err_file_); }
+  std::string output() const { return "--- stdout:\n" + out() + "--- stderr:\n" + err(); }
+
+ private:
+  static std::string read_if_present(const fs::path& file) { return fs::exists(file) ? t::read_text(file) : std::string(); }
+
+  void reap(int options) {
+    int status = 0;
+    pid_t result;
+    do {
+      result = ::waitpid(pid_, &status, options);
+    } while (result < 0 && errno == EINTR);
+    if (result == pid_) status_ = status;
+  }
+
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  fs::path out_file_;
+  fs::path err_file_;
+};
+
+bool is_checkpoint_name(const std::string& name) {
+  return name.rfind("epoch-", 0) == 0 && fs::path(name).extension() == ".safetensors";
+}
+// The atomic writer's temporary for a checkpoint: ".epoch-002.safetensors.tmp-<pid>-<n>".
+bool is_checkpoint_temporary(const std::string& name) {
+  return name.rfind(".epoch-", 0) == 0 && name.find(".safetensors.tmp-") != std::string::npos;
+}
+
+// Checkpoint files as the trainer names them (epoch-*.safetensors), sorted: names sort in
+// training order, as --resume relies on.
+std::vector<fs::path> checkpoint_files(const fs::path& run_dir) {
+  std::vector<fs::path> files;
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(run_dir / "checkpoints", error)) {
+    if (is_checkpoint_name(entry.path().filename().string())) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Waits until RUN/metrics.csv holds at least `rows` data rows; false when the child exited first
+// or the deadline passed.
+bool wait_for_metrics_rows(Child& child, const fs::path& run_dir, size_t rows) {
+  const Clock::time_point deadline = Clock::now() + kDeadline;
+  while (Clock::now() < deadline) {
+    std::ifstream in(run_dir / "metrics.csv");
+    size_t count = 0;
+    for (std::string line; std::getline(in, line);) count += !line.empty() && std::isdigit(static_cast<unsigned char>(line[0]));
+    if (count >= rows) return true;
+    if (!child.running()) return false;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  return false;
+}
+
+// Waits until the run has published its first checkpoint (the rename makes it appear whole) and
+// returns it; empty when the child exited first or the deadline passed (the caller fails).
+fs::path wait_for_first_checkpoint(Child& child, const fs::path& run_dir) {
+  const Clock::time_point deadline = Clock::now() + kDeadline;
+  while (Clock::now() < deadline) {
+    const std::vector<fs::path> files = checkpoint_files(run_dir);
+    if (!files.empty()) return files.front();
+    if (!child.running()) return {};
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  return {};
+}
+
+std::optional<Checkpoint> load_or_fail(const fs::path& file) {
+  try {
+    return load_checkpoint(file);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "checkpoint does not load: " << e.what();
+    return std::nullopt;
+  }
+}
+
+// Bit-for-bit, not ==: float == would call -0 and +0 equal and NaN unequal to itself.
+::testing::AssertionResult same_bits(const std::vector<float>& expected, const std::vector<float>& actual) {
+  if (expected.size() != actual.size()) {
+    return ::testing::AssertionFailure() << "sizes differ: " << expected.size() << " vs " << actual.size();
+  }
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (std::memcmp(&expected[i], &actual[i], sizeof(float)) != 0) {
+      return ::testing::AssertionFailure() << "first difference at arena index " << i << ": " << expected[i] << " vs "
+                                           << actual[i];
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// metrics.csv's rows without epoch_seconds and samples_per_second, which differ between any two
+// runs; the header is checked so that cutting the last two columns cuts exactly those.
+std::vector<std::string> metrics_without_timing(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "metrics.csv");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, kMetricsHeader) << "in " << (run_dir / "metrics.csv");
+  std::vector<std::string> rows;
+  while (std::getline(in, line)) {
+    size_t cut = line.size();
+    for (int comma = 0; comma < 2 && cut != std::string::npos && cut > 0; ++comma) cut = line.rfind(',', cut - 1);
+    rows.push_back(line.substr(0, cut));
+  }
+  return rows;
+}
+
+// The path after "checkpoint written to " in the stop message, up to the end of that line.
+fs::path stop_checkpoint_named_in(const std::string& out) {
+  const std::string marker = "checkpoint written to ";
+  const size_t start = out.find(marker);
+  if (start == std::string::npos) return {};
+  const size_t begin = start + marker.size();
+  return out.substr(begin, out.find('\n', begin) - begin);
+}
+
+class StopAndResumeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  }
+
+  // Flags every run of a scenario shares; the limits keep each epoch well under a second.
+  static std::vector<std::string> common_flags(int64_t limit_train, int64_t limit_test, int64_t epochs) {
+    return {"--device", "cpu", "--data-dir", TRAIN_GPU_MNIST_DIR, "--limit-train", std::to_string(limit_train),
+            "--limit-test", std::to_string(limit_test), "--epochs", std::to_string(epochs), "--no-progress"};
+  }
+  static std::vector<std::string> with(std::vector<std::string> flags, std::initializer_list<std::string> more) {
+    flags.insert(flags.end(), more.begin(), more.end());
+    return flags;
+  }
+
+  // Runs train_gpu to its end and returns the wait status (a failed deadline fails the test).
+  int run_to_end(const std::vector<std::string>& arguments, const std::string& name, std::string* output = nullptr) {
+    Child child(arguments, scratch_.path() / name);
+    const std::optional<int> status = child.wait_until(Clock::now() + kDeadline);
+    if (output) *output = child.output();
+    EXPECT_TRUE(status.has_value()) << name << " still running after " << kDeadline.count() << " s\n" << child.output();
+    return status.value_or(-1);
+  }
+
+  t::TempDir scratch_;
+};
+
+// SIGKILL gives the process no chance to react, so whatever is on disk at that instant is what a
+// user resumes from. The atomic writer promises that every epoch-*.safetensors is whole at every
+// instant. One scenario per seed: the run is killed `delay` after `anchor` (a seeded random
+// moment), then everything in checkpoints/ is checked, `evaluate` is run on the newest checkpoint
+// and training is resumed from it for one more epoch.
+class SigkillTest : public StopAndResumeTest {
+ protected:
+  enum class Anchor {
+    kFirstCheckpoint,  // the first checkpoint has appeared
+    kSecondSave,       // metrics.csv has its epoch-2 row: the trainer is about to save epoch-002
+  };
+
+  // Sets *left_temporary when the kill left one of the writer's temporaries behind.
+  void kill_at_random_moment(uint32_t seed, Anchor anchor, int max_delay_ms, bool* left_temporary) {
+    // 640 images: 10 batches of 64, so an epoch plus its test pass and save takes ~0.2 s and a
+    // 0-400 ms window spans training steps, test passes, metrics appends and checkpoint writes.
+    constexpr int64_t kLimitTrain = 640;
+    constexpr int64_t kLimitTest = 200;
+    std::mt19937 random(seed);
+    const std::chrono::milliseconds delay{std::uniform_int_distribution<int>(0, max_delay_ms)(random)};
+    const std::string name = "kill-" + std::to_string(seed);
+    const fs::path run = scratch_.path() / name;
+    {
+      // 50 epochs cannot finish within the kill window, so the kill always lands mid-run.
+      Child child(with(common_flags(kLimitTrain, kLimitTest, 50), {"--seed", std::to_string(seed), "--run-dir", run.string()}),
+                  scratch_.path() / name);
+      const fs::path first = wait_for_first_checkpoint(child, run);
+      ASSERT_FALSE(first.empty()) << "no checkpoint appeared in " << run << "\n" << child.output();
+      if (anchor == Anchor::kSecondSave) {
+        ASSERT_TRUE(wait_for_metrics_rows(child, run, 2)) << "no epoch-2 row in metrics.csv\n" << child.output();
+      }
+      std::this_thread::sleep_for(delay);  // the random moment itself: the one sleep that is the point
+      child.send(SIGKILL);
+      const std::optional<int> status = child.wait_until(Clock::now() + kDeadline);
+      ASSERT_TRUE(status.has_value()) << "not reaped after SIGKILL";
+      ASSERT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
+          << "the run ended before the kill (" << describe_status(*status) << "); the test killed nothing\n" << child.output();
+    }
+
+    // Every checkpoint file loads (header, shapes, checksum). Anything else in the directory must
+    // be one of the writer's hidden temporaries, which a kill mid-save leaves behind.
+    const std::vector<fs::path> checkpoints = checkpoint_files(run);
+    ASSERT_FALSE(checkpoints.empty());
+    for (const fs::path& file : checkpoints) {
+      SCOPED_TRACE(file.string());
+      load_or_fail(file);
+    }
+    *left_temporary = false;
+    for (const fs::directory_entry& entry : fs::directory_iterator(run / "checkpoints")) {
+      const std::string file_name = entry.path().filename().string();
+      if (is_checkpoint_name(file_name)) continue;
+      EXPECT_TRUE(is_checkpoint_temporary(file_name)) << "unexpected file in checkpoints/: " << file_name;
+      *left_temporary = true;
+    }
+
+    // What --resume picks is a real checkpoint, not a temporary, and `evaluate` accepts it.
+    fs::path newest;
+    ASSERT_NO_THROW(newest = resolve_resume_source(run));
+    EXPECT_EQ(newest, checkpoints.back());
+    const std::optional<Checkpoint> newest_checkpoint = load_or_fail(newest);
+    ASSERT_TRUE(newest_checkpoint.has_value());
+    const t::CommandResult evaluated = t::run_command(
+        t::shell_quote(TRAIN_GPU_BINARY) + " evaluate --checkpoint " + t::shell_quote(newest.string()) +
+            " --device cpu --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) + " --limit-test 500",
+        scratch_.path());
+    EXPECT_EQ(evaluated.exit_code, 0) << evaluated.out << evaluated.err;
+
+    // Training continues from it for one more epoch: leftover temporaries and whatever the killed
+    // run appended to metrics.csv after its newest checkpoint must not get in the way, and
+    // metrics.csv must end with exactly one row per epoch, 1..E+1.
+    const int64_t resumed_epochs = newest_checkpoint->metadata.epoch + 1;
+    std::string output;
+    const int status = run_to_end(with(common_flags(kLimitTrain, kLimitTest, resumed_epochs), {"--resume", run.string()}),
+                                  "resume-" + std::to_string(seed), &output);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_status(status) << "\n" << output;
+    EXPECT_NE(output.find("resumed from " + newest.string()), std::string::npos) << output;
+    const std::vector<std::string> rows = metrics_without_timing(run);
+    ASSERT_EQ(rows.size(), static_cast<size_t>(resumed_epochs)) << t::read_text(run / "metrics.csv");
+    for (int64_t epoch = 1; epoch <= resumed_epochs; ++epoch) {
+      const std::string& row = rows[static_cast<size_t>(epoch - 1)];
+      EXPECT_EQ(row.substr(0, row.find(',')), std::to_string(epoch)) << t::read_text(run / "metrics.csv");
+    }
+  }
+};
+
+TEST_F(SigkillTest, AtRandomMomentsAlwaysLeavesLoadableCheckpoints) {
+  int temporaries = 0;
+  for (const uint32_t seed : {1u, 2u, 3u, 4u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    bool left_temporary = false;
+    ASSERT_NO_FATAL_FAILURE(kill_at_random_moment(seed, Anchor::kFirstCheckpoint, 400, &left_temporary));
+    temporaries += left_temporary;
+  }
+  std::cout << "[          ] " << temporaries << " of 4 kills left a half-written temporary\n";
+}
+
+// Saving (8 MB encoded, written and fsynced, then renamed and the directory fsynced) is only a
+// small part of each epoch, so random moments alone rarely hit one. The trainer saves right after
+// it appends an epoch's metrics row, so here the moment is drawn from the 30 ms after epoch 2's row
+// appears: about the time from there to the rename on an ext4 disk (strace: ~35 ms), so most of
+// these kills land inside the save.
+TEST_F(SigkillTest, DuringACheckpointWriteLeavesTheEarlierCheckpointsLoadable) {
+  int temporaries = 0;
+  for (const uint32_t seed : {5u, 6u, 7u, 8u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    bool left_temporary = false;
+    ASSERT_NO_FATAL_FAILURE(kill_at_random_moment(seed, Anchor::kSecondSave, 30, &left_temporary));
+    temporaries += left_temporary;
+  }
+  std::cout << "[          ] " << temporaries << " of 4 kills left a half-written temporary\n";
+}
+
+// `docker stop` sends SIGTERM: the run must finish its step, write a checkpoint, exit 143 and say
+// how to resume; resuming must then give exactly what an uninterrupted run gives. Bit-for-bit is
+// the right tolerance: the same batches in the same order through the same deterministic CPU
+// math, and the checkpoint stores every float and Adam's step exactly.
+TEST_F(StopAndResumeTest, SigtermThenResumeEqualsAnUninterruptedRunBitForBit) {
+  // 2000 images: 32 batches per epoch, about half a second, so a SIGTERM sent the moment the
+  // first checkpoint appears almost always lands early in epoch 2 (the mid-epoch path); landing
+  // at the boundary instead is also a correct stop and is compared the same way.
+  const std::vector<std::string> flags = with(common_flags(2000, 500, 3), {"--seed", "7"});
+  const fs::path whole = scratch_.path() / "whole";
+  const fs::path split = scratch_.path() / "split";
+
+  std::string whole_output;
+  const int whole_status = run_to_end(with(flags, {"--run-dir", whole.string()}), "whole", &whole_output);
+  ASSERT_TRUE(WIFEXITED(whole_status) && WEXITSTATUS(whole_status) == 0) << describe_status(whole_status) << "\n" << whole_output;
+
+  fs::path stop_checkpoint;
+  {
+    Child child(with(flags, {"--run-dir", split.string()}), scratch_.path() / "split");
+    const fs::path first = wait_for_first_checkpoint(child, split);
+    ASSERT_FALSE(first.empty()) << "no checkpoint appeared in " << split << "\n" << child.output();
+    child.send(SIGTERM);
+    const std::optional<int> status = child.wait_until(Clock::now() + kDeadline);
+    ASSERT_TRUE(status.has_value()) << "still running " << kDeadline.count() << " s after SIGTERM\n" << child.output();
+    ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 128 + SIGTERM)
+        << describe_status(*status) << ", expected exit 143\n" << child.output();
+    const std::string said = child.out() + child.err();
+    EXPECT_NE(said.find("stopped by SIGTERM"), std::string::npos) << said;
+    EXPECT_NE(said.find("--resume " + split.string()), std::string::npos) << said;
+    stop_checkpoint = stop_checkpoint_named_in(child.out());
+    ASSERT_FALSE(stop_checkpoint.empty()) << said;
+    std::cout << "[          ] SIGTERM stopped at " << stop_checkpoint.filename().string() << "\n";
+
+    // The stop saved progress beyond the first checkpoint; otherwise resuming from epoch-001
+    // would match the uninterrupted run just as well and the comparison below would prove little.
+    const std::optional<Checkpoint> stopped = load_or_fail(stop_checkpoint);
+    const std::optional<Checkpoint> earlier = load_or_fail(first);
+    ASSERT_TRUE(stopped && earlier);
+    EXPECT_GT(stopped->state.step, earlier->state.step);
+  }
+
+  // The resume command as the stop message gives it: the run directory and the same options
+  // (no --run-dir: the run continues in the directory it resumes from).
+  std::string resumed_output;
+  const int resumed_status = run_to_end(with(flags, {"--resume", split.string()}), "resumed", &resumed_output);
+  ASSERT_TRUE(WIFEXITED(resumed_status) && WEXITSTATUS(resumed_status) == 0)
+      << describe_status(resumed_status) << "\n" << resumed_output;
+  EXPECT_NE(resumed_output.find("resumed from " + stop_checkpoint.string()), std::string::npos) << resumed_output;
+
+  // Every epoch checkpoint of the uninterrupted run has a twin in the resumed one.
+  const std::vector<fs::path> expected_files = checkpoint_files(whole);
+  ASSERT_EQ(expected_files.size(), 3u);
+  for (const fs::path& expected_file : expected_files) {
+    SCOPED_TRACE(expected_file.filename().string());
+    const fs::path actual_file = split / "checkpoints" / expected_file.filename();
+    ASSERT_TRUE(fs::exists(actual_file)) << actual_file;
+    const std::optional<Checkpoint> expected = load_or_fail(expected_file);
+    const std::optional<Checkpoint> actual = load_or_fail(actual_file);
+    ASSERT_TRUE(expected && actual);
+    EXPECT_EQ(actual->state.step, expected->state.step);
+    EXPECT_EQ(actual->metadata.epoch, expected->metadata.epoch);
+    EXPECT_EQ(actual->metadata.seed, expected->metadata.seed);
+    EXPECT_TRUE(same_bits(expected->state.parameters, actual->state.parameters)) << "parameters";
+    EXPECT_TRUE(same_bits(expected->state.adam_m, actual->state.adam_m)) << "Adam m";
+    EXPECT_TRUE(same_bits(expected->state.adam_v, actual->state.adam_v)) << "Adam v";
+  }
+  const std::vector<std::string> expected_rows = metrics_without_timing(whole);
+  EXPECT_EQ(expected_rows.size(), 3u);
+  EXPECT_EQ(metrics_without_timing(split), expected_rows);
+}
+
+// Ctrl-C is the same graceful stop with the shell's code for it, 130.
+TEST_F(StopAndResumeTest, SigintExits130WithACheckpointWritten) {
+  const fs::path run = scratch_.path() / "interrupted";
+  Child child(with(common_flags(2000, 500, 3), {"--run-dir", run.string()}), scratch_.path() / "interrupted");
+  const fs::path first = wait_for_first_checkpoint(child, run);
+  ASSERT_FALSE(first.empty()) << "no checkpoint appeared in " << run << "\n" << child.output();
+  child.send(SIGINT);
+  const std::optional<int> status = child.wait_until(Clock::now() + kDeadline);
+  ASSERT_TRUE(status.has_value()) << "still running " << kDeadline.count() << " s after SIGINT\n" << child.output();
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 128 + SIGINT)
+      << describe_status(*status) << ", expected exit 130\n" << child.output();
+  EXPECT_NE(child.out().find("stopped by SIGINT"), std::string::npos) << child.output();
+  EXPECT_NE(child.out().find("--resume " + run.string()), std::string::npos) << child.output();
+
+  // The checkpoint the stop wrote (not merely the epoch-001 that existed before the signal):
+  // named in the message, newer than the first, whole, and what --resume would pick.
+  const fs::path written = stop_checkpoint_named_in(child.out());
+  ASSERT_FALSE(written.empty()) << child.output();
+  EXPECT_NE(written, first);
+  const std::optional<Checkpoint> stopped = load_or_fail(written);
+  const std::optional<Checkpoint> earlier = load_or_fail(first);
+  ASSERT_TRUE(stopped && earlier);
+  EXPECT_GT(stopped->state.step, earlier->state.step);
+  EXPECT_EQ(resolve_resume_source(run), written);
+}
+
+}  // namespace
+}  // namespace train_gpu
