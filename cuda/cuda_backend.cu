@@ -197,12 +197,22 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaSetDevice(device_));  // cheap when already current; the caller's thread may differ
     check_count(count);
     cudaStream_t stream = stream_.get();
-    require_data().load_batch(Split::kTrain, first, count, images_.data(), labels_.data(), stream);
-    forward(count);
-    launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, dlogits_.data(), nullptr, training_totals(),
-                        stream);
-    backward(count);
-    launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
+    {
+      ScopedRange load("load_batch");
+      require_data().load_batch(Split::kTrain, first, count, images_.data(), labels_.data(), stream);
+    }
+    {
+      ScopedRange pass("forward");
+      forward(count);
+      launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, dlogits_.data(), nullptr, training_totals(),
+                          stream);
+    }
+    {
+      ScopedRange pass("backward");
+      backward(count);
+      launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
+    }
+    ScopedRange update("optimizer");
     ++step_;
     const float step_size = math::adam_step_size(options_.adam.learning_rate, options_.adam.beta1,
                                                  options_.adam.beta2, step_);
