@@ -232,6 +232,24 @@ PY
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Throughput per batch size (train_gpu bench), with the floor at the H200's ~67 TFLOP/s fp32.
+
+if [[ -n $mnist_dir ]]; then
+  bench_args=(bench --device "$device" --data-dir "$mnist_dir" --csv "$log_dir/bench.csv")
+  if [[ $device == cpu ]]; then bench_args+=(--limit-train 2048 --batch-sizes 64 --epochs 1); else bench_args+=(--peak-tflops 67); fi
+  say "bench: train_gpu ${bench_args[*]}"
+  limit=$(( $(time_left) < 90 ? $(time_left) : 90 ))
+  timeout "$limit" "$bundle_abs/bin/train_gpu" "${bench_args[@]}" > "$log_dir/bench.log" 2>&1
+  status=$?
+  if ((status == 0)) && [[ -f $log_dir/bench.csv ]]; then
+    note "bench" "$(awk -F, 'NR > 1 { printf "b%s %.1f ms/epoch; ", $2, $4 }' "$log_dir/bench.csv")(table: $log_dir/bench.log)"
+    sed -n '/ batch /,$p' "$log_dir/bench.log"
+  else
+    note "bench" "FAILED (exit $status; see $log_dir/bench.log)"; failed=1
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
 # compute-sanitizer on a short training.
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)

@@ -11,6 +11,7 @@ void add_inspect_command(CLI::App& app);
 void add_summary_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_features_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 // Runs the CLI; returns the process exit code. Errors print one line on stderr.
 int run(int argc, char** argv);

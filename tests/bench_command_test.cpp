@@ -1,0 +1,75 @@
+// `train_gpu bench` as a user runs it: one row per batch size, a CSV pandas can read, and a
+// training that actually happened (the loss fell below the untrained model's ln 10 = 2.30).
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/test_support.h"
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+namespace t = train_gpu::testing;
+
+bool has_mnist() { return fs::exists(fs::path(TRAIN_GPU_MNIST_DIR) / "t10k-labels-idx1-ubyte.gz"); }
+
+// A row's fields; the first (the device) is quoted because descriptions contain commas.
+std::vector<std::string> fields_of(const std::string& line) {
+  std::vector<std::string> fields;
+  const std::size_t close = line.size() > 1 && line[0] == '"' ? line.find('"', 1) : std::string::npos;
+  if (close == std::string::npos) return fields;
+  fields.push_back(line.substr(1, close - 1));
+  std::stringstream stream(line.substr(close + 2));
+  for (std::string field; std::getline(stream, field, ',');) fields.push_back(field);
+  return fields;
+}
+
+TEST(BenchCommand, TimesEachBatchSizeAndWritesCsv) {
+  if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  t::TempDir scratch;
+  const fs::path csv = scratch.path() / "bench.csv";
+  const t::CommandResult result = t::run_command(
+      t::shell_quote(TRAIN_GPU_BINARY) + " bench --device cpu --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) +
+          " --limit-train 640 --batch-sizes 64,128 --epochs 2 --warmup-steps 2 --peak-tflops 1 --csv " +
+          t::shell_quote(csv.string()),
+      scratch.path());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("4,939,776 matmul FLOPs per sample"), std::string::npos) << result.out;
+
+  const std::vector<std::string> lines = t::lines_of(t::read_text(csv));
+  ASSERT_EQ(lines.size(), 3u) << t::read_text(csv);
+  EXPECT_EQ(lines[0], "device,batch,steps_per_epoch,ms_per_epoch,samples_per_second,achieved_tflops,floor_ms,train_loss");
+  const int batches[] = {64, 128};
+  const int steps[] = {10, 5};  // 640 images: 10 batches of 64, 5 of 128
+  for (int row = 0; row < 2; ++row) {
+    const std::vector<std::string> fields = fields_of(lines[static_cast<size_t>(row) + 1]);
+    ASSERT_EQ(fields.size(), 8u) << lines[static_cast<size_t>(row) + 1];
+    EXPECT_EQ(fields[0].rfind("cpu", 0), 0u) << fields[0];
+    EXPECT_EQ(std::stoi(fields[1]), batches[row]);
+    EXPECT_EQ(std::stoi(fields[2]), steps[row]);
+    const double ms = std::stod(fields[3]);
+    EXPECT_GT(ms, 0);
+    // samples/s is 640 images over the epoch's time: the two columns must agree (to the
+    // 3 decimals of ms and 1 of samples/s, far inside 1%).
+    EXPECT_NEAR(std::stod(fields[4]), 640.0 / (ms / 1e3), 0.01 * std::stod(fields[4]));
+    // floor at 1 TFLOP/s: 640 x 4,939,776 FLOPs = 3.161 ms.
+    EXPECT_NEAR(std::stod(fields[6]), 3.161, 0.001);
+    const double loss = std::stod(fields[7]);
+    EXPECT_GT(loss, 0.0);
+    EXPECT_LT(loss, 2.30);
+  }
+}
+
+TEST(BenchCommand, BadBatchSizeIsOneErrorLine) {
+  t::TempDir scratch;
+  const t::CommandResult result =
+      t::run_command(t::shell_quote(TRAIN_GPU_BINARY) + " bench --device cpu --batch-sizes 64,0", scratch.path());
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("--batch-sizes"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace train_gpu
