@@ -63,8 +63,8 @@ void fabricate_run(const fs::path& run) {
   eval::write_npy(evaluation / "sample_images.npy", images.data(), {25, 28, 28});
   std::vector<uint8_t> labels(25), predictions(25);
   for (uint8_t i = 0; i < 25; ++i) {
-    labels[i] = i % 10;
-    predictions[i] = i == 8 ? 3 : i % 10;
+    labels[i] = static_cast<uint8_t>(i % 10);
+    predictions[i] = static_cast<uint8_t>(i == 8 ? 3 : i % 10);
   }
   eval::write_npy(evaluation / "sample_labels.npy", labels.data(), {25});
   eval::write_npy(evaluation / "sample_predictions.npy", predictions.data(), {25});
