@@ -12,34 +12,12 @@
 #include <string>
 
 #include "host/common/error.h"
+#include "host/common/file_descriptor.h"
 
 namespace train_gpu {
 namespace {
 
 std::string system_reason(int error_number) { return std::strerror(error_number); }
-
-// Owns a file descriptor; closing in the destructor only covers the error paths, where the
-// close status no longer matters. The success path calls close() and checks it, because NFS and
-// some FUSE filesystems report write errors only there.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Returns 0 or the errno of a failed close.
-  int close() {
-    const int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
 
 // Removes the temporary file unless the rename consumed it.
 class TemporaryFile {

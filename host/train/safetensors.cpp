@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "host/common/error.h"
+#include "host/common/file_descriptor.h"
 
 namespace train_gpu::safetensors {
 namespace {
@@ -37,23 +38,8 @@ bool element_count(const std::vector<int64_t>& shape, uint64_t& count) {
   return true;
 }
 
-// Closes on every path; a read-only descriptor has nothing to report at close.
-class ReadDescriptor {
- public:
-  explicit ReadDescriptor(int fd) : fd_(fd) {}
-  ReadDescriptor(const ReadDescriptor&) = delete;
-  ReadDescriptor& operator=(const ReadDescriptor&) = delete;
-  ~ReadDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 std::vector<unsigned char> read_whole_file(const std::filesystem::path& path) {
-  ReadDescriptor descriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  FileDescriptor descriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (descriptor.get() < 0) throw Error("cannot open " + path.string() + ": " + std::strerror(errno));
   struct stat info {};
   if (::fstat(descriptor.get(), &info) != 0) throw Error("cannot stat " + path.string() + ": " + std::strerror(errno));
