@@ -121,5 +121,17 @@ TEST_F(TrainCommandTest, CommandHelpShowsOnlyThatCommandsOptions) {
   EXPECT_EQ(result.out.find("--epochs"), std::string::npos) << result.out;
 }
 
+TEST_F(TrainCommandTest, VersionNamesTheBuildAndEndsItsLine) {
+  const t::CommandResult result = train("--version");
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out.rfind("train_gpu ", 0), 0u) << result.out;
+  EXPECT_NE(result.out.find("(commit "), std::string::npos) << result.out;
+  const bool names_libraries =
+      result.out.find("built against CUDA") != std::string::npos || result.out.find("CPU-only build") != std::string::npos;
+  EXPECT_TRUE(names_libraries) << result.out;
+  ASSERT_FALSE(result.out.empty());
+  EXPECT_EQ(result.out.back(), '\n');  // a shell prompt must not land on the version line
+}
+
 }  // namespace
 }  // namespace train_gpu

@@ -24,6 +24,7 @@ std::string version_text() {
 #else
   text += "CPU-only build";
 #endif
+  text += "\n";  // CLI11 prints the version text as is, without a final newline
   return text;
 }
 
