@@ -117,13 +117,14 @@ class CudaBackend final : public Backend {
   }
 
   ~CudaBackend() override {
-    loader_.reset();  // joins the pinned loader's producer thread
     // Let queued work finish before the buffers it uses are freed (cudaFree would wait anyway,
-    // but an explicit drain makes a late kernel error visible here).
+    // but an explicit drain makes a late kernel error visible here). Drained BEFORE the loader
+    // goes: queued gather kernels and copies still read the loader's device and pinned buffers.
     const cudaError_t status = cudaStreamSynchronize(stream_.get());
     if (status != cudaSuccess) {
       std::fprintf(stderr, "train_gpu: warning: the CUDA stream ended with an error: %s\n", cudaGetErrorString(status));
     }
+    loader_.reset();  // joins the pinned loader's producer thread
   }
 
   std::string description() const override { return description_; }
@@ -143,6 +144,8 @@ class CudaBackend final : public Backend {
         train.pixels.size() + train.labels.size() + test.pixels.size() + test.labels.size() +
         (static_cast<std::size_t>(train.count) + static_cast<std::size_t>(test.count)) * sizeof(int32_t);
     const LoaderKind kind = choose_loader(options_.loader, dataset_bytes, free_bytes);
+    // Queued steps may still read the old loader's buffers: drain before freeing them.
+    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
     loader_.reset();
     loader_ = kind == LoaderKind::kDevice ? make_device_loader(train, test)
                                           : make_pinned_loader(train, test, options_.max_batch, device_);

@@ -32,6 +32,10 @@ class DeviceResidentLoader final : public BatchLoader {
       CUDA_CHECK(cudaMemcpy(split.pixels.data(), set.pixels.data(), set.pixels.size(), cudaMemcpyHostToDevice));
       CUDA_CHECK(cudaMemcpy(split.labels.data(), set.labels.data(), set.labels.size(), cudaMemcpyHostToDevice));
     }
+    // cudaMemcpy from PAGEABLE memory may return once the data is staged, before the DMA into
+    // the device buffer finished (CUDA "API synchronization behavior"), and it ran on the legacy
+    // default stream, which our non-blocking compute stream does not wait for: drain it here.
+    CUDA_CHECK(cudaDeviceSynchronize());
   }
 
   const char* name() const override { return "device"; }

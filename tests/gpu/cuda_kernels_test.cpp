@@ -423,12 +423,16 @@ TEST_F(CudaKernels, LoadersDeliverIdenticalBatches) {
                               {Split::kTrain, 96, 4}, {Split::kTest, 8, 32}, {Split::kTrain, 0, 32}};
   for (auto& loader : loaders) {
     // Several batches in flight before anything is read back, as in training.
+    // Outputs prepared first: upload() synchronizes the device, which would drain the pipeline.
     std::vector<DeviceBuffer<float>> images;
     std::vector<DeviceBuffer<uint8_t>> labels;
-    for (const Request& r : requests) {
+    for (std::size_t i = 0; i < std::size(requests); ++i) {
       images.push_back(poisoned(32 * 784));
       labels.push_back(upload(std::vector<uint8_t>(32, 255)));
-      loader->load_batch(r.split, r.first, r.count, images.back().data(), labels.back().data(), stream.get());
+    }
+    for (std::size_t i = 0; i < std::size(requests); ++i) {
+      const Request& r = requests[i];
+      loader->load_batch(r.split, r.first, r.count, images[i].data(), labels[i].data(), stream.get());
     }
     CUDA_CHECK(cudaStreamSynchronize(stream.get()));
     for (std::size_t i = 0; i < std::size(requests); ++i) {

@@ -27,6 +27,9 @@ template <typename T>
 DeviceBuffer<T> upload(const std::vector<T>& values) {
   DeviceBuffer<T> buffer(values.size());
   CUDA_CHECK(cudaMemcpy(buffer.data(), values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice));
+  // A pageable H2D cudaMemcpy may return before its DMA lands, and the tests read these buffers
+  // from non-blocking streams that do not wait for the legacy default stream.
+  CUDA_CHECK(cudaDeviceSynchronize());
   return buffer;
 }
 
