@@ -1,9 +1,6 @@
 // `train_gpu inspect`: loads and validates the dataset, then prints what the tutorial's first
 // cells show (shapes, pixel and label ranges, the label distribution per split), optionally
 // draws one image in the terminal and writes the distribution as CSV.
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -14,6 +11,7 @@
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/data/dataset_stats.h"
+#include "host/eval/report_files.h"
 
 namespace train_gpu::cli {
 
@@ -117,12 +115,7 @@ void write_distribution_csv(const Dataset& dataset, const std::string& out_dir, 
   if (error) throw Error("--out " + out_dir + ": cannot create the directory: " + error.message());
   const int num_classes = static_cast<int>(class_names(dataset.kind).size());
   const std::filesystem::path file = directory / "label_distribution.csv";
-  std::ofstream csv(file, std::ios::binary | std::ios::trunc);
-  if (!csv) throw Error(file.string() + ": cannot open for writing: " + std::strerror(errno));
-  csv << label_distribution_csv(label_percentages(dataset.train, num_classes),
-                                label_percentages(dataset.test, num_classes));
-  csv.close();
-  if (!csv) throw Error(file.string() + ": write failed (disk full?)");
+  eval::write_text_file(file, label_distribution_csv(dataset.train, dataset.test, num_classes));
   out << "\nwrote " << file.string() << "\n";
 }
 

@@ -32,8 +32,7 @@ struct TrainOptions {
 // label_distribution.csv: the tutorial's train-vs-test label table, for tools/plot.py.
 void write_label_distribution(const std::filesystem::path& run_dir, const Dataset& dataset) {
   eval::write_text_file(run_dir / "label_distribution.csv",
-                        label_distribution_csv(label_percentages(dataset.train, model::kClasses),
-                                               label_percentages(dataset.test, model::kClasses)));
+                        label_distribution_csv(dataset.train, dataset.test, model::kClasses));
 }
 
 void run_training(const TrainOptions& options) {

@@ -58,6 +58,10 @@ std::string label_distribution_csv(const std::vector<double>& train_percent, con
   return csv;
 }
 
+std::string label_distribution_csv(const ImageSet& train, const ImageSet& test, int num_classes) {
+  return label_distribution_csv(label_percentages(train, num_classes), label_percentages(test, num_classes));
+}
+
 std::string render_image(const ImageSet& set, int64_t index) {
   static const char* const kShades[] = {" ", "\u2591", "\u2592", "\u2593", "\u2588"};
   // A frame, so the image's extent shows where its edge pixels are blank.

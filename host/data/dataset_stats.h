@@ -32,6 +32,8 @@ std::string label_shape_text(const ImageSet& set);
 
 // label,train_percent,test_percent with 6 decimals, one row per class.
 std::string label_distribution_csv(const std::vector<double>& train_percent, const std::vector<double>& test_percent);
+// The same table straight from the two splits: what `inspect --out` and every training run write.
+std::string label_distribution_csv(const ImageSet& train, const ImageSet& test, int num_classes);
 
 // Image `index` as rows of Unicode shades, two characters per pixel so it keeps its aspect in a
 // terminal: ' ' below 52, then '░', '▒', '▓', '█' (value * 5 / 256), inside a box-drawing frame.
