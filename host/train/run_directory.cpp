@@ -54,6 +54,13 @@ fs::path checkpoint_path(const fs::path& run_dir, int64_t epoch) {
   return run_dir / "checkpoints" / name;
 }
 
+fs::path interrupted_checkpoint_path(const fs::path& run_dir, int64_t epoch_in_progress, int64_t batches) {
+  char name[80];
+  std::snprintf(name, sizeof name, "epoch-%03lld-batch-%05lld.safetensors", static_cast<long long>(epoch_in_progress),
+                static_cast<long long>(batches));
+  return run_dir / "checkpoints" / name;
+}
+
 fs::path resolve_resume_source(const fs::path& source) {
   std::error_code error;
   if (fs::is_regular_file(source, error)) return source;

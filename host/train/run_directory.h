@@ -18,8 +18,12 @@ void prepare_run_directory(const std::filesystem::path& dir);
 // "checkpoints/epoch-007.safetensors"
 std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, int64_t epoch);
 
-// The newest complete checkpoint in RUN_DIR/checkpoints (highest epoch number; a mid-epoch
-// checkpoint "interrupted.safetensors" counts when it is newer), or the path itself when it is a file.
+// "checkpoints/epoch-003-batch-00120.safetensors": stopped after 120 batches of epoch 3.
+std::filesystem::path interrupted_checkpoint_path(const std::filesystem::path& run_dir, int64_t epoch_in_progress,
+                                                  int64_t batches);
+
+// The newest checkpoint in RUN_DIR/checkpoints (in training order, so a mid-epoch one counts when
+// it is newer than the last epoch's), or the path itself when it is a file.
 std::filesystem::path resolve_resume_source(const std::filesystem::path& run_dir_or_checkpoint);
 
 }  // namespace train_gpu

@@ -83,13 +83,6 @@ void add_into(PassTotals& sum, const PassTotals& more) {
   for (size_t i = 0; i < sum.confusion.size(); ++i) sum.confusion[i] += more.confusion[i];
 }
 
-fs::path interrupted_checkpoint_path(const fs::path& run_dir, int64_t epoch_in_progress, int64_t batches) {
-  char name[80];
-  std::snprintf(name, sizeof name, "epoch-%03lld-batch-%05lld.safetensors", static_cast<long long>(epoch_in_progress),
-                static_cast<long long>(batches));
-  return run_dir / "checkpoints" / name;
-}
-
 }  // namespace
 
 Trainer::Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, std::ostream& out)
@@ -165,6 +158,7 @@ PassTotals Trainer::train_epoch(int64_t epoch, int64_t first_batch, Position& st
 
 PassTotals Trainer::test_pass() {
   TraceRange range("test_pass");
+  // Per pass, not once per run: the test order is backend state that the evaluator also sets.
   backend_.set_order(Split::kTest, identity_order(static_cast<int32_t>(dataset_.test.count)));
   for (int64_t first = 0; first < test_count_; first += config_.test_batch_size) {
     backend_.evaluate_batch(Split::kTest, first, static_cast<int>(std::min<int64_t>(config_.test_batch_size, test_count_ - first)));
@@ -204,7 +198,6 @@ TrainResult Trainer::run() {
     result.last_checkpoint = config_.resume_from;
     return result;
   }
-  backend_.set_order(Split::kTest, identity_order(static_cast<int32_t>(dataset_.test.count)));
   MetricsLog metrics(config_.run_dir / "metrics.csv", position.epoch + 1, !config_.deterministic);
   for (const fs::path& directory : {config_.run_dir / "checkpoints", config_.run_dir}) {
     if (const int removed = remove_stale_temporaries(directory)) {
