@@ -9,6 +9,10 @@
 
 #include "support/test_support.h"
 
+#ifdef TRAIN_GPU_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 namespace train_gpu {
 namespace {
 
@@ -70,6 +74,30 @@ TEST_F(TrainCommandTest, FirstEpochOfMnistReachesTheTutorialsAccuracy) {
   EXPECT_EQ(config["model"]["parameters"], 693962);
 }
 
+// label_distribution.csv, the tutorial's train-vs-test label table, from a quick --dry-run on the
+// whole of MNIST. Expected: MNIST's class counts (train 5923 6742 5958 6131 5842 5421 5918 6265
+// 5851 5949 of 60,000; test 980 1135 1032 1010 982 892 958 1028 974 1009 of 10,000) as percentages
+// to the file's 6 decimals. Swapped columns or a limited split would show here.
+TEST_F(TrainCommandTest, RunDirectoryHoldsMnistsLabelDistributionTrainVsTest) {
+  if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  const fs::path run = scratch_.path() / "run";
+  const t::CommandResult result = train("--device cpu --dry-run --no-progress --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) +
+                                        " --run-dir " + t::shell_quote(run.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(t::read_text(run / "label_distribution.csv"),
+            "label,train_percent,test_percent\n"
+            "0,9.871667,9.800000\n"
+            "1,11.236667,11.350000\n"
+            "2,9.930000,10.320000\n"
+            "3,10.218333,10.100000\n"
+            "4,9.736667,9.820000\n"
+            "5,9.035000,8.920000\n"
+            "6,9.863333,9.580000\n"
+            "7,10.441667,10.280000\n"
+            "8,9.751667,9.740000\n"
+            "9,9.915000,10.090000\n");
+}
+
 TEST_F(TrainCommandTest, FirstEpochOfFashionMnistReaches85Percent) {
   if (!fs::exists(fs::path(TRAIN_GPU_FASHION_DIR))) GTEST_SKIP() << "Fashion-MNIST not found at " << TRAIN_GPU_FASHION_DIR;
   const fs::path run = scratch_.path() / "fashion";
@@ -79,13 +107,47 @@ TEST_F(TrainCommandTest, FirstEpochOfFashionMnistReaches85Percent) {
   EXPECT_GE(last_metrics_row(run)[4], 0.85);
 }
 
+// Whether this machine has a GPU that --device 0 must train on, asked of the CUDA runtime directly:
+// train_gpu's own answer is what the tests below check, so it cannot also decide whether they run.
+bool a_gpu_answers(std::string* why_not) {
+#ifdef TRAIN_GPU_HAVE_CUDA
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    *why_not = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(status);
+    return false;
+  }
+  *why_not = "cudaGetDeviceCount found no device";
+  return count > 0;
+#else
+  *why_not = "CPU-only build";
+  return false;
+#endif
+}
+
 TEST_F(TrainCommandTest, AGpuThatDoesNotAnswerIsAnErrorNamingTheCause) {
   // No GPU on the development and CI machines: the CUDA build reports the driver, a CPU-only
-  // build says so. Never a silent fallback.
-  const t::CommandResult result = train("--device 0 --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR));
-  if (result.exit_code == 0) GTEST_SKIP() << "a GPU answered on this machine";
+  // build says so. Never a silent fallback to the CPU, which would exit 0 and fail here. The
+  // limits keep such a fallback quick to run (and fail).
+  std::string why_not;
+  if (a_gpu_answers(&why_not)) GTEST_SKIP() << "a GPU answers on this machine, so --device 0 rightly trains on it";
+  const t::CommandResult result = train("--device 0 --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) +
+                                        " --epochs 1 --limit-train 64 --limit-test 64 --no-progress --run-dir " +
+                                        t::shell_quote((scratch_.path() / "run").string()));
+  SCOPED_TRACE("no GPU here: " + why_not);
   expect_one_error_line(result, "--device 0");
   EXPECT_NE(result.err.find("--device cpu"), std::string::npos) << result.err;
+  EXPECT_FALSE(fs::exists(scratch_.path() / "run")) << "the run started on some other device";
+}
+
+// Runs everywhere, GPU or not (no machine here has 100 GPUs): a missing index is an error too.
+TEST_F(TrainCommandTest, AGpuIndexBeyondTheMachinesIsAnError) {
+  const t::CommandResult result = train("--device 99 --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) +
+                                        " --epochs 1 --limit-train 64 --limit-test 64 --no-progress --run-dir " +
+                                        t::shell_quote((scratch_.path() / "run").string()));
+  expect_one_error_line(result, "--device 99");
+  EXPECT_NE(result.err.find("--device cpu"), std::string::npos) << result.err;
+  EXPECT_FALSE(fs::exists(scratch_.path() / "run")) << "the run started on some other device";
 }
 
 TEST_F(TrainCommandTest, MalformedDeviceIsRejected) {
