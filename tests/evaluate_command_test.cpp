@@ -55,6 +55,15 @@ class EvaluateCommand : public ::testing::Test {
 
   std::string mnist_args() const { return std::string("--device cpu --data-dir '") + TRAIN_GPU_MNIST_DIR + "'"; }
 
+  // A one-epoch run of the trainer (640 training, 300 test images), then `evaluate` on its
+  // checkpoint with the same limits; returns the first failure or evaluate's result.
+  t::MergedCommandResult train_then_evaluate(const fs::path& run) const {
+    const std::string limits = " --limit-train 640 --limit-test 300";
+    t::MergedCommandResult result = train_gpu("train --epochs 1 --no-progress --run-dir " + quoted(run) + " " + mnist_args() + limits);
+    if (result.exit_code != 0) return result;
+    return train_gpu("evaluate --checkpoint " + quoted(run / "checkpoints" / "epoch-001.safetensors") + " " + mnist_args() + limits);
+  }
+
   t::TempDir dir_;
   fs::path run_dir_;
   fs::path checkpoint_;
@@ -171,14 +180,10 @@ TEST_F(EvaluateCommand, FeaturesIndexOutsideTheSplitIsAnError) {
 }
 
 // End to end: what the trainer writes, evaluate reads. The evaluation of the last checkpoint on
-// the same test images must reproduce the test metrics the trainer logged for that epoch, and
-// tools/plot.py must draw the run.
+// the same test images must reproduce the test metrics the trainer logged for that epoch.
 TEST_F(EvaluateCommand, EvaluatesACheckpointTheTrainerWrote) {
   const fs::path run = dir_.path() / "trained";
-  const std::string limits = " --limit-train 640 --limit-test 300";
-  t::MergedCommandResult result = train_gpu("train --epochs 1 --no-progress --run-dir " + quoted(run) + " " + mnist_args() + limits);
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  result = train_gpu("evaluate --checkpoint " + quoted(run / "checkpoints" / "epoch-001.safetensors") + " " + mnist_args() + limits);
+  const t::MergedCommandResult result = train_then_evaluate(run);
   ASSERT_EQ(result.exit_code, 0) << result.output;
 
   const std::string metrics = t::read_text(run / "metrics.csv");
@@ -194,11 +199,21 @@ TEST_F(EvaluateCommand, EvaluatesACheckpointTheTrainerWrote) {
   EXPECT_NE(result.output.find("test loss " + fixed(test_loss, 4) + "  acc " + fixed(100 * test_accuracy, 2) + "%"),
             std::string::npos)
       << result.output;
+}
 
-  if (!t::system_python_has("numpy, matplotlib")) return;  // plot_script_test covers plot.py on its own
+// tools/plot.py draws every figure of a run the trainer and evaluate wrote (plot_script_test
+// checks the figures' sizes and the script's errors on fabricated inputs).
+TEST_F(EvaluateCommand, PlotScriptDrawsEveryFigureOfATrainedRun) {
+  if (!t::system_python_has("numpy, matplotlib")) GTEST_SKIP() << "/usr/bin/python3 lacks numpy or matplotlib";
+  const fs::path run = dir_.path() / "trained";
+  t::MergedCommandResult result = train_then_evaluate(run);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
   result = t::run_command_merged("/usr/bin/python3 '" + std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/plot.py' " + quoted(run));
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  for (const char* name : {"loss.png", "accuracy.png", "confusion.png", "features.png", "samples.png", "mistakes.png"}) {
+  EXPECT_EQ(result.output.find("skipping"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("7 figure(s)"), std::string::npos) << result.output;
+  for (const char* name : {"label_distribution.png", "loss.png", "accuracy.png", "confusion.png", "features.png",
+                           "samples.png", "mistakes.png"}) {
     EXPECT_TRUE(t::png_size(run / "plots" / name).valid) << name << "\n" << result.output;
   }
 }
