@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -64,13 +63,19 @@ std::string describe_status(int status) {
 // it unless it has already been reaped, so no test path leaks a running training or a zombie.
 class Child {
  public:
-  Child(const std::vector<std::string>& arguments, const fs::path& output_prefix)
+  // `extra_environment` ("NAME=value" entries) is added to this process's environment.
+  Child(const std::vector<std::string>& arguments, const fs::path& output_prefix,
+        std::vector<std::string> extra_environment = {})
       : out_file_(output_prefix.string() + ".stdout"), err_file_(output_prefix.string() + ".stderr") {
     std::vector<std::string> argv_strings{TRAIN_GPU_BINARY};
     argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
     std::vector<char*> argv;
     for (std::string& argument : argv_strings) argv.push_back(argument.data());
     argv.push_back(nullptr);
+    std::vector<char*> environment;
+    for (char** entry = environ; *entry != nullptr; ++entry) environment.push_back(*entry);
+    for (std::string& entry : extra_environment) environment.push_back(entry.data());
+    environment.push_back(nullptr);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -90,7 +95,7 @@ class Child {
     posix_spawnattr_setsigmask(&attributes, &empty);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
-    const int error = posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environ);
+    const int error = posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environment.data());
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     if (error != 0) {
@@ -173,21 +178,6 @@ std::vector<fs::path> checkpoint_files(const fs::path& run_dir) {
   return files;
 }
 
-// Waits until RUN/metrics.csv holds at least `rows` data rows; false when the child exited first
-// or the deadline passed.
-bool wait_for_metrics_rows(Child& child, const fs::path& run_dir, size_t rows) {
-  const Clock::time_point deadline = Clock::now() + kDeadline;
-  while (Clock::now() < deadline) {
-    std::ifstream in(run_dir / "metrics.csv");
-    size_t count = 0;
-    for (std::string line; std::getline(in, line);) count += !line.empty() && std::isdigit(static_cast<unsigned char>(line[0]));
-    if (count >= rows) return true;
-    if (!child.running()) return false;
-    std::this_thread::sleep_for(kPollInterval);
-  }
-  return false;
-}
-
 // Waits until the run has published its first checkpoint (the rename makes it appear whole) and
 // returns it; empty when the child exited first or the deadline passed (the caller fails).
 fs::path wait_for_first_checkpoint(Child& child, const fs::path& run_dir) {
@@ -199,6 +189,17 @@ fs::path wait_for_first_checkpoint(Child& child, const fs::path& run_dir) {
     std::this_thread::sleep_for(kPollInterval);
   }
   return {};
+}
+
+// Waits until `file` exists; false when the child exited first or the deadline passed.
+bool wait_for_file(Child& child, const fs::path& file) {
+  const Clock::time_point deadline = Clock::now() + kDeadline;
+  while (Clock::now() < deadline) {
+    if (fs::exists(file)) return true;
+    if (!child.running()) return false;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  return false;
 }
 
 std::optional<Checkpoint> load_or_fail(const fs::path& file) {
@@ -279,43 +280,50 @@ class StopAndResumeTest : public ::testing::Test {
 
 // SIGKILL gives the process no chance to react, so whatever is on disk at that instant is what a
 // user resumes from. The atomic writer promises that every epoch-*.safetensors is whole at every
-// instant. One scenario per seed: the run is killed `delay` after `anchor` (a seeded random
-// moment), then everything in checkpoints/ is checked, `evaluate` is run on the newest checkpoint
-// and training is resumed from it for one more epoch.
+// instant. Each scenario kills a run, then checks everything in checkpoints/, runs `evaluate` on
+// the newest checkpoint and resumes training from it for one more epoch.
 class SigkillTest : public StopAndResumeTest {
  protected:
-  enum class Anchor {
-    kFirstCheckpoint,  // the first checkpoint has appeared
-    kSecondSave,       // metrics.csv has its epoch-2 row: the trainer is about to save epoch-002
-  };
+  // 640 images: 10 batches of 64, so an epoch plus its test pass and save takes ~0.2 s and a
+  // 0-400 ms window spans training steps, test passes, metrics appends and checkpoint writes.
+  static constexpr int64_t kLimitTrain = 640;
+  static constexpr int64_t kLimitTest = 200;
+  // 50 epochs cannot finish before any kill here, so the kill always lands mid-run.
+  static constexpr int64_t kEpochs = 50;
 
-  // Sets *left_temporary when the kill left one of the writer's temporaries behind.
-  void kill_at_random_moment(uint32_t seed, Anchor anchor, int max_delay_ms, bool* left_temporary) {
-    // 640 images: 10 batches of 64, so an epoch plus its test pass and save takes ~0.2 s and a
-    // 0-400 ms window spans training steps, test passes, metrics appends and checkpoint writes.
-    constexpr int64_t kLimitTrain = 640;
-    constexpr int64_t kLimitTest = 200;
+  // The run is killed a seeded random 0..max_delay_ms after its first checkpoint appears. Sets
+  // *left_temporary when the kill left one of the writer's temporaries behind.
+  void kill_at_random_moment(uint32_t seed, int max_delay_ms, bool* left_temporary) {
     std::mt19937 random(seed);
     const std::chrono::milliseconds delay{std::uniform_int_distribution<int>(0, max_delay_ms)(random)};
     const std::string name = "kill-" + std::to_string(seed);
     const fs::path run = scratch_.path() / name;
     {
-      // 50 epochs cannot finish within the kill window, so the kill always lands mid-run.
-      Child child(with(common_flags(kLimitTrain, kLimitTest, 50), {"--seed", std::to_string(seed), "--run-dir", run.string()}),
+      Child child(with(common_flags(kLimitTrain, kLimitTest, kEpochs), {"--seed", std::to_string(seed), "--run-dir", run.string()}),
                   scratch_.path() / name);
       const fs::path first = wait_for_first_checkpoint(child, run);
       ASSERT_FALSE(first.empty()) << "no checkpoint appeared in " << run << "\n" << child.output();
-      if (anchor == Anchor::kSecondSave) {
-        ASSERT_TRUE(wait_for_metrics_rows(child, run, 2)) << "no epoch-2 row in metrics.csv\n" << child.output();
-      }
       std::this_thread::sleep_for(delay);  // the random moment itself: the one sleep that is the point
-      child.send(SIGKILL);
-      const std::optional<int> status = child.wait_until(Clock::now() + kDeadline);
-      ASSERT_TRUE(status.has_value()) << "not reaped after SIGKILL";
-      ASSERT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
-          << "the run ended before the kill (" << describe_status(*status) << "); the test killed nothing\n" << child.output();
+      ASSERT_NO_FATAL_FAILURE(kill_and_reap(child));
     }
+    std::string resumed_output;
+    expect_recoverable_after_kill(run, name, left_temporary, &resumed_output);
+  }
 
+  static void kill_and_reap(Child& child) {
+    child.send(SIGKILL);
+    const std::optional<int> status = child.wait_until(Clock::now() + kDeadline);
+    ASSERT_TRUE(status.has_value()) << "not reaped after SIGKILL";
+    ASSERT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
+        << "the run ended before the kill (" << describe_status(*status) << "); the test killed nothing\n" << child.output();
+  }
+
+  // What a user relies on after a SIGKILL of the run in `run`: every checkpoint loads, the newest
+  // is what --resume picks and `evaluate` accepts, and training resumes from it for one more epoch.
+  // Sets *left_temporary when the kill left one of the writer's temporaries behind, and
+  // *resumed_output to what the resumed run printed.
+  void expect_recoverable_after_kill(const fs::path& run, const std::string& name, bool* left_temporary,
+                                     std::string* resumed_output) {
     // Every checkpoint file loads (header, shapes, checksum). Anything else in the directory must
     // be one of the writer's hidden temporaries, which a kill mid-save leaves behind.
     const std::vector<fs::path> checkpoints = checkpoint_files(run);
@@ -348,11 +356,10 @@ class SigkillTest : public StopAndResumeTest {
     // run appended to metrics.csv after its newest checkpoint must not get in the way, and
     // metrics.csv must end with exactly one row per epoch, 1..E+1.
     const int64_t resumed_epochs = newest_checkpoint->metadata.epoch + 1;
-    std::string output;
     const int status = run_to_end(with(common_flags(kLimitTrain, kLimitTest, resumed_epochs), {"--resume", run.string()}),
-                                  "resume-" + std::to_string(seed), &output);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_status(status) << "\n" << output;
-    EXPECT_NE(output.find("resumed from " + newest.string()), std::string::npos) << output;
+                                  "resume-" + name, resumed_output);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_status(status) << "\n" << *resumed_output;
+    EXPECT_NE(resumed_output->find("resumed from " + newest.string()), std::string::npos) << *resumed_output;
     const std::vector<std::string> rows = metrics_without_timing(run);
     ASSERT_EQ(rows.size(), static_cast<size_t>(resumed_epochs)) << t::read_text(run / "metrics.csv");
     for (int64_t epoch = 1; epoch <= resumed_epochs; ++epoch) {
@@ -367,26 +374,54 @@ TEST_F(SigkillTest, AtRandomMomentsAlwaysLeavesLoadableCheckpoints) {
   for (const uint32_t seed : {1u, 2u, 3u, 4u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     bool left_temporary = false;
-    ASSERT_NO_FATAL_FAILURE(kill_at_random_moment(seed, Anchor::kFirstCheckpoint, 400, &left_temporary));
+    ASSERT_NO_FATAL_FAILURE(kill_at_random_moment(seed, 400, &left_temporary));
     temporaries += left_temporary;
   }
   std::cout << "[          ] " << temporaries << " of 4 kills left a half-written temporary\n";
 }
 
-// Saving (8 MB encoded, written and fsynced, then renamed and the directory fsynced) is only a
-// small part of each epoch, so random moments alone rarely hit one. The trainer saves right after
-// it appends an epoch's metrics row, so here the moment is drawn from the 30 ms after epoch 2's row
-// appears: about the time from there to the rename on an ext4 disk (strace: ~35 ms), so most of
-// these kills land inside the save.
+// Saving is only a small part of each epoch, so random moments rarely land inside one. Here the
+// writer's test-only pause point (TRAIN_GPU_TEST_PAUSE_WRITING, host/train/atomic_file.h) holds
+// the save of epoch-002 with half of its bytes in the temporary, and the kill lands there for
+// certain: epoch-001 must still load and be what --resume picks, and the resumed run must clear
+// the half-written temporary away and write epoch-002 whole.
 TEST_F(SigkillTest, DuringACheckpointWriteLeavesTheEarlierCheckpointsLoadable) {
-  int temporaries = 0;
-  for (const uint32_t seed : {5u, 6u, 7u, 8u}) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    bool left_temporary = false;
-    ASSERT_NO_FATAL_FAILURE(kill_at_random_moment(seed, Anchor::kSecondSave, 30, &left_temporary));
-    temporaries += left_temporary;
+  const std::string name = "kill-in-save";
+  const fs::path run = scratch_.path() / name;
+  const fs::path checkpoints = run / "checkpoints";
+  const fs::path marker = scratch_.path() / "paused-in-save";
+  fs::path temporary;
+  {
+    Child child(with(common_flags(kLimitTrain, kLimitTest, kEpochs), {"--run-dir", run.string()}), scratch_.path() / name,
+                {"TRAIN_GPU_TEST_PAUSE_WRITING=epoch-002.safetensors:" + marker.string()});
+    ASSERT_TRUE(wait_for_file(child, marker)) << "the save of epoch-002 never reached the pause point\n" << child.output();
+    const std::string marker_text = t::read_text(marker);
+    ASSERT_FALSE(marker_text.empty());
+    temporary = marker_text.substr(0, marker_text.size() - 1);  // without its newline
+
+    // The moment of the kill is inside the write: the temporary holds half a checkpoint (the
+    // headers of epoch 1 and 2 differ by a few bytes at most) and epoch-002 is not published.
+    EXPECT_EQ(temporary.parent_path(), checkpoints);
+    EXPECT_TRUE(is_checkpoint_temporary(temporary.filename().string())) << temporary;
+    ASSERT_TRUE(fs::exists(temporary)) << temporary;
+    const auto whole = static_cast<double>(fs::file_size(checkpoints / "epoch-001.safetensors"));
+    EXPECT_NEAR(static_cast<double>(fs::file_size(temporary)), whole / 2, 64);
+    EXPECT_FALSE(fs::exists(checkpoints / "epoch-002.safetensors"));
+    ASSERT_NO_FATAL_FAILURE(kill_and_reap(child));
   }
-  std::cout << "[          ] " << temporaries << " of 4 kills left a half-written temporary\n";
+  EXPECT_EQ(checkpoint_files(run), std::vector<fs::path>{checkpoints / "epoch-001.safetensors"});
+  EXPECT_TRUE(fs::exists(temporary)) << "SIGKILL leaves the temporary; the next run removes it";
+
+  bool left_temporary = false;
+  std::string resumed_output;
+  ASSERT_NO_FATAL_FAILURE(expect_recoverable_after_kill(run, name, &left_temporary, &resumed_output));
+  EXPECT_TRUE(left_temporary);
+  EXPECT_NE(resumed_output.find("resumed from " + (checkpoints / "epoch-001.safetensors").string()), std::string::npos)
+      << resumed_output;
+  EXPECT_NE(resumed_output.find("removed 1 unfinished file(s)"), std::string::npos) << resumed_output;
+  EXPECT_FALSE(fs::exists(temporary));
+  EXPECT_EQ(checkpoint_files(run),
+            (std::vector<fs::path>{checkpoints / "epoch-001.safetensors", checkpoints / "epoch-002.safetensors"}));
 }
 
 // `docker stop` sends SIGTERM: the run must finish its step, write a checkpoint, exit 143 and say

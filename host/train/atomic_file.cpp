@@ -56,6 +56,32 @@ void write_all(int fd, const unsigned char* bytes, std::size_t size, const std::
   }
 }
 
+// TEST-ONLY pause point (see atomic_file.h): the marker path when TRAIN_GPU_TEST_PAUSE_WRITING
+// asks to pause the writing of a file named `name`, else empty.
+std::filesystem::path test_pause_marker_for(const std::filesystem::path& name) {
+  const char* setting = std::getenv("TRAIN_GPU_TEST_PAUSE_WRITING");
+  if (setting == nullptr) return {};
+  const std::string value(setting);
+  const std::size_t colon = value.find(':');
+  if (colon == std::string::npos || value.compare(0, colon, name.string()) != 0) return {};
+  return value.substr(colon + 1);
+}
+
+// Publishes the temporary's path in the marker (written beside it, then renamed, so a test never
+// reads it half-written) and waits for the SIGKILL the test is about to send. Never returns.
+[[noreturn]] void pause_for_test(const std::filesystem::path& marker, const std::filesystem::path& temporary) {
+  const std::filesystem::path draft = marker.string() + ".draft";
+  const std::string text = temporary.string() + "\n";
+  const int fd = ::open(draft.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd >= 0) {
+    FileDescriptor descriptor(fd);
+    write_all(descriptor.get(), reinterpret_cast<const unsigned char*>(text.data()), text.size(), "test pause marker",
+              draft);
+  }
+  ::rename(draft.c_str(), marker.c_str());
+  for (;;) ::pause();
+}
+
 }  // namespace
 
 void write_file_atomically(const std::filesystem::path& file, const void* data, std::size_t size) {
@@ -82,7 +108,14 @@ void write_file_atomically(const std::filesystem::path& file, const void* data, 
   TemporaryFile temporary(temporary_path);
   FileDescriptor descriptor(fd);
 
-  write_all(descriptor.get(), static_cast<const unsigned char*>(data), size, context, temporary_path);
+  // In two halves only so that the test-only pause point can sit inside the write.
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  const std::size_t first_half = size / 2;
+  write_all(descriptor.get(), bytes, first_half, context, temporary_path);
+  if (const std::filesystem::path marker = test_pause_marker_for(name); !marker.empty()) {
+    pause_for_test(marker, temporary_path);
+  }
+  write_all(descriptor.get(), bytes + first_half, size - first_half, context, temporary_path);
   // The data must be on disk before the rename publishes it; otherwise a crash after the rename
   // could leave the new name pointing at an empty or partial file (ext4 delayed allocation).
   if (::fsync(descriptor.get()) != 0) {

@@ -14,6 +14,11 @@ namespace train_gpu {
 // On failure before the rename, the temporary file is removed, `file` is left as it was, and an
 // Error names the path and the system's reason. A failed fsync of the directory after the rename
 // also throws, saying the new file is in place but may not survive a power loss.
+//
+// TEST-ONLY: with the environment variable TRAIN_GPU_TEST_PAUSE_WRITING="NAME:MARKER", a write of a
+// file named NAME (e.g. "epoch-002.safetensors") stops for good once half of its bytes are in the
+// temporary, after creating the file MARKER holding the temporary's path. The kill tests use it to
+// SIGKILL a process inside a save; a user has no reason to set it.
 void write_file_atomically(const std::filesystem::path& file, const void* data, std::size_t size);
 
 // Deletes the temporaries (".name.tmp-<pid>-<n>") in `directory` whose writing process no longer
