@@ -1,16 +1,20 @@
 // write_file_atomically: the target holds the new bytes after success and exactly the old ones
 // after any failure, with no temporary file left behind. Failures are provoked in ways that
-// also work as root (tests often run as root in containers, where chmod does not stop writes).
+// also work as root (tests often run as root in containers, where chmod alone does not stop
+// writes: the read-only case drops root's privileges in a child process).
 #include "host/train/atomic_file.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -91,21 +95,72 @@ TEST(AtomicFile, ParentThatIsARegularFileIsAClearError) {
   EXPECT_EQ(t::read_text(not_a_directory), "previous");
 }
 
-TEST(AtomicFile, ReadOnlyDirectoryKeepsPreviousFile) {
-  if (::geteuid() == 0) {
-    GTEST_SKIP() << "running as root, which may write into a read-only directory; the other failure "
-                    "tests (missing directory, file as parent, write and rename failures) cover the error paths";
+// What a save in `directory` says, attempted by a child process that first drops root's privileges
+// (to nobody, 65534): root writes into read-only directories regardless (CAP_DAC_OVERRIDE), and CI
+// runs as root. The child enters the directory before it drops them, so the directories above
+// need not be open to nobody; it writes "NAME" relative to there. Empty, with *why_not set, when
+// the privileges could not be dropped.
+std::string unprivileged_save_error(const fs::path& directory, const std::string& name, const std::string& contents,
+                                    std::string* why_not) {
+  int channel[2];
+  if (::pipe(channel) != 0) {
+    *why_not = "pipe failed";
+    return {};
   }
+  const pid_t child = ::fork();
+  if (child < 0) {
+    *why_not = "fork failed";
+    return {};
+  }
+  if (child == 0) {
+    ::close(channel[0]);
+    std::string report;
+    if (::chdir(directory.c_str()) != 0) {
+      report = "!chdir failed";
+    } else if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)) {
+      report = std::string("!dropping root's privileges failed: ") + std::strerror(errno);
+    } else {
+      report = t::error_of([&] { write_text(name, contents); });
+    }
+    const ssize_t written = ::write(channel[1], report.data(), report.size());
+    ::_exit(written == static_cast<ssize_t>(report.size()) ? 0 : 1);
+  }
+  ::close(channel[1]);
+  std::string report;
+  char buffer[512];
+  for (;;) {
+    const ssize_t n = ::read(channel[0], buffer, sizeof buffer);
+    if (n > 0) {
+      report.append(buffer, static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  ::close(channel[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || (!report.empty() && report[0] == '!')) {
+    *why_not = !report.empty() && report[0] == '!' ? report.substr(1) : "the child did not exit cleanly: " + report;
+    return {};
+  }
+  return report;
+}
+
+TEST(AtomicFile, ReadOnlyDirectoryKeepsPreviousFile) {
   t::TempDir scratch;
-  const fs::path file = scratch.path() / "checkpoint.bin";
-  write_text(file, "previous");
-  fs::permissions(scratch.path(), fs::perms::owner_read | fs::perms::owner_exec);
-  const std::string message = t::error_of([&] { write_text(file, "replacement"); });
-  fs::permissions(scratch.path(), fs::perms::owner_all);
-  t::expect_contains(message, file.string());
+  const fs::path directory = scratch.path() / "read-only";
+  fs::create_directory(directory);
+  write_text(directory / "checkpoint.bin", "previous");
+  fs::permissions(directory, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read | fs::perms::group_exec |
+                                 fs::perms::others_read | fs::perms::others_exec);
+  std::string why_not;
+  const std::string message = unprivileged_save_error(directory, "checkpoint.bin", "replacement", &why_not);
+  fs::permissions(directory, fs::perms::owner_all);  // so TempDir can clean up as any user
+  if (!why_not.empty()) GTEST_SKIP() << "cannot attempt the save unprivileged: " << why_not;
+  t::expect_contains(message, "cannot write checkpoint.bin");
   t::expect_contains(message, "Permission denied");
-  EXPECT_EQ(t::read_text(file), "previous");
-  EXPECT_EQ(entries(scratch.path()), std::vector<std::string>{"checkpoint.bin"});
+  EXPECT_EQ(t::read_text(directory / "checkpoint.bin"), "previous");
+  EXPECT_EQ(entries(directory), std::vector<std::string>{"checkpoint.bin"});
 }
 
 // A write that fails halfway (here: the file-size limit, as a full disk would) must leave the
