@@ -43,6 +43,7 @@
 #include "cuda/layers/pool.h"
 #include "cuda/loader/batch_loader.h"
 #include "cuda/loader/loader_choice.h"
+#include "cuda/math_mode.h"
 #include "cuda/math/adam_math.h"
 #include "cuda/memory.h"
 #include "cuda/nvtx.h"
@@ -95,6 +96,7 @@ class CudaBackend final : public Backend {
     conv_options.deterministic = options.deterministic;
     conv_options.tf32 = options.tf32;
     conv_ = std::make_unique<ConvolutionLayer>(cudnn_.get(), conv_options);
+    description_ += ", " + describe_math(math_modes());
 
     const std::size_t b = static_cast<std::size_t>(options.max_batch);
     arenas_ = DeviceBuffer<float>(4 * kArenaStride, "the parameter, gradient and Adam arenas");
@@ -128,6 +130,19 @@ class CudaBackend final : public Backend {
   }
 
   std::string description() const override { return description_; }
+
+  // What the libraries say they will run, read back after everything was configured.
+  MathModes math_modes() const {
+    cublasMath_t mode{};
+    CUBLAS_CHECK(cublasGetMathMode(cublas_.get(), &mode));
+    MathModes modes;
+    // The "disallow reduced-precision reduction" bit is a flag on top of the mode proper.
+    modes.cublas_tf32 = (static_cast<unsigned>(mode) & ~static_cast<unsigned>(CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)) ==
+                        static_cast<unsigned>(CUBLAS_TF32_TENSOR_OP_MATH);
+    modes.conv_forward_tensor = conv_->forward_may_use_tensor_cores();
+    modes.conv_backward_tensor = conv_->backward_may_use_tensor_cores();
+    return modes;
+  }
 
   void attach_data(const ImageSet& train, const ImageSet& test) override {
     CUDA_CHECK(cudaSetDevice(device_));

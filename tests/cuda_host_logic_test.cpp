@@ -1,8 +1,8 @@
 // CPU tests of the CUDA backend's host-side logic, which is plain C++ on purpose so it is tested
 // on machines without a GPU: the dense layers' column-major GEMM mapping (run through a
-// reference GEMM), cuDNN algorithm choice, loader choice, the pinned loader's batch gathering
-// and double-buffer protocol (the H2D copy replaced by memcpy), the device totals' conversion,
-// and the pooling math the kernels share.
+// reference GEMM), cuDNN algorithm choice, the math-mode wording, loader choice, the pinned
+// loader's batch gathering and double-buffer protocol (the H2D copy replaced by memcpy), the
+// device totals' conversion, and the pooling math the kernels share.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include "cuda/layers/gemm_mapping.h"
 #include "cuda/loader/batch_stager.h"
 #include "cuda/loader/loader_choice.h"
+#include "cuda/math_mode.h"
 #include "cuda/math/pool_math.h"
 #include "host/common/error.h"
 
@@ -166,6 +167,21 @@ TEST(AlgorithmChoice, ReportsNoneAndSaysWhatWasOffered) {
   EXPECT_NE(message.find("algo 3"), std::string::npos) << message;
   EXPECT_NE(message.find("algo 2 failed"), std::string::npos) << message;
   EXPECT_NE(message.find("--deterministic"), std::string::npos) << message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Math modes: the device line says FP32 only when no library may use TF32, and names each that may.
+
+TEST(MathModes, DescribeFp32OnlyWhenNothingMayUseTf32) {
+  EXPECT_EQ(describe_math(MathModes{}), "FP32 math (no TF32)");
+  MathModes cublas_only;
+  cublas_only.cublas_tf32 = true;
+  EXPECT_EQ(describe_math(cublas_only), "TF32 allowed in cuBLAS");
+  MathModes conv_only;
+  conv_only.conv_backward_tensor = true;
+  EXPECT_EQ(describe_math(conv_only), "TF32 allowed in conv backward-filter");
+  const MathModes all{true, true, true};
+  EXPECT_EQ(describe_math(all), "TF32 allowed in cuBLAS, conv forward, conv backward-filter");
 }
 
 // ---------------------------------------------------------------------------------------------

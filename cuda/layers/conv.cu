@@ -229,4 +229,16 @@ std::string ConvolutionLayer::describe() const {
   return out.str();
 }
 
+bool ConvolutionLayer::forward_may_use_tensor_cores() const {
+  cudnnMathType_t math{};
+  CUDNN_CHECK(cudnnGetConvolutionMathType(forward_conv_.get(), &math));
+  return math != CUDNN_FMA_MATH;
+}
+
+bool ConvolutionLayer::backward_may_use_tensor_cores() const {
+  cudnnMathType_t math{};
+  CUDNN_CHECK(cudnnGetConvolutionMathType(backward_conv_.get(), &math));
+  return math != CUDNN_FMA_MATH;
+}
+
 }  // namespace train_gpu::cuda

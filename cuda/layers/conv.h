@@ -35,6 +35,11 @@ class ConvolutionLayer {
   // "forward algo 1, backward-filter algo 1, workspace 0.1 MiB" for logs and tests.
   std::string describe() const;
 
+  // Whether the forward / backward-filter descriptor's math type, read back from cuDNN, lets it
+  // use tensor cores (anything but CUDNN_FMA_MATH; for fp32 data that means TF32).
+  bool forward_may_use_tensor_cores() const;
+  bool backward_may_use_tensor_cores() const;
+
  private:
   // Descriptors and algorithms for one batch size; built on first use of that size (host-only
   // cuDNN queries, no device work, no sync) and kept.

@@ -81,6 +81,8 @@ TEST_F(CudaBackendTest, DescribesTheDevice) {
   EXPECT_EQ(description.rfind("cuda:0 ", 0), 0u) << description;
   EXPECT_NE(description.find("compute capability"), std::string::npos) << description;
   EXPECT_NE(description.find("GiB"), std::string::npos) << description;
+  // The default is FP32 for parity with the CPU, as cuBLAS and cuDNN report it back.
+  EXPECT_NE(description.find("FP32 math (no TF32)"), std::string::npos) << description;
 }
 
 TEST_F(CudaBackendTest, ForwardActivationsMatchTheCpuBackend) {
@@ -199,6 +201,11 @@ TEST_F(CudaBackendTest, Tf32ModeRunsAndStaysCloseToFp32) {
   BackendOptions options = options_with("device");
   options.tf32 = true;
   Pair pair(options);
+  // TF32 really is on: the cuBLAS handle's math mode, read back, is CUBLAS_TF32_TENSOR_OP_MATH
+  // (whether cuDNN's chosen convolution algorithms use tensor cores is cuDNN's call, so the conv
+  // parts of the description may or may not be listed).
+  const std::string description = pair.gpu->description();
+  EXPECT_NE(description.find("TF32 allowed in cuBLAS"), std::string::npos) << description;
   std::vector<float> gpu(64 * 10), cpu(64 * 10);
   pair.gpu->evaluate_batch(Split::kTest, 0, 64, gpu.data());
   pair.cpu->evaluate_batch(Split::kTest, 0, 64, cpu.data());
