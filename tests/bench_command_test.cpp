@@ -57,11 +57,11 @@ TEST(BenchCommand, TimesEachBatchSizeAndWritesCsv) {
     EXPECT_NEAR(std::stod(fields[4]), 640.0 / (ms / 1e3), 0.01 * std::stod(fields[4]));
     // floor at 1 TFLOP/s: 640 x 4,939,776 FLOPs = 3.161 ms.
     EXPECT_NEAR(std::stod(fields[6]), 3.161, 0.001);
-    // The last timed epoch's mean loss after 12 (batch 128) or 22 (batch 64) Adam steps: measured
-    // 1.04 and 0.68 on the CPU here (0.56 elsewhere), while the untrained model sits at ln 10 = 2.30
-    // and a bench whose optimizer does nothing reports 2.28-2.32. 1.6 lies about halfway
-    // (geometrically) between the slowest real value and the no-op one; 0.25 is less than half the
-    // lowest real value, and a loss that low after so few steps would mean a miscounted mean.
+    // The last timed epoch's mean loss after 12 (batch 128) or 22 (batch 64) Adam steps: 1.04 and
+    // 0.68 measured on the CPU here, while the untrained model sits at ln 10 = 2.30 and a bench
+    // whose optimizer does nothing reports 2.28-2.32. 1.6 lies about halfway (geometrically)
+    // between the slower real value and the no-op one; 0.25 is well under half the faster one, and
+    // a loss that low after so few steps would mean a miscounted mean.
     const double loss = std::stod(fields[7]);
     EXPECT_GT(loss, 0.25) << lines[static_cast<size_t>(row) + 1];
     EXPECT_LT(loss, 1.6) << lines[static_cast<size_t>(row) + 1];
