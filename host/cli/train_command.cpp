@@ -39,6 +39,7 @@ void write_label_distribution(const std::filesystem::path& run_dir, const Datase
 }
 
 void run_training(const TrainOptions& options) {
+  if (options.tensorboard_every < 0) throw Error("--tensorboard-every must be 0 (off) or a number of steps, not " + std::to_string(options.tensorboard_every));
   TrainConfig config = options.config;
   if (!options.resume.empty()) config.resume_from = resolve_resume_source(options.resume);
   if (!options.run_dir.empty()) {
@@ -128,7 +129,6 @@ void add_train_command(CLI::App& app) {
                     "Write TensorBoard event files to RUN_DIR/tensorboard (on by default; --no-tensorboard skips them)");
   command->add_option("--tensorboard-every", options->tensorboard_every,
                       "TensorBoard: the running train loss and accuracy every N steps (0: only per epoch)")
-      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   command->callback([options] { run_training(*options); });
 }

@@ -26,7 +26,7 @@ std::string config_markdown(const std::string& json) { return "```json\n" + json
 
 TensorBoardLog::TensorBoardLog(fs::path directory, int64_t running_every, std::string config_json, std::ostream& log)
     : directory_(std::move(directory)), running_every_(running_every), config_json_(std::move(config_json)), log_(log) {
-  if (running_every_ < 0) throw Error("--tensorboard-every must be 0 (off) or a positive number of steps");
+  if (running_every_ < 0) throw Error("--tensorboard-every must be 0 (off) or a number of steps, not " + std::to_string(running_every_));
 }
 
 void TensorBoardLog::on_run_start(const RunStart& start) {
