@@ -1,8 +1,10 @@
 // The host orchestrator: epochs, batches, metrics, checkpoints, resume and graceful stop, written
 // once against the Backend interface. Per epoch: a fresh permutation from (seed, epoch), one
 // train_step per batch (the last partial batch kept, as tf.data does), a full test pass, one line
-// on stdout, a metrics.csv row and a checkpoint. Nothing here synchronizes with a GPU inside an
-// epoch except the progress bar's peek, a few times a second and only on a terminal.
+// on stdout, a metrics.csv row and a checkpoint; an optional TrainingObserver (TensorBoard) is told
+// along the way. Nothing here synchronizes with a GPU inside an epoch except the progress bar's
+// peek, a few times a second and only on a terminal, and the observer's running totals, every
+// TrainingObserver::running_totals_every() steps.
 #pragma once
 
 #include <cstdint>
