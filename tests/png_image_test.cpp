@@ -46,6 +46,19 @@ TEST(PngImage, RgbRoundTripThroughLibpng) {
   EXPECT_EQ(back.at(4, 3)[2], image.at(4, 3)[2]);
 }
 
+TEST(PngImage, EncodesInMemoryTheBytesWritePngWrites) {
+  t::TempDir dir;
+  Image image(9, 6, 3);
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>(i * 29);
+  const std::string encoded = encode_png(image);
+  ASSERT_GT(encoded.size(), 8u);
+  EXPECT_EQ(encoded.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  write_png(dir.path() / "file.png", image);
+  EXPECT_EQ(t::read_text(dir.path() / "file.png"), encoded);
+  EXPECT_EQ(read_png(dir.path() / "file.png").pixels, image.pixels);
+  EXPECT_THROW(encode_png(Image()), Error);
+}
+
 TEST(PngImage, ErrorsNameTheFile) {
   Image image(2, 2, 1);
   try {

@@ -125,6 +125,28 @@ bool a_gpu_answers(std::string* why_not) {
 #endif
 }
 
+TEST_F(TrainCommandTest, TensorBoardFilesAreOnByDefaultAndOffWithNoTensorboard) {
+  if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  const std::string common = "--device cpu --dry-run --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) + " --run-dir ";
+  const fs::path with = scratch_.path() / "with";
+  t::CommandResult result = train(common + t::shell_quote(with.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  int event_files = 0;
+  for (const auto& entry : fs::directory_iterator(with / "tensorboard")) {
+    event_files += entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  }
+  EXPECT_EQ(event_files, 1);
+
+  const fs::path without = scratch_.path() / "without";
+  result = train(common + t::shell_quote(without.string()) + " --no-tensorboard");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_TRUE(fs::exists(without / "metrics.csv"));
+  EXPECT_FALSE(fs::exists(without / "tensorboard"));
+  EXPECT_EQ(result.out.find("tensorboard"), std::string::npos) << result.out;
+
+  expect_one_error_line(train(common + t::shell_quote(without.string()) + " --tensorboard-every -1"), "--tensorboard-every");
+}
+
 TEST_F(TrainCommandTest, AGpuThatDoesNotAnswerIsAnErrorNamingTheCause) {
   // No GPU on the development and CI machines: the CUDA build reports the driver, a CPU-only
   // build says so. Never a silent fallback to the CPU, which would exit 0 and fail here. The

@@ -47,6 +47,40 @@ class StoppingBackend : public Backend {
   int64_t steps_ = 0;
 };
 
+// Records what the trainer reports to its observer.
+class RecordingObserver : public TrainingObserver {
+ public:
+  explicit RecordingObserver(int64_t every) : every_(every) {}
+  void on_run_start(const RunStart& start) override {
+    starts.push_back(start);
+    start_step_in_state = start.state ? start.state->step : -1;
+  }
+  int64_t running_totals_every() const override { return every_; }
+  void on_running_totals(int64_t epoch, int64_t step, const PassTotals& so_far) override {
+    running.push_back({epoch, step, so_far});
+  }
+  void on_epoch_end(const EpochMetrics& metrics, int64_t step, const ModelState& state) override {
+    epochs.push_back({metrics, step, state.step, state.parameters});
+  }
+
+  struct Running {
+    int64_t epoch, step;
+    PassTotals so_far;
+  };
+  struct EpochEnd {
+    EpochMetrics metrics;
+    int64_t step, state_step;
+    std::vector<float> parameters;
+  };
+  std::vector<RunStart> starts;
+  int64_t start_step_in_state = -2;
+  std::vector<Running> running;
+  std::vector<EpochEnd> epochs;
+
+ private:
+  int64_t every_;
+};
+
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -229,6 +263,84 @@ TEST_F(TrainerTest, DryRunTakesOneBatchOfEach) {
   const TrainResult result = Trainer(*cpu, dataset_, dry, log_).run();
   EXPECT_EQ(result.epochs_completed, 1);
   EXPECT_EQ(cpu->state().step, 1);
+}
+
+TEST_F(TrainerTest, TellsItsObserverTheStartRunningTotalsAndEachEpoch) {
+  auto cpu = backend();
+  RecordingObserver observer(3);
+  Trainer(*cpu, dataset_, config("observed", 2), log_, &observer).run();
+  ASSERT_EQ(observer.starts.size(), 1u);
+  EXPECT_FALSE(observer.starts[0].resumed);
+  EXPECT_EQ(observer.starts[0].epochs_completed, 0);
+  EXPECT_EQ(observer.starts[0].step, 0);
+  EXPECT_EQ(observer.start_step_in_state, 0);
+
+  std::vector<int64_t> steps, epochs, batches;
+  for (const auto& r : observer.running) {
+    steps.push_back(r.step);
+    epochs.push_back(r.epoch);
+    batches.push_back(r.so_far.batches);
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{3, 6, 9, 12, 15, 18}));
+  EXPECT_EQ(epochs, (std::vector<int64_t>{1, 1, 1, 2, 2, 2}));
+  EXPECT_EQ(batches, (std::vector<int64_t>{3, 6, 9, 2, 5, 8}));  // the epoch so far, not the run
+
+  ASSERT_EQ(observer.epochs.size(), 2u);
+  for (int e = 0; e < 2; ++e) {
+    EXPECT_EQ(observer.epochs[e].metrics.epoch, e + 1);
+    EXPECT_EQ(observer.epochs[e].step, 10 * (e + 1));
+    EXPECT_EQ(observer.epochs[e].state_step, 10 * (e + 1));
+  }
+  // The weights reported at the last epoch are the ones its checkpoint holds.
+  EXPECT_TRUE(observer.epochs[1].parameters == load_checkpoint(checkpoint_path(root_ / "observed", 2)).state.parameters);
+}
+
+TEST_F(TrainerTest, ObserverOfAResumedRunSeesTheWholeEpochsRunningTotals) {
+  auto whole_backend = backend();
+  RecordingObserver whole(5);
+  Trainer(*whole_backend, dataset_, config("whole", 2), log_, &whole).run();
+
+  auto first = backend();
+  StoppingBackend stopping(*first, 14);  // batch 4 of epoch 2
+  TrainConfig part = config("split", 2);
+  RecordingObserver before(5);
+  Trainer(stopping, dataset_, part, log_, &before).run();
+  StopSignal::reset();
+  auto second = backend();
+  part.resume_from = resolve_resume_source(root_ / "split");
+  RecordingObserver after(5);
+  Trainer(*second, dataset_, part, log_, &after).run();
+
+  ASSERT_EQ(after.starts.size(), 1u);
+  EXPECT_TRUE(after.starts[0].resumed);
+  EXPECT_EQ(after.starts[0].epochs_completed, 1);
+  EXPECT_EQ(after.starts[0].batches_into_epoch, 4);
+  EXPECT_EQ(after.starts[0].step, 14);
+  EXPECT_EQ(after.start_step_in_state, 14);
+  // Steps 5 and 10 before the stop, 15 and 20 after it: each once, as in the uninterrupted run,
+  // and at 15 the totals include the 4 batches taken before the stop, bit for bit.
+  ASSERT_EQ(before.running.size(), 2u);
+  ASSERT_EQ(after.running.size(), 2u);
+  ASSERT_EQ(whole.running.size(), 4u);
+  EXPECT_EQ(after.running[0].step, 15);
+  EXPECT_EQ(after.running[0].so_far.batches, 5);
+  EXPECT_EQ(after.running[0].so_far.batch_loss_sum, whole.running[2].so_far.batch_loss_sum);
+  EXPECT_EQ(after.running[0].so_far.correct, whole.running[2].so_far.correct);
+  EXPECT_EQ(after.running[1].step, 20);
+  ASSERT_EQ(after.epochs.size(), 1u);
+  EXPECT_EQ(after.epochs[0].metrics.train_loss, whole.epochs[1].metrics.train_loss);
+}
+
+TEST_F(TrainerTest, ObserverIsNotStartedWhenThereIsNothingToDo) {
+  auto cpu = backend();
+  Trainer(*cpu, dataset_, config("done", 1), log_).run();
+  TrainConfig again = config("done", 1);
+  again.resume_from = checkpoint_path(root_ / "done", 1);
+  RecordingObserver observer(1);
+  auto fresh = backend();
+  Trainer(*fresh, dataset_, again, log_, &observer).run();
+  EXPECT_TRUE(observer.starts.empty());
+  EXPECT_TRUE(observer.epochs.empty());
 }
 
 TEST(BatchCount, KeepsTheLastPartialBatch) {

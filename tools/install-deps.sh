@@ -10,7 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libpng-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libopenblas-dev
-  python3 python3-numpy python3-matplotlib
+  libprotobuf-dev protobuf-compiler
+  python3 python3-numpy python3-matplotlib python3-venv
   curl ca-certificates
 )
 # Fashion-MNIST ships as a Debian package; not every distribution (e.g. Ubuntu) has it.

@@ -8,6 +8,7 @@
 #include "host/eval/report_files.h"
 #include "host/common/error.h"
 #include "host/model/backend_factory.h"
+#include "host/tensorboard/tensorboard_log.h"
 #include "host/train/progress_bar.h"
 #include "host/train/run_config.h"
 #include "host/train/run_directory.h"
@@ -27,6 +28,8 @@ struct TrainOptions {
   std::string resume;
   bool no_progress = false;
   bool plots = false;
+  bool tensorboard = true;
+  int64_t tensorboard_every = 100;
 };
 
 // label_distribution.csv: the tutorial's train-vs-test label table, for tools/plot.py.
@@ -36,6 +39,7 @@ void write_label_distribution(const std::filesystem::path& run_dir, const Datase
 }
 
 void run_training(const TrainOptions& options) {
+  if (options.tensorboard_every < 0) throw Error("--tensorboard-every must be 0 (off) or a number of steps, not " + std::to_string(options.tensorboard_every));
   TrainConfig config = options.config;
   if (!options.resume.empty()) config.resume_from = resolve_resume_source(options.resume);
   if (!options.run_dir.empty()) {
@@ -58,6 +62,7 @@ void run_training(const TrainOptions& options) {
   const Dataset dataset = load_dataset_from_options(options.data, std::cout);
   prepare_run_directory(config.run_dir);
   std::cout << "run directory: " << config.run_dir.string() << "\n";
+  std::string config_text;  // config.json's text, for TensorBoard; a resume keeps the run's first one
   if (config.resume_from.empty()) {
     nlohmann::json settings = {{"device", options.device.device},
                                {"deterministic", options.device.deterministic},
@@ -65,20 +70,28 @@ void run_training(const TrainOptions& options) {
                                {"loader", options.device.loader},
                                {"limit_train", options.data.limit_train},
                                {"limit_test", options.data.limit_test}};
-    write_json_file(config.run_dir / "config.json", run_config_json(config, backend_options.adam, dataset, backend->description(), settings));
+    const nlohmann::json run_config = run_config_json(config, backend_options.adam, dataset, backend->description(), settings);
+    write_json_file(config.run_dir / "config.json", run_config);
+    config_text = run_config.dump(2);
   }
   write_label_distribution(config.run_dir, dataset);
   backend->attach_data(dataset.train, dataset.test);
 
+  std::unique_ptr<tensorboard::TensorBoardLog> board;
+  if (options.tensorboard) {
+    board = std::make_unique<tensorboard::TensorBoardLog>(config.run_dir / "tensorboard", options.tensorboard_every,
+                                                          config_text, std::cout);
+  }
   StopSignal stop_signal;
-  Trainer trainer(*backend, dataset, config, std::cout);
+  Trainer trainer(*backend, dataset, config, std::cout, board.get());
   const TrainResult result = trainer.run();
   if (result.stop_signal != 0) throw CLI::RuntimeError(128 + result.stop_signal);
   if (!result.last_checkpoint.empty()) std::cout << "last checkpoint: " << result.last_checkpoint.string() << "\n";
   if (result.epochs_completed == config.epochs && !config.dry_run) {
     // The final model, evaluated as `train_gpu evaluate` would: confusion, mistakes, feature maps.
-    eval::evaluate_and_write(*backend, dataset, Split::kTest, config.run_dir / "evaluation", std::cout,
-                             config.test_batch_size);
+    const eval::EvaluationReport report = eval::evaluate_and_write(*backend, dataset, Split::kTest, config.run_dir / "evaluation",
+                                                                   std::cout, config.test_batch_size);
+    if (board) board->add_evaluation(result.epochs_completed, report);
     if (options.plots) run_plot_script(config.run_dir, std::cout);
   }
 }
@@ -112,6 +125,11 @@ void add_train_command(CLI::App& app) {
   command->add_flag("--dry-run", config.dry_run, "One training batch and one test batch, to check the setup quickly");
   command->add_flag("--plots", options->plots, "At the end, draw the run's figures into RUN_DIR/plots (needs Python with matplotlib)");
   command->add_flag("--no-progress", options->no_progress, "No live progress bar even on a terminal");
+  command->add_flag("--tensorboard,!--no-tensorboard", options->tensorboard,
+                    "Write TensorBoard event files to RUN_DIR/tensorboard (on by default; --no-tensorboard skips them)");
+  command->add_option("--tensorboard-every", options->tensorboard_every,
+                      "TensorBoard: the running train loss and accuracy every N steps (0: only per epoch)")
+      ->capture_default_str();
   command->callback([options] { run_training(*options); });
 }
 

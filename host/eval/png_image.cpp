@@ -84,10 +84,21 @@ class PngReadStruct {
   png_infop info_ = nullptr;
 };
 
+// libpng's write callback: appends to the std::string behind png_get_io_ptr. An allocation
+// failure must not unwind through libpng's C frames, so it becomes a libpng error.
+void append_png_bytes(png_structp png, png_bytep data, png_size_t length) {
+  try {
+    static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), length);
+  } catch (...) {
+    png_error(png, "out of memory while encoding");
+  }
+}
+void flush_nothing(png_structp) {}
+
 // Only trivially destructible locals here: a longjmp from libpng lands in this frame.
-bool png_write_rows(png_structp png, png_infop info, std::FILE* file, const Image& image, png_bytep* rows) {
+bool png_write_rows(png_structp png, png_infop info, std::string* out, const Image& image, png_bytep* rows) {
   if (setjmp(png_jmpbuf(png))) return false;
-  png_init_io(png, file);
+  png_set_write_fn(png, out, append_png_bytes, flush_nothing);
   png_set_IHDR(png, info, static_cast<png_uint_32>(image.width), static_cast<png_uint_32>(image.height), 8,
                image.channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -124,24 +135,34 @@ bool png_read_rows(png_structp png, png_infop info, png_bytep* rows) {
 
 }  // namespace
 
-void write_png(const std::filesystem::path& file, const Image& image) {
+std::string encode_png(const Image& image) {
   if (image.width <= 0 || image.height <= 0 || (image.channels != 1 && image.channels != 3) ||
       image.pixels.size() != static_cast<size_t>(image.width) * static_cast<size_t>(image.height) * static_cast<size_t>(image.channels)) {
-    throw Error(file.string() + ": cannot write a " + std::to_string(image.width) + "x" + std::to_string(image.height) + "x" +
+    throw Error("cannot encode a " + std::to_string(image.width) + "x" + std::to_string(image.height) + "x" +
                 std::to_string(image.channels) + " image with " + std::to_string(image.pixels.size()) + " bytes as PNG");
+  }
+  PngErrorState errors;
+  PngWriteStruct png(errors);
+  if (!png.ok()) throw Error("libpng could not allocate its write structures");
+  std::vector<png_bytep> rows(static_cast<size_t>(image.height));
+  for (int y = 0; y < image.height; ++y) rows[static_cast<size_t>(y)] = const_cast<png_bytep>(image.at(0, y));
+  std::string encoded;
+  if (!png_write_rows(png.png(), png.info(), &encoded, image, rows.data())) throw Error(std::string("libpng: ") + errors.message);
+  return encoded;
+}
+
+void write_png(const std::filesystem::path& file, const Image& image) {
+  std::string encoded;
+  try {
+    encoded = encode_png(image);
+  } catch (const Error& e) {
+    throw Error(file.string() + ": " + e.what());
   }
   FilePtr out(std::fopen(file.c_str(), "wb"));
   if (!out) throw Error(file.string() + ": cannot create: " + std::strerror(errno));
-  PngErrorState errors;
-  PngWriteStruct png(errors);
-  if (!png.ok()) throw Error(file.string() + ": libpng could not allocate its write structures");
-  std::vector<png_bytep> rows(static_cast<size_t>(image.height));
-  for (int y = 0; y < image.height; ++y) rows[static_cast<size_t>(y)] = const_cast<png_bytep>(image.at(0, y));
-  if (!png_write_rows(png.png(), png.info(), out.get(), image, rows.data())) {
-    throw Error(file.string() + ": libpng: " + errors.message);
-  }
   // A full disk shows up when the buffered bytes are flushed.
-  if (std::fflush(out.get()) != 0 || std::ferror(out.get())) {
+  if (std::fwrite(encoded.data(), 1, encoded.size(), out.get()) != encoded.size() || std::fflush(out.get()) != 0 ||
+      std::ferror(out.get())) {
     throw Error(file.string() + ": write failed: " + std::strerror(errno));
   }
   if (std::fclose(out.release()) != 0) throw Error(file.string() + ": write failed: " + std::strerror(errno));

@@ -33,6 +33,10 @@ struct Image {
   }
 };
 
+// An 8-bit grayscale (1 channel) or RGB (3 channel) image as the bytes of a PNG file. An image of
+// no pixels or inconsistent size, or a libpng failure, is an Error.
+std::string encode_png(const Image& image);
+
 // Writes an 8-bit grayscale (1 channel) or RGB (3 channel) PNG. Errors (the file cannot be
 // created, libpng fails, the disk is full) are Errors naming the file.
 void write_png(const std::filesystem::path& file, const Image& image);

@@ -85,11 +85,13 @@ void add_into(PassTotals& sum, const PassTotals& more) {
 
 }  // namespace
 
-Trainer::Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, std::ostream& out)
+Trainer::Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, std::ostream& out,
+                 TrainingObserver* observer)
     : backend_(backend),
       dataset_(dataset),
       config_(std::move(config)),
       out_(out),
+      observer_(observer),
       train_count_(dataset.train.count),
       test_count_(dataset.test.count),
       batches_per_epoch_(batch_count(dataset.train.count, config_.batch_size)) {
@@ -103,10 +105,11 @@ Trainer::Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, s
   }
 }
 
-Trainer::Position Trainer::start_position() {
+Trainer::Position Trainer::start_position(ModelState& state) {
   Position position;
   if (config_.resume_from.empty()) {
-    backend_.set_state(initial_model_state(config_.seed));
+    state = initial_model_state(config_.seed);
+    backend_.set_state(state);
     return position;
   }
   Checkpoint checkpoint = load_checkpoint(config_.resume_from);
@@ -126,30 +129,39 @@ Trainer::Position Trainer::start_position() {
   position.batches_into_epoch = meta.batches_into_epoch;
   position.partial = totals_from_extra(meta.extra);
   backend_.set_state(checkpoint.state);
+  state = std::move(checkpoint.state);
   out_ << "resumed from " << config_.resume_from.string() << " (epoch " << meta.epoch
        << (meta.batches_into_epoch ? ", batch " + std::to_string(meta.batches_into_epoch) + " of the next" : "")
-       << ", step " << checkpoint.state.step << ")\n";
+       << ", step " << state.step << ")\n";
   return position;
 }
 
-PassTotals Trainer::train_epoch(int64_t epoch, int64_t first_batch, Position& stop_at) {
+PassTotals Trainer::train_epoch(int64_t epoch, const Position& from, Position& stop_at) {
   TraceRange range("train_epoch");
   const std::vector<int32_t> order = epoch_permutation(config_.seed, epoch, static_cast<int32_t>(train_count_));
   backend_.set_order(Split::kTrain, order);
   ProgressBar bar(out_, config_.progress, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs),
                   batches_per_epoch_);
+  const int64_t running_every = observer_ ? observer_->running_totals_every() : 0;
   const Clock::time_point start = Clock::now();
-  for (int64_t batch = first_batch; batch < batches_per_epoch_; ++batch) {
+  for (int64_t batch = from.batches_into_epoch; batch < batches_per_epoch_; ++batch) {
     const int64_t first = batch * config_.batch_size;
     const int count = static_cast<int>(std::min<int64_t>(config_.batch_size, train_count_ - first));
     backend_.train_step(first, count);
+    // Before the stop check, so a run stopped at such a step has reported it before resuming after it.
+    const int64_t step = epoch * batches_per_epoch_ + batch + 1;
+    const bool report = running_every > 0 && step % running_every == 0;
+    const bool draw = bar.due();
+    if (report || draw) {
+      const PassTotals so_far = backend_.peek_totals(PassKind::kTraining);
+      PassTotals epoch_so_far = from.partial;
+      add_into(epoch_so_far, so_far);
+      if (draw) bar.draw(batch + 1, epoch_so_far.mean_batch_loss(), epoch_so_far.accuracy(), double(so_far.samples) / seconds_since(start));
+      if (report) observer_->on_running_totals(epoch + 1, step, epoch_so_far);
+    }
     if (StopSignal::received() != 0 && batch + 1 < batches_per_epoch_) {
       stop_at.batches_into_epoch = batch + 1;
       break;
-    }
-    if (bar.due()) {
-      const PassTotals so_far = backend_.peek_totals(PassKind::kTraining);
-      bar.draw(batch + 1, so_far.mean_batch_loss(), so_far.accuracy(), double(so_far.samples) / seconds_since(start));
     }
   }
   bar.clear();
@@ -166,10 +178,10 @@ PassTotals Trainer::test_pass() {
   return backend_.take_totals(PassKind::kEvaluation);
 }
 
-void Trainer::save(const fs::path& file, const Position& position) {
+void Trainer::save(const fs::path& file, const Position& position, const ModelState& state) {
   TraceRange range("checkpoint");
   Checkpoint checkpoint;
-  checkpoint.state = backend_.state();
+  checkpoint.state = state;
   checkpoint.metadata.epoch = position.epoch;
   checkpoint.metadata.batches_into_epoch = position.batches_into_epoch;
   checkpoint.metadata.seed = config_.seed;
@@ -190,7 +202,8 @@ void Trainer::prune_old_checkpoints(int64_t newest_epoch) {
 
 TrainResult Trainer::run() {
   TrainResult result;
-  Position position = start_position();
+  ModelState state;
+  Position position = start_position(state);
   if (position.epoch >= config_.epochs) {
     out_ << "nothing to do: the checkpoint has already completed " << position.epoch << " of " << config_.epochs
          << " epochs (raise --epochs to train further)\n";
@@ -205,11 +218,20 @@ TrainResult Trainer::run() {
     }
   }
   result.last_checkpoint = config_.resume_from;
+  if (observer_) {
+    RunStart start;
+    start.resumed = !config_.resume_from.empty();
+    start.epochs_completed = position.epoch;
+    start.batches_into_epoch = position.batches_into_epoch;
+    start.step = state.step;
+    start.state = &state;
+    observer_->on_run_start(start);
+  }
 
   for (int64_t epoch = position.epoch; epoch < config_.epochs; ++epoch) {
     const Clock::time_point epoch_start = Clock::now();
     Position stop_at;
-    PassTotals train = train_epoch(epoch, position.batches_into_epoch, stop_at);
+    PassTotals train = train_epoch(epoch, position, stop_at);
     const double train_seconds = seconds_since(epoch_start);
     if (position.batches_into_epoch > 0) {
       if (train.first_nonfinite_batch >= 0) train.first_nonfinite_batch += position.batches_into_epoch;
@@ -230,7 +252,7 @@ TrainResult Trainer::run() {
       stop_at.epoch = epoch;
       stop_at.partial = train;
       const fs::path file = interrupted_checkpoint_path(config_.run_dir, epoch + 1, stop_at.batches_into_epoch);
-      save(file, stop_at);
+      save(file, stop_at, backend_.state());
       result.last_checkpoint = file;
       result.stop_signal = StopSignal::received();
       out_ << "\nstopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " at epoch " << epoch + 1
@@ -258,11 +280,15 @@ TrainResult Trainer::run() {
 
     const bool last = epoch + 1 == config_.epochs;
     const bool stopping = StopSignal::received() != 0;
-    if (last || stopping || (config_.save_every > 0 && (epoch + 1) % config_.save_every == 0)) {
+    const bool checkpoint_now = last || stopping || (config_.save_every > 0 && (epoch + 1) % config_.save_every == 0);
+    // One copy of the weights (a device sync on a GPU) serves both the observer and the checkpoint.
+    if (observer_ || checkpoint_now) state = backend_.state();
+    if (observer_) observer_->on_epoch_end(row, (epoch + 1) * batches_per_epoch_, state);
+    if (checkpoint_now) {
       const fs::path file = checkpoint_path(config_.run_dir, epoch + 1);
       Position done;
       done.epoch = epoch + 1;
-      save(file, done);
+      save(file, done, state);
       result.last_checkpoint = file;
       prune_old_checkpoints(epoch + 1);
     }

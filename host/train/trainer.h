@@ -1,8 +1,10 @@
 // The host orchestrator: epochs, batches, metrics, checkpoints, resume and graceful stop, written
 // once against the Backend interface. Per epoch: a fresh permutation from (seed, epoch), one
 // train_step per batch (the last partial batch kept, as tf.data does), a full test pass, one line
-// on stdout, a metrics.csv row and a checkpoint. Nothing here synchronizes with a GPU inside an
-// epoch except the progress bar's peek, a few times a second and only on a terminal.
+// on stdout, a metrics.csv row and a checkpoint; an optional TrainingObserver (TensorBoard) is told
+// along the way. Nothing here synchronizes with a GPU inside an epoch except the progress bar's
+// peek, a few times a second and only on a terminal, and the observer's running totals, every
+// TrainingObserver::running_totals_every() steps.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include "host/data/dataset.h"
 #include "host/model/backend.h"
 #include "host/train/metrics_log.h"
+#include "host/train/training_observer.h"
 
 // (The optimizer's settings are the backend's: BackendOptions::adam.)
 
@@ -41,7 +44,9 @@ struct TrainResult {
 
 class Trainer {
  public:
-  Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, std::ostream& out);
+  // `observer` (may be null) must outlive the trainer.
+  Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, std::ostream& out,
+          TrainingObserver* observer = nullptr);
   // Runs to the last epoch or a stop signal. Throws Error when training diverges (non-finite
   // loss or gradients), naming the epoch and step and the last good checkpoint.
   TrainResult run();
@@ -52,16 +57,20 @@ class Trainer {
     int64_t batches_into_epoch = 0;
     PassTotals partial;             // training totals of the batches already taken this epoch
   };
-  Position start_position();
-  PassTotals train_epoch(int64_t epoch, int64_t first_batch, Position& stop_at);
+  // Sets the backend's state (initial weights or the checkpoint's) and returns it in `state`.
+  Position start_position(ModelState& state);
+  // Trains from batch `from.batches_into_epoch`; `from.partial` holds the totals of the batches
+  // before it (for running totals). Returns the totals of the batches it took.
+  PassTotals train_epoch(int64_t epoch, const Position& from, Position& stop_at);
   PassTotals test_pass();
-  void save(const std::filesystem::path& file, const Position& position);
+  void save(const std::filesystem::path& file, const Position& position, const ModelState& state);
   void prune_old_checkpoints(int64_t newest_epoch);
 
   Backend& backend_;
   const Dataset& dataset_;
   TrainConfig config_;
   std::ostream& out_;
+  TrainingObserver* observer_;
   int64_t train_count_;
   int64_t test_count_;
   int64_t batches_per_epoch_;

@@ -1,0 +1,62 @@
+// events.out.tfevents.* files: naming them, writing one as TensorFlow's EventsWriter does (a
+// file_version record first, then one record per Event), and reading one back.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "host/tensorboard/proto/event.pb.h"
+
+namespace train_gpu::tensorboard {
+
+// The generated classes live in the .proto files' package, ::tensorboard.
+using ::tensorboard::Event;
+using ::tensorboard::HistogramProto;
+using ::tensorboard::Summary;
+
+inline constexpr const char* kFileVersion = "brain.Event:2";
+
+// "events.out.tfevents.<10-digit seconds>.<host>.<pid>.0": TensorFlow's pattern; TensorBoard
+// only needs "tfevents" in the name and reads a directory's files in name order.
+std::string event_file_name(int64_t unix_seconds, const std::string& host, long pid);
+
+// The event files directly in `directory`, in name order (the order TensorBoard reads them);
+// none when it does not exist.
+std::vector<std::filesystem::path> event_files(const std::filesystem::path& directory);
+
+// Seconds since the Unix epoch, with sub-second precision, for Event.wall_time.
+double wall_time_now();
+
+class EventFileWriter {
+ public:
+  // Creates `directory` when missing and a new event file in it whose name sorts after every
+  // event file already there (its seconds field is raised past theirs when needed), so TensorBoard
+  // reads the new steps last. Writes the file_version record. Errors name the file.
+  explicit EventFileWriter(const std::filesystem::path& directory);
+  ~EventFileWriter();  // flushes; never throws
+  EventFileWriter(const EventFileWriter&) = delete;
+  EventFileWriter& operator=(const EventFileWriter&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  // Buffered; flush() hands the bytes to the operating system so a running TensorBoard sees them.
+  void write(const Event& event);
+  void flush();
+
+ private:
+  std::filesystem::path path_;
+  std::ofstream out_;
+};
+
+struct EventFileContents {
+  std::vector<Event> events;
+  std::string damage;  // empty, or why reading stopped early (a torn or corrupt record, bad protobuf)
+};
+
+// Parses every intact record of `file` as an Event; stops at the first damaged one (described in
+// `damage`). Only an unreadable file is an Error.
+EventFileContents read_event_file(const std::filesystem::path& file);
+
+}  // namespace train_gpu::tensorboard

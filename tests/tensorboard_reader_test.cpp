@@ -1,0 +1,239 @@
+// A real short training run's RUN/tensorboard read by TensorBoard's own readers (the PyPI
+// `tensorboard` package in the test venv, through tests/support/read_tensorboard.py): every
+// scalar, histogram, image and text is there at the right step with the right value (scalars
+// against metrics.csv, weights against the checkpoint), every record passes TensorBoard's CRC
+// checks, and a resume after a run that got further than its last checkpoint leaves no (tag, step)
+// twice. Skips, saying why, without MNIST or without tensorboard in TRAIN_GPU_TEST_PYTHON.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "host/eval/png_image.h"
+#include "host/model/model_spec.h"
+#include "host/train/checkpoint.h"
+#include "host/train/run_directory.h"
+#include "support/mnist_subset.h"
+#include "support/test_support.h"
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+namespace t = train_gpu::testing;
+using nlohmann::json;
+
+// 640 training images in batches of 64: 10 steps per epoch.
+constexpr int kStepsPerEpoch = 10;
+constexpr int kRunningEvery = 4;
+
+// metrics.csv: one map of column -> value per epoch (index 0 is epoch 1).
+std::vector<std::map<std::string, double>> read_metrics(const fs::path& run) {
+  const std::vector<std::string> lines = t::lines_of(t::read_text(run / "metrics.csv"));
+  std::vector<std::string> columns;
+  std::stringstream header(lines.at(0));
+  for (std::string name; std::getline(header, name, ',');) columns.push_back(name);
+  std::vector<std::map<std::string, double>> rows;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::stringstream fields(lines[i]);
+    std::map<std::string, double> row;
+    size_t column = 0;
+    for (std::string field; std::getline(fields, field, ',');) row[columns.at(column++)] = std::stod(field);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// The steps a tag's points are at, in order.
+std::vector<int64_t> steps_of(const json& points) {
+  std::vector<int64_t> steps;
+  for (const json& point : points) steps.push_back(point.at(0).get<int64_t>());
+  return steps;
+}
+
+class TensorBoardReader : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!t::mnist_available()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+    static const std::string missing = [] {
+      if (!fs::exists(TRAIN_GPU_TEST_PYTHON)) return std::string(TRAIN_GPU_TEST_PYTHON) + " does not exist (run tools/make-test-venv.sh)";
+      const t::MergedCommandResult probe =
+          t::run_command_merged(t::shell_quote(TRAIN_GPU_TEST_PYTHON) + " -c 'import tensorboard'");
+      return probe.exit_code == 0 ? std::string() : std::string(TRAIN_GPU_TEST_PYTHON) + " cannot import tensorboard (run tools/make-test-venv.sh)";
+    }();
+    if (!missing.empty()) GTEST_SKIP() << missing;
+  }
+
+  t::CommandResult train(const std::string& arguments) {
+    return t::run_command(t::shell_quote(TRAIN_GPU_BINARY) + " --device cpu --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) +
+                              " --limit-train 640 --limit-test 200 --tensorboard-every " + std::to_string(kRunningEvery) +
+                              " --run-dir " + t::shell_quote(run_.string()) + " " + arguments,
+                          scratch_.path());
+  }
+
+  json read_board() {
+    const t::CommandResult read = t::run_command(t::shell_quote(TRAIN_GPU_TEST_PYTHON) + " " +
+                                                     t::shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tests/support/read_tensorboard.py") +
+                                                     " " + t::shell_quote((run_ / "tensorboard").string()),
+                                                 scratch_.path());
+    EXPECT_EQ(read.exit_code, 0) << read.err;
+    return json::parse(read.out);
+  }
+
+  // What every run's files must satisfy: intact records, each (tag, step) once, and the scalars
+  // equal to metrics.csv for epochs 1..epochs.
+  void expect_consistent_board(const json& board, int epochs) {
+    for (const json& file : board.at("files")) EXPECT_TRUE(file.at(1).get<bool>()) << file.at(0) << " has a damaged record";
+    std::set<std::pair<std::string, int64_t>> seen;
+    for (const json& value : board.at("raw")) {
+      const auto key = std::make_pair(value.at(2).get<std::string>(), value.at(1).get<int64_t>());
+      EXPECT_TRUE(seen.insert(key).second) << key.first << " at step " << key.second << " appears twice (" << value.at(0) << ")";
+    }
+
+    const auto rows = read_metrics(run_);
+    ASSERT_EQ(rows.size(), static_cast<size_t>(epochs));
+    // metrics.csv rounds: %.6f for losses and accuracies, %.3f seconds, %.1f samples/s; TensorBoard
+    // holds float32 (relative 6e-8). So: half a unit of the last printed digit, plus float32.
+    const std::map<std::string, double> printed_unit{{"train_loss", 1e-6}, {"train_accuracy", 1e-6}, {"test_loss", 1e-6},
+                                                     {"test_accuracy", 1e-6}, {"epoch_seconds", 1e-3}, {"samples_per_second", 0.1}};
+    const json& scalars = board.at("scalars");
+    for (const auto& [tag, unit] : printed_unit) {
+      ASSERT_TRUE(scalars.contains(tag)) << tag;
+      const json& points = scalars.at(tag);
+      ASSERT_EQ(points.size(), static_cast<size_t>(epochs)) << tag;
+      for (int epoch = 1; epoch <= epochs; ++epoch) {
+        const json& point = points.at(static_cast<size_t>(epoch - 1));
+        EXPECT_EQ(point.at(0).get<int64_t>(), epoch) << tag;
+        const double csv = rows[static_cast<size_t>(epoch - 1)].at(tag);
+        EXPECT_NEAR(point.at(1).get<double>(), csv, unit / 2 + 1e-7 * std::abs(csv)) << tag << " at epoch " << epoch;
+      }
+    }
+
+    // Running means every kRunningEvery steps; the one at an epoch's last step is that epoch's
+    // train loss/accuracy (both are the mean over all its batches).
+    std::vector<int64_t> expected_steps;
+    for (int64_t step = kRunningEvery; step <= epochs * kStepsPerEpoch; step += kRunningEvery) expected_steps.push_back(step);
+    for (const char* name : {"train_loss", "train_accuracy"}) {
+      const std::string tag = std::string("running/") + name;
+      ASSERT_TRUE(scalars.contains(tag)) << tag;
+      EXPECT_EQ(steps_of(scalars.at(tag)), expected_steps) << tag;
+      for (const json& point : scalars.at(tag)) {
+        if (point.at(0).get<int64_t>() % kStepsPerEpoch != 0) continue;
+        const double csv = rows.at(static_cast<size_t>(point.at(0).get<int64_t>() / kStepsPerEpoch - 1)).at(name);
+        EXPECT_NEAR(point.at(1).get<double>(), csv, 0.5e-6 + 1e-7 * csv) << tag << " at step " << point.at(0);
+      }
+    }
+
+    // A histogram per tensor per epoch, 0 being the initial weights; every value in a bucket.
+    std::vector<int64_t> epochs_from_zero;
+    for (int64_t epoch = 0; epoch <= epochs; ++epoch) epochs_from_zero.push_back(epoch);
+    for (const model::TensorSpec& tensor : model::kParameterTensors) {
+      const std::string tag = std::string("weights/") + tensor.name;
+      ASSERT_TRUE(board.at("histograms").contains(tag)) << tag;
+      const json& points = board.at("histograms").at(tag);
+      EXPECT_EQ(steps_of(points), epochs_from_zero) << tag;
+      for (const json& point : points) {
+        EXPECT_EQ(point.at(1).get<double>(), static_cast<double>(tensor.count)) << tag;
+        EXPECT_EQ(point.at(5).get<double>(), static_cast<double>(tensor.count)) << tag << ": bucket counts do not add up";
+      }
+    }
+
+    // The final evaluation's three pictures, once, at the last epoch.
+    const json& images = board.at("images");
+    for (const char* tag : {"evaluation/confusion_matrix", "evaluation/feature_maps", "evaluation/mistakes"}) {
+      ASSERT_TRUE(images.contains(tag)) << tag;
+      ASSERT_EQ(images.at(tag).size(), 1u) << tag;
+      EXPECT_EQ(images.at(tag).at(0).at(0).get<int64_t>(), epochs) << tag;
+      EXPECT_TRUE(images.at(tag).at(0).at(3).get<bool>()) << tag << " is not a PNG";
+    }
+    const eval::Image features = eval::read_png(run_ / "evaluation" / "features-test-0.png");
+    EXPECT_EQ(images.at("evaluation/feature_maps").at(0).at(1).get<int>(), features.width);
+    EXPECT_EQ(images.at("evaluation/feature_maps").at(0).at(2).get<int>(), features.height);
+    EXPECT_EQ(images.at("evaluation/confusion_matrix").at(0).at(1).get<int>(), 11 * 36);
+
+    // config.json, whole, as the text of step 0.
+    ASSERT_TRUE(board.at("text").contains("config"));
+    const json& config = board.at("text").at("config");
+    ASSERT_EQ(config.size(), 1u);
+    EXPECT_EQ(config.at(0).at(0).get<int64_t>(), 0);
+    std::string markdown = config.at(0).at(1).get<std::string>();
+    ASSERT_EQ(markdown.rfind("```json\n", 0), 0u) << markdown;
+    markdown = markdown.substr(8, markdown.size() - 8 - 4);
+    EXPECT_EQ(json::parse(markdown), json::parse(t::read_text(run_ / "config.json")));
+  }
+
+  t::TempDir scratch_;
+  fs::path run_ = scratch_.path() / "run";
+};
+
+TEST_F(TensorBoardReader, ReadsEveryKindOfSummaryOfARealRun) {
+  const t::CommandResult result = train("--epochs 2");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("tensorboard: " + (run_ / "tensorboard").string()), std::string::npos) << result.out;
+  const json board = read_board();
+  EXPECT_EQ(board.at("files").size(), 1u);
+  expect_consistent_board(board, 2);
+
+  // The last histograms are the weights of the last checkpoint.
+  const Checkpoint last = load_checkpoint(checkpoint_path(run_, 2));
+  for (const model::TensorSpec& tensor : model::kParameterTensors) {
+    const auto begin = last.state.parameters.begin() + static_cast<std::ptrdiff_t>(tensor.offset);
+    const auto [low, high] = std::minmax_element(begin, begin + static_cast<std::ptrdiff_t>(tensor.count));
+    double sum = 0;
+    for (auto it = begin; it != begin + static_cast<std::ptrdiff_t>(tensor.count); ++it) sum += *it;
+    const json& at_epoch_2 = board.at("histograms").at(std::string("weights/") + tensor.name).at(2);
+    EXPECT_EQ(at_epoch_2.at(2).get<double>(), static_cast<double>(*low)) << tensor.name;
+    EXPECT_EQ(at_epoch_2.at(3).get<double>(), static_cast<double>(*high)) << tensor.name;
+    // Summed in double here and there, in different orders: relative 1e-9 of the absolute sum.
+    EXPECT_NEAR(at_epoch_2.at(4).get<double>(), sum, 1e-6 + 1e-9 * static_cast<double>(tensor.count)) << tensor.name;
+  }
+}
+
+// A run killed after epoch 3's events were flushed but before epoch 3's checkpoint (here: a
+// --save-every 2 run whose last checkpoint is then deleted, and a record torn in half at the end
+// of its file): the resume from epoch 2 trains epoch 3 again. TensorBoard must show epoch 3 and
+// steps 21..30 once, from the resumed run.
+TEST_F(TensorBoardReader, ResumeAfterEventsPastTheCheckpointLeavesNoStepTwice) {
+  const t::CommandResult first = train("--epochs 3 --save-every 2");
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  ASSERT_TRUE(fs::remove(checkpoint_path(run_, 3)));
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(run_ / "tensorboard")) files.push_back(entry.path());
+  ASSERT_EQ(files.size(), 1u);
+  const std::string whole = t::read_text(files[0]);
+  std::ofstream(files[0], std::ios::app | std::ios::binary) << whole.substr(whole.size() - 40);  // a torn record
+
+  const t::CommandResult resumed = train("--epochs 3 --resume " + t::shell_quote(run_.string()));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_NE(resumed.out.find("epoch-002.safetensors"), std::string::npos) << resumed.out;
+  EXPECT_NE(resumed.out.find("tensorboard: dropped a damaged tail"), std::string::npos) << resumed.out;
+  EXPECT_NE(resumed.out.find("written after the checkpoint (epoch 2, step 20)"), std::string::npos) << resumed.out;
+
+  const json board = read_board();
+  ASSERT_EQ(board.at("files").size(), 2u);
+  expect_consistent_board(board, 3);
+  // The first file ends where the checkpoint is; the second starts right after it.
+  const std::string first_file = board.at("files").at(0).at(0);
+  for (const json& value : board.at("raw")) {
+    const std::string tag = value.at(2);
+    const int64_t step = value.at(1);
+    const bool counts_steps = tag.rfind("running/", 0) == 0;
+    if (value.at(0) == first_file) {
+      EXPECT_LE(step, counts_steps ? 20 : 2) << tag << " survived the resume in the first file";
+    } else {
+      EXPECT_GT(step, counts_steps ? 20 : 2) << tag << " was written again by the resumed run";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace train_gpu
