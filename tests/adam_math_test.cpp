@@ -122,6 +122,42 @@ TEST(AdamMathTest, StepSizeStaysAccurateForLongRuns) {
   EXPECT_NEAR(math::adam_step_size(kLearningRate, kBeta1, kBeta2, int64_t(t)), exact, exact * 1e-6);
 }
 
+// x, rounded to float and forced through memory: no compiler may fuse it into a later add.
+float rounded(float x) {
+  volatile float stored = x;
+  return stored;
+}
+
+TEST(AdamMathTest, EachOperationIsRoundedOnItsOwn) {
+  // adam_update must give the same bits on the host and on the GPU (rounded_float.h): every
+  // product rounded before it is added, never an FMA. The reference below rounds each step
+  // through memory; a contracted build (nvcc's default, or g++ -ffp-contract=fast -mfma) computes
+  // m = fma(b1, m, (1 - b1) g) instead, which differs in ~30% of these draws (counted, so the test
+  // shows it can tell the two apart).
+  Rng rng(23);
+  int fused_would_differ = 0;
+  for (int element = 0; element < 1000; ++element) {
+    const float w0 = 0.2f * (rng.uniform01() - 0.5f);
+    const float g = 2e-2f * (rng.uniform01() - 0.5f);
+    const float m0 = 2e-3f * (rng.uniform01() - 0.5f);
+    const float v0 = 1e-5f * rng.uniform01();
+    const float step_size = math::adam_step_size(kLearningRate, kBeta1, kBeta2, 7);
+
+    const float m_ref = rounded(rounded(kBeta1 * m0) + rounded(rounded(1.0f - kBeta1) * g));
+    const float v_ref = rounded(rounded(kBeta2 * v0) + rounded(rounded(rounded(1.0f - kBeta2) * g) * g));
+    const float w_ref =
+        rounded(w0 - rounded(rounded(step_size * m_ref) / rounded(rounded(std::sqrt(v_ref)) + kEpsilon)));
+    fused_would_differ += std::fma(kBeta1, m0, rounded(rounded(1.0f - kBeta1) * g)) != m_ref ? 1 : 0;
+
+    float m = m0, v = v0;
+    const float w = math::adam_update(w0, g, m, v, kBeta1, kBeta2, step_size, kEpsilon);
+    ASSERT_EQ(m, m_ref) << "element " << element << ": m was computed with a fused multiply-add";
+    ASSERT_EQ(v, v_ref) << "element " << element;
+    ASSERT_EQ(w, w_ref) << "element " << element;
+  }
+  EXPECT_GT(fused_would_differ, 100);
+}
+
 TEST(AdamMathTest, ZeroGradientLeavesAFreshWeightUnchanged) {
   float m = 0.0f, v = 0.0f;
   const float step_size = math::adam_step_size(kLearningRate, kBeta1, kBeta2, 1);

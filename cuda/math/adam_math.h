@@ -6,6 +6,15 @@
 //   w <- w - lr_t * m / (sqrt(v) + epsilon)
 //
 // Note epsilon is added to sqrt(v) WITHOUT bias-correcting v: Keras's "epsilon hat" form.
+//
+// This is the ONE definition of Adam's per-element math: the CUDA kernel (cuda/kernels/adam.cu)
+// and the CPU backend both call adam_update, and they must agree bit for bit. So it must NOT be
+// contracted into fused multiply-adds on either side: every operation goes through
+// rounded_float.h (mul_rn, add_rn, ...), which nvcc cannot fuse, and host code is compiled with
+// -ffp-contract=off. A CPU loop rewritten for speed must keep calling adam_update (or the same
+// *_rn sequence) rather than re-spelling the formula. Tested by
+// AdamMathTest.EachOperationIsRoundedOnItsOwn (host), tests/gpu/adam_ptx_test.cpp (no fma in the
+// kernel's PTX) and, on a GPU, CudaKernels.AdamMatchesTheSharedUpdateBitwise.
 #pragma once
 
 #include <math.h>
@@ -13,6 +22,7 @@
 #include <cstdint>
 
 #include "cuda/math/host_device.h"
+#include "cuda/math/rounded_float.h"
 
 namespace train_gpu::math {
 
@@ -25,11 +35,14 @@ inline float adam_step_size(float learning_rate, float beta1, float beta2, int64
 }
 
 // One element's update; m and v are updated in place, the new weight is returned.
+// Evaluation order, each step rounded to float:
+//   m = (beta1 * m) + ((1 - beta1) * g);   v = (beta2 * v) + (((1 - beta2) * g) * g)
+//   w - ((step_size * m) / (sqrt(v) + epsilon))
 TG_HOST_DEVICE float adam_update(float weight, float gradient, float& m, float& v, float beta1, float beta2,
                                  float step_size, float epsilon) {
-  m = beta1 * m + (1.0f - beta1) * gradient;
-  v = beta2 * v + (1.0f - beta2) * gradient * gradient;
-  return weight - step_size * m / (sqrtf(v) + epsilon);
+  m = add_rn(mul_rn(beta1, m), mul_rn(sub_rn(1.0f, beta1), gradient));
+  v = add_rn(mul_rn(beta2, v), mul_rn(mul_rn(sub_rn(1.0f, beta2), gradient), gradient));
+  return sub_rn(weight, div_rn(mul_rn(step_size, m), add_rn(sqrt_rn(v), epsilon)));
 }
 
 }  // namespace train_gpu::math

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "cuda/check.h"
@@ -64,6 +66,28 @@ inline ::testing::AssertionResult all_close(const std::vector<float>& actual, co
   }
   if (bad == 0) return ::testing::AssertionSuccess();
   return failure << bad << " of " << actual.size() << " elements outside atol " << atol << " + rtol " << rtol;
+}
+
+// The same float bits in every element (so -0 vs 0 or two NaN payloads differ); reports the
+// first few offenders.
+inline ::testing::AssertionResult bitwise_equal(const std::vector<float>& actual, const std::vector<float>& reference) {
+  if (actual.size() != reference.size()) {
+    return ::testing::AssertionFailure() << "sizes differ: " << actual.size() << " vs " << reference.size();
+  }
+  std::size_t bad = 0;
+  ::testing::AssertionResult failure = ::testing::AssertionFailure();
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    if (std::memcmp(&actual[i], &reference[i], sizeof(float)) != 0) {
+      if (bad < 5) {
+        char text[96];  // hex floats: decimal printing would show two different values as equal
+        std::snprintf(text, sizeof text, "[%zu] %a vs reference %a; ", i, double(actual[i]), double(reference[i]));
+        failure << text;
+      }
+      ++bad;
+    }
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return failure << bad << " of " << actual.size() << " elements differ bitwise";
 }
 
 }  // namespace train_gpu::cuda::testing
