@@ -10,6 +10,7 @@
 #include "cuda/math/softmax_xent_math.h"
 #include "host/common/error.h"
 #include "host/model/cpu_layers.h"
+#include "host/model/image_set_check.h"
 
 namespace train_gpu {
 
@@ -187,25 +188,6 @@ class CpuBackend final : public Backend {
     if (size != kParameterCount) {
       throw Error(std::string("model state: ") + what + " has " + std::to_string(size) + " values; this model has " +
                   std::to_string(kParameterCount) + " parameters");
-    }
-  }
-
-  static void check_image_set(const ImageSet& set, const char* name) {
-    if (set.rows != kImageSide || set.cols != kImageSide) {
-      throw Error(std::string("cpu backend: ") + name + " images are " + std::to_string(set.rows) + "x" +
-                  std::to_string(set.cols) + "; the model expects 28x28");
-    }
-    if (set.count < 0 || set.pixels.size() != std::size_t(set.count) * kImagePixels ||
-        set.labels.size() != std::size_t(set.count)) {
-      throw Error(std::string("cpu backend: ") + name + " split holds " + std::to_string(set.pixels.size()) +
-                  " pixels and " + std::to_string(set.labels.size()) + " labels for " + std::to_string(set.count) +
-                  " images");
-    }
-    for (std::size_t i = 0; i < set.labels.size(); ++i) {
-      if (set.labels[i] >= kClasses) {
-        throw Error(std::string("cpu backend: ") + name + " label " + std::to_string(i) + " is " +
-                    std::to_string(set.labels[i]) + "; labels must be 0..9");
-      }
     }
   }
 
