@@ -16,15 +16,22 @@ namespace t = train_gpu::testing;
 
 bool has_mnist() { return fs::exists(fs::path(TRAIN_GPU_MNIST_DIR) / "t10k-labels-idx1-ubyte.gz"); }
 
-// A row's fields; the first (the device) is quoted because descriptions contain commas.
-std::vector<std::string> fields_of(const std::string& line) {
-  std::vector<std::string> fields;
-  const std::size_t close = line.size() > 1 && line[0] == '"' ? line.find('"', 1) : std::string::npos;
-  if (close == std::string::npos) return fields;
-  fields.push_back(line.substr(1, close - 1));
-  std::stringstream stream(line.substr(close + 2));
-  for (std::string field; std::getline(stream, field, ',');) fields.push_back(field);
-  return fields;
+// The CSV's rows as Python's csv module reads them (what tools/device-check.sh and pandas use),
+// fields joined by tabs: the device field holds commas ("cpu (OpenBLAS 0.3.21, 2 threads)"), so
+// only a writer that quotes it keeps the columns in place.
+std::vector<std::vector<std::string>> csv_rows(const fs::path& csv) {
+  const t::MergedCommandResult read = t::run_command_merged(
+      "/usr/bin/python3 -c 'import csv, sys; [print(\"\\t\".join(r)) for r in csv.reader(open(sys.argv[1], "
+      "newline=\"\"))]' " + t::shell_quote(csv.string()));
+  EXPECT_EQ(read.exit_code, 0) << read.output;
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& line : t::lines_of(read.output)) {
+    std::vector<std::string> fields;
+    std::stringstream stream(line);
+    for (std::string field; std::getline(stream, field, '\t');) fields.push_back(field);
+    rows.push_back(fields);
+  }
+  return rows;
 }
 
 TEST(BenchCommand, TimesEachBatchSizeAndWritesCsv) {
@@ -42,12 +49,16 @@ TEST(BenchCommand, TimesEachBatchSizeAndWritesCsv) {
   const std::vector<std::string> lines = t::lines_of(t::read_text(csv));
   ASSERT_EQ(lines.size(), 3u) << t::read_text(csv);
   EXPECT_EQ(lines[0], "device,batch,steps_per_epoch,ms_per_epoch,samples_per_second,achieved_tflops,floor_ms,train_loss");
+  if (!t::system_python_has("csv")) GTEST_SKIP() << "no /usr/bin/python3 to read the CSV as its users do";
+  const std::vector<std::vector<std::string>> rows = csv_rows(csv);
+  ASSERT_EQ(rows.size(), 3u);
   const int batches[] = {64, 128};
   const int steps[] = {10, 5};  // 640 images: 10 batches of 64, 5 of 128
   for (int row = 0; row < 2; ++row) {
-    const std::vector<std::string> fields = fields_of(lines[static_cast<size_t>(row) + 1]);
+    const std::vector<std::string>& fields = rows[static_cast<size_t>(row) + 1];
     ASSERT_EQ(fields.size(), 8u) << lines[static_cast<size_t>(row) + 1];
-    EXPECT_EQ(fields[0].rfind("cpu", 0), 0u) << fields[0];
+    EXPECT_EQ(fields[0].rfind("cpu (", 0), 0u) << fields[0];
+    EXPECT_NE(fields[0].find(','), std::string::npos) << "the CPU's description has a comma: " << fields[0];
     EXPECT_EQ(std::stoi(fields[1]), batches[row]);
     EXPECT_EQ(std::stoi(fields[2]), steps[row]);
     const double ms = std::stod(fields[3]);

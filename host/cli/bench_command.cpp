@@ -14,6 +14,7 @@
 
 #include "host/cli/commands.h"
 #include "host/cli/options.h"
+#include "host/common/csv_field.h"
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/data/permutation.h"
@@ -107,7 +108,7 @@ void write_csv(const std::string& file, const std::vector<BenchRow>& rows, const
     std::snprintf(line, sizeof line, ",%d,%lld,%.3f,%.1f,%.4f,%.3f,%.6f\n", row.batch,
                   static_cast<long long>(row.steps_per_epoch), row.ms_per_epoch, row.samples_per_second,
                   row.achieved_tflops, row.floor_ms, row.final_train_loss);
-    out << '"' << device << '"' << line;
+    out << csv_field(device) << line;  // the device name holds commas
   }
   out.flush();
   if (!out) throw Error("cannot write " + file);
