@@ -414,4 +414,33 @@ std::string built_library_versions() {
   return out.str();
 }
 
+std::string loaded_library_versions() noexcept {
+  try {
+    std::ostringstream out;
+    int runtime = 0;
+    if (cudaRuntimeGetVersion(&runtime) == cudaSuccess) {
+      out << "CUDA runtime " << runtime / 1000 << "." << (runtime % 1000) / 10;
+    }
+    // cuDNN 9 encodes major * 10000 + minor * 100 + patch.
+    const std::size_t cudnn = cudnnGetVersion();
+    out << ", cuDNN " << cudnn / 10000 << "." << (cudnn % 10000) / 100 << "." << cudnn % 100;
+    int major = 0, minor = 0, patch = 0;
+    if (cublasGetProperty(MAJOR_VERSION, &major) == CUBLAS_STATUS_SUCCESS &&
+        cublasGetProperty(MINOR_VERSION, &minor) == CUBLAS_STATUS_SUCCESS &&
+        cublasGetProperty(PATCH_LEVEL, &patch) == CUBLAS_STATUS_SUCCESS) {
+      out << ", cuBLAS " << major << "." << minor << "." << patch;
+    }
+    int driver = 0;
+    if (cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0) {
+      out << ", driver supports CUDA " << driver / 1000 << "." << (driver % 1000) / 10;
+    } else {
+      out << ", no NVIDIA driver";
+    }
+    (void)cudaGetLastError();
+    return out.str();
+  } catch (...) {
+    return "unknown (could not query the loaded libraries)";
+  }
+}
+
 }  // namespace train_gpu::cuda

@@ -213,6 +213,13 @@ TEST_F(TrainCommandTest, VersionNamesTheBuildAndEndsItsLine) {
   const bool names_libraries =
       result.out.find("built against CUDA") != std::string::npos || result.out.find("CPU-only build") != std::string::npos;
   EXPECT_TRUE(names_libraries) << result.out;
+  if (result.out.find("built against CUDA") != std::string::npos) {
+    // What the machine actually loaded, for the device check (tools/device-check.sh); the driver
+    // part reads "no NVIDIA driver" here.
+    EXPECT_NE(result.out.find("\nloaded: CUDA runtime "), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find(", cuDNN "), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find(", cuBLAS "), std::string::npos) << result.out;
+  }
   ASSERT_FALSE(result.out.empty());
   EXPECT_EQ(result.out.back(), '\n');  // a shell prompt must not land on the version line
 }

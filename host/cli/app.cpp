@@ -1,4 +1,5 @@
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -20,7 +21,8 @@ std::string version_text() {
   std::string text = std::string("train_gpu ") + TRAIN_GPU_VERSION + " (commit " + TRAIN_GPU_GIT_COMMIT + ", " +
                      TRAIN_GPU_BUILD_TYPE + ")\n";
 #ifdef TRAIN_GPU_HAVE_CUDA
-  text += "built against " + cuda::built_library_versions();
+  text += "built against " + cuda::built_library_versions() + "\n";
+  text += "loaded: " + cuda::loaded_library_versions();
 #else
   text += "CPU-only build";
 #endif
@@ -41,7 +43,9 @@ int run(int argc, char** argv) {
   CLI::App app{"train_gpu: trains the TensorFlow 2 MNIST tutorial's CNN natively, on a GPU or the CPU.\n"
                "The default command is train: `train_gpu --device 0` trains on GPU 0.",
                "train_gpu"};
-  app.set_version_flag("--version", version_text(), "Print the version, git commit and CUDA/cuDNN/cuBLAS versions");
+  // A callback, so the loaded libraries are queried only when --version is asked for.
+  app.set_version_flag("--version", std::function<std::string()>(version_text),
+                       "Print the version, git commit and the CUDA/cuDNN/cuBLAS versions built against and loaded");
   app.require_subcommand(0, 1);
   add_train_command(app);
   add_inspect_command(app);
