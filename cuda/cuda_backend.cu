@@ -96,6 +96,7 @@ class CudaBackend final : public Backend {
     conv_options.max_batch = options.max_batch;
     conv_options.deterministic = options.deterministic;
     conv_options.tf32 = options.tf32;
+    conv_options.requested = options.conv_algorithms;
     conv_ = std::make_unique<ConvolutionLayer>(cudnn_.get(), conv_options);
     description_ += ", " + describe_math(math_modes());
 
@@ -144,6 +145,8 @@ class CudaBackend final : public Backend {
     modes.conv_backward_tensor = conv_->backward_may_use_tensor_cores();
     return modes;
   }
+
+  ConvolutionAlgorithms conv_algorithms() const override { return conv_->algorithms(); }
 
   void attach_data(const ImageSet& train, const ImageSet& test) override {
     // The CPU backend's checks, message for message: a label >= 10 would make softmax_xent read

@@ -1,8 +1,8 @@
 // CPU tests of the CUDA backend's host-side logic, which is plain C++ on purpose so it is tested
 // on machines without a GPU: the dense layers' column-major GEMM mapping (run through a
-// reference GEMM), cuDNN algorithm choice, the math-mode wording, loader choice, the pinned
-// loader's batch gathering and double-buffer protocol (the H2D copy replaced by memcpy), the
-// device totals' conversion, and the pooling math the kernels share.
+// reference GEMM), cuDNN algorithm choice (requested, deterministic, named), the math-mode
+// wording, loader choice, the pinned loader's batch gathering and double-buffer protocol (the H2D
+// copy replaced by memcpy), the device totals' conversion, and the pooling math the kernels share.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -167,6 +167,78 @@ TEST(AlgorithmChoice, ReportsNoneAndSaysWhatWasOffered) {
   EXPECT_NE(message.find("algo 3"), std::string::npos) << message;
   EXPECT_NE(message.find("algo 2 failed"), std::string::npos) << message;
   EXPECT_NE(message.find("--deterministic"), std::string::npos) << message;
+}
+
+TEST(AlgorithmChoice, ARequestedAlgorithmWinsOnlyWhenItMeetsTheRequirements) {
+  const std::vector<AlgorithmCandidate> candidates = {
+      candidate(1, true, true, false, 0),        // the heuristics' favourite
+      candidate(0, true, false, false, 0),       // nondeterministic (backward-filter ALGO_0)
+      candidate(5, true, true, false, 1 << 30),  // too much workspace
+      candidate(3, false, true, false, 0),       // not supported here
+      candidate(2, true, true, false, 512),
+  };
+  AlgorithmRequirements deterministic;
+  deterministic.deterministic_only = true;
+  deterministic.max_workspace_bytes = 1 << 20;
+  EXPECT_EQ(choose_algorithm(candidates, deterministic, 2), 4);   // honored, though not first
+  EXPECT_EQ(choose_algorithm(candidates, deterministic, 0), 0);   // nondeterministic: the first that qualifies
+  EXPECT_EQ(choose_algorithm(candidates, deterministic, 5), 0);   // over the workspace cap
+  EXPECT_EQ(choose_algorithm(candidates, deterministic, 3), 0);   // unsupported
+  EXPECT_EQ(choose_algorithm(candidates, deterministic, 6), 0);   // not offered at all
+  EXPECT_EQ(choose_algorithm(candidates, deterministic, -1), 0);  // none requested
+  AlgorithmRequirements any = deterministic;
+  any.deterministic_only = false;
+  EXPECT_EQ(choose_algorithm(candidates, any, 0), 1);  // allowed without --deterministic
+  EXPECT_TRUE(offers(candidates, 3));
+  EXPECT_FALSE(offers(candidates, 6));
+}
+
+TEST(AlgorithmChoice, DeterministicOrRequestedChoicesAreNotTimed) {
+  // Timing (cudnnFind) can rank algorithms differently in two processes; the heuristics cannot.
+  EXPECT_EQ(algorithm_search(false, false), AlgorithmSearch::kBenchmark);
+  EXPECT_EQ(algorithm_search(true, false), AlgorithmSearch::kHeuristic);
+  EXPECT_EQ(algorithm_search(false, true), AlgorithmSearch::kHeuristic);
+  EXPECT_EQ(algorithm_search(true, true), AlgorithmSearch::kHeuristic);
+}
+
+TEST(AlgorithmChoice, DocumentedDeterminismOfBackwardFilterAlgorithms) {
+  // cudnn_ops.h marks ALGO_0 and ALGO_3 "non-deterministic" (atomic adds); the rest are not.
+  for (int algorithm = 0; algorithm < 7; ++algorithm) {
+    EXPECT_EQ(documented_deterministic_backward_filter(algorithm), algorithm != 0 && algorithm != 3) << algorithm;
+  }
+}
+
+TEST(AlgorithmChoice, SaysHowTheAlgorithmsWereChosen) {
+  ConvolutionAlgorithms none;
+  ConvolutionAlgorithms requested;
+  requested.forward = 1;
+  requested.backward_filter = 1;
+  ConvolutionAlgorithms ran = requested;
+  EXPECT_EQ(how_chosen(AlgorithmSearch::kBenchmark, none, ran), "benchmarked (cudnnFind)");
+  EXPECT_EQ(how_chosen(AlgorithmSearch::kHeuristic, none, ran), "heuristic (cudnnGet*_v7, untimed)");
+  EXPECT_EQ(how_chosen(AlgorithmSearch::kHeuristic, requested, ran), "as requested");
+  ran.backward_filter = 5;
+  EXPECT_EQ(how_chosen(AlgorithmSearch::kHeuristic, requested, ran),
+            "heuristic (cudnnGet*_v7, untimed); the requested forward IMPLICIT_PRECOMP_GEMM (1), backward-filter "
+            "ALGO_1 (1) is not usable here");
+}
+
+TEST(AlgorithmChoice, NamesFollowCudnnsEnumOrder) {
+  // cuda/layers/conv.cu static_asserts the same values against cudnn_ops.h.
+  EXPECT_STREQ(forward_algorithm_name(0), "IMPLICIT_GEMM");
+  EXPECT_STREQ(forward_algorithm_name(1), "IMPLICIT_PRECOMP_GEMM");
+  EXPECT_STREQ(forward_algorithm_name(7), "WINOGRAD_NONFUSED");
+  EXPECT_STREQ(forward_algorithm_name(8), "unknown");
+  EXPECT_STREQ(forward_algorithm_name(-1), "unknown");
+  EXPECT_STREQ(backward_filter_algorithm_name(1), "ALGO_1");
+  EXPECT_STREQ(backward_filter_algorithm_name(3), "ALGO_3");
+  EXPECT_STREQ(backward_filter_algorithm_name(6), "FFT_TILING");
+  EXPECT_STREQ(backward_filter_algorithm_name(7), "unknown");
+  ConvolutionAlgorithms pair;
+  EXPECT_EQ(describe(pair), "none");
+  pair.forward = 6;
+  pair.backward_filter = 2;
+  EXPECT_EQ(describe(pair), "forward WINOGRAD (6), backward-filter FFT (2)");
 }
 
 // ---------------------------------------------------------------------------------------------

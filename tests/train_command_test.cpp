@@ -72,6 +72,8 @@ TEST_F(TrainCommandTest, FirstEpochOfMnistReachesTheTutorialsAccuracy) {
   EXPECT_FLOAT_EQ(config["training"]["optimizer"]["epsilon"].get<float>(), 1e-7f);
   EXPECT_EQ(config["dataset"]["files"][0]["sha256"], "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609");
   EXPECT_EQ(config["model"]["parameters"], 693962);
+  EXPECT_TRUE(config.contains("cudnn_algorithms"));
+  EXPECT_TRUE(config["cudnn_algorithms"].is_null()) << "the CPU backend runs no cuDNN algorithm";
 }
 
 // label_distribution.csv, the tutorial's train-vs-test label table, from a quick --dry-run on the

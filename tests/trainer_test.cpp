@@ -12,6 +12,7 @@
 
 #include "host/common/error.h"
 #include "host/model/cpu_backend.h"
+#include "host/train/algorithm_record.h"
 #include "host/train/checkpoint.h"
 #include "host/train/run_directory.h"
 #include "host/train/stop_signal.h"
@@ -40,11 +41,14 @@ class StoppingBackend : public Backend {
   PassTotals take_totals(PassKind kind) override { return inner_.take_totals(kind); }
   PassTotals peek_totals(PassKind kind) override { return inner_.peek_totals(kind); }
   ImageActivations activations(Split split, int64_t index) override { return inner_.activations(split, index); }
+  ConvolutionAlgorithms conv_algorithms() const override { return algorithms_; }
+  void pretend_to_run(const ConvolutionAlgorithms& algorithms) { algorithms_ = algorithms; }
 
  private:
   Backend& inner_;
   int64_t stop_after_;
   int64_t steps_ = 0;
+  ConvolutionAlgorithms algorithms_;
 };
 
 // Records what the trainer reports to its observer.
@@ -129,6 +133,28 @@ class TrainerTest : public ::testing::Test {
   fs::path root_;
   std::ostringstream log_;
 };
+
+TEST_F(TrainerTest, CheckpointsRecordTheBackendsCudnnAlgorithmsForAResume) {
+  auto cpu = backend();
+  StoppingBackend reporting(*cpu, -1);  // never stops
+  ConvolutionAlgorithms ran;
+  ran.forward = 1;
+  ran.backward_filter = 5;
+  ran.how = "heuristic (cudnnGet*_v7, untimed)";
+  reporting.pretend_to_run(ran);
+  Trainer(reporting, dataset_, config("gpu-like", 1), log_).run();
+  const Checkpoint written = load_checkpoint(checkpoint_path(root_ / "gpu-like", 1));
+  const ConvolutionAlgorithms recorded = recorded_conv_algorithms(written.metadata.extra);
+  EXPECT_EQ(recorded.forward, 1);
+  EXPECT_EQ(recorded.backward_filter, 5);
+  EXPECT_EQ(written.metadata.extra.at("cudnn.algorithms_how"), ran.how);
+
+  auto plain = backend();
+  Trainer(*plain, dataset_, config("cpu", 1), log_).run();
+  const Checkpoint cpu_checkpoint = load_checkpoint(checkpoint_path(root_ / "cpu", 1));
+  EXPECT_FALSE(recorded_conv_algorithms(cpu_checkpoint.metadata.extra).chosen());
+  EXPECT_EQ(cpu_checkpoint.metadata.extra.count("cudnn.forward_algorithm"), 0u);
+}
 
 TEST_F(TrainerTest, WritesOneMetricsRowAndOneCheckpointPerEpoch) {
   auto cpu = backend();

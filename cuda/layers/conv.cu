@@ -7,12 +7,15 @@
 //   API (or a kernel) anyway; we use kernels for pooling (pool.cu) and keep cuDNN to this file;
 // - a 1-channel 3x3 convolution needs two operations whose classic form is ~30 calls, against
 //   several hundred lines of descriptor building (or the C++ frontend as a new dependency);
-// - cudnnFind* gives measured, ordered candidates with a determinism field, which is exactly
-//   what --deterministic needs.
+// - cudnnFind* (timed) and cudnnGet*_v7 (heuristic) give ordered candidates with a determinism
+//   field, which is what --deterministic needs.
 // When a future cuDNN major release drops the classic API, this file is the one to port.
 //
-// Set up once: descriptors, algorithm choice (benchmarked at max_batch) and the workspace are
-// decided in the constructor; forward/backward never allocate. Smaller batches (an epoch's last,
+// Set up once: descriptors, algorithm choice (at max_batch) and the workspace are decided in the
+// constructor; forward/backward never allocate. The choice is benchmarked (cudnnFind*) by default;
+// under --deterministic, or when algorithms are requested (a resume's recorded pair, a test's
+// pin), it comes from cuDNN's untimed heuristics so it repeats across processes
+// (algorithm_choice.h says why). Smaller batches (an epoch's last,
 // evaluation, single images) reuse the max_batch algorithms when cuDNN accepts them within the
 // workspace, else take cuDNN's heuristic choice for that size (host-only queries, no sync).
 //
@@ -46,6 +49,20 @@ bool is_tensor_op(cudnnMathType_t math) {
   return math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
 }
 
+// host/model/convolution_algorithms.h names the algorithms by these values.
+static_assert(CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM == 0 && CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM == 1 &&
+                  CUDNN_CONVOLUTION_FWD_ALGO_GEMM == 2 && CUDNN_CONVOLUTION_FWD_ALGO_DIRECT == 3 &&
+                  CUDNN_CONVOLUTION_FWD_ALGO_FFT == 4 && CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING == 5 &&
+                  CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD == 6 && CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED == 7 &&
+                  CUDNN_CONVOLUTION_FWD_ALGO_COUNT == 8,
+              "cuDNN's forward algorithm values changed: update forward_algorithm_name");
+static_assert(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 == 0 && CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 == 1 &&
+                  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT == 2 && CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3 == 3 &&
+                  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD == 4 &&
+                  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED == 5 &&
+                  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING == 6 && CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT == 7,
+              "cuDNN's backward-filter algorithm values changed: update backward_filter_algorithm_name");
+
 template <typename Perf>
 std::vector<AlgorithmCandidate> to_candidates(const Perf* results, int returned) {
   std::vector<AlgorithmCandidate> candidates;
@@ -55,8 +72,75 @@ std::vector<AlgorithmCandidate> to_candidates(const Perf* results, int returned)
     c.succeeded = results[i].status == CUDNN_STATUS_SUCCESS;
     c.deterministic = results[i].determinism == CUDNN_DETERMINISTIC;
     c.tensor_core_math = is_tensor_op(results[i].mathType);
+    c.math_type = static_cast<int>(results[i].mathType);
     c.workspace_bytes = results[i].memory;
     candidates.push_back(c);
+  }
+  return candidates;
+}
+
+// A candidate for one algorithm cuDNN was asked about directly (it was missing from the list):
+// supported when its workspace query succeeds, determinism as documented, run with the
+// descriptor's math type.
+AlgorithmCandidate asked_candidate(int algorithm, cudnnStatus_t workspace_status, std::size_t workspace_bytes,
+                                   bool deterministic, cudnnMathType_t math) {
+  AlgorithmCandidate c;
+  c.algorithm = algorithm;
+  c.succeeded = workspace_status == CUDNN_STATUS_SUCCESS;
+  c.deterministic = deterministic;
+  c.tensor_core_math = is_tensor_op(math);
+  c.math_type = static_cast<int>(math);
+  c.workspace_bytes = workspace_bytes;
+  return c;
+}
+
+std::vector<AlgorithmCandidate> forward_candidates(cudnnHandle_t cudnn, AlgorithmSearch search,
+                                                   cudnnTensorDescriptor_t input, cudnnFilterDescriptor_t filter,
+                                                   cudnnConvolutionDescriptor_t conv, cudnnTensorDescriptor_t output,
+                                                   int requested, cudnnMathType_t math) {
+  cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int returned = 0;
+  if (search == AlgorithmSearch::kBenchmark) {
+    CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(cudnn, input, filter, conv, output,
+                                                     CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, results));
+  } else {
+    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn, input, filter, conv, output,
+                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, results));
+  }
+  std::vector<AlgorithmCandidate> candidates = to_candidates(results, returned);
+  if (requested >= 0 && requested < CUDNN_CONVOLUTION_FWD_ALGO_COUNT && !offers(candidates, requested)) {
+    std::size_t bytes = 0;
+    const cudnnStatus_t status = cudnnGetConvolutionForwardWorkspaceSize(
+        cudnn, input, filter, conv, output, static_cast<cudnnConvolutionFwdAlgo_t>(requested), &bytes);
+    candidates.push_back(asked_candidate(requested, status, bytes, true, math));
+  }
+  return candidates;
+}
+
+std::vector<AlgorithmCandidate> backward_filter_candidates(cudnnHandle_t cudnn, AlgorithmSearch search,
+                                                           cudnnTensorDescriptor_t input,
+                                                           cudnnTensorDescriptor_t doutput,
+                                                           cudnnConvolutionDescriptor_t conv,
+                                                           cudnnFilterDescriptor_t filter, int requested,
+                                                           cudnnMathType_t math) {
+  cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  int returned = 0;
+  if (search == AlgorithmSearch::kBenchmark) {
+    CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(cudnn, input, doutput, conv, filter,
+                                                            CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
+                                                            results));
+  } else {
+    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn, input, doutput, conv, filter,
+                                                              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
+                                                              results));
+  }
+  std::vector<AlgorithmCandidate> candidates = to_candidates(results, returned);
+  if (requested >= 0 && requested < CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT && !offers(candidates, requested)) {
+    std::size_t bytes = 0;
+    const cudnnStatus_t status = cudnnGetConvolutionBackwardFilterWorkspaceSize(
+        cudnn, input, doutput, conv, filter, static_cast<cudnnConvolutionBwdFilterAlgo_t>(requested), &bytes);
+    candidates.push_back(
+        asked_candidate(requested, status, bytes, documented_deterministic_backward_filter(requested), math));
   }
   return candidates;
 }
@@ -106,34 +190,38 @@ ConvolutionLayer::ConvolutionLayer(cudnnHandle_t cudnn, const ConvolutionOptions
   }
 
   const AlgorithmRequirements needs = requirements(options, kMaxWorkspaceBytes);
+  const AlgorithmSearch search = algorithm_search(options.deterministic, options.requested.chosen());
   {
-    cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int returned = 0;
-    CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(cudnn_, input.get(), filter_.get(), forward_conv_.get(),
-                                                     output.get(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
-                                                     results));
-    const std::vector<AlgorithmCandidate> candidates = to_candidates(results, returned);
-    const int chosen = choose_algorithm(candidates, needs);
+    const std::vector<AlgorithmCandidate> candidates =
+        forward_candidates(cudnn_, search, input.get(), filter_.get(), forward_conv_.get(), output.get(),
+                           options.requested.forward, requested_math);
+    const int chosen = choose_algorithm(candidates, needs, options.requested.forward);
     if (chosen < 0) throw Error("convolution forward: " + describe_no_algorithm("forward", candidates, needs));
-    forward_algorithm_ = results[chosen].algo;
+    forward_algorithm_ = static_cast<cudnnConvolutionFwdAlgo_t>(candidates[chosen].algorithm);
     // cuDNN's documented rule: run an algorithm with the math type it was measured with. In FP32
     // mode the descriptor keeps CUDNN_FMA_MATH, so nothing can switch TF32 on behind our back.
-    if (options.tf32) CUDNN_CHECK(cudnnSetConvolutionMathType(forward_conv_.get(), results[chosen].mathType));
+    if (options.tf32) {
+      CUDNN_CHECK(cudnnSetConvolutionMathType(forward_conv_.get(),
+                                              static_cast<cudnnMathType_t>(candidates[chosen].math_type)));
+    }
   }
   {
-    cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int returned = 0;
-    CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(cudnn_, input.get(), output.get(), backward_conv_.get(),
-                                                            filter_.get(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                            &returned, results));
-    const std::vector<AlgorithmCandidate> candidates = to_candidates(results, returned);
-    const int chosen = choose_algorithm(candidates, needs);
+    const std::vector<AlgorithmCandidate> candidates =
+        backward_filter_candidates(cudnn_, search, input.get(), output.get(), backward_conv_.get(), filter_.get(),
+                                   options.requested.backward_filter, requested_math);
+    const int chosen = choose_algorithm(candidates, needs, options.requested.backward_filter);
     if (chosen < 0) {
       throw Error("convolution backward-filter: " + describe_no_algorithm("backward-filter", candidates, needs));
     }
-    backward_algorithm_ = results[chosen].algo;
-    if (options.tf32) CUDNN_CHECK(cudnnSetConvolutionMathType(backward_conv_.get(), results[chosen].mathType));
+    backward_algorithm_ = static_cast<cudnnConvolutionBwdFilterAlgo_t>(candidates[chosen].algorithm);
+    if (options.tf32) {
+      CUDNN_CHECK(cudnnSetConvolutionMathType(backward_conv_.get(),
+                                              static_cast<cudnnMathType_t>(candidates[chosen].math_type)));
+    }
   }
+  algorithms_.forward = static_cast<int>(forward_algorithm_);
+  algorithms_.backward_filter = static_cast<int>(backward_algorithm_);
+  algorithms_.how = how_chosen(search, options.requested, algorithms_);
 
   std::size_t forward_bytes = 0;
   std::size_t backward_bytes = 0;
@@ -157,44 +245,30 @@ ConvolutionLayer::BatchShapes ConvolutionLayer::make_shapes(int count) const {
   shapes.output = make_tensor_descriptor();
   set_batch_descriptors(shapes.input.get(), shapes.output.get(), count);
   const AlgorithmRequirements needs = requirements(options_, workspace_.bytes());
-
-  std::size_t bytes = 0;
-  cudnnStatus_t status = cudnnGetConvolutionForwardWorkspaceSize(cudnn_, shapes.input.get(), filter_.get(),
-                                                                 forward_conv_.get(), shapes.output.get(),
-                                                                 forward_algorithm_, &bytes);
-  if (status == CUDNN_STATUS_SUCCESS && bytes <= workspace_.bytes()) {
-    shapes.forward_algorithm = forward_algorithm_;
-  } else {
-    cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int returned = 0;
-    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, shapes.input.get(), filter_.get(), forward_conv_.get(),
-                                                       shapes.output.get(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                       &returned, results));
-    const std::vector<AlgorithmCandidate> candidates = to_candidates(results, returned);
-    const int chosen = choose_algorithm(candidates, needs);
-    if (chosen < 0) throw Error("convolution forward, batch " + std::to_string(count) + ": " +
-                                describe_no_algorithm("forward", candidates, needs));
-    shapes.forward_algorithm = results[chosen].algo;
+  // The max_batch algorithms when cuDNN supports them at this size within the workspace, else the
+  // heuristics' best that does: untimed either way, so deterministic runs repeat.
+  cudnnMathType_t math{};
+  CUDNN_CHECK(cudnnGetConvolutionMathType(forward_conv_.get(), &math));
+  std::vector<AlgorithmCandidate> candidates =
+      forward_candidates(cudnn_, AlgorithmSearch::kHeuristic, shapes.input.get(), filter_.get(), forward_conv_.get(),
+                         shapes.output.get(), static_cast<int>(forward_algorithm_), math);
+  int chosen = choose_algorithm(candidates, needs, static_cast<int>(forward_algorithm_));
+  if (chosen < 0) {
+    throw Error("convolution forward, batch " + std::to_string(count) + ": " +
+                describe_no_algorithm("forward", candidates, needs));
   }
+  shapes.forward_algorithm = static_cast<cudnnConvolutionFwdAlgo_t>(candidates[chosen].algorithm);
 
-  status = cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnn_, shapes.input.get(), shapes.output.get(),
-                                                          backward_conv_.get(), filter_.get(), backward_algorithm_,
-                                                          &bytes);
-  if (status == CUDNN_STATUS_SUCCESS && bytes <= workspace_.bytes()) {
-    shapes.backward_algorithm = backward_algorithm_;
-  } else {
-    cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int returned = 0;
-    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_, shapes.input.get(), shapes.output.get(),
-                                                              backward_conv_.get(), filter_.get(),
-                                                              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
-                                                              results));
-    const std::vector<AlgorithmCandidate> candidates = to_candidates(results, returned);
-    const int chosen = choose_algorithm(candidates, needs);
-    if (chosen < 0) throw Error("convolution backward-filter, batch " + std::to_string(count) + ": " +
-                                describe_no_algorithm("backward-filter", candidates, needs));
-    shapes.backward_algorithm = results[chosen].algo;
+  CUDNN_CHECK(cudnnGetConvolutionMathType(backward_conv_.get(), &math));
+  candidates = backward_filter_candidates(cudnn_, AlgorithmSearch::kHeuristic, shapes.input.get(), shapes.output.get(),
+                                          backward_conv_.get(), filter_.get(), static_cast<int>(backward_algorithm_),
+                                          math);
+  chosen = choose_algorithm(candidates, needs, static_cast<int>(backward_algorithm_));
+  if (chosen < 0) {
+    throw Error("convolution backward-filter, batch " + std::to_string(count) + ": " +
+                describe_no_algorithm("backward-filter", candidates, needs));
   }
+  shapes.backward_algorithm = static_cast<cudnnConvolutionBwdFilterAlgo_t>(candidates[chosen].algorithm);
   return shapes;
 }
 

@@ -8,19 +8,22 @@
 #include "cuda/cudnn_api.h"
 #include "cuda/handles.h"
 #include "cuda/memory.h"
+#include "host/model/convolution_algorithms.h"
 
 namespace train_gpu::cuda {
 
 struct ConvolutionOptions {
   int max_batch = 100;
-  bool deterministic = false;  // deterministic algorithms only
+  bool deterministic = false;  // deterministic algorithms only, chosen without timing
   bool tf32 = false;           // allow TF32 tensor-core math
+  ConvolutionAlgorithms requested;  // run these when supported and allowed (see algorithm_choice.h)
 };
 
 class ConvolutionLayer {
  public:
-  // Builds the descriptors, chooses the algorithms for max_batch by benchmarking them
-  // (cudnnFind*: synchronizes, allocates temporarily) and allocates the one workspace.
+  // Builds the descriptors, chooses the algorithms for max_batch (by benchmarking them with
+  // cudnnFind*, which synchronizes and allocates temporarily; or, when deterministic or requested,
+  // from cuDNN's untimed heuristics) and allocates the one workspace.
   // The handle must outlive the layer; its stream is the stream every call runs on.
   ConvolutionLayer(cudnnHandle_t cudnn, const ConvolutionOptions& options);
 
@@ -39,6 +42,9 @@ class ConvolutionLayer {
   // use tensor cores (anything but CUDNN_FMA_MATH; for fp32 data that means TF32).
   bool forward_may_use_tensor_cores() const;
   bool backward_may_use_tensor_cores() const;
+
+  // The algorithms run at max_batch and how they were chosen.
+  const ConvolutionAlgorithms& algorithms() const { return algorithms_; }
 
  private:
   // Descriptors and algorithms for one batch size; built on first use of that size (host-only
@@ -59,6 +65,7 @@ class ConvolutionLayer {
   ConvolutionDescriptor backward_conv_;     // math type of the chosen backward-filter algorithm
   cudnnConvolutionFwdAlgo_t forward_algorithm_{};
   cudnnConvolutionBwdFilterAlgo_t backward_algorithm_{};
+  ConvolutionAlgorithms algorithms_;
   DeviceBuffer<unsigned char> workspace_;
   std::map<int, BatchShapes> shapes_;
 };

@@ -9,6 +9,8 @@
 #include "host/common/error.h"
 #include "host/model/backend_factory.h"
 #include "host/tensorboard/tensorboard_log.h"
+#include "host/train/algorithm_record.h"
+#include "host/train/checkpoint.h"
 #include "host/train/progress_bar.h"
 #include "host/train/run_config.h"
 #include "host/train/run_directory.h"
@@ -55,8 +57,15 @@ void run_training(const TrainOptions& options) {
   BackendOptions backend_options =
       backend_options_from(options.device, std::max(config.batch_size, config.test_batch_size));
   backend_options.adam = options.adam;
+  if (!config.resume_from.empty()) {
+    // The checkpoint's cuDNN algorithms, for the backend to run again (the Trainer reads the file
+    // once more for the state: an 8 MB read at start-up, kept simple).
+    backend_options.conv_algorithms = recorded_conv_algorithms(load_checkpoint(config.resume_from).metadata.extra);
+  }
   const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr);
   std::cout << "device: " << backend->description() << "\n";
+  const ConvolutionAlgorithms algorithms = backend->conv_algorithms();
+  if (algorithms.chosen()) std::cout << "cudnn: " << describe(algorithms) << "; " << algorithms.how << "\n";
 
   std::cout << "data:\n";
   const Dataset dataset = load_dataset_from_options(options.data, std::cout);
@@ -70,7 +79,8 @@ void run_training(const TrainOptions& options) {
                                {"loader", options.device.loader},
                                {"limit_train", options.data.limit_train},
                                {"limit_test", options.data.limit_test}};
-    const nlohmann::json run_config = run_config_json(config, backend_options.adam, dataset, backend->description(), settings);
+    const nlohmann::json run_config =
+        run_config_json(config, backend_options.adam, dataset, backend->description(), algorithms, settings);
     write_json_file(config.run_dir / "config.json", run_config);
     config_text = run_config.dump(2);
   }

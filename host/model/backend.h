@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "host/data/image_set.h"
+#include "host/model/convolution_algorithms.h"
 #include "host/model/model_spec.h"
 
 namespace train_gpu {
@@ -61,6 +62,10 @@ struct BackendOptions {
   bool deterministic = false;   // CUDA: deterministic cuDNN algorithms only
   bool tf32 = false;            // CUDA: allow TF32 tensor-core math (off = fp32 parity)
   std::string loader = "auto";  // CUDA: "auto" | "device" (dataset resident) | "pinned" (streamed)
+  // CUDA: run these cuDNN convolution algorithms when cuDNN supports them here and they meet
+  // `deterministic`/`tf32` (a resumed run's recorded choice, or a test's pin); otherwise, or when
+  // not chosen(), the backend chooses. What it ran is conv_algorithms().
+  ConvolutionAlgorithms conv_algorithms;
 };
 
 // What the network computes for one image.
@@ -75,6 +80,10 @@ class Backend {
 
   // One line naming the device, e.g. "cpu (OpenBLAS, 2 threads)".
   virtual std::string description() const = 0;
+
+  // The cuDNN convolution algorithms this backend runs at its largest batch, and how they were
+  // chosen; none (not chosen()) for a backend without cuDNN.
+  virtual ConvolutionAlgorithms conv_algorithms() const { return {}; }
 
   // The splits to train and evaluate on. Called once, before any pass; both must outlive the
   // backend. Pixels stay uint8 here; the backend scales them to [0,1] (x / 255).

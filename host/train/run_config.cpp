@@ -6,11 +6,13 @@
 #include "host/common/error.h"
 #include "host/model/backend_factory.h"
 #include "host/model/model_spec.h"
+#include "host/train/algorithm_record.h"
 
 namespace train_gpu {
 
 nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam, const Dataset& dataset,
-                               const std::string& device_description, const nlohmann::json& extra_settings) {
+                               const std::string& device_description, const ConvolutionAlgorithms& conv_algorithms,
+                               const nlohmann::json& extra_settings) {
   nlohmann::json json;
   json["model"] = {{"description", model::kModelDescription}, {"parameters", model::kParameterCount}};
   json["training"] = {{"epochs", config.epochs},
@@ -36,6 +38,7 @@ nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam
                      {"test_images", dataset.test.count},
                      {"files", files}};
   json["device"] = device_description;
+  json["cudnn_algorithms"] = conv_algorithms_json(conv_algorithms);
   json["build"] = {{"version", TRAIN_GPU_VERSION},
                    {"git_commit", TRAIN_GPU_GIT_COMMIT},
                    {"build_type", TRAIN_GPU_BUILD_TYPE},

@@ -8,12 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "host/data/dataset.h"
+#include "host/model/convolution_algorithms.h"
 #include "host/train/trainer.h"
 
 namespace train_gpu {
 
 nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam, const Dataset& dataset,
-                               const std::string& device_description, const nlohmann::json& extra_settings);
+                               const std::string& device_description, const ConvolutionAlgorithms& conv_algorithms,
+                               const nlohmann::json& extra_settings);
 
 // Writes config.json atomically-enough for a file written once at start-up.
 void write_json_file(const std::filesystem::path& file, const nlohmann::json& json);

@@ -14,6 +14,7 @@
 #include "host/common/trace_range.h"
 #include "host/data/permutation.h"
 #include "host/model/initializer.h"
+#include "host/train/algorithm_record.h"
 #include "host/train/atomic_file.h"
 #include "host/train/checkpoint.h"
 #include "host/train/progress_bar.h"
@@ -189,6 +190,7 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
   checkpoint.metadata.extra["batch_size"] = std::to_string(config_.batch_size);
   checkpoint.metadata.extra["train_count"] = std::to_string(train_count_);
   if (position.batches_into_epoch > 0) totals_to_extra(position.partial, checkpoint.metadata.extra);
+  record_conv_algorithms(backend_.conv_algorithms(), checkpoint.metadata.extra);  // a resume runs the same pair
   save_checkpoint(file, checkpoint);
 }
 
