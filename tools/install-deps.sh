@@ -12,7 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libopenblas-dev
   libprotobuf-dev protobuf-compiler
   python3 python3-numpy python3-matplotlib python3-venv
-  curl ca-certificates
+  curl ca-certificates xz-utils
 )
 # Fashion-MNIST ships as a Debian package; not every distribution (e.g. Ubuntu) has it.
 optional_packages=(dataset-fashion-mnist)
