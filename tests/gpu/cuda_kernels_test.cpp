@@ -9,6 +9,7 @@
 #include <iterator>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cuda/handles.h"
@@ -343,13 +344,22 @@ TEST_F(CudaKernels, ConvolutionForwardAndBackwardFilterMatchNaiveLoops) {
   const std::vector<float> images = uniform(std::size_t{kCount} * kSide * kSide, 0.0f, 1.0f, 18);
   const std::vector<float> weight = uniform(kFilters * 9, -0.5f, 0.5f, 19);
   const std::vector<float> doutput = uniform(std::size_t{kCount} * kFilters * kOut * kOut, -1.0f, 1.0f, 20);
-  for (bool deterministic : {false, true}) {
+  // Benchmarked (cudnnFind), deterministic (heuristics, untimed), and a requested direct-sum pair.
+  for (const char* choice : {"benchmarked", "deterministic", "requested"}) {
     Stream stream = make_stream();
     CudnnHandle cudnn = make_cudnn_handle(stream.get());
     ConvolutionOptions options;
     options.max_batch = 8;  // larger than kCount: exercises the per-batch-size shapes
-    options.deterministic = deterministic;
+    options.deterministic = std::string(choice) == "deterministic";
+    if (std::string(choice) == "requested") {
+      options.requested.forward = 0;          // CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM
+      options.requested.backward_filter = 1;  // CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1
+    }
     ConvolutionLayer conv(cudnn.get(), options);
+    const std::string expected_how = std::string(choice) == "benchmarked"     ? "benchmarked (cudnnFind)"
+                                     : std::string(choice) == "deterministic" ? "heuristic (cudnnGet*_v7, untimed)"
+                                                                              : "as requested";
+    EXPECT_EQ(conv.algorithms().how, expected_how) << describe(conv.algorithms());
     DeviceBuffer<float> d_images = upload(images);
     DeviceBuffer<float> d_weight = upload(weight);
     DeviceBuffer<float> d_doutput = upload(doutput);
@@ -386,8 +396,9 @@ TEST_F(CudaKernels, ConvolutionForwardAndBackwardFilterMatchNaiveLoops) {
     // Forward: 9 products of |x| <= 0.5 in FP32, any algorithm (Winograd/FFT transforms add a few
     // ulps of the operands' scale): atol 1e-5. Backward-filter sums 3,380 products of |x| <= 1:
     // float accumulation error is bounded by ~1e-4 of the largest magnitude.
-    EXPECT_TRUE(all_close(download(output), expected_output, 1e-5, 1e-5)) << conv.describe();
-    EXPECT_TRUE(all_close(download(weight_grad), expected_wgrad, 1e-4, 1e-4 * wgrad_abs_max)) << conv.describe();
+    EXPECT_TRUE(all_close(download(output), expected_output, 1e-5, 1e-5)) << choice << ": " << conv.describe();
+    EXPECT_TRUE(all_close(download(weight_grad), expected_wgrad, 1e-4, 1e-4 * wgrad_abs_max))
+        << choice << ": " << conv.describe();
   }
 }
 
