@@ -14,6 +14,7 @@
 
 #include "host/cli/commands.h"
 #include "host/cli/options.h"
+#include "host/cli/validators.h"
 #include "host/common/csv_field.h"
 #include "host/common/error.h"
 #include "host/common/format.h"
@@ -129,14 +130,14 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   command->add_option("--epochs", options->epochs, "Timed epochs per batch size (their mean is reported)")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number_at_least(1))
       ->capture_default_str();
   command->add_option("--warmup-steps", options->warmup_steps, "Untimed steps before the timed epochs")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number_at_least(0))
       ->capture_default_str();
   command->add_option("--peak-tflops", options->peak_tflops,
                       "The device's fp32 peak in TFLOP/s, for the floor column (e.g. 67 for an H100/H200 SXM)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_finite());
   command->add_option("--seed", options->seed, "Seed of the initial weights and the shuffles")->capture_default_str();
   command->add_option("--csv", options->csv, "Also write the table as CSV to this file");
 

@@ -11,6 +11,7 @@
 #include "host/cli/commands.h"
 #include "host/cli/model_from_checkpoint.h"
 #include "host/cli/options.h"
+#include "host/cli/validators.h"
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/eval/report_files.h"
@@ -27,7 +28,7 @@ void add_features_command(CLI::App& app) {
       "Show the 32 convolution feature maps (after ReLU) of one image and the model's prediction;\n"
       "writes features-<split>-<index>.npy (32, 26, 26), -input.npy, .json and a .png grid.\n"
       "The dataset is the checkpoint's unless --dataset is given");
-  command->add_option("--index", options->index, "Image index within the split")->required()->check(CLI::NonNegativeNumber);
+  command->add_option("--index", options->index, "Image index within the split")->required()->check(whole_number_at_least(0));
   add_checkpoint_command_options(*command, *options, "Checkpoint file (.safetensors)",
                                  "Split the image comes from: test or train");
 

@@ -2,6 +2,8 @@
 
 #include <ostream>
 
+#include "host/cli/validators.h"
+
 namespace train_gpu::cli {
 
 void add_data_options(CLI::App& command, DataOptions& options) {
@@ -11,9 +13,9 @@ void add_data_options(CLI::App& command, DataOptions& options) {
   command.add_option("--data-dir", options.data_dir,
                      "Directory with the four IDX files (.gz or raw) [default: ./data/mnist or ./data/fashion-mnist]");
   command.add_option("--limit-train", options.limit_train, "Use only the first N training images (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number_at_least(0));
   command.add_option("--limit-test", options.limit_test, "Use only the first N test images (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number_at_least(0));
 }
 
 void add_device_options(CLI::App& command, DeviceOptions& options) {

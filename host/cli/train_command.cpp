@@ -4,6 +4,7 @@
 #include "host/cli/commands.h"
 #include "host/cli/options.h"
 #include "host/cli/plots.h"
+#include "host/cli/validators.h"
 #include "host/data/dataset_stats.h"
 #include "host/eval/report_files.h"
 #include "host/common/error.h"
@@ -114,22 +115,22 @@ void add_train_command(CLI::App& app) {
   add_data_options(*command, options->data);
   add_device_options(*command, options->device);
   TrainConfig& config = options->config;
-  command->add_option("--epochs", config.epochs, "Epochs to train")->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--epochs", config.epochs, "Epochs to train")->check(whole_number_at_least(1))->capture_default_str();
   command->add_option("--batch-size", config.batch_size, "Training batch size")->check(CLI::Range(1, 65536))->capture_default_str();
   command->add_option("--test-batch-size", config.test_batch_size, "Evaluation batch size")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   command->add_option("--seed", config.seed, "Seed of the initial weights and of every epoch's shuffle")->capture_default_str();
-  command->add_option("--lr", options->adam.learning_rate, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  command->add_option("--beta1", options->adam.beta1, "Adam beta1")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  command->add_option("--beta2", options->adam.beta2, "Adam beta2")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  command->add_option("--epsilon", options->adam.epsilon, "Adam epsilon")->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--lr", options->adam.learning_rate, "Adam learning rate")->check(positive_finite())->capture_default_str();
+  command->add_option("--beta1", options->adam.beta1, "Adam beta1")->check(fraction_below_one())->capture_default_str();
+  command->add_option("--beta2", options->adam.beta2, "Adam beta2")->check(fraction_below_one())->capture_default_str();
+  command->add_option("--epsilon", options->adam.epsilon, "Adam epsilon")->check(positive_finite())->capture_default_str();
   command->add_option("--run-dir", options->run_dir, "Where config.json, metrics.csv and checkpoints go [default: runs/<timestamp>]");
   command->add_option("--save-every", config.save_every, "Write a checkpoint every N epochs (the last always)")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number_at_least(1))
       ->capture_default_str();
   command->add_option("--keep-last", config.keep_last, "Keep only the newest N epoch checkpoints (0: keep all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number_at_least(0))
       ->capture_default_str();
   command->add_option("--resume", options->resume, "Continue from a run directory's newest checkpoint, or from a checkpoint file");
   command->add_flag("--dry-run", config.dry_run, "One training batch and one test batch, to check the setup quickly");
