@@ -21,6 +21,7 @@
 #include "host/common/random.h"
 #include "host/model/model_spec.h"
 #include "host/train/safetensors.h"
+#include "support/state_dict_file.h"
 #include "support/test_support.h"
 
 namespace train_gpu {
@@ -330,6 +331,89 @@ TEST(Checkpoint, MissingFileNamesIt) {
   const std::string message = t::error_of([] { load_checkpoint("/nonexistent/run/model.safetensors"); });
   t::expect_contains(message, "/nonexistent/run/model.safetensors");
   t::expect_contains(message, "No such file or directory");
+}
+
+// ---- Foreign weights: a PyTorch state_dict of the model (load_model_weights) -------------------
+
+class StateDictFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    file_ = scratch_.path() / "net.safetensors";
+    parameters_ = random_checkpoint(11).state.parameters;
+    t::write_state_dict(file_, parameters_);
+  }
+  std::string weights_error() const {
+    return t::error_of([&] { load_model_weights(file_); });
+  }
+
+  t::TempDir scratch_;
+  fs::path file_;
+  std::vector<float> parameters_;
+};
+
+TEST_F(StateDictFile, LoadsAsForeignWeightsWithZeroMomentsAndNoMetadata) {
+  EXPECT_TRUE(header_of(t::read_file(file_)).count("__metadata__") == 0) << "the fixture must look like save_file's";
+  const ModelWeights weights = load_model_weights(file_);
+  EXPECT_TRUE(weights.foreign);
+  expect_bitwise_equal(weights.checkpoint.state.parameters, parameters_, "parameters");
+  expect_bitwise_equal(weights.checkpoint.state.adam_m, std::vector<float>(model::kParameterCount, 0.0f), "adam_m");
+  expect_bitwise_equal(weights.checkpoint.state.adam_v, std::vector<float>(model::kParameterCount, 0.0f), "adam_v");
+  EXPECT_EQ(weights.checkpoint.state.step, 0);
+  EXPECT_EQ(weights.checkpoint.metadata.epoch, 0);
+  EXPECT_EQ(weights.checkpoint.metadata.dataset, "");
+}
+
+TEST_F(StateDictFile, OtherMetadataIsIgnored) {
+  // transformers' save_pretrained writes {"format": "pt"}.
+  t::write_state_dict(file_, parameters_, {{"format", "pt"}});
+  const ModelWeights weights = load_model_weights(file_);
+  EXPECT_TRUE(weights.foreign);
+  expect_bitwise_equal(weights.checkpoint.state.parameters, parameters_, "parameters");
+}
+
+TEST_F(StateDictFile, OurCheckpointLoadsAsItself) {
+  const Checkpoint original = random_checkpoint(7);
+  save_checkpoint(file_, original);
+  const ModelWeights weights = load_model_weights(file_);
+  EXPECT_FALSE(weights.foreign);
+  expect_bitwise_equal(weights.checkpoint.state.parameters, original.state.parameters, "parameters");
+  expect_bitwise_equal(weights.checkpoint.state.adam_v, original.state.adam_v, "adam_v");
+  EXPECT_EQ(weights.checkpoint.state.step, original.state.step);
+  EXPECT_EQ(weights.checkpoint.metadata.dataset, "fashion-mnist");
+  // Ours is still verified: a damaged checkpoint does not pass as a foreign file.
+  edit_header(file_, [](nlohmann::json& header) { header["__metadata__"]["data_crc32"] = "00000000"; });
+  t::expect_contains(weights_error(), "checksum mismatch");
+}
+
+TEST_F(StateDictFile, NamesShapesAndDtypesAreCheckedAsForACheckpoint) {
+  edit_header(file_, [](nlohmann::json& header) { header["fc1.weight"]["shape"] = {5408, 128}; });
+  std::string message = weights_error();
+  t::expect_contains(message, file_.string());
+  t::expect_contains(message, "no train_gpu metadata, read as a PyTorch state_dict");
+  t::expect_contains(message, "tensor 'fc1.weight' has shape [5408,128], expected [128,5408]");
+
+  t::write_state_dict(file_, parameters_);
+  edit_header(file_, [](nlohmann::json& header) { header["conv.bias"]["dtype"] = "I32"; });
+  t::expect_contains(weights_error(), "tensor 'conv.bias' has dtype I32, expected F32");
+
+  // A state_dict of another model: renamed layers.
+  t::write_state_dict(file_, parameters_);
+  edit_header(file_, [](nlohmann::json& header) {
+    header["conv1.weight"] = header["conv.weight"];
+    header.erase("conv.weight");
+  });
+  t::expect_contains(weights_error(), "missing tensor 'conv.weight'");
+
+  // A checkpoint of an incompatible train_gpu version is named as such, not read as weights.
+  t::write_state_dict(file_, parameters_, {{"format", "train_gpu-checkpoint-v2"}});
+  t::expect_contains(weights_error(), "format 'train_gpu-checkpoint-v2', expected 'train_gpu-checkpoint-v1'");
+}
+
+TEST_F(StateDictFile, ResumingFromItIsRefusedWithTheReason) {
+  const std::string message = t::error_of([&] { load_checkpoint(file_); });
+  t::expect_contains(message, file_.string());
+  t::expect_contains(message, "without train_gpu metadata (a PyTorch state_dict?)");
+  t::expect_contains(message, "evaluate, features, export and predict accept this file");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "host/data/dataset.h"
 #include "host/train/checkpoint.h"
 #include "support/png_size.h"
+#include "support/state_dict_file.h"
 #include "support/test_support.h"
 
 namespace train_gpu {
@@ -170,6 +171,33 @@ TEST_F(EvaluateCommand, FeaturesPrintsPredictionAndWritesMaps) {
   EXPECT_EQ(size.height, 4u + 4 * 108);
   const std::string input = t::read_text(out / "features-test-10-input.npy");
   EXPECT_EQ(input.substr(128), std::string(reinterpret_cast<const char*>(mnist.test.image(10)), 784));
+}
+
+// A PyTorch state_dict of the same weights (six tensors, no metadata: what save_file writes;
+// checkpoint_test.cpp covers the reader, state_dict_python_test.cpp a file PyTorch's library wrote).
+TEST_F(EvaluateCommand, StateDictWithoutMetadataIsEvaluatedWithANotice) {
+  std::vector<float> parameters(model::kParameterCount, 0.0f);
+  parameters[model::kFc2BiasOffset + 1] = 1.0f;
+  const fs::path state_dict = dir_.path() / "net.safetensors";
+  t::write_state_dict(state_dict, parameters);
+
+  const std::string common = " " + mnist_args() + " --limit-test 1000 --out " + quoted(dir_.path() / "out");
+  const t::MergedCommandResult ours = train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + common);
+  const t::MergedCommandResult foreign = train_gpu("evaluate --checkpoint " + quoted(state_dict) + common);
+  ASSERT_EQ(foreign.exit_code, 0) << foreign.output;
+  EXPECT_NE(foreign.output.find("note: " + state_dict.string() + " carries no train_gpu metadata"), std::string::npos)
+      << foreign.output;
+  EXPECT_NE(foreign.output.find("dataset mnist:"), std::string::npos) << foreign.output;
+  const size_t line = ours.output.find("test loss ");
+  ASSERT_NE(line, std::string::npos) << ours.output;
+  const std::string summary = ours.output.substr(line, ours.output.find('\n', line) - line);
+  EXPECT_NE(foreign.output.find(summary), std::string::npos) << "expected '" << summary << "' in\n" << foreign.output;
+
+  const t::MergedCommandResult features =
+      train_gpu("features --checkpoint " + quoted(state_dict) + " --index 10" + common);
+  ASSERT_EQ(features.exit_code, 0) << features.output;
+  EXPECT_NE(features.output.find("carries no train_gpu metadata"), std::string::npos) << features.output;
+  EXPECT_NE(features.output.find("predicted 1 (1) with probability 0.2320"), std::string::npos) << features.output;
 }
 
 TEST_F(EvaluateCommand, FeaturesIndexOutsideTheSplitIsAnError) {

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "host/model/model_spec.h"
+#include "support/state_dict_file.h"
 #include "support/test_support.h"
 
 #ifdef TRAIN_GPU_HAVE_CUDA
@@ -172,6 +174,18 @@ TEST_F(TrainCommandTest, AGpuIndexBeyondTheMachinesIsAnError) {
   expect_one_error_line(result, "--device 99");
   EXPECT_NE(result.err.find("--device cpu"), std::string::npos) << result.err;
   EXPECT_FALSE(fs::exists(scratch_.path() / "run")) << "the run started on some other device";
+}
+
+// evaluate/features/export/predict read a PyTorch state_dict of the model; resuming cannot (no
+// moments, no step), and says why in one line.
+TEST_F(TrainCommandTest, ResumingFromAStateDictIsRefusedWithTheReason) {
+  if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  const fs::path state_dict = scratch_.path() / "net.safetensors";
+  t::write_state_dict(state_dict, std::vector<float>(model::kParameterCount, 0.0f));
+  const t::CommandResult result = train("--device cpu --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) + " --resume " +
+                                        t::shell_quote(state_dict.string()) + " --run-dir " +
+                                        t::shell_quote((scratch_.path() / "run").string()));
+  expect_one_error_line(result, "without train_gpu metadata (a PyTorch state_dict?)");
 }
 
 TEST_F(TrainCommandTest, MalformedDeviceIsRejected) {

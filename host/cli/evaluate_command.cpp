@@ -19,7 +19,7 @@ void add_evaluate_command(CLI::App& app) {
       "Evaluate a checkpoint on a split: loss, accuracy, confusion matrix with per-class precision and recall;\n"
       "writes confusion.csv, evaluation.json, mistakes.csv, mistakes.png and .npy arrays for tools/plot.py.\n"
       "The dataset is the checkpoint's unless --dataset is given (and a contradicting --dataset is an error)");
-  add_checkpoint_command_options(*command, *options, "Checkpoint file (.safetensors) to evaluate",
+  add_checkpoint_command_options(*command, *options, "Checkpoint (.safetensors) to evaluate: train_gpu's, or a PyTorch state_dict of the model",
                                  "Split to evaluate: test or train");
 
   command->callback([options, command] {

@@ -29,7 +29,7 @@ void add_features_command(CLI::App& app) {
       "writes features-<split>-<index>.npy (32, 26, 26), -input.npy, .json and a .png grid.\n"
       "The dataset is the checkpoint's unless --dataset is given");
   command->add_option("--index", options->index, "Image index within the split")->required()->check(whole_number_at_least(0));
-  add_checkpoint_command_options(*command, *options, "Checkpoint file (.safetensors)",
+  add_checkpoint_command_options(*command, *options, "Checkpoint (.safetensors): train_gpu's, or a PyTorch state_dict of the model",
                                  "Split the image comes from: test or train");
 
   command->callback([options, command] {

@@ -16,11 +16,26 @@ void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions&
   add_device_options(command, options.device);
 }
 
+ModelWeights load_weights_for_command(const std::filesystem::path& file, std::ostream& out) {
+  ModelWeights weights = load_model_weights(file);
+  if (weights.foreign) {
+    out << "note: " << file.string()
+        << " carries no train_gpu metadata: read as a PyTorch state_dict of this model (weights only; step, epoch "
+           "and dataset unknown)\n";
+  } else {
+    const CheckpointMetadata& meta = weights.checkpoint.metadata;
+    out << "checkpoint " << file.string() << ": epoch " << meta.epoch << ", step "
+        << with_thousands(weights.checkpoint.state.step) << ", trained on " << (meta.dataset.empty() ? "?" : meta.dataset)
+        << "\n";
+  }
+  return weights;
+}
+
 std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,
                                                        bool dataset_given, const DeviceOptions& device, std::ostream& out,
                                                        int max_batch) {
   auto loaded = std::make_unique<LoadedModel>();
-  loaded->checkpoint = load_checkpoint(checkpoint_file);
+  loaded->checkpoint = load_weights_for_command(checkpoint_file, out).checkpoint;
   const std::string& trained_on = loaded->checkpoint.metadata.dataset;
   if (!trained_on.empty()) {
     parse_dataset_kind(trained_on);  // an unknown name in the metadata is an Error naming the choices
@@ -31,8 +46,6 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
                   "; drop --dataset or pass --dataset " + trained_on);
     }
   }
-  out << "checkpoint " << checkpoint_file.string() << ": epoch " << loaded->checkpoint.metadata.epoch << ", step "
-      << with_thousands(loaded->checkpoint.state.step) << ", trained on " << (trained_on.empty() ? "?" : trained_on) << "\n";
   out << "dataset " << data.dataset << ":\n";
   loaded->dataset = load_dataset_from_options(data, out);
   loaded->backend = make_backend(parse_device(device.device), backend_options_from(device, max_batch), out);

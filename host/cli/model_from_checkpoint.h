@@ -1,5 +1,6 @@
-// What `evaluate` and `features` share: a checkpoint loaded into a backend, with the dataset it
-// was trained on attached. The dataset comes from the checkpoint's metadata unless --dataset is
+// What the commands that run a trained model share: its weights read from a train_gpu checkpoint
+// or a PyTorch state_dict (with one line saying which), and for `evaluate` and `features` the
+// model loaded into a backend with the dataset it was trained on attached. The dataset comes from the checkpoint's metadata unless --dataset is
 // given, and a --dataset that contradicts the checkpoint is an Error rather than a silently
 // meaningless evaluation.
 #pragma once
@@ -44,7 +45,12 @@ struct CheckpointCommandOptions {
 void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions& options, const char* checkpoint_help,
                                     const char* split_help);
 
-// Loads `checkpoint_file`, the dataset (the checkpoint's unless `dataset_given`), makes the
+// A train_gpu checkpoint or a PyTorch state_dict of the model (train/checkpoint.h,
+// load_model_weights), with one line to `out`: the checkpoint's epoch, step and dataset, or a
+// notice that the file carries no train_gpu metadata.
+ModelWeights load_weights_for_command(const std::filesystem::path& file, std::ostream& out);
+
+// Loads `checkpoint_file` (either kind, as load_weights_for_command), the dataset (the checkpoint's unless `dataset_given`), makes the
 // backend the device options ask for (batches of up to `max_batch`), sets the state and
 // attaches the data. Prints the files read and the device to `out`.
 std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,

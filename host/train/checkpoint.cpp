@@ -105,27 +105,20 @@ void save_checkpoint(const std::filesystem::path& file, const Checkpoint& checkp
   write_file_atomically(file, bytes.data(), bytes.size());
 }
 
-Checkpoint load_checkpoint(const std::filesystem::path& file) {
-  const safetensors::File contents = safetensors::File::read(file);
-  const std::string where = "checkpoint " + file.string() + ": ";
-  const safetensors::Metadata& metadata = contents.metadata();
+namespace {
 
-  // What the file is, before how it is laid out: a foreign file or another model's checkpoint
-  // deserves that message rather than a list of unexpected tensors.
-  const auto format = metadata.find("format");
-  if (format == metadata.end() || format->second != kFormat) {
-    throw Error(where + "unknown format '" + (format == metadata.end() ? std::string("(none)") : format->second) +
-                "', expected '" + kFormat + "' (not a train_gpu checkpoint, or from an incompatible version)");
-  }
-  const std::string& model_description = required_string(metadata, "model", where);
-  if (model_description != model::kModelDescription) {
-    throw Error(where + "checkpoint is for a different model: it holds '" + model_description + "', this build trains '" +
-                model::kModelDescription + "'");
-  }
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text;
+  for (const int64_t dim : shape) text += (text.empty() ? "" : ",") + std::to_string(dim);
+  return "[" + text + "]";
+}
 
+// The tensors must be exactly the model's parameters under each of `prefixes`, F32, in their
+// PyTorch shapes. `where` starts every message.
+void check_tensor_set(const safetensors::File& contents, const std::vector<std::string>& prefixes, const std::string& where) {
   std::set<std::string> expected;
-  for (const char* prefix : {"", kMomentPrefixes[0], kMomentPrefixes[1]}) {
-    for (const model::TensorSpec& spec : model::kParameterTensors) expected.insert(prefix + std::string(spec.name));
+  for (const std::string& prefix : prefixes) {
+    for (const model::TensorSpec& spec : model::kParameterTensors) expected.insert(prefix + spec.name);
   }
   for (const std::string& name : expected) {
     if (contents.tensors().count(name) == 0) throw Error(where + "missing tensor '" + name + "'");
@@ -133,19 +126,57 @@ Checkpoint load_checkpoint(const std::filesystem::path& file) {
   for (const auto& [name, info] : contents.tensors()) {
     if (expected.count(name) == 0) throw Error(where + "unexpected tensor '" + name + "'");
   }
-  for (const char* prefix : {"", kMomentPrefixes[0], kMomentPrefixes[1]}) {
+  for (const std::string& prefix : prefixes) {
     for (const model::TensorSpec& spec : model::kParameterTensors) {
-      const std::string name = prefix + std::string(spec.name);
+      const std::string name = prefix + spec.name;
       const safetensors::TensorInfo& info = contents.tensors().at(name);
       if (info.dtype != "F32") throw Error(where + "tensor '" + name + "' has dtype " + info.dtype + ", expected F32");
       if (info.shape != spec_shape(spec)) {
-        std::string found, wanted;
-        for (const int64_t dim : info.shape) found += (found.empty() ? "" : ",") + std::to_string(dim);
-        for (const int64_t dim : spec_shape(spec)) wanted += (wanted.empty() ? "" : ",") + std::to_string(dim);
-        throw Error(where + "tensor '" + name + "' has shape [" + found + "], expected [" + wanted + "]");
+        throw Error(where + "tensor '" + name + "' has shape " + shape_text(info.shape) + ", expected " +
+                    shape_text(spec_shape(spec)));
       }
     }
   }
+}
+
+// True when the file holds the model's six parameter tensors and nothing else, whatever their
+// dtypes and shapes: what a PyTorch state_dict of the README's Net looks like.
+bool holds_parameter_names_only(const safetensors::File& contents) {
+  if (contents.tensors().size() != model::kTensorCount) return false;
+  for (const model::TensorSpec& spec : model::kParameterTensors) {
+    if (contents.tensors().count(spec.name) == 0) return false;
+  }
+  return true;
+}
+
+bool is_ours(const safetensors::Metadata& metadata) {
+  const auto format = metadata.find("format");
+  return format != metadata.end() && format->second == kFormat;
+}
+
+Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesystem::path& file) {
+  const std::string where = "checkpoint " + file.string() + ": ";
+  const safetensors::Metadata& metadata = contents.metadata();
+
+  // What the file is, before how it is laid out: a foreign file or another model's checkpoint
+  // deserves that message rather than a list of unexpected tensors.
+  if (!is_ours(metadata)) {
+    const auto format = metadata.find("format");
+    std::string message = where + "unknown format '" + (format == metadata.end() ? std::string("(none)") : format->second) +
+                          "', expected '" + kFormat + "' (not a train_gpu checkpoint, or from an incompatible version)";
+    if (holds_parameter_names_only(contents)) {
+      message = where + "it holds the model's weights without train_gpu metadata (a PyTorch state_dict?): continuing "
+                "training needs a train_gpu checkpoint, which also holds Adam's moments and the step; evaluate, "
+                "features, export and predict accept this file";
+    }
+    throw Error(message);
+  }
+  const std::string& model_description = required_string(metadata, "model", where);
+  if (model_description != model::kModelDescription) {
+    throw Error(where + "checkpoint is for a different model: it holds '" + model_description + "', this build trains '" +
+                model::kModelDescription + "'");
+  }
+  check_tensor_set(contents, {"", kMomentPrefixes[0], kMomentPrefixes[1]}, where);
 
   const std::string& stored_crc = required_string(metadata, "data_crc32", where);
   const std::string actual_crc =
@@ -181,6 +212,40 @@ Checkpoint load_checkpoint(const std::filesystem::path& file) {
     if (key.compare(0, extra_prefix.size(), extra_prefix) == 0) meta.extra[key.substr(extra_prefix.size())] = value;
   }
   return checkpoint;
+}
+
+// A state_dict: the parameters alone; moments zero, step 0, no dataset.
+Checkpoint checkpoint_from_state_dict(const safetensors::File& contents, const std::filesystem::path& file) {
+  const std::string where = "weights " + file.string() + " (no train_gpu metadata, read as a PyTorch state_dict): ";
+  const auto format = contents.metadata().find("format");
+  if (format != contents.metadata().end() && format->second.compare(0, 9, "train_gpu") == 0) {
+    throw Error("checkpoint " + file.string() + ": format '" + format->second + "', expected '" + kFormat +
+                "' (a checkpoint of an incompatible train_gpu version)");
+  }
+  check_tensor_set(contents, {""}, where);
+  Checkpoint checkpoint;
+  ModelState& state = checkpoint.state;
+  state.parameters.assign(model::kParameterCount, 0.0f);
+  state.adam_m.assign(model::kParameterCount, 0.0f);
+  state.adam_v.assign(model::kParameterCount, 0.0f);
+  for (const model::TensorSpec& spec : model::kParameterTensors) {
+    contents.copy_f32(spec.name, state.parameters.data() + spec.offset, spec.count);
+  }
+  return checkpoint;
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::filesystem::path& file) {
+  return checkpoint_from(safetensors::File::read(file), file);
+}
+
+ModelWeights load_model_weights(const std::filesystem::path& file) {
+  const safetensors::File contents = safetensors::File::read(file);
+  ModelWeights weights;
+  weights.foreign = !is_ours(contents.metadata());
+  weights.checkpoint = weights.foreign ? checkpoint_from_state_dict(contents, file) : checkpoint_from(contents, file);
+  return weights;
 }
 
 }  // namespace train_gpu

@@ -32,7 +32,21 @@ struct Checkpoint {
 void save_checkpoint(const std::filesystem::path& file, const Checkpoint& checkpoint);
 
 // Reads and validates (header, shapes, dtypes, sizes, checksum, model description). Any problem
-// is an Error naming the file and what is wrong.
+// is an Error naming the file and what is wrong. Only train_gpu checkpoints: resuming needs the
+// moments and the step.
 Checkpoint load_checkpoint(const std::filesystem::path& file);
+
+// For the commands that only run the model (evaluate, features, export, predict): a train_gpu
+// checkpoint as load_checkpoint reads it, or else a "foreign" safetensors file that holds the
+// model's six parameter tensors and nothing else, in the PyTorch names, shapes and dtype F32 of
+// model_spec.h -- what safetensors' save_file(net.state_dict()) writes for the README's Net. Its
+// metadata, if any, is ignored (it has no checksum to verify); the Checkpoint gets zero Adam
+// moments, step 0, epoch 0 and an empty dataset. Names and shapes are checked as for a
+// checkpoint: any difference is an Error naming the tensor.
+struct ModelWeights {
+  Checkpoint checkpoint;
+  bool foreign = false;  // no train_gpu metadata: step, epoch, seed and dataset are unknown
+};
+ModelWeights load_model_weights(const std::filesystem::path& file);
 
 }  // namespace train_gpu
