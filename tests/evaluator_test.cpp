@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
@@ -154,7 +157,14 @@ TEST(Evaluator, PredictionsAgreeWithBackendTotalsAndBatchSize) {
     // argmax of random-weight logits is nowhere near a tie, and 1e-5 covers float32 rounding.
     EXPECT_EQ(by_7.predictions[i].predicted_label, p.predicted_label);
     EXPECT_LE(std::abs(by_7.predictions[i].confidence - p.confidence), 1e-5f * p.confidence);
+    // The stored row is the one the prediction came from: it sums to 1 and peaks at the prediction.
+    const float* row = by_100.probabilities.data() + i * kClasses;
+    EXPECT_EQ(std::max_element(row, row + kClasses) - row, p.predicted_label);
+    EXPECT_EQ(row[p.predicted_label], p.confidence);
+    EXPECT_NEAR(std::accumulate(row, row + kClasses, 0.0), 1.0, 1e-6);  // ten float32 terms
   }
+  ASSERT_EQ(by_100.probabilities.size(), 250u * kClasses);
+  ASSERT_EQ(by_7.probabilities.size(), 250u * kClasses);
   EXPECT_EQ(confusion, by_100.totals.confusion);
   EXPECT_EQ(correct, by_100.totals.correct);
   EXPECT_EQ(by_100.totals.batches, 3);
@@ -211,10 +221,11 @@ TEST(EvaluateAndWrite, WritesEveryFileConsistently) {
 
   for (const char* name : {"confusion.csv", "evaluation.json", "mistakes.csv", "mistakes.png", "mistake_images.npy",
                            "sample_images.npy", "sample_labels.npy", "sample_predictions.npy", "features-test-0.npy",
-                           "features-test-0-input.npy", "features-test-0.json", "features-test-0.png"}) {
+                           "features-test-0-input.npy", "features-test-0.json", "features-test-0.png",
+                           "probabilities.npy"}) {
     EXPECT_TRUE(std::filesystem::is_regular_file(out / name)) << name;
   }
-  EXPECT_EQ(report.files.size(), 12u);
+  EXPECT_EQ(report.files.size(), 13u);
 
   const std::vector<std::string> confusion = csv_lines(out / "confusion.csv");
   ASSERT_EQ(confusion.size(), 11u);
@@ -272,6 +283,10 @@ TEST(EvaluateAndWrite, WritesEveryFileConsistently) {
   // The .npy sizes follow from their shapes (the preamble is 128 bytes for these headers).
   EXPECT_EQ(std::filesystem::file_size(out / "features-test-0.npy"), 128u + 32 * 26 * 26 * 4);
   EXPECT_EQ(std::filesystem::file_size(out / "sample_images.npy"), 128u + 25 * 28 * 28);
+  // probabilities.npy: float32 (250, 10), the evaluation's rows as they are.
+  const t::Bytes probabilities = t::read_file(out / "probabilities.npy");
+  ASSERT_EQ(probabilities.size(), 128u + 250 * 10 * 4);
+  EXPECT_EQ(std::memcmp(probabilities.data() + 128, evaluation.probabilities.data(), 250 * 10 * 4), 0);
   EXPECT_EQ(std::filesystem::file_size(out / "mistake_images.npy"), 128u + static_cast<size_t>(std::min<int64_t>(wrong, 64)) * 28 * 28);
 }
 
@@ -290,6 +305,8 @@ TEST(EvaluateAndWrite, NumpyReadsTheArrays) {
       "f = np.load(d + '/features-test-0.npy'); assert f.shape == (32, 26, 26) and f.dtype == np.float32\n"
       "assert (f >= 0).all(), 'post-ReLU maps are non-negative'\n"
       "m = np.load(d + '/mistake_images.npy')\n"
+      "p = np.load(d + '/probabilities.npy'); assert p.shape == (30, 10) and p.dtype == np.float32\n"
+      "assert abs(p.sum(axis=1) - 1).max() < 1e-5\n"
       "rows = list(csv.DictReader(open(d + '/mistakes.csv')))\n"
       "assert len(m) == min(64, len(rows)), (len(m), len(rows))\n"
       "print(int(s[3].sum()), int(l[3]), int(m[0].sum()), rows[0]['index'])\n";

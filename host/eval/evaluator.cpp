@@ -25,10 +25,13 @@ Evaluation evaluate_split(Backend& backend, const ImageSet& images, Split split,
   Evaluation evaluation;
   evaluation.split = split;
   evaluation.predictions.reserve(order.size());
+  evaluation.probabilities.reserve(order.size() * model::kClasses);
   std::vector<float> probabilities(static_cast<size_t>(batch_size) * model::kClasses);
   for (int64_t first = 0; first < images.count; first += batch_size) {
     const int count = static_cast<int>(std::min<int64_t>(batch_size, images.count - first));
     backend.evaluate_batch(split, first, count, probabilities.data());
+    evaluation.probabilities.insert(evaluation.probabilities.end(), probabilities.begin(),
+                                    probabilities.begin() + static_cast<std::ptrdiff_t>(count) * model::kClasses);
     for (int i = 0; i < count; ++i) {
       const float* row = probabilities.data() + static_cast<size_t>(i) * model::kClasses;
       const int predicted = static_cast<int>(std::max_element(row, row + model::kClasses) - row);

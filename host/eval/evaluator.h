@@ -24,6 +24,7 @@ struct Evaluation {
   double loss = 0;            // totals.mean_sample_loss(): the training log's "test loss"
   double accuracy = 0;        // totals.accuracy(), a fraction
   std::vector<SamplePrediction> predictions;  // one per sample, in index order
+  std::vector<float> probabilities;           // (samples, 10): the softmax of each sample's logits
 };
 
 // Evaluates all `images.count` samples of `split` (the ImageSet attached to the backend for that

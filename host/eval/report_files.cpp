@@ -146,9 +146,11 @@ std::string evaluation_summary_line(const Evaluation& evaluation) {
 std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, DatasetKind kind,
                                                           const ImageSet& images, const Evaluation& evaluation,
                                                           const ConfusionMatrix& confusion) {
-  if (evaluation.predictions.size() != static_cast<size_t>(images.count)) {
-    throw Error("evaluation files: " + std::to_string(evaluation.predictions.size()) + " predictions for " +
-                std::to_string(images.count) + " images");
+  if (evaluation.predictions.size() != static_cast<size_t>(images.count) ||
+      evaluation.probabilities.size() != static_cast<size_t>(images.count) * model::kClasses) {
+    throw Error("evaluation files: " + std::to_string(evaluation.predictions.size()) + " predictions and " +
+                std::to_string(evaluation.probabilities.size()) + " probabilities for " + std::to_string(images.count) +
+                " images");
   }
   ensure_directory(out_dir);
   std::vector<std::filesystem::path> written;
@@ -160,6 +162,8 @@ std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem:
   write_text_file(written.back(), evaluation_json(kind, evaluation, confusion, mistakes.size()));
   written.push_back(out_dir / "mistakes.csv");
   write_text_file(written.back(), mistakes_csv(mistakes));
+  written.push_back(out_dir / "probabilities.npy");
+  write_npy(written.back(), evaluation.probabilities.data(), {images.count, model::kClasses});
 
   const int64_t image_count = std::min<int64_t>(kMistakeImages, static_cast<int64_t>(mistakes.size()));
   std::vector<uint8_t> mistake_pixels;

@@ -8,6 +8,8 @@
 //                          macro averages, the confusion matrix as a list of rows
 //   mistakes.csv           index,true_label,predicted_label,confidence -- every mistake, most
 //                          confident first
+//   probabilities.npy      float32 (N, 10): every sample's class probabilities, in index order
+//                          (what an exported ONNX model's softmax must reproduce)
 //   mistake_images.npy     uint8 (K, 28, 28): the images of the first K <= 64 rows of mistakes.csv
 //   mistakes.png           the 32 most confident mistakes, 8 per row, each labelled
 //                          "true > predicted confidence%" (true in green, predicted in red,
