@@ -12,6 +12,8 @@ void add_summary_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_features_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_export_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 
 // Runs the CLI; returns the process exit code. Errors print one line on stderr.
 int run(int argc, char** argv);

@@ -168,4 +168,15 @@ inline bool system_python_has(const std::string& modules) {
   return run_command_merged("/usr/bin/python3 -c 'import " + modules + "'").exit_code == 0;
 }
 
+// Why `python` cannot run a test that imports `modules` (comma-separated), as a skip reason; empty
+// when it can. Meant for TRAIN_GPU_TEST_PYTHON, the venv tools/make-test-venv.sh creates.
+inline std::string python_lacking(const std::string& python, const std::string& modules) {
+  if (::access(python.c_str(), X_OK) != 0) return python + " not found (tools/make-test-venv.sh creates it)";
+  const MergedCommandResult result = run_command_merged(shell_quote(python) + " -c 'import " + modules + "'");
+  if (result.exit_code == 0) return "";
+  const std::vector<std::string> lines = lines_of(result.output);
+  return python + " cannot import " + modules + " (" + (lines.empty() ? std::string("no output") : lines.back()) +
+         "; tools/make-test-venv.sh installs the test packages)";
+}
+
 }  // namespace train_gpu::testing

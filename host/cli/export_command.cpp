@@ -1,0 +1,50 @@
+// `train_gpu export --checkpoint FILE [--format onnx] [--out model.onnx]`: the trained model in a
+// format serving stacks load (host/onnx/onnx_export.h). Needs no dataset and no device.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "host/cli/commands.h"
+#include "host/cli/model_from_checkpoint.h"
+#include "host/common/format.h"
+#include "host/model/model_spec.h"
+#include "host/onnx/onnx_export.h"
+
+namespace train_gpu::cli {
+
+void add_export_command(CLI::App& app) {
+  struct Options {
+    std::string checkpoint;
+    std::string format = "onnx";
+    std::string out = "model.onnx";
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(
+      "export",
+      "Export a checkpoint (train_gpu's, or a PyTorch state_dict of the model) for serving: ONNX opset 17,\n"
+      "input 'input' (N,1,28,28) float32 = pixels / 255, output 'logits' (N,10), any batch size N");
+  command->add_option("--checkpoint", options->checkpoint, "Checkpoint (.safetensors) to export")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command->add_option("--format", options->format, "Output format")->check(CLI::IsMember({"onnx"}))->capture_default_str();
+  command->add_option("--out", options->out, "Output file (replaced atomically when it exists)")->capture_default_str();
+
+  command->callback([options] {
+    const ModelWeights weights = load_weights_for_command(options->checkpoint, std::cout);
+    OnnxProvenance provenance;
+    provenance.checkpoint = std::filesystem::path(options->checkpoint).filename().string();
+    if (!weights.foreign) {
+      provenance.dataset = weights.checkpoint.metadata.dataset;
+      provenance.epoch = weights.checkpoint.metadata.epoch;
+      provenance.step = weights.checkpoint.state.step;
+    }
+    const std::size_t bytes = write_onnx_model(options->out, weights.checkpoint.state.parameters, provenance);
+    std::cout << "wrote " << options->out << " (" << with_thousands(static_cast<int64_t>(bytes)) << " bytes): ONNX opset "
+              << kOnnxOpsetVersion << ", IR version " << kOnnxIrVersion << "; input '" << kOnnxInputName
+              << "' float32 (N,1," << model::kImageSide << "," << model::kImageSide << ") in [0,1], output '"
+              << kOnnxOutputName << "' (N," << model::kClasses << ") logits (apply softmax for probabilities)\n";
+  });
+}
+
+}  // namespace train_gpu::cli

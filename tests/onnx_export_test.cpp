@@ -1,0 +1,228 @@
+// The ONNX exporter (host/onnx/onnx_export.h), read back with the classes protoc generates from
+// ONNX's own schema: versions, the graph's inputs and outputs, every node with its attributes in
+// order and wired to the one before, the weights bit for bit under their PyTorch names; and
+// `train_gpu export` as a user runs it. onnx_python_test.cpp runs the file in onnxruntime.
+#include "host/onnx/onnx_export.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "host/common/error.h"
+#include "host/common/random.h"
+#include "host/model/model_spec.h"
+#include "host/onnx/onnx.pb.h"
+#include "host/train/checkpoint.h"
+#include "support/state_dict_file.h"
+#include "support/test_support.h"
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+namespace t = train_gpu::testing;
+
+std::vector<float> random_parameters(uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> parameters(model::kParameterCount);
+  for (float& value : parameters) value = rng.uniform01() - 0.5f;
+  return parameters;
+}
+
+onnx::ModelProto parse(const std::string& bytes) {
+  onnx::ModelProto model;
+  EXPECT_TRUE(model.ParseFromString(bytes)) << "not a ModelProto";
+  return model;
+}
+
+std::vector<int64_t> dims_of(const onnx::ValueInfoProto& value, std::vector<std::string>* params) {
+  std::vector<int64_t> dims;
+  for (const onnx::TensorShapeProto_Dimension& dim : value.type().tensor_type().shape().dim()) {
+    dims.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+    params->push_back(dim.has_dim_param() ? dim.dim_param() : "");
+  }
+  return dims;
+}
+
+// An attribute as text ("INT 1", "INTS 3 3"), to compare whole nodes at a glance.
+std::string attribute_text(const onnx::AttributeProto& attribute) {
+  std::string text;
+  if (attribute.type() == onnx::AttributeProto::INT) {
+    text = "INT " + std::to_string(attribute.i());
+  } else if (attribute.type() == onnx::AttributeProto::INTS) {
+    text = "INTS";
+    for (const int64_t value : attribute.ints()) text += " " + std::to_string(value);
+  } else {
+    text = "type " + std::to_string(attribute.type());
+  }
+  return text;
+}
+
+struct ExpectedNode {
+  std::string op_type;
+  std::vector<std::string> inputs;
+  std::string output;
+  std::map<std::string, std::string> attributes;
+};
+
+TEST(OnnxExport, ModelDeclaresOpset17AndADynamicBatch) {
+  const onnx::ModelProto model = parse(encode_onnx_model(random_parameters(1), {}));
+  EXPECT_EQ(model.ir_version(), 8);
+  ASSERT_EQ(model.opset_import_size(), 1);
+  EXPECT_EQ(model.opset_import(0).domain(), "");
+  EXPECT_EQ(model.opset_import(0).version(), 17);
+  EXPECT_EQ(model.producer_name(), "train_gpu");
+  t::expect_contains(model.doc_string(), "softmax");
+
+  const onnx::GraphProto& graph = model.graph();
+  ASSERT_EQ(graph.input_size(), 1) << "initializers must not be listed as inputs (IR >= 4)";
+  ASSERT_EQ(graph.output_size(), 1);
+  EXPECT_EQ(graph.input(0).name(), "input");
+  EXPECT_EQ(graph.input(0).type().tensor_type().elem_type(), onnx::TensorProto::FLOAT);
+  std::vector<std::string> params;
+  EXPECT_EQ(dims_of(graph.input(0), &params), (std::vector<int64_t>{-1, 1, 28, 28}));
+  EXPECT_EQ(params[0], "N");
+  params.clear();
+  EXPECT_EQ(graph.output(0).name(), "logits");
+  EXPECT_EQ(graph.output(0).type().tensor_type().elem_type(), onnx::TensorProto::FLOAT);
+  EXPECT_EQ(dims_of(graph.output(0), &params), (std::vector<int64_t>{-1, 10}));
+  EXPECT_EQ(params[0], "N") << "input and output must share the batch dimension's name";
+}
+
+TEST(OnnxExport, GraphIsConvReluPoolFlattenGemmReluGemm) {
+  const onnx::GraphProto graph = parse(encode_onnx_model(random_parameters(2), {})).graph();
+  const std::vector<ExpectedNode> expected = {
+      {"Conv", {"input", "conv.weight", "conv.bias"}, "conv_out",
+       {{"kernel_shape", "INTS 3 3"}, {"strides", "INTS 1 1"}, {"pads", "INTS 0 0 0 0"}, {"dilations", "INTS 1 1"}, {"group", "INT 1"}}},
+      {"Relu", {"conv_out"}, "conv_relu_out", {}},
+      {"MaxPool", {"conv_relu_out"}, "pool_out", {{"kernel_shape", "INTS 2 2"}, {"strides", "INTS 2 2"}, {"pads", "INTS 0 0 0 0"}}},
+      {"Flatten", {"pool_out"}, "flatten_out", {{"axis", "INT 1"}}},
+      // transB = 1: x @ W^T + b with W in PyTorch's (out, in) layout; transA stays 0.
+      {"Gemm", {"flatten_out", "fc1.weight", "fc1.bias"}, "fc1_out", {{"transB", "INT 1"}}},
+      {"Relu", {"fc1_out"}, "fc1_relu_out", {}},
+      {"Gemm", {"fc1_relu_out", "fc2.weight", "fc2.bias"}, "logits", {{"transB", "INT 1"}}},
+  };
+  ASSERT_EQ(graph.node_size(), static_cast<int>(expected.size()));
+  std::set<std::string> names;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const onnx::NodeProto& node = graph.node(i);
+    const ExpectedNode& want = expected[static_cast<size_t>(i)];
+    EXPECT_EQ(node.op_type(), want.op_type) << "node " << i;
+    EXPECT_EQ(node.domain(), "") << "node " << i;
+    EXPECT_TRUE(names.insert(node.name()).second) << "node names must be unique: " << node.name();
+    EXPECT_EQ(std::vector<std::string>(node.input().begin(), node.input().end()), want.inputs) << "node " << i;
+    ASSERT_EQ(node.output_size(), 1) << "node " << i;
+    EXPECT_EQ(node.output(0), want.output) << "node " << i;
+    std::map<std::string, std::string> attributes;
+    for (const onnx::AttributeProto& attribute : node.attribute()) {
+      EXPECT_TRUE(attributes.emplace(attribute.name(), attribute_text(attribute)).second) << "repeated " << attribute.name();
+    }
+    EXPECT_EQ(attributes, want.attributes) << "node " << i << " (" << node.op_type() << ")";
+  }
+}
+
+TEST(OnnxExport, InitializersAreTheArenaBitForBit) {
+  const std::vector<float> parameters = random_parameters(3);
+  const onnx::GraphProto graph = parse(encode_onnx_model(parameters, {})).graph();
+  ASSERT_EQ(graph.initializer_size(), model::kTensorCount);
+  for (int i = 0; i < model::kTensorCount; ++i) {
+    const model::TensorSpec& spec = model::kParameterTensors[i];
+    const onnx::TensorProto& tensor = graph.initializer(i);
+    EXPECT_EQ(tensor.name(), spec.name);
+    EXPECT_EQ(tensor.data_type(), onnx::TensorProto::FLOAT) << spec.name;
+    EXPECT_EQ(std::vector<int64_t>(tensor.dims().begin(), tensor.dims().end()),
+              std::vector<int64_t>(spec.shape, spec.shape + spec.rank))
+        << spec.name;
+    EXPECT_EQ(tensor.float_data_size(), 0) << "one encoding only: raw_data";
+    ASSERT_EQ(tensor.raw_data().size(), spec.count * sizeof(float)) << spec.name;
+    EXPECT_EQ(std::memcmp(tensor.raw_data().data(), parameters.data() + spec.offset, spec.count * sizeof(float)), 0)
+        << spec.name;
+  }
+}
+
+TEST(OnnxExport, ProvenanceBecomesMetadataAndWrongSizesAreRefused) {
+  const onnx::ModelProto model = parse(encode_onnx_model(random_parameters(4), {"epoch-003.safetensors", "mnist", 3, 2814}));
+  std::map<std::string, std::string> metadata;
+  for (const onnx::StringStringEntryProto& entry : model.metadata_props()) metadata[entry.key()] = entry.value();
+  EXPECT_EQ(metadata, (std::map<std::string, std::string>{{"train_gpu.checkpoint", "epoch-003.safetensors"},
+                                                          {"train_gpu.dataset", "mnist"},
+                                                          {"train_gpu.epoch", "3"},
+                                                          {"train_gpu.step", "2814"}}));
+  // A foreign state_dict knows none of these: nothing is invented.
+  EXPECT_EQ(parse(encode_onnx_model(random_parameters(4), {})).metadata_props_size(), 0);
+
+  std::vector<float> short_arena = random_parameters(4);
+  short_arena.pop_back();
+  t::expect_contains(t::error_of([&] { encode_onnx_model(short_arena, {}); }), "693961 parameters, expected 693962");
+}
+
+// `train_gpu export` on a checkpoint and on a PyTorch state_dict of the same weights.
+TEST(OnnxExport, CommandWritesTheFileFromEitherKindOfCheckpoint) {
+  t::TempDir scratch;
+  Checkpoint checkpoint;
+  checkpoint.state.parameters = random_parameters(5);
+  checkpoint.state.adam_m.assign(model::kParameterCount, 0.0f);
+  checkpoint.state.adam_v.assign(model::kParameterCount, 0.0f);
+  checkpoint.state.step = 938;
+  checkpoint.metadata.epoch = 1;
+  checkpoint.metadata.dataset = "mnist";
+  const fs::path ours = scratch / "epoch-001.safetensors";
+  save_checkpoint(ours, checkpoint);
+  const fs::path foreign = scratch / "net.safetensors";
+  t::write_state_dict(foreign, checkpoint.state.parameters);
+
+  const std::string binary = t::shell_quote(TRAIN_GPU_BINARY);
+  t::CommandResult result = t::run_command(binary + " export --checkpoint " + t::shell_quote(ours.string()) + " --out " +
+                                               t::shell_quote((scratch / "ours.onnx").string()),
+                                           scratch.path());
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  t::expect_contains(result.out, "wrote " + (scratch / "ours.onnx").string());
+  t::expect_contains(result.out, "ONNX opset 17");
+  result = t::run_command(binary + " export --checkpoint " + t::shell_quote(foreign.string()) + " --format onnx --out " +
+                              t::shell_quote((scratch / "foreign.onnx").string()),
+                          scratch.path());
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  t::expect_contains(result.out, "carries no train_gpu metadata");
+
+  const t::Bytes ours_bytes = t::read_file(scratch / "ours.onnx");
+  const t::Bytes foreign_bytes = t::read_file(scratch / "foreign.onnx");
+  const onnx::ModelProto from_ours = parse(std::string(ours_bytes.begin(), ours_bytes.end()));
+  const onnx::ModelProto from_foreign = parse(std::string(foreign_bytes.begin(), foreign_bytes.end()));
+  EXPECT_EQ(from_ours.graph().SerializeAsString(), from_foreign.graph().SerializeAsString())
+      << "the same weights make the same graph";
+  EXPECT_EQ(from_ours.metadata_props_size(), 4);
+  EXPECT_EQ(from_foreign.metadata_props_size(), 1) << "only the checkpoint's file name";
+
+  // Without --out: model.onnx in the current directory.
+  result = t::run_command("cd " + t::shell_quote(scratch.path().string()) + " && " + binary + " export --checkpoint " +
+                              t::shell_quote(ours.string()),
+                          scratch.path());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(t::read_file(scratch / "model.onnx"), ours_bytes);
+}
+
+TEST(OnnxExport, CommandErrorsAreOneLine) {
+  t::TempDir scratch;
+  const std::string binary = t::shell_quote(TRAIN_GPU_BINARY);
+  const fs::path state_dict = scratch / "net.safetensors";
+  t::write_state_dict(state_dict, random_parameters(6));
+  t::CommandResult result = t::run_command(binary + " export --checkpoint " + t::shell_quote(state_dict.string()) +
+                                               " --format tflite",
+                                           scratch.path());
+  EXPECT_NE(result.exit_code, 0);
+  t::expect_contains(result.err, "--format: tflite not in {onnx}");
+
+  result = t::run_command(binary + " export --checkpoint " + t::shell_quote(state_dict.string()) + " --out " +
+                              t::shell_quote((scratch / "missing-dir" / "m.onnx").string()),
+                          scratch.path());
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(t::lines_of(result.err).size(), 1u) << result.err;
+  t::expect_contains(result.err, "missing-dir");
+}
+
+}  // namespace
+}  // namespace train_gpu
