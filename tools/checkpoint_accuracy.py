@@ -73,8 +73,11 @@ class CheckpointError(Exception):
     pass
 
 
-def read_checkpoint(path):
-    """Returns (parameters dict name -> float32 array, metadata dict)."""
+def read_checkpoint(path, allow_state_dict=False):
+    """Returns (parameters dict name -> float32 array, metadata dict).
+
+    allow_state_dict: also accept a file without train_gpu metadata that holds exactly the six
+    parameters (a PyTorch state_dict saved with safetensors); it has no checksum to verify."""
     with open(path, "rb") as f:
         blob = f.read()
     if len(blob) < 8:
@@ -87,13 +90,14 @@ def read_checkpoint(path):
     except ValueError as e:
         raise CheckpointError(f"{path}: the header is not valid JSON ({e})")
     metadata = header.pop("__metadata__", {})
-    if metadata.get("format") != FORMAT:
+    state_dict = allow_state_dict and metadata.get("format") != FORMAT and set(header) == set(PARAMETERS)
+    if metadata.get("format") != FORMAT and not state_dict:
         raise CheckpointError(f"{path}: format {metadata.get('format')!r}, expected {FORMAT!r}")
     data_start = 8 + header_length
     data = blob[data_start:]
     stored_crc = metadata.get("data_crc32")
     actual_crc = f"{zlib.crc32(data) & 0xFFFFFFFF:08x}"
-    if stored_crc != actual_crc:
+    if not state_dict and stored_crc != actual_crc:
         raise CheckpointError(f"{path}: checksum mismatch: the tensor data is corrupt "
                               f"(expected crc32 {stored_crc}, found {actual_crc})")
     parameters = {}

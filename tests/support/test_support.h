@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -166,6 +167,22 @@ inline MergedCommandResult run_command_merged(const std::string& command) {
 // True when /usr/bin/python3 can import all of `modules` (comma-separated).
 inline bool system_python_has(const std::string& modules) {
   return run_command_merged("/usr/bin/python3 -c 'import " + modules + "'").exit_code == 0;
+}
+
+// The "key=value key=value" words of `line` (what tests/python/ scripts print for their C++
+// tests to judge) as a map; other words are ignored.
+inline std::map<std::string, std::string> key_values(const std::string& line) {
+  std::map<std::string, std::string> values;
+  size_t start = 0;
+  while (start < line.size()) {
+    size_t end = line.find(' ', start);
+    if (end == std::string::npos) end = line.size();
+    const std::string word = line.substr(start, end - start);
+    const size_t equals = word.find('=');
+    if (equals != std::string::npos) values[word.substr(0, equals)] = word.substr(equals + 1);
+    start = end + 1;
+  }
+  return values;
 }
 
 // Why `python` cannot run a test that imports `modules` (comma-separated), as a skip reason; empty

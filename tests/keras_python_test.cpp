@@ -1,0 +1,90 @@
+// tools/to_keras.py: the tutorial's Keras model with our weights. Two tests:
+// - the layout conversion (conv kernel OIHW -> HWIO, fc1's columns from (c,h,w) to Keras
+//   Flatten's (h,w,c) order, dense kernels transposed), checked with numpy alone against the NCHW
+//   forward pass of tools/checkpoint_accuracy.py: runs wherever /usr/bin/python3 has numpy (CI);
+// - the real thing in TensorFlow: a trained checkpoint converted, the .weights.h5 loaded into a
+//   fresh model, its probabilities on the 10,000 test images against `evaluate`'s. Needs
+//   TRAIN_GPU_KERAS_PYTHON with TensorFlow (too large for CI's venv), skipped otherwise.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "host/common/random.h"
+#include "host/model/model_spec.h"
+#include "host/train/checkpoint.h"
+#include "support/small_trained_model.h"
+#include "support/state_dict_file.h"
+#include "support/test_support.h"
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+namespace t = train_gpu::testing;
+
+std::string script(const char* name) { return t::shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tests/python/" + name); }
+
+TEST(KerasPython, LayoutConversionReproducesTheNchwForwardPass) {
+  if (!t::system_python_has("numpy")) GTEST_SKIP() << "/usr/bin/python3 with numpy not available";
+  t::TempDir scratch;
+  Checkpoint checkpoint;
+  Rng rng(17);
+  checkpoint.state.parameters.resize(model::kParameterCount);
+  // Scales that keep every layer's activations O(1), so each logit depends on every weight.
+  const float scales[model::kTensorCount] = {0.8f, 0.1f, 0.05f, 0.1f, 0.3f, 0.1f};
+  for (int i = 0; i < model::kTensorCount; ++i) {
+    const model::TensorSpec& spec = model::kParameterTensors[i];
+    for (std::size_t k = 0; k < spec.count; ++k) checkpoint.state.parameters[spec.offset + k] = (2 * rng.uniform01() - 1) * scales[i];
+  }
+  checkpoint.state.adam_m.assign(model::kParameterCount, 0.0f);
+  checkpoint.state.adam_v.assign(model::kParameterCount, 0.0f);
+  checkpoint.metadata.dataset = "mnist";
+  save_checkpoint(scratch / "epoch-001.safetensors", checkpoint);
+  t::write_state_dict(scratch / "net.safetensors", checkpoint.state.parameters);
+
+  const t::MergedCommandResult result =
+      t::run_command_merged("/usr/bin/python3 " + script("keras_layout_check.py") + " " +
+                            t::shell_quote((scratch / "epoch-001.safetensors").string()) + " " +
+                            t::shell_quote((scratch / "net.safetensors").string()));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::map<std::string, std::string> values = t::key_values(t::lines_of(result.output).back());
+  // float32 both ways, summed in different orders (einsum vs im2col GEMM, 5,408-term dots):
+  // ~1e-6 of the largest logit; 1e-4 still catches any layout slip, which is O(1).
+  EXPECT_LE(std::stod(values["checkpoint_relative_difference"]), 1e-4) << result.output;
+  EXPECT_LE(std::stod(values["state_dict_relative_difference"]), 1e-4) << result.output;
+  EXPECT_EQ(values["strict_reader_on_state_dict"], "refused") << "checkpoint_accuracy.py stays strict by default";
+}
+
+TEST(KerasPython, TensorflowModelMatchesEvaluateOnTheTestSet) {
+  const std::string lacking = t::python_lacking(TRAIN_GPU_KERAS_PYTHON, "numpy, tensorflow");
+  if (!lacking.empty()) GTEST_SKIP() << lacking << " (configure with -DTRAIN_GPU_KERAS_PYTHON=<python with tensorflow>)";
+  if (!t::have_mnist_test_set()) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
+  t::TempDir scratch;
+  const t::SmallTrainedModel trained = t::train_small_model(scratch.path());
+  ASSERT_FALSE(trained.checkpoint.empty());
+  const fs::path weights = scratch / "model.weights.h5";
+  const std::string python = t::shell_quote(TRAIN_GPU_KERAS_PYTHON);
+  t::MergedCommandResult result =
+      t::run_command_merged(python + " " + t::shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/to_keras.py") + " " +
+                            t::shell_quote(trained.checkpoint.string()) + " " + t::shell_quote(weights.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  t::expect_contains(result.output, "wrote " + weights.string());
+
+  result = t::run_command_merged(python + " " + script("keras_matches_evaluate.py") + " " + t::shell_quote(weights.string()) +
+                                 " " + t::shell_quote(trained.evaluation.string()) + " " + t::shell_quote(TRAIN_GPU_MNIST_DIR));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  t::expect_matches_evaluate(result.output);
+}
+
+TEST(KerasPython, WeightsFileNameMustEndInWeightsH5) {
+  t::TempDir scratch;
+  const t::MergedCommandResult result =
+      t::run_command_merged("/usr/bin/python3 " + t::shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/to_keras.py") +
+                            " missing.safetensors " + t::shell_quote((scratch / "model.h5").string()));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  t::expect_contains(result.output, "needs a name ending in .weights.h5");
+}
+
+}  // namespace
+}  // namespace train_gpu
