@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <string>
 
-#include "host/common/random.h"
 #include "host/model/model_spec.h"
 #include "host/train/checkpoint.h"
+#include "support/random_model.h"
 #include "support/small_trained_model.h"
 #include "support/state_dict_file.h"
 #include "support/test_support.h"
@@ -28,18 +28,7 @@ std::string script(const char* name) { return t::shell_quote(std::string(TRAIN_G
 TEST(KerasPython, LayoutConversionReproducesTheNchwForwardPass) {
   if (!t::system_python_has("numpy")) GTEST_SKIP() << "/usr/bin/python3 with numpy not available";
   t::TempDir scratch;
-  Checkpoint checkpoint;
-  Rng rng(17);
-  checkpoint.state.parameters.resize(model::kParameterCount);
-  // Scales that keep every layer's activations O(1), so each logit depends on every weight.
-  const float scales[model::kTensorCount] = {0.8f, 0.1f, 0.05f, 0.1f, 0.3f, 0.1f};
-  for (int i = 0; i < model::kTensorCount; ++i) {
-    const model::TensorSpec& spec = model::kParameterTensors[i];
-    for (std::size_t k = 0; k < spec.count; ++k) checkpoint.state.parameters[spec.offset + k] = (2 * rng.uniform01() - 1) * scales[i];
-  }
-  checkpoint.state.adam_m.assign(model::kParameterCount, 0.0f);
-  checkpoint.state.adam_v.assign(model::kParameterCount, 0.0f);
-  checkpoint.metadata.dataset = "mnist";
+  const Checkpoint checkpoint = t::checkpoint_of(t::random_parameters(17));
   save_checkpoint(scratch / "epoch-001.safetensors", checkpoint);
   t::write_state_dict(scratch / "net.safetensors", checkpoint.state.parameters);
 

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "host/common/error.h"
-#include "host/common/random.h"
 #include "host/model/model_spec.h"
 #include "host/onnx/onnx.pb.h"
 #include "host/train/checkpoint.h"
+#include "support/random_model.h"
 #include "support/state_dict_file.h"
 #include "support/test_support.h"
 
@@ -25,13 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace t = train_gpu::testing;
-
-std::vector<float> random_parameters(uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> parameters(model::kParameterCount);
-  for (float& value : parameters) value = rng.uniform01() - 0.5f;
-  return parameters;
-}
 
 onnx::ModelProto parse(const std::string& bytes) {
   onnx::ModelProto model;
@@ -70,7 +63,7 @@ struct ExpectedNode {
 };
 
 TEST(OnnxExport, ModelDeclaresOpset17AndADynamicBatch) {
-  const onnx::ModelProto model = parse(encode_onnx_model(random_parameters(1), {}));
+  const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(1), {}));
   EXPECT_EQ(model.ir_version(), 8);
   ASSERT_EQ(model.opset_import_size(), 1);
   EXPECT_EQ(model.opset_import(0).domain(), "");
@@ -94,7 +87,7 @@ TEST(OnnxExport, ModelDeclaresOpset17AndADynamicBatch) {
 }
 
 TEST(OnnxExport, GraphIsConvReluPoolFlattenGemmReluGemm) {
-  const onnx::GraphProto graph = parse(encode_onnx_model(random_parameters(2), {})).graph();
+  const onnx::GraphProto graph = parse(encode_onnx_model(t::random_parameters(2), {})).graph();
   const std::vector<ExpectedNode> expected = {
       {"Conv", {"input", "conv.weight", "conv.bias"}, "conv_out",
        {{"kernel_shape", "INTS 3 3"}, {"strides", "INTS 1 1"}, {"pads", "INTS 0 0 0 0"}, {"dilations", "INTS 1 1"}, {"group", "INT 1"}}},
@@ -126,7 +119,7 @@ TEST(OnnxExport, GraphIsConvReluPoolFlattenGemmReluGemm) {
 }
 
 TEST(OnnxExport, InitializersAreTheArenaBitForBit) {
-  const std::vector<float> parameters = random_parameters(3);
+  const std::vector<float> parameters = t::random_parameters(3);
   const onnx::GraphProto graph = parse(encode_onnx_model(parameters, {})).graph();
   ASSERT_EQ(graph.initializer_size(), model::kTensorCount);
   for (int i = 0; i < model::kTensorCount; ++i) {
@@ -145,7 +138,7 @@ TEST(OnnxExport, InitializersAreTheArenaBitForBit) {
 }
 
 TEST(OnnxExport, ProvenanceBecomesMetadataAndWrongSizesAreRefused) {
-  const onnx::ModelProto model = parse(encode_onnx_model(random_parameters(4), {"epoch-003.safetensors", "mnist", 3, 2814}));
+  const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(4), {"epoch-003.safetensors", "mnist", 3, 2814}));
   std::map<std::string, std::string> metadata;
   for (const onnx::StringStringEntryProto& entry : model.metadata_props()) metadata[entry.key()] = entry.value();
   EXPECT_EQ(metadata, (std::map<std::string, std::string>{{"train_gpu.checkpoint", "epoch-003.safetensors"},
@@ -153,9 +146,9 @@ TEST(OnnxExport, ProvenanceBecomesMetadataAndWrongSizesAreRefused) {
                                                           {"train_gpu.epoch", "3"},
                                                           {"train_gpu.step", "2814"}}));
   // A foreign state_dict knows none of these: nothing is invented.
-  EXPECT_EQ(parse(encode_onnx_model(random_parameters(4), {})).metadata_props_size(), 0);
+  EXPECT_EQ(parse(encode_onnx_model(t::random_parameters(4), {})).metadata_props_size(), 0);
 
-  std::vector<float> short_arena = random_parameters(4);
+  std::vector<float> short_arena = t::random_parameters(4);
   short_arena.pop_back();
   t::expect_contains(t::error_of([&] { encode_onnx_model(short_arena, {}); }), "693961 parameters, expected 693962");
 }
@@ -163,13 +156,7 @@ TEST(OnnxExport, ProvenanceBecomesMetadataAndWrongSizesAreRefused) {
 // `train_gpu export` on a checkpoint and on a PyTorch state_dict of the same weights.
 TEST(OnnxExport, CommandWritesTheFileFromEitherKindOfCheckpoint) {
   t::TempDir scratch;
-  Checkpoint checkpoint;
-  checkpoint.state.parameters = random_parameters(5);
-  checkpoint.state.adam_m.assign(model::kParameterCount, 0.0f);
-  checkpoint.state.adam_v.assign(model::kParameterCount, 0.0f);
-  checkpoint.state.step = 938;
-  checkpoint.metadata.epoch = 1;
-  checkpoint.metadata.dataset = "mnist";
+  const Checkpoint checkpoint = t::checkpoint_of(t::random_parameters(5));
   const fs::path ours = scratch / "epoch-001.safetensors";
   save_checkpoint(ours, checkpoint);
   const fs::path foreign = scratch / "net.safetensors";
@@ -209,7 +196,7 @@ TEST(OnnxExport, CommandErrorsAreOneLine) {
   t::TempDir scratch;
   const std::string binary = t::shell_quote(TRAIN_GPU_BINARY);
   const fs::path state_dict = scratch / "net.safetensors";
-  t::write_state_dict(state_dict, random_parameters(6));
+  t::write_state_dict(state_dict, t::random_parameters(6));
   t::CommandResult result = t::run_command(binary + " export --checkpoint " + t::shell_quote(state_dict.string()) +
                                                " --format tflite",
                                            scratch.path());

@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <string>
 
-#include "host/common/random.h"
 #include "host/model/model_spec.h"
 #include "host/train/checkpoint.h"
+#include "support/random_model.h"
 #include "support/test_support.h"
 
 namespace train_gpu {
@@ -33,14 +33,8 @@ TEST(StateDictPython, FileWrittenBySafetensorsIsEvaluatedAndExportedAsTheSameWei
   const std::string lacking = t::python_lacking(TRAIN_GPU_TEST_PYTHON, "numpy, safetensors.numpy");
   if (!lacking.empty()) GTEST_SKIP() << lacking;
   t::TempDir scratch;
-  Checkpoint checkpoint;
-  Rng rng(99);
-  checkpoint.state.parameters.resize(model::kParameterCount);
-  for (float& value : checkpoint.state.parameters) value = (rng.uniform01() - 0.5f) * 0.2f;
-  checkpoint.state.adam_m.assign(model::kParameterCount, 0.5f);
-  checkpoint.state.adam_v.assign(model::kParameterCount, 0.25f);
-  checkpoint.state.step = 100;
-  checkpoint.metadata.dataset = "mnist";
+  Checkpoint checkpoint = t::checkpoint_of(t::random_parameters(99));
+  checkpoint.state.adam_m.assign(model::kParameterCount, 0.5f);  // moments the state_dict must leave behind
   const fs::path ours = scratch / "epoch-001.safetensors";
   save_checkpoint(ours, checkpoint);
 

@@ -54,6 +54,7 @@ int run(int argc, char** argv) {
   add_features_command(app);
   add_bench_command(app);
   add_export_command(app);
+  add_predict_command(app);
 
   // `train` is implied when the first word is not a command or a top-level flag.
   std::vector<const char*> args(argv, argv + argc);

@@ -1,0 +1,134 @@
+// `train_gpu predict --checkpoint FILE IMAGE...`: the trained model asked about new images -- PNG
+// pictures of digits, .npy arrays, IDX files (host/predict/predict_inputs.h). Prints the class and
+// the top-3 probabilities per image, or JSON with --json. An image that cannot be read is one
+// error line; the others are still predicted, and the exit status is 1.
+#include <algorithm>
+#include <iostream>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "host/cli/commands.h"
+#include "host/cli/model_from_checkpoint.h"
+#include "host/cli/options.h"
+#include "host/cli/validators.h"
+#include "host/data/dataset.h"
+#include "host/model/backend_factory.h"
+#include "host/predict/predict_inputs.h"
+#include "host/predict/prediction_report.h"
+
+namespace train_gpu::cli {
+
+namespace {
+
+constexpr int kBatch = 100;
+
+struct PredictOptions {
+  std::string checkpoint;
+  std::vector<std::string> images;
+  std::vector<int64_t> indices;
+  bool json = false;
+  DeviceOptions device;
+};
+
+// The (count, 10) probabilities of `inputs` (all without errors), through the backend the device
+// options ask for. The images are attached as both splits; evaluate_batch reads the test one.
+std::vector<float> probabilities_of(const std::vector<const predict::PredictInput*>& inputs, const ModelWeights& weights,
+                                    const DeviceOptions& device, std::ostream& log) {
+  ImageSet images;
+  images.count = static_cast<int64_t>(inputs.size());
+  images.rows = model::kImageSide;
+  images.cols = model::kImageSide;
+  for (const predict::PredictInput* input : inputs) images.pixels.insert(images.pixels.end(), input->pixels.begin(), input->pixels.end());
+  images.labels.assign(inputs.size(), 0);  // unknown; only the loss, which nobody reads, uses them
+
+  const std::unique_ptr<Backend> backend = make_backend(parse_device(device.device), backend_options_from(device, kBatch), log);
+  log << "device: " << backend->description() << "\n";
+  backend->attach_data(images, images);
+  backend->set_state(weights.checkpoint.state);
+  std::vector<int32_t> order(inputs.size());
+  std::iota(order.begin(), order.end(), 0);
+  backend->set_order(Split::kTest, order);
+  std::vector<float> probabilities(inputs.size() * model::kClasses);
+  for (int64_t first = 0; first < images.count; first += kBatch) {
+    const int count = static_cast<int>(std::min<int64_t>(kBatch, images.count - first));
+    backend->evaluate_batch(Split::kTest, first, count, probabilities.data() + first * model::kClasses);
+  }
+  return probabilities;
+}
+
+void run_predict(const PredictOptions& options) {
+  // With --json, stdout carries the JSON document alone.
+  std::ostream& log = options.json ? std::cerr : std::cout;
+  const ModelWeights weights = load_weights_for_command(options.checkpoint, log);
+  const std::string& dataset = weights.checkpoint.metadata.dataset;
+  const std::vector<std::string>& names = class_names(parse_dataset_kind(dataset.empty() ? "mnist" : dataset));
+
+  std::vector<predict::PredictInput> inputs;
+  for (const std::string& image : options.images) {
+    std::vector<predict::PredictInput> more = predict::load_predict_inputs(image, options.indices);
+    inputs.insert(inputs.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
+  std::vector<const predict::PredictInput*> usable;
+  for (const predict::PredictInput& input : inputs) {
+    if (input.error.empty()) usable.push_back(&input);
+  }
+  const std::vector<float> probabilities = usable.empty() ? std::vector<float>() : probabilities_of(usable, weights, options.device, log);
+
+  nlohmann::json predictions = nlohmann::json::array();
+  size_t next = 0;  // index into usable / probabilities
+  int failures = 0;
+  for (const predict::PredictInput& input : inputs) {
+    std::vector<float> row;
+    if (input.error.empty()) {
+      row.assign(probabilities.begin() + static_cast<std::ptrdiff_t>(next * model::kClasses),
+                 probabilities.begin() + static_cast<std::ptrdiff_t>((next + 1) * model::kClasses));
+      ++next;
+    } else {
+      ++failures;
+      std::cerr << "train_gpu: error: " << input.error << "\n";
+    }
+    if (options.json) {
+      predictions.push_back(predict::prediction_json(input, row, names));
+    } else if (input.error.empty()) {
+      std::cout << predict::prediction_text(input, row, names);
+    }
+  }
+  if (options.json) {
+    const nlohmann::json document = {{"checkpoint", options.checkpoint},
+                                     {"dataset", dataset.empty() ? nlohmann::json(nullptr) : nlohmann::json(dataset)},
+                                     {"predictions", predictions},
+                                     {"failed", failures}};
+    std::cout << document.dump(2) << "\n";
+  }
+  if (failures > 0) throw CLI::RuntimeError(1);  // the error lines are printed; exit 1 quietly
+}
+
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto options = std::make_shared<PredictOptions>();
+  CLI::App* command = app.add_subcommand(
+      "predict",
+      "Ask a trained model about images: PNG pictures of digits (any size, colour or gray, alpha; made to look\n"
+      "like MNIST digits: inverted when dark on light, the digit scaled into 20x20 and centred in 28x28 by its\n"
+      "centre of mass, each step printed), .npy arrays of 28x28 images or IDX files. Prints the class and the\n"
+      "top-3 probabilities per image; an unreadable image is one error line, the rest still run");
+  command->add_option("--checkpoint", options->checkpoint,
+                      "Checkpoint (.safetensors): train_gpu's, or a PyTorch state_dict of the model")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command->add_option("images", options->images, "PNG, .npy or IDX images files")->required();
+  command->add_option("--index", options->indices,
+                      "Images of a multi-image file (IDX, an (N,28,28) .npy) to predict, e.g. --index 0,7,42 [default: all]")
+      ->delimiter(',')
+      ->allow_extra_args(false)  // one word per --index, so the image files after it stay images
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->check(whole_number_at_least(0));
+  command->add_flag("--json", options->json, "Print one JSON document (progress and errors go to stderr)");
+  add_device_options(*command, options->device);
+  command->callback([options] { run_predict(*options); });
+}
+
+}  // namespace train_gpu::cli

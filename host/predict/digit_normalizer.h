@@ -1,0 +1,58 @@
+// A picture of a handwritten digit made to look like an MNIST digit, the only kind of input the
+// model has seen. MNIST's recipe (LeCun, Cortes, Burges): the digit's bounding box is scaled to
+// fit a 20x20 box, aspect ratio kept, with anti-aliasing (grey levels), then placed in a 28x28
+// field so that its centre of mass is at the field's centre; digits are light on a black
+// background. A photo or a drawing is usually the opposite (dark ink on light paper, any size,
+// colour, maybe transparent), so, in order:
+//
+//   1. colour -> gray by luma (0.299 R + 0.587 G + 0.114 B, Rec. 601); transparent pixels are
+//      composited over white when the opaque ones are dark (ink on a transparent sheet), else over
+//      black;
+//   2. polarity from the border (the median of the outermost pixels is the background): a light
+//      background is inverted so the digit is light on dark;
+//   3. levels stretched so the background is 0 and the brightest stroke 255;
+//   4. the bounding box of the strokes (pixels >= 25% of full scale after step 3) scaled so its
+//      longer side is 20 pixels, by area averaging (each output pixel the mean of the input area
+//      it covers, which is the anti-aliasing);
+//   5. placed in 28x28 with its intensity-weighted centre of mass at the centre (13.5, 13.5),
+//      shifted by whole pixels.
+//
+// A picture that is already 28x28 skips steps 4 and 5: it is taken to be framed as MNIST frames
+// digits (an MNIST image saved as PNG comes back unchanged). Each step taken is recorded in words.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "host/predict/png_input.h"
+
+namespace train_gpu::predict {
+
+struct NormalizedDigit {
+  std::vector<uint8_t> pixels;     // (28, 28), light digit on black, as the model was trained
+  std::vector<std::string> steps;  // what was done, in order, for the user
+};
+
+// An Error when there is no digit to find (a uniform or fully transparent picture).
+NormalizedDigit normalize_digit(const RgbaPicture& picture);
+
+// The building blocks, exposed for their tests.
+
+// Area-average resampling of the (width, height) region at (x0, y0) of `gray` (row-major,
+// `stride` pixels per row) to out_width x out_height: each output pixel is the mean of the input
+// area it covers, partial pixels weighted by their covered fraction. Works both ways (shrinking
+// averages, enlarging repeats).
+std::vector<float> resample_area(const std::vector<float>& gray, int stride, int x0, int y0, int width, int height,
+                                 int out_width, int out_height);
+
+struct Point {
+  double x = 0;
+  double y = 0;
+};
+
+// Intensity-weighted centre of mass of a (height, width) image, in pixel-index coordinates (the
+// first pixel's centre is (0, 0)). An all-zero image has no centre: an Error.
+Point centre_of_mass(const std::vector<float>& image, int width, int height);
+
+}  // namespace train_gpu::predict

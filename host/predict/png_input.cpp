@@ -1,0 +1,56 @@
+#include "host/predict/png_input.h"
+
+#include <png.h>
+
+#include <cstring>
+
+#include "host/common/error.h"
+
+namespace train_gpu::predict {
+
+namespace {
+
+// png_image_free on every path out, including the Errors thrown between begin and finish.
+class SimplifiedRead {
+ public:
+  SimplifiedRead() {
+    std::memset(&image_, 0, sizeof image_);
+    image_.version = PNG_IMAGE_VERSION;
+  }
+  ~SimplifiedRead() { png_image_free(&image_); }
+  SimplifiedRead(const SimplifiedRead&) = delete;
+  SimplifiedRead& operator=(const SimplifiedRead&) = delete;
+  png_image& image() { return image_; }
+
+ private:
+  png_image image_;
+};
+
+}  // namespace
+
+RgbaPicture read_png_rgba(const std::filesystem::path& file) {
+  SimplifiedRead read;
+  png_image& image = read.image();
+  if (png_image_begin_read_from_file(&image, file.c_str()) == 0) {
+    throw Error(file.string() + ": not a readable PNG (libpng: " + image.message + ")");
+  }
+  if (image.width == 0 || image.height == 0 || int64_t{image.width} * int64_t{image.height} > kMaxPicturePixels) {
+    throw Error(file.string() + ": " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                " pixels; predict reads pictures of up to " + std::to_string(kMaxPicturePixels) + " pixels");
+  }
+  RgbaPicture picture;
+  picture.width = static_cast<int>(image.width);
+  picture.height = static_cast<int>(image.height);
+  picture.colour = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
+  picture.alpha = (image.format & PNG_FORMAT_FLAG_ALPHA) != 0;
+  picture.bits = (image.format & PNG_FORMAT_FLAG_LINEAR) != 0 ? 16 : 8;
+
+  image.format = PNG_FORMAT_RGBA;
+  picture.pixels.resize(PNG_IMAGE_SIZE(image));
+  if (png_image_finish_read(&image, nullptr, picture.pixels.data(), 0, nullptr) == 0) {
+    throw Error(file.string() + ": damaged PNG (libpng: " + image.message + ")");
+  }
+  return picture;
+}
+
+}  // namespace train_gpu::predict

@@ -1,0 +1,203 @@
+#include "host/predict/predict_inputs.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "host/common/error.h"
+#include "host/data/idx_reader.h"
+#include "host/eval/npy_reader.h"
+#include "host/model/model_spec.h"
+#include "host/predict/digit_normalizer.h"
+#include "host/predict/png_input.h"
+
+namespace train_gpu::predict {
+
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int kSide = model::kImageSide;
+constexpr size_t kPixels = model::kImagePixels;
+
+enum class FileKind { kPng, kNpy, kIdxImages, kIdxLabels, kGzip, kUnknown };
+
+FileKind sniff(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(file.string() + ": cannot open: " + std::strerror(errno));
+  unsigned char head[8] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  const size_t got = static_cast<size_t>(in.gcount());
+  if (got == 8 && std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0) return FileKind::kPng;
+  if (got >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) return FileKind::kNpy;
+  if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) return FileKind::kGzip;
+  if (got >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 && head[3] == 0x03) return FileKind::kIdxImages;
+  if (got >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 && head[3] == 0x01) return FileKind::kIdxLabels;
+  return FileKind::kUnknown;
+}
+
+PredictInput failed(const std::string& name, const std::string& error) {
+  PredictInput input;
+  input.name = name;
+  input.error = error;
+  return input;
+}
+
+std::string indexed(const fs::path& file, int64_t index) { return file.filename().string() + "[" + std::to_string(index) + "]"; }
+
+// The images of a multi-image file that `indices` asks for (all when empty); an index outside
+// the file becomes an input with an error.
+template <typename MakeInput>
+std::vector<PredictInput> pick(const fs::path& file, int64_t count, const std::vector<int64_t>& indices, MakeInput make) {
+  std::vector<PredictInput> inputs;
+  if (indices.empty()) {
+    for (int64_t i = 0; i < count; ++i) inputs.push_back(make(i));
+    return inputs;
+  }
+  for (const int64_t i : indices) {
+    if (i < 0 || i >= count) {
+      inputs.push_back(failed(indexed(file, i), "--index " + std::to_string(i) + " is outside " + file.filename().string() +
+                                                    " (" + std::to_string(count) + " images: 0.." + std::to_string(count - 1) + ")"));
+    } else {
+      inputs.push_back(make(i));
+    }
+  }
+  return inputs;
+}
+
+std::vector<PredictInput> png_inputs(const fs::path& file) {
+  PredictInput input;
+  input.name = file.filename().string();
+  try {
+    NormalizedDigit digit = normalize_digit(read_png_rgba(file));
+    input.pixels = std::move(digit.pixels);
+    input.steps = std::move(digit.steps);
+  } catch (const Error& e) {
+    // read_png_rgba names the file already; normalize_digit's messages do not.
+    const std::string message = e.what();
+    input.error = message.rfind(file.string(), 0) == 0 ? message : file.string() + ": " + message;
+  }
+  return {input};
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text;
+  for (const int64_t dim : shape) text += (text.empty() ? "" : ",") + std::to_string(dim);
+  return "(" + text + (shape.size() == 1 ? ",)" : ")");
+}
+
+std::vector<PredictInput> npy_inputs(const fs::path& file, const std::vector<int64_t>& indices) {
+  const eval::NpyArray array = eval::read_npy(file);
+  const std::vector<int64_t>& s = array.shape;
+  int64_t count = -1;
+  bool single = false;
+  if (s.size() == 2 && s[0] == kSide && s[1] == kSide) {
+    count = 1;
+    single = true;
+  } else if ((s.size() == 3 && s[1] == kSide && s[2] == kSide) || (s.size() == 2 && s[1] == int64_t(kPixels)) ||
+             (s.size() == 4 && s[1] == 1 && s[2] == kSide && s[3] == kSide) ||
+             (s.size() == 4 && s[1] == kSide && s[2] == kSide && s[3] == 1)) {
+    count = s[0];
+  } else {
+    throw Error(file.string() + ": shape " + shape_text(s) +
+                "; predict takes (28,28), (N,28,28), (N,1,28,28), (N,28,28,1) or (N,784) arrays");
+  }
+  double low = 0, high = 0;
+  for (const double value : array.values) {
+    if (!std::isfinite(value)) throw Error(file.string() + ": holds NaN or infinite values");
+    low = std::min(low, value);
+    high = std::max(high, value);
+  }
+  std::string step = shape_text(s) + " " + array.descr + ": ";
+  double scale = 1;
+  if (array.descr == "|u1" || array.descr == "<u1" || array.descr == "u1") {
+    step += "bytes used as they are";
+  } else if (low < 0 || high > 255) {
+    throw Error(file.string() + ": float values from " + std::to_string(low) + " to " + std::to_string(high) +
+                "; predict takes pixels in [0,1] (x / 255) or [0,255]");
+  } else if (high <= 1) {
+    scale = 255;
+    step += "floats in [0,1] (pixels / 255) scaled by 255 and rounded to bytes";
+  } else {
+    step += "floats in [0,255] rounded to bytes";
+  }
+  const auto make = [&](int64_t i) {
+    PredictInput input;
+    input.name = single ? file.filename().string() : indexed(file, i);
+    input.pixels.resize(kPixels);
+    for (size_t p = 0; p < kPixels; ++p) {
+      input.pixels[p] = static_cast<uint8_t>(std::lround(array.values[static_cast<size_t>(i) * kPixels + p] * scale));
+    }
+    input.steps = {step, "taken as MNIST-style already (light digit on black, centred): nothing else done"};
+    return input;
+  };
+  if (single) return {make(0)};
+  return pick(file, count, indices, make);
+}
+
+// The labels file beside an images file, by MNIST's naming: "images" -> "labels", "idx3" ->
+// "idx1" in the file name. Empty when there is none.
+fs::path labels_beside(const fs::path& images) {
+  std::string name = images.filename().string();
+  const size_t what = name.find("images");
+  const size_t rank = name.find("idx3");
+  if (what == std::string::npos || rank == std::string::npos) return {};
+  name.replace(what, 6, "labels");
+  name.replace(name.find("idx3"), 4, "idx1");
+  const fs::path labels = images.parent_path() / name;
+  std::error_code ignored;
+  return fs::is_regular_file(labels, ignored) ? labels : fs::path();
+}
+
+std::vector<PredictInput> idx_inputs(const fs::path& file, const std::vector<int64_t>& indices) {
+  const IdxImages images = read_idx_images(file);
+  if (images.rows != kSide || images.cols != kSide) {
+    throw Error(file.string() + ": " + std::to_string(images.rows) + "x" + std::to_string(images.cols) +
+                " images; the model takes 28x28");
+  }
+  std::vector<uint8_t> labels;
+  const fs::path labels_file = labels_beside(file);
+  if (!labels_file.empty()) {
+    labels = read_idx_labels(labels_file, model::kClasses).labels;
+    if (static_cast<int64_t>(labels.size()) != images.count) labels.clear();  // not this file's labels after all
+  }
+  const std::string step = "28x28 bytes from an IDX file, used as they are" +
+                           (labels.empty() ? std::string() : "; label from " + labels_file.filename().string());
+  return pick(file, images.count, indices, [&](int64_t i) {
+    PredictInput input;
+    input.name = indexed(file, i);
+    input.pixels.assign(images.pixels.begin() + i * int64_t(kPixels), images.pixels.begin() + (i + 1) * int64_t(kPixels));
+    input.steps = {step};
+    if (!labels.empty()) input.label = labels[static_cast<size_t>(i)];
+    return input;
+  });
+}
+
+}  // namespace
+
+std::vector<PredictInput> load_predict_inputs(const fs::path& file, const std::vector<int64_t>& indices) {
+  try {
+    switch (sniff(file)) {
+      case FileKind::kPng:
+        return png_inputs(file);
+      case FileKind::kNpy:
+        return npy_inputs(file, indices);
+      case FileKind::kIdxImages:
+        return idx_inputs(file, indices);
+      case FileKind::kGzip:
+        if (file.extension() != ".gz") {
+          throw Error(file.string() + ": gzip data in a file not named .gz; name it .gz if it is an IDX images file");
+        }
+        return idx_inputs(file, indices);
+      case FileKind::kIdxLabels:
+        throw Error(file.string() + ": an IDX labels file; pass the images file (its labels are found beside it)");
+      case FileKind::kUnknown:
+        break;
+    }
+    throw Error(file.string() + ": not a PNG, a .npy array or an IDX images file");
+  } catch (const Error& e) {
+    return {failed(file.filename().string(), e.what())};
+  }
+}
+
+}  // namespace train_gpu::predict

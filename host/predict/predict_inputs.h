@@ -1,0 +1,34 @@
+// The images `train_gpu predict` is given, each turned into the 28x28 uint8 picture the model
+// takes, with what was done to it in words. A file is recognized by its first bytes, not its
+// name:
+//   PNG     any size, grayscale or colour, alpha: made to look like an MNIST digit
+//           (digit_normalizer.h);
+//   .npy    (28,28), (N,28,28), (N,1,28,28), (N,28,28,1) or (N,784); uint8 as is, float in [0,1]
+//           (the tutorial's x / 255) scaled by 255, float in [0,255] rounded; taken to be
+//           MNIST-style already (light digit on black, centred), so nothing else is done;
+//   IDX     an images file (magic 0x803, raw or .gz) of 28x28 images, as MNIST ships; when its
+//           labels file lies beside it (t10k-images-idx3-ubyte.gz -> t10k-labels-idx1-ubyte.gz)
+//           each image's label comes along.
+// `indices` picks images of a multi-image file (.npy with N, IDX); empty means all of them.
+// A file that cannot be used gives one input with an error; an index outside a file gives one
+// input with an error for that index, and the others are still read.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace train_gpu::predict {
+
+struct PredictInput {
+  std::string name;                 // "digit.png", "x.npy[3]", "t10k-images-idx3-ubyte.gz[7]"
+  std::vector<uint8_t> pixels;      // (28, 28); empty when `error` is set
+  std::vector<std::string> steps;   // preprocessing, in order
+  int label = -1;                   // the true class when the file says it, else -1
+  std::string error;                // why this input cannot be predicted; empty when it can
+};
+
+std::vector<PredictInput> load_predict_inputs(const std::filesystem::path& file, const std::vector<int64_t>& indices);
+
+}  // namespace train_gpu::predict

@@ -1,0 +1,173 @@
+// MNIST-style normalization of a picture (host/predict/digit_normalizer.h): area resampling and
+// centre of mass on small integer images with hand-worked answers, then each step of
+// normalize_digit on synthetic pictures -- polarity both ways, transparency over white and over
+// black, level stretching, the 20-pixel box, the centring -- and the 28x28 pass-through.
+#include "host/predict/digit_normalizer.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "host/common/error.h"
+#include "support/test_support.h"
+
+namespace train_gpu::predict {
+namespace {
+
+namespace t = train_gpu::testing;
+
+// A grayscale picture (as the PNG reader returns it: RGBA, opaque) of `width` x `height`
+// filled with `background`, with a `value` rectangle at (x, y) of size w x h.
+RgbaPicture picture(int width, int height, uint8_t background, int x, int y, int w, int h, uint8_t value) {
+  RgbaPicture p;
+  p.width = width;
+  p.height = height;
+  p.pixels.assign(static_cast<size_t>(width) * height * 4, 255);
+  for (int py = 0; py < height; ++py) {
+    for (int px = 0; px < width; ++px) {
+      const bool inside = px >= x && px < x + w && py >= y && py < y + h;
+      uint8_t* pixel = p.pixels.data() + (static_cast<size_t>(py) * width + px) * 4;
+      pixel[0] = pixel[1] = pixel[2] = inside ? value : background;
+    }
+  }
+  return p;
+}
+
+bool mentions(const NormalizedDigit& digit, const std::string& words) {
+  return std::any_of(digit.steps.begin(), digit.steps.end(),
+                     [&](const std::string& step) { return step.find(words) != std::string::npos; });
+}
+
+std::string all_steps(const NormalizedDigit& digit) {
+  std::string text;
+  for (const std::string& step : digit.steps) text += step + "; ";
+  return text;
+}
+
+TEST(ResampleArea, ShrinkingAveragesAndEnlargingRepeats) {
+  // 4x2 -> 2x1: each output is the mean of a 2x2 block.
+  const std::vector<float> image = {0, 4, 8, 12, 2, 6, 10, 14};
+  EXPECT_EQ(resample_area(image, 4, 0, 0, 4, 2, 2, 1), (std::vector<float>{3, 11}));
+  // 3 -> 2 columns: outputs cover 1.5 inputs each, the middle one split in half.
+  EXPECT_EQ(resample_area({0, 3, 6}, 3, 0, 0, 3, 1, 2, 1), (std::vector<float>{1, 5}));
+  // A region inside a larger image (stride 4, at x=1, y=1): only the region is read.
+  EXPECT_EQ(resample_area(image, 4, 1, 1, 2, 1, 1, 1), (std::vector<float>{8}));
+  // 2 -> 4: each input covers two outputs.
+  EXPECT_EQ(resample_area({1, 5}, 2, 0, 0, 2, 1, 4, 1), (std::vector<float>{1, 1, 5, 5}));
+  // Area averaging keeps the total intensity per unit area: the mean is preserved.
+  std::vector<float> noise(37 * 23);
+  for (size_t i = 0; i < noise.size(); ++i) noise[i] = float((i * 7919) % 256);
+  const std::vector<float> small = resample_area(noise, 37, 0, 0, 37, 23, 13, 20);
+  double mean_in = 0, mean_out = 0;
+  for (const float v : noise) mean_in += v / double(noise.size());
+  for (const float v : small) mean_out += v / double(small.size());
+  EXPECT_NEAR(mean_out, mean_in, 1e-3 * mean_in);
+  EXPECT_THROW(resample_area(noise, 37, 0, 0, 0, 23, 13, 20), Error);
+}
+
+TEST(CentreOfMass, IsTheIntensityWeightedMean) {
+  // Mass 1 at (0,0) and 3 at (2,1): centre (1.5, 0.75).
+  const Point centre = centre_of_mass({1, 0, 0, 0, 0, 3}, 3, 2);
+  EXPECT_DOUBLE_EQ(centre.x, 1.5);
+  EXPECT_DOUBLE_EQ(centre.y, 0.75);
+  EXPECT_THROW(centre_of_mass({0, 0, 0, 0}, 2, 2), Error);
+}
+
+TEST(NormalizeDigit, DarkBarOnWhiteBecomesALightBar20PixelsTallCentred) {
+  // A 10x40 black bar on white in 100x100: inverted, box 10x40 -> 5x20, centred.
+  const NormalizedDigit digit = normalize_digit(picture(100, 100, 255, 12, 50, 10, 40, 0));
+  ASSERT_EQ(digit.pixels.size(), 784u);
+  EXPECT_TRUE(mentions(digit, "dark on light (border median 255) -> inverted")) << all_steps(digit);
+  EXPECT_TRUE(mentions(digit, "bounding box 10x40 at (12,50) scaled to 5x20")) << all_steps(digit);
+  EXPECT_FALSE(mentions(digit, "levels stretched")) << "0 and 255 already: " << all_steps(digit);
+  // The 5x20 bar's centre of mass (2, 9.5) goes to (13.5, 13.5): offset (12 or 11, 4), rounded.
+  int left = 28, right = -1, top = 28, bottom = -1, lit = 0;
+  for (int y = 0; y < 28; ++y) {
+    for (int x = 0; x < 28; ++x) {
+      if (digit.pixels[static_cast<size_t>(y * 28 + x)] == 0) continue;
+      EXPECT_EQ(digit.pixels[static_cast<size_t>(y * 28 + x)], 255) << x << "," << y;
+      left = std::min(left, x), right = std::max(right, x), top = std::min(top, y), bottom = std::max(bottom, y);
+      ++lit;
+    }
+  }
+  EXPECT_EQ(lit, 5 * 20);
+  EXPECT_EQ(right - left + 1, 5);
+  EXPECT_EQ(bottom - top + 1, 20);
+  EXPECT_EQ(top, 4);
+  EXPECT_NEAR((left + right) / 2.0, 13.5, 0.5 + 1e-9);
+}
+
+TEST(NormalizeDigit, LightOnDarkIsKeptAndGrayLevelsAreStretched) {
+  // Light gray (200) strokes on dark gray (40): kept as is, levels 40..200 -> 0..255.
+  const NormalizedDigit digit = normalize_digit(picture(60, 60, 40, 20, 10, 20, 40, 200));
+  EXPECT_TRUE(mentions(digit, "light on dark (border median 40)")) << all_steps(digit);
+  EXPECT_TRUE(mentions(digit, "levels stretched: background 40 -> 0, brightest stroke 200 -> 255")) << all_steps(digit);
+  EXPECT_EQ(*std::max_element(digit.pixels.begin(), digit.pixels.end()), 255);
+  EXPECT_EQ(digit.pixels[0], 0);
+  EXPECT_TRUE(mentions(digit, "bounding box 20x40 at (20,10) scaled to 10x20")) << all_steps(digit);
+}
+
+TEST(NormalizeDigit, TransparencyIsCompositedAgainstTheInk) {
+  // Black ink, opaque only on the strokes: over white, then inverted.
+  RgbaPicture dark = picture(50, 50, 0, 10, 10, 8, 30, 0);
+  for (size_t i = 0; i < dark.pixels.size() / 4; ++i) {
+    const int x = int(i % 50), y = int(i / 50);
+    dark.pixels[4 * i + 3] = (x >= 10 && x < 18 && y >= 10 && y < 40) ? 255 : 0;
+  }
+  dark.alpha = true;
+  NormalizedDigit digit = normalize_digit(dark);
+  EXPECT_TRUE(mentions(digit, "composited over white")) << all_steps(digit);
+  EXPECT_TRUE(mentions(digit, "inverted")) << all_steps(digit);
+  EXPECT_EQ(*std::max_element(digit.pixels.begin(), digit.pixels.end()), 255);
+
+  // White ink on a transparent sheet: over black, kept.
+  RgbaPicture light = dark;
+  for (size_t i = 0; i < light.pixels.size() / 4; ++i) light.pixels[4 * i] = light.pixels[4 * i + 1] = light.pixels[4 * i + 2] = 255;
+  digit = normalize_digit(light);
+  EXPECT_TRUE(mentions(digit, "composited over black")) << all_steps(digit);
+  EXPECT_TRUE(mentions(digit, "light on dark")) << all_steps(digit);
+  EXPECT_EQ(*std::max_element(digit.pixels.begin(), digit.pixels.end()), 255);
+
+  RgbaPicture empty = dark;
+  for (size_t i = 0; i < empty.pixels.size() / 4; ++i) empty.pixels[4 * i + 3] = 0;
+  t::expect_contains(t::error_of([&] { normalize_digit(empty); }), "fully transparent");
+}
+
+TEST(NormalizeDigit, ColourIsGrayedByLuma) {
+  // Pure blue ink (luma 0.114 * 255 = 29) on pure yellow paper (luma 226): dark on light.
+  RgbaPicture p = picture(40, 40, 0, 15, 5, 10, 30, 0);
+  for (size_t i = 0; i < p.pixels.size() / 4; ++i) {
+    const bool ink = p.pixels[4 * i] == 0 && (int(i % 40) >= 15 && int(i % 40) < 25 && int(i / 40) >= 5 && int(i / 40) < 35);
+    uint8_t* pixel = p.pixels.data() + 4 * i;
+    pixel[0] = ink ? 0 : 255, pixel[1] = ink ? 0 : 255, pixel[2] = ink ? 255 : 0;
+  }
+  p.colour = true;
+  const NormalizedDigit digit = normalize_digit(p);
+  EXPECT_TRUE(mentions(digit, "40x40 colour -> gray by luma")) << all_steps(digit);
+  EXPECT_TRUE(mentions(digit, "dark on light (border median 226)")) << all_steps(digit);
+  EXPECT_TRUE(mentions(digit, "levels stretched: background 29 -> 0")) << all_steps(digit);
+}
+
+TEST(NormalizeDigit, A28x28PictureIsOnlyLevelled) {
+  RgbaPicture p = picture(28, 28, 0, 3, 2, 5, 9, 255);  // off-centre on purpose
+  const NormalizedDigit digit = normalize_digit(p);
+  EXPECT_TRUE(mentions(digit, "already 28x28: not resized or re-centred")) << all_steps(digit);
+  for (int y = 0; y < 28; ++y) {
+    for (int x = 0; x < 28; ++x) {
+      EXPECT_EQ(digit.pixels[static_cast<size_t>(y * 28 + x)], p.pixels[static_cast<size_t>(y * 28 + x) * 4]) << x << "," << y;
+    }
+  }
+}
+
+TEST(NormalizeDigit, UniformPicturesHaveNoDigit) {
+  t::expect_contains(t::error_of([] { normalize_digit(picture(30, 30, 255, 0, 0, 0, 0, 0)); }),
+                     "no digit found: the picture is nearly uniform");
+  // Faint marks (20 levels) are noise, not a digit.
+  t::expect_contains(t::error_of([] { normalize_digit(picture(30, 30, 200, 5, 5, 10, 10, 180)); }), "nearly uniform");
+}
+
+}  // namespace
+}  // namespace train_gpu::predict

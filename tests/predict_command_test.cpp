@@ -1,0 +1,244 @@
+// `train_gpu predict` as a user runs it: a trained model classifies PNG pictures of test-set
+// digits the test draws dark on light, in colour, at 100x100; real test images through --index
+// get exactly evaluate's probabilities; .npy arrays in every accepted layout agree with the IDX
+// images they hold; and bad images are one error line each while the rest still run.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "host/data/dataset.h"
+#include "host/eval/npy.h"
+#include "host/eval/npy_reader.h"
+#include "host/eval/png_image.h"
+#include "host/train/checkpoint.h"
+#include "support/random_model.h"
+#include "support/small_trained_model.h"
+#include "support/test_support.h"
+
+namespace train_gpu {
+namespace {
+
+namespace fs = std::filesystem;
+namespace t = train_gpu::testing;
+
+const fs::path kTestImages = fs::path(TRAIN_GPU_MNIST_DIR) / "t10k-images-idx3-ubyte.gz";
+
+class PredictCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!t::have_mnist_test_set()) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
+  }
+
+  // A checkpoint with seeded random weights: varied outputs, no training time.
+  fs::path random_checkpoint() {
+    const fs::path file = scratch_ / "random.safetensors";
+    save_checkpoint(file, t::checkpoint_of(t::random_parameters(21)));
+    return file;
+  }
+
+  static t::CommandResult predict(const fs::path& checkpoint, const std::string& arguments, const fs::path& scratch) {
+    // In `scratch`, so relative image names resolve there.
+    return t::run_command("cd " + t::shell_quote(scratch.string()) + " && " + t::shell_quote(TRAIN_GPU_BINARY) +
+                              " predict --device cpu --checkpoint " +
+                              t::shell_quote(checkpoint.string()) + " " + arguments,
+                          scratch);
+  }
+
+  // predict --json's document; a test failure when stdout is not JSON.
+  static nlohmann::json json_of(const t::CommandResult& result) {
+    try {
+      return nlohmann::json::parse(result.out);
+    } catch (const nlohmann::json::exception& e) {
+      ADD_FAILURE() << "not JSON: " << e.what() << "\n" << result.out << result.err;
+      return nlohmann::json::object();
+    }
+  }
+
+  static std::vector<float> probabilities_of(const nlohmann::json& prediction) {
+    return prediction.at("probabilities").get<std::vector<float>>();
+  }
+
+  t::TempDir scratch_;
+};
+
+// The test-set digit `image` (28x28, light on black) as a person might draw it: dark blue ink on
+// cream paper, 3x larger, off-centre in a 100x100 colour picture.
+eval::Image drawn_dark_on_light(const uint8_t* image, int offset_x, int offset_y) {
+  eval::Image picture(100, 100, 3);
+  const float paper[3] = {250, 240, 200}, ink[3] = {20, 30, 120};
+  for (int y = 0; y < 100; ++y) {
+    for (int x = 0; x < 100; ++x) {
+      const int sx = (x - offset_x) / 3, sy = (y - offset_y) / 3;
+      const bool inside = x >= offset_x && y >= offset_y && sx < 28 && sy < 28;
+      const float amount = inside ? image[sy * 28 + sx] / 255.0f : 0.0f;
+      for (int c = 0; c < 3; ++c) picture.at(x, y)[c] = static_cast<uint8_t>(std::lround(paper[c] + (ink[c] - paper[c]) * amount));
+    }
+  }
+  return picture;
+}
+
+TEST_F(PredictCommand, PngsOfTestDigitsDrawnDarkOnLightInColourAreClassified) {
+  const t::SmallTrainedModel trained = t::train_small_model(scratch_.path(), /*evaluate_test_set=*/false);
+  ASSERT_FALSE(trained.checkpoint.empty());
+  // The digits the model knows on the raw test images (confidently, so that redrawing them is a
+  // test of the preprocessing rather than of the model's margins).
+  t::CommandResult result = predict(trained.checkpoint, "--json --index 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19 " +
+                                                            t::shell_quote(kTestImages.string()),
+                                    scratch_.path());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json raw = json_of(result);
+  const Dataset mnist = load_dataset(TRAIN_GPU_MNIST_DIR, DatasetKind::kMnist);
+  std::vector<int> known;
+  for (const nlohmann::json& p : raw["predictions"]) {
+    const int index = std::stoi(p["input"].get<std::string>().substr(p["input"].get<std::string>().find('[') + 1));
+    EXPECT_EQ(p["label"], mnist.test.labels[static_cast<size_t>(index)]) << "the label comes from the labels file beside";
+    if (p["predicted"] == p["label"] && p["top3"][0]["probability"].get<double>() > 0.95) known.push_back(index);
+  }
+  ASSERT_GE(known.size(), 8u) << "the small model should know most of the first 20 digits: " << raw.dump();
+
+  std::string pictures;
+  for (size_t k = 0; k < known.size(); ++k) {
+    const fs::path file = scratch_ / ("drawn-" + std::to_string(known[k]) + ".png");
+    eval::write_png(file, drawn_dark_on_light(mnist.test.image(known[k]), 4 + int(k % 5) * 3, 2 + int(k % 3) * 4));
+    pictures += " " + t::shell_quote(file.string());
+  }
+  result = predict(trained.checkpoint, "--json" + pictures, scratch_.path());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json drawn = json_of(result);
+  ASSERT_EQ(drawn["predictions"].size(), known.size());
+  for (size_t k = 0; k < known.size(); ++k) {
+    const nlohmann::json& p = drawn["predictions"][k];
+    EXPECT_EQ(p["predicted"], mnist.test.labels[static_cast<size_t>(known[k])]) << p.dump();
+    const std::string steps = p["preprocessing"].dump();
+    for (const char* step : {"100x100 colour -> gray by luma", "dark on light", "inverted", "scaled to", "centre of mass"}) {
+      EXPECT_NE(steps.find(step), std::string::npos) << step << " missing from " << steps;
+    }
+  }
+
+  // The same in words: the class, the top 3, and the steps.
+  result = predict(trained.checkpoint, t::shell_quote((scratch_ / ("drawn-" + std::to_string(known[0]) + ".png")).string()),
+                   scratch_.path());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string label = std::to_string(mnist.test.labels[static_cast<size_t>(known[0])]);
+  t::expect_contains(result.out, "drawn-" + std::to_string(known[0]) + ".png: " + label + "  top-3: " + label + " ");
+  t::expect_contains(result.out, "\n  preprocessing: 100x100 colour -> gray by luma");
+}
+
+TEST_F(PredictCommand, TestSetImagesByIndexGetEvaluatesProbabilities) {
+  const fs::path checkpoint = random_checkpoint();
+  const t::CommandResult result =
+      predict(checkpoint, "--json --index 0,1,2,3,4,5,6,7,8,9,10,11 " + t::shell_quote(kTestImages.string()), scratch_.path());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json document = json_of(result);
+  EXPECT_EQ(document["failed"], 0);
+  EXPECT_EQ(document["dataset"], "mnist");
+  ASSERT_EQ(document["predictions"].size(), 12u);
+
+  const t::MergedCommandResult evaluate = t::run_command_merged(
+      t::shell_quote(TRAIN_GPU_BINARY) + " evaluate --device cpu --limit-test 12 --checkpoint " + t::shell_quote(checkpoint.string()) +
+      " --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) + " --out " + t::shell_quote((scratch_ / "evaluation").string()));
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
+  const eval::NpyArray reference = eval::read_npy(scratch_ / "evaluation" / "probabilities.npy");
+  ASSERT_EQ(reference.values.size(), 120u);
+  for (size_t i = 0; i < 12; ++i) {
+    const nlohmann::json& p = document["predictions"][i];
+    EXPECT_EQ(p["input"], "t10k-images-idx3-ubyte.gz[" + std::to_string(i) + "]");
+    const std::vector<float> probabilities = probabilities_of(p);
+    ASSERT_EQ(probabilities.size(), 10u);
+    // The same backend on the same 12 images in one batch: the same float32 operations.
+    for (size_t c = 0; c < 10; ++c) EXPECT_EQ(double(probabilities[c]), reference.values[i * 10 + c]) << i << "," << c;
+    const auto top = std::max_element(probabilities.begin(), probabilities.end());
+    EXPECT_EQ(p["predicted"], top - probabilities.begin());
+    EXPECT_EQ(p["top3"][0]["class"], p["predicted"]);
+    EXPECT_GE(p["top3"][0]["probability"].get<double>(), p["top3"][1]["probability"].get<double>());
+    EXPECT_GE(p["top3"][1]["probability"].get<double>(), p["top3"][2]["probability"].get<double>());
+  }
+}
+
+TEST_F(PredictCommand, NpyArraysInEveryAcceptedLayoutAgreeWithTheIdxImages) {
+  const fs::path checkpoint = random_checkpoint();
+  const Dataset mnist = load_dataset(TRAIN_GPU_MNIST_DIR, DatasetKind::kMnist);
+  const uint8_t* first = mnist.test.image(0);
+  const std::vector<uint8_t> bytes(first, first + 3 * 784);
+  std::vector<float> unit(bytes.size()), full(bytes.size());
+  for (size_t i = 0; i < bytes.size(); ++i) unit[i] = float(bytes[i]) / 255.0f, full[i] = float(bytes[i]);
+  eval::write_npy(scratch_ / "u8.npy", bytes.data(), {3, 28, 28});
+  eval::write_npy(scratch_ / "unit.npy", unit.data(), {3, 28, 28, 1});  // the tutorial's x_test / 255, NHWC
+  eval::write_npy(scratch_ / "full.npy", full.data(), {3, 784});
+  eval::write_npy(scratch_ / "nchw.npy", unit.data(), {3, 1, 28, 28});
+  eval::write_npy(scratch_ / "one.npy", bytes.data() + 784, {28, 28});  // image 1 alone
+
+  const t::CommandResult result =
+      predict(checkpoint, "--json --index 0,1,2 " + t::shell_quote(kTestImages.string()) + " u8.npy unit.npy full.npy nchw.npy one.npy",
+              scratch_.path());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json predictions = json_of(result)["predictions"];
+  ASSERT_EQ(predictions.size(), 3u + 4 * 3 + 1);
+  for (size_t file = 1; file <= 4; ++file) {
+    for (size_t i = 0; i < 3; ++i) {
+      const nlohmann::json& p = predictions[file * 3 + i];
+      EXPECT_EQ(p["predicted"], predictions[i]["predicted"]) << p.dump();
+      // The pixels are the same bytes (x/255 * 255 rounds back exactly); one batch with the IDX images.
+      EXPECT_EQ(probabilities_of(p), probabilities_of(predictions[i])) << p["input"];
+    }
+  }
+  EXPECT_EQ(predictions[15]["input"], "one.npy");
+  EXPECT_EQ(probabilities_of(predictions[15]), probabilities_of(predictions[1]));
+  EXPECT_NE(predictions[6]["preprocessing"].dump().find("floats in [0,1] (pixels / 255) scaled by 255"), std::string::npos)
+      << predictions[6].dump();
+  EXPECT_NE(predictions[9]["preprocessing"].dump().find("floats in [0,255] rounded"), std::string::npos) << predictions[9].dump();
+}
+
+TEST_F(PredictCommand, BadImagesAreOneErrorLineEachAndTheRestRun) {
+  const fs::path checkpoint = random_checkpoint();
+  eval::Image blank(60, 60, 1, 255);
+  eval::write_png(scratch_ / "blank.png", blank);
+  t::write_file(scratch_ / "notes.txt", t::Bytes{'h', 'i', '\n'});
+  const std::vector<float> wrong(5 * 5, 0.5f);
+  eval::write_npy(scratch_ / "wrong-shape.npy", wrong.data(), {5, 5});
+  std::vector<float> out_of_range(28 * 28, 0.0f);
+  out_of_range[400] = 300.0f;
+  eval::write_npy(scratch_ / "range.npy", out_of_range.data(), {28, 28});
+  const std::string labels = t::shell_quote((fs::path(TRAIN_GPU_MNIST_DIR) / "t10k-labels-idx1-ubyte.gz").string());
+  const std::string arguments = "--index 5,10000 " + t::shell_quote(kTestImages.string()) +
+                                " blank.png missing.png notes.txt wrong-shape.npy " + labels;
+
+  t::CommandResult result = predict(checkpoint, arguments, scratch_.path());
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  const std::vector<std::string> errors = t::lines_of(result.err);
+  ASSERT_EQ(errors.size(), 6u) << result.err;
+  for (const std::string& line : errors) EXPECT_EQ(line.rfind("train_gpu: error: ", 0), 0u) << line;
+  t::expect_contains(errors[0], "--index 10000 is outside t10k-images-idx3-ubyte.gz (10000 images: 0..9999)");
+  t::expect_contains(errors[1], "blank.png: no digit found: the picture is nearly uniform");
+  t::expect_contains(errors[2], "missing.png: cannot open");
+  t::expect_contains(errors[3], "notes.txt: not a PNG, a .npy array or an IDX images file");
+  t::expect_contains(errors[4], "wrong-shape.npy: shape (5,5); predict takes (28,28), (N,28,28)");
+  t::expect_contains(errors[5], "that is the magic of an IDX labels file");
+  t::expect_contains(result.out, "t10k-images-idx3-ubyte.gz[5]: ");  // the good one still ran
+
+  result = predict(checkpoint, "--json range.npy " + arguments, scratch_.path());
+  EXPECT_EQ(result.exit_code, 1);
+  const nlohmann::json document = json_of(result);
+  EXPECT_EQ(document["failed"], 7);
+  ASSERT_EQ(document["predictions"].size(), 8u);
+  t::expect_contains(document["predictions"][0]["error"].get<std::string>(), "float values from 0.000000 to 300.000000");
+  EXPECT_EQ(document["predictions"][1]["input"], "t10k-images-idx3-ubyte.gz[5]");
+  EXPECT_TRUE(document["predictions"][1].contains("predicted"));
+  EXPECT_EQ(t::lines_of(result.err).size(), 7u + 2) << "7 errors and the checkpoint and device lines: " << result.err;
+
+  // Nothing usable: still one line per image, and no backend is started.
+  result = predict(checkpoint, "notes.txt", scratch_.path());
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.err, "train_gpu: error: notes.txt: not a PNG, a .npy array or an IDX images file\n");
+  EXPECT_EQ(result.out.find("device:"), std::string::npos) << result.out;
+}
+
+}  // namespace
+}  // namespace train_gpu
