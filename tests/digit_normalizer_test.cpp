@@ -83,7 +83,7 @@ TEST(NormalizeDigit, DarkBarOnWhiteBecomesALightBar20PixelsTallCentred) {
   EXPECT_TRUE(mentions(digit, "dark on light (border median 255) -> inverted")) << all_steps(digit);
   EXPECT_TRUE(mentions(digit, "bounding box 10x40 at (12,50) scaled to 5x20")) << all_steps(digit);
   EXPECT_FALSE(mentions(digit, "levels stretched")) << "0 and 255 already: " << all_steps(digit);
-  // The 5x20 bar's centre of mass (2, 9.5) goes to (13.5, 13.5): offset (12 or 11, 4), rounded.
+  // The 5x20 bar's centre of mass (2, 9.5) goes to MNIST's (14, 14): offset (12, 4.5 rounded to 5).
   int left = 28, right = -1, top = 28, bottom = -1, lit = 0;
   for (int y = 0; y < 28; ++y) {
     for (int x = 0; x < 28; ++x) {
@@ -96,8 +96,8 @@ TEST(NormalizeDigit, DarkBarOnWhiteBecomesALightBar20PixelsTallCentred) {
   EXPECT_EQ(lit, 5 * 20);
   EXPECT_EQ(right - left + 1, 5);
   EXPECT_EQ(bottom - top + 1, 20);
-  EXPECT_EQ(top, 4);
-  EXPECT_NEAR((left + right) / 2.0, 13.5, 0.5 + 1e-9);
+  EXPECT_EQ(top, 5);
+  EXPECT_EQ(left, 12);
 }
 
 TEST(NormalizeDigit, LightOnDarkIsKeptAndGrayLevelsAreStretched) {
