@@ -23,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace t = train_gpu::testing;
 
-std::string script(const char* name) { return t::shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tests/python/" + name); }
+std::string script(const char* name) { return t::shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tests/support/" + name); }
 
 TEST(KerasPython, LayoutConversionReproducesTheNchwForwardPass) {
   if (!t::system_python_has("numpy")) GTEST_SKIP() << "/usr/bin/python3 with numpy not available";
@@ -48,7 +48,7 @@ TEST(KerasPython, LayoutConversionReproducesTheNchwForwardPass) {
 TEST(KerasPython, TensorflowModelMatchesEvaluateOnTheTestSet) {
   const std::string lacking = t::python_lacking(TRAIN_GPU_KERAS_PYTHON, "numpy, tensorflow");
   if (!lacking.empty()) GTEST_SKIP() << lacking << " (configure with -DTRAIN_GPU_KERAS_PYTHON=<python with tensorflow>)";
-  if (!t::have_mnist_test_set()) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
+  if (!t::mnist_available()) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
   t::TempDir scratch;
   const t::SmallTrainedModel trained = t::train_small_model(scratch.path());
   ASSERT_FALSE(trained.checkpoint.empty());

@@ -2,7 +2,7 @@
 // onnxruntime's outputs on all 10,000 MNIST test images match `train_gpu evaluate` of the same
 // checkpoint -- probabilities within 1e-5, the same accuracy to the last digit -- in batches of
 // 1, 7, 1000 and 10000. The model is a real one (support/small_trained_model.h).
-// Runs tests/python/onnx_matches_evaluate.py with TRAIN_GPU_TEST_PYTHON; skips, saying why,
+// Runs tests/support/onnx_matches_evaluate.py with TRAIN_GPU_TEST_PYTHON; skips, saying why,
 // where that Python lacks onnx or onnxruntime (tools/make-test-venv.sh) or MNIST is missing.
 #include <gtest/gtest.h>
 
@@ -20,7 +20,7 @@ namespace t = train_gpu::testing;
 TEST(OnnxPython, OnnxruntimeMatchesEvaluateOnTheTestSet) {
   const std::string lacking = t::python_lacking(TRAIN_GPU_TEST_PYTHON, "numpy, onnx, onnxruntime");
   if (!lacking.empty()) GTEST_SKIP() << lacking;
-  if (!t::have_mnist_test_set()) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
+  if (!t::mnist_available()) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
   t::TempDir scratch;
   const t::SmallTrainedModel trained = t::train_small_model(scratch.path());
   ASSERT_FALSE(trained.checkpoint.empty());
@@ -31,7 +31,7 @@ TEST(OnnxPython, OnnxruntimeMatchesEvaluateOnTheTestSet) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
 
   result = t::run_command_merged(t::shell_quote(TRAIN_GPU_TEST_PYTHON) + " " +
-                                 t::shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tests/python/onnx_matches_evaluate.py") +
+                                 t::shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tests/support/onnx_matches_evaluate.py") +
                                  " " + t::shell_quote(model.string()) + " " + t::shell_quote(trained.evaluation.string()) +
                                  " " + t::shell_quote(TRAIN_GPU_MNIST_DIR));
   ASSERT_EQ(result.exit_code, 0) << result.output;

@@ -33,7 +33,7 @@ const fs::path kTestImages = fs::path(TRAIN_GPU_MNIST_DIR) / "t10k-images-idx3-u
 class PredictCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!t::have_mnist_test_set()) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
+    if (!t::mnist_available()) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
   }
 
   // A checkpoint with seeded random weights: varied outputs, no training time.

@@ -1,6 +1,6 @@
 // What the exported-model tests (ONNX, Keras) share: a real model trained briefly by the binary,
 // evaluate's files for it on all 10,000 MNIST test images, and the judgement of a
-// tests/python/*_matches_evaluate.py line against them.
+// tests/support/*_matches_evaluate.py line against them.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "support/mnist_subset.h"
 #include "support/test_support.h"
 
 namespace train_gpu::testing {
@@ -38,7 +39,7 @@ inline SmallTrainedModel train_small_model(const std::filesystem::path& scratch,
   return model;
 }
 
-// `output`'s last line, printed by tests/python/evaluate_reference.py's comparison_line, must
+// `output`'s last line, printed by tests/support/evaluate_reference.py's comparison_line, must
 // show the other runtime agreeing with evaluate on every test image. Both sides are float32
 // forward passes of the same weights that differ only in summation order (OpenBLAS vs MLAS or
 // Eigen over 5,408 and 128 terms): measured at most 1.3e-6 apart, so the 1e-5 holds with
@@ -54,10 +55,6 @@ inline void expect_matches_evaluate(const std::string& output) {
   EXPECT_EQ(values["other_accuracy"], values["evaluate_accuracy"]) << output;
   EXPECT_EQ(values["same_predictions"], "10000") << output;
   EXPECT_GT(std::stod(values["other_accuracy"]), 80.0) << "a real model, not a constant one: " << output;
-}
-
-inline bool have_mnist_test_set() {
-  return std::filesystem::exists(std::filesystem::path(TRAIN_GPU_MNIST_DIR) / "t10k-images-idx3-ubyte.gz");
 }
 
 }  // namespace train_gpu::testing

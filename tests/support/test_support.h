@@ -169,7 +169,7 @@ inline bool system_python_has(const std::string& modules) {
   return run_command_merged("/usr/bin/python3 -c 'import " + modules + "'").exit_code == 0;
 }
 
-// The "key=value key=value" words of `line` (what tests/python/ scripts print for their C++
+// The "key=value key=value" words of `line` (what tests/support/ scripts print for their C++
 // tests to judge) as a map; other words are ignored.
 inline std::map<std::string, std::string> key_values(const std::string& line) {
   std::map<std::string, std::string> values;
