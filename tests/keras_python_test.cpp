@@ -46,8 +46,9 @@ TEST(KerasPython, LayoutConversionReproducesTheNchwForwardPass) {
 }
 
 TEST(KerasPython, TensorflowModelMatchesEvaluateOnTheTestSet) {
-  const std::string lacking = t::python_lacking(TRAIN_GPU_KERAS_PYTHON, "numpy, tensorflow");
-  if (!lacking.empty()) GTEST_SKIP() << lacking << " (configure with -DTRAIN_GPU_KERAS_PYTHON=<python with tensorflow>)";
+  const std::string lacking = t::python_lacking(TRAIN_GPU_KERAS_PYTHON, "numpy, tensorflow",
+                                                "configure with -DTRAIN_GPU_KERAS_PYTHON=<a python with tensorflow>");
+  if (!lacking.empty()) GTEST_SKIP() << lacking;
   if (!t::mnist_available()) GTEST_SKIP() << "MNIST not found in " << TRAIN_GPU_MNIST_DIR;
   t::TempDir scratch;
   const t::SmallTrainedModel trained = t::train_small_model(scratch.path());

@@ -185,15 +185,17 @@ inline std::map<std::string, std::string> key_values(const std::string& line) {
   return values;
 }
 
-// Why `python` cannot run a test that imports `modules` (comma-separated), as a skip reason; empty
-// when it can. Meant for TRAIN_GPU_TEST_PYTHON, the venv tools/make-test-venv.sh creates.
-inline std::string python_lacking(const std::string& python, const std::string& modules) {
-  if (::access(python.c_str(), X_OK) != 0) return python + " not found (tools/make-test-venv.sh creates it)";
+// Why `python` cannot run a test that imports `modules` (comma-separated), as a skip reason
+// ending in `remedy`; empty when it can. Meant for TRAIN_GPU_TEST_PYTHON, the venv
+// tools/make-test-venv.sh creates.
+inline std::string python_lacking(const std::string& python, const std::string& modules,
+                                  const std::string& remedy = "tools/make-test-venv.sh installs the test packages") {
+  if (::access(python.c_str(), X_OK) != 0) return python + " not found; " + remedy;
   const MergedCommandResult result = run_command_merged(shell_quote(python) + " -c 'import " + modules + "'");
   if (result.exit_code == 0) return "";
   const std::vector<std::string> lines = lines_of(result.output);
-  return python + " cannot import " + modules + " (" + (lines.empty() ? std::string("no output") : lines.back()) +
-         "; tools/make-test-venv.sh installs the test packages)";
+  return python + " cannot import " + modules + " (" + (lines.empty() ? std::string("no output") : lines.back()) + "); " +
+         remedy;
 }
 
 }  // namespace train_gpu::testing
