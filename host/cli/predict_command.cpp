@@ -121,7 +121,7 @@ void add_predict_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   command->add_option("images", options->images, "PNG, .npy or IDX images files")->required();
   command->add_option("--index", options->indices,
-                      "Images of a multi-image file (IDX, an (N,28,28) .npy) to predict, e.g. --index 0,7,42 [default: all]")
+                      "Which images of each multi-image file (IDX, an (N,28,28) .npy) to predict, e.g. --index 0,7,42 [default: all]")
       ->delimiter(',')
       ->allow_extra_args(false)  // one word per --index, so the image files after it stay images
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
