@@ -166,5 +166,44 @@ TEST(AdamMathTest, ZeroGradientLeavesAFreshWeightUnchanged) {
   EXPECT_EQ(v, 0.0f);
 }
 
+// The step size is evaluated on the host (eager launches, the CPU backend) and on the device (a
+// replayed CUDA graph advances t itself), and the two must agree bitwise; the device side of that
+// is tests/gpu/step_math_test.cu. Here: it is the correctly rounded float of the formula, up to
+// the rare t where the double result sits within its own error of a float rounding boundary.
+TEST(AdamMathTest, StepSizeIsTheFormulaRoundedToFloat) {
+  int off_by_one_ulp = 0;
+  for (int64_t t = 1; t <= 200000; t += (t < 2000 ? 1 : 97)) {
+    const long double b1 = kBeta1, b2 = kBeta2;
+    const long double exact = (long double)kLearningRate * std::sqrt(1.0L - std::pow(b2, (long double)t)) /
+                              (1.0L - std::pow(b1, (long double)t));
+    const float step_size = math::adam_step_size(kLearningRate, kBeta1, kBeta2, t);
+    const float nearest = static_cast<float>(exact);
+    if (step_size != nearest) {
+      ++off_by_one_ulp;
+      ASSERT_TRUE(step_size == std::nextafter(nearest, 0.0f) || step_size == std::nextafter(nearest, 1.0f))
+          << "t = " << t << ": " << step_size << " vs " << nearest;
+    }
+  }
+  // The double computation carries ~1e-13 relative error at most (rounded_float.h): a float
+  // result lands that close to a rounding boundary for a few t in millions.
+  EXPECT_LE(off_by_one_ulp, 3);
+}
+
+TEST(AdamMathTest, PowerByRepeatedSquaringMatchesPow) {
+  for (const double base : {0.9, double(0.999f), 0.5, 1.0}) {
+    for (const int64_t exponent : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{3}, int64_t{1000}, int64_t{65537},
+                                   int64_t{1} << 40}) {
+      // Each squaring doubles the relative error it inherits: at most ~(exponent + 64) roundings' worth.
+      const double expected = std::pow(base, double(exponent));
+      const double bound = (double(exponent) + 64) * 0x1p-53 * expected;
+      EXPECT_NEAR(math::power_rn(base, exponent), expected, bound) << base << "^" << exponent;
+    }
+  }
+  EXPECT_EQ(math::power_rn(0.9, 0), 1.0);
+  EXPECT_EQ(math::power_rn(0.9, 1), 0.9);
+  EXPECT_EQ(math::power_rn(0.9, 2), 0.9 * 0.9);
+  EXPECT_EQ(math::power_rn(0.9, 5), 0.9 * ((0.9 * 0.9) * (0.9 * 0.9)));  // 5 = 1 + 4: base times base^4
+}
+
 }  // namespace
 }  // namespace train_gpu

@@ -1,0 +1,65 @@
+// The per-step values of a training step that a replayed CUDA graph cannot take as launch
+// arguments (a captured launch replays its arguments as they were at capture): where the batch
+// starts in the pass's order, and Adam's step count t with its bias-corrected step size. They
+// live in device memory, the kernels read them there, and the step advances them itself, so a
+// replay needs no host work but cudaGraphLaunch. Eager launches pass the same values by
+// argument instead; PerStep<T> is the one parameter type for both.
+//
+// Plain C++ with __host__ __device__ functions, so the bookkeeping is tested on the CPU; the
+// device runs the same advance_counters() from the step's last kernel (softmax_xent.cu).
+#pragma once
+
+#include <cstdint>
+
+#include "cuda/math/adam_math.h"
+#include "cuda/math/host_device.h"
+
+namespace train_gpu::math {
+
+struct StepCounters {
+  int64_t cursor[2];     // first position of the next batch in the order of split 0 (train), 1 (test)
+  int64_t adam_step;     // Adam's t: updates applied so far, including the one being computed
+  float adam_step_size;  // adam_step_size(lr, beta1, beta2, adam_step): what Adam reads
+};
+
+// What one batch moves, captured by value in the launch that applies it.
+struct StepAdvance {
+  int split = 0;          // whose cursor moves
+  int count = 0;          // by the batch's size
+  bool adam = false;      // a training step: t += 1 and a new step size
+  float learning_rate = 0;
+  float beta1 = 0;
+  float beta2 = 0;
+};
+
+// Applied once per batch, after the batch was gathered and before Adam runs.
+TG_HOST_DEVICE void advance_counters(StepCounters& counters, const StepAdvance& advance) {
+  counters.cursor[advance.split] += advance.count;
+  if (advance.adam) {
+    counters.adam_step += 1;
+    counters.adam_step_size =
+        adam_step_size(advance.learning_rate, advance.beta1, advance.beta2, counters.adam_step);
+  }
+}
+
+// A per-step kernel argument: read from device memory when `device` is set (graph replay), else
+// the host's `value` (eager launch).
+template <typename T>
+struct PerStep {
+  const T* device = nullptr;
+  T value{};
+
+  TG_HOST_DEVICE T get() const { return device != nullptr ? *device : value; }
+};
+
+template <typename T>
+inline PerStep<T> per_step_value(T value) {
+  return PerStep<T>{nullptr, value};
+}
+
+template <typename T>
+inline PerStep<T> per_step_on_device(const T* device) {
+  return PerStep<T>{device, T{}};
+}
+
+}  // namespace train_gpu::math
