@@ -67,6 +67,13 @@ struct ConvolutionDescriptorDeleter {
   }
 };
 
+struct PoolingDescriptorDeleter {
+  void operator()(cudnnPoolingDescriptor_t descriptor) const noexcept {
+    const cudnnStatus_t status = cudnnDestroyPoolingDescriptor(descriptor);
+    if (status != CUDNN_STATUS_SUCCESS) report_destroy_failure("a cuDNN pooling descriptor", cudnnGetErrorString(status));
+  }
+};
+
 }  // namespace detail
 
 using Stream = std::unique_ptr<std::remove_pointer_t<cudaStream_t>, detail::StreamDeleter>;
@@ -77,6 +84,8 @@ using TensorDescriptor = std::unique_ptr<std::remove_pointer_t<cudnnTensorDescri
 using FilterDescriptor = std::unique_ptr<std::remove_pointer_t<cudnnFilterDescriptor_t>, detail::FilterDescriptorDeleter>;
 using ConvolutionDescriptor =
     std::unique_ptr<std::remove_pointer_t<cudnnConvolutionDescriptor_t>, detail::ConvolutionDescriptorDeleter>;
+using PoolingDescriptor =
+    std::unique_ptr<std::remove_pointer_t<cudnnPoolingDescriptor_t>, detail::PoolingDescriptorDeleter>;
 
 // A stream that does not synchronize with the legacy default stream, so nothing another
 // library enqueues there stalls our pipeline.
@@ -132,6 +141,12 @@ inline ConvolutionDescriptor make_convolution_descriptor() {
   cudnnConvolutionDescriptor_t descriptor = nullptr;
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&descriptor));
   return ConvolutionDescriptor(descriptor);
+}
+
+inline PoolingDescriptor make_pooling_descriptor() {
+  cudnnPoolingDescriptor_t descriptor = nullptr;
+  CUDNN_CHECK(cudnnCreatePoolingDescriptor(&descriptor));
+  return PoolingDescriptor(descriptor);
 }
 
 }  // namespace train_gpu::cuda

@@ -1,8 +1,9 @@
 // CPU tests of the CUDA backend's host-side logic, which is plain C++ on purpose so it is tested
 // on machines without a GPU: the dense layers' column-major GEMM mapping (run through a
 // reference GEMM), cuDNN algorithm choice (requested, deterministic, named), the math-mode
-// wording, loader choice, the pinned loader's batch gathering and double-buffer protocol (the H2D
-// copy replaced by memcpy), the device totals' conversion, and the pooling math the kernels share.
+// wording, loader and kernel-set choice, the pinned loader's batch gathering and double-buffer
+// protocol (the H2D copy replaced by memcpy), the device totals' conversion, and the pooling math
+// the kernels share (plain and fused with bias + ReLU).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,8 +11,10 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "cuda/kernel_choice.h"
 #include "cuda/kernels/device_totals.h"
 #include "cuda/layers/algorithm_choice.h"
 #include "cuda/layers/gemm_mapping.h"
@@ -512,6 +515,50 @@ TEST(PoolMath, BackwardRoutesToTheWinnerOnlyWhereTheReluWasActive) {
   EXPECT_EQ(math::maxpool2x2_relu_backward(2.0f, 0.25f, 3, 3), 0.25f);  // the winner, active
   EXPECT_EQ(math::maxpool2x2_relu_backward(2.0f, 0.25f, 3, 2), 0.0f);   // not the winner
   EXPECT_EQ(math::maxpool2x2_relu_backward(0.0f, 0.25f, 0, 0), 0.0f);   // the winner, clamped by ReLU
+}
+
+TEST(PoolMath, TheFusedBiasReluWindowEqualsBiasReluThenPooling) {
+  // The fused kernel's window must give the same bits as a bias + ReLU pass and the plain
+  // window: same additions, same ReLU, same first-maximum rule (ties of clamped zeros included).
+  const float plane[16] = {0.1f, -2.0f, 0.3f, 0.25f,  //
+                           -0.7f, 0.05f, 0.3f, -1.0f,  //
+                           -3.0f, -2.0f, 1e-8f, 2.0f,  //
+                           -1.0f, -0.5f, 2.0f, -4.0f};
+  for (const float bias : {-0.2f, 0.0f, 0.15f}) {
+    float activated_plane[16];
+    for (int i = 0; i < 16; ++i) activated_plane[i] = math::relu(plane[i] + bias);
+    for (int y = 0; y < 2; ++y) {
+      for (int x = 0; x < 2; ++x) {
+        float activated[4];
+        const math::PoolWinner fused = math::bias_relu_maxpool2x2_window(plane, 4, y, x, bias, activated);
+        const math::PoolWinner separate = math::maxpool2x2_window(activated_plane, 4, y, x);
+        EXPECT_EQ(fused.value, separate.value) << bias << " " << y << x;
+        EXPECT_EQ(fused.position, separate.position) << bias << " " << y << x;
+        const float* top = activated_plane + 2 * y * 4 + 2 * x;
+        EXPECT_EQ(activated[0], top[0]);
+        EXPECT_EQ(activated[1], top[1]);
+        EXPECT_EQ(activated[2], top[4]);
+        EXPECT_EQ(activated[3], top[5]);
+      }
+    }
+  }
+  EXPECT_EQ(math::bias_relu_maxpool2x2_window(plane, 4, 0, 0, 0.0f, nullptr).value, 0.1f);
+}
+
+TEST(KernelChoice, NamesParseAndAnythingElseIsAnErrorListingTheChoices) {
+  EXPECT_EQ(parse_kernel_set("classic"), KernelSet::kClassic);
+  EXPECT_EQ(parse_kernel_set("fused"), KernelSet::kFused);
+  EXPECT_EQ(parse_pooling("fused"), PoolingKind::kFused);
+  EXPECT_EQ(parse_pooling("cudnn"), PoolingKind::kCudnn);
+  EXPECT_STREQ(kernel_set_name(parse_kernel_set("fused")), "fused");
+  EXPECT_STREQ(pooling_name(parse_pooling("cudnn")), "cudnn");
+  try {
+    parse_kernel_set("fast");
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("classic or fused"), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(parse_pooling("avg"), Error);
 }
 
 }  // namespace

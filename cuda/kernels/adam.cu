@@ -1,13 +1,15 @@
 // Adam, one launch over all 693,962 parameters: parameters, gradients, m and v are four arenas
 // of the same layout (model_spec.h), so one grid-stride loop updates every tensor at once
-// (llm.c's adamw.cuh). The bias-corrected step size depends only on t, so the host computes it
-// once per step in double precision (math::adam_step_size) and passes it by value: no
-// per-element pow(), and no device-side step counter to read back.
+// (llm.c's adamw.cuh). The bias-corrected step size depends only on t, so it is computed once
+// per step in double precision (math::adam_step_size), not per element: by the host and passed
+// by value for eager launches, or by the step itself into device memory for a replayed graph
+// (cuda/math/step_counters.h); both evaluate the same function and get the same bits.
 #include "cuda/kernels/adam.h"
 
 #include "cuda/check.h"
 #include "cuda/kernels/launch_config.h"
 #include "cuda/math/adam_math.h"
+#include "cuda/math/step_counters.h"
 
 namespace train_gpu::cuda {
 namespace {
@@ -16,7 +18,8 @@ namespace {
 // CUDA kernels
 
 __global__ void adam_kernel(float* parameters, const float* gradients, float* m, float* v, size_t count, float beta1,
-                            float beta2, float step_size, float epsilon) {
+                            float beta2, math::PerStep<float> step, float epsilon) {
+  const float step_size = step.get();
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
     float m_i = m[i];
@@ -32,12 +35,28 @@ __global__ void adam_kernel(float* parameters, const float* gradients, float* m,
 // ---------------------------------------------------------------------------------------------
 // Kernel launchers
 
-void launch_adam(float* parameters, const float* gradients, float* m, float* v, std::size_t count, float beta1,
-                 float beta2, float step_size, float epsilon, cudaStream_t stream) {
+namespace {
+
+void launch(float* parameters, const float* gradients, float* m, float* v, std::size_t count, float beta1,
+            float beta2, math::PerStep<float> step_size, float epsilon, cudaStream_t stream) {
   if (count == 0) return;
   adam_kernel<<<blocks_for(count), kThreadsPerBlock, 0, stream>>>(parameters, gradients, m, v, count, beta1, beta2,
                                                                   step_size, epsilon);
   CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+void launch_adam(float* parameters, const float* gradients, float* m, float* v, std::size_t count, float beta1,
+                 float beta2, float step_size, float epsilon, cudaStream_t stream) {
+  launch(parameters, gradients, m, v, count, beta1, beta2, math::per_step_value(step_size), epsilon, stream);
+}
+
+void launch_adam_at_counters(float* parameters, const float* gradients, float* m, float* v, std::size_t count,
+                             float beta1, float beta2, const float* step_size_on_device, float epsilon,
+                             cudaStream_t stream) {
+  launch(parameters, gradients, m, v, count, beta1, beta2, math::per_step_on_device(step_size_on_device), epsilon,
+         stream);
 }
 
 }  // namespace train_gpu::cuda

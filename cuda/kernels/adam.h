@@ -12,4 +12,10 @@ namespace train_gpu::cuda {
 void launch_adam(float* parameters, const float* gradients, float* m, float* v, std::size_t count, float beta1,
                  float beta2, float step_size, float epsilon, cudaStream_t stream);
 
+// The same with the step size read from device memory when the kernel runs (a replayed CUDA
+// graph's StepCounters::adam_step_size, cuda/math/step_counters.h).
+void launch_adam_at_counters(float* parameters, const float* gradients, float* m, float* v, std::size_t count,
+                             float beta1, float beta2, const float* step_size_on_device, float epsilon,
+                             cudaStream_t stream);
+
 }  // namespace train_gpu::cuda

@@ -1,10 +1,12 @@
 // Bias add (+ ReLU), ReLU backward and per-channel sums. Kept out of cuDNN/cuBLAS because each
 // is one memory-bound pass: the forward fuses the bias with the ReLU (one read, one write), and
 // a block-per-channel reduction gives deterministic bias gradients for the convolution
-// (plane = 26*26) and both dense layers (plane = 1) with one kernel.
+// (plane = 26*26) and both dense layers (plane = 1) with one kernel. The spread variant gives
+// each channel several blocks (32 channels would otherwise use 32 of an H200's 132 SMs).
 #include "cuda/kernels/bias_activation.h"
 
 #include "cuda/check.h"
+#include "cuda/kernels/block_reduce.cuh"
 #include "cuda/kernels/launch_config.h"
 #include "cuda/math/activation_math.h"
 
@@ -54,6 +56,31 @@ __global__ void channel_sum_kernel(const float* values, int count, int channels,
   if (threadIdx.x == 0) sums[channel] = partials[0];
 }
 
+// grid (chunks, channels): block (k, c) sums channel c over the samples of chunk k, then the
+// last block of channel c adds the chunk partials in chunk order.
+__global__ void channel_sum_spread_kernel(const float* values, int count, int channels, int plane, float* sums,
+                                          ChannelSumScratch scratch) {
+  __shared__ float shared[kReduceThreads];
+  const int channel = static_cast<int>(blockIdx.y);
+  const int chunks = static_cast<int>(gridDim.x);
+  const SampleRange samples = chunk_samples(count, chunks, static_cast<int>(blockIdx.x));
+  const int elements = (samples.end - samples.first) * plane;
+  float sum = 0.0f;
+  for (int j = static_cast<int>(threadIdx.x); j < elements; j += kReduceThreads) {
+    const int n = samples.first + j / plane;
+    const int p = j % plane;
+    sum += values[(static_cast<size_t>(n) * channels + channel) * plane + p];
+  }
+  const float block_sum = block_tree_sum<kReduceThreads>(sum, shared);
+  if (threadIdx.x != 0) return;
+  float* partials = scratch.partials + static_cast<size_t>(channel) * kMaxChannelSumChunks;
+  partials[blockIdx.x] = block_sum;
+  if (!arrived_last(scratch.counters + channel, gridDim.x)) return;
+  float total = 0.0f;
+  for (int k = 0; k < chunks; ++k) total += __ldcg(partials + k);
+  sums[channel] = total;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -78,6 +105,15 @@ void launch_channel_sum(const float* values, int count, int channels, int plane,
   if (channels <= 0) return;
   channel_sum_kernel<<<static_cast<unsigned int>(channels), kReduceThreads, 0, stream>>>(values, count, channels,
                                                                                          plane, sums);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_channel_sum_spread(const float* values, int count, int channels, int plane, float* sums,
+                               const ChannelSumScratch& scratch, cudaStream_t stream) {
+  if (channels <= 0 || count <= 0) return;
+  const int chunks = channel_sum_chunks(count, plane);
+  const dim3 grid(static_cast<unsigned int>(chunks), static_cast<unsigned int>(channels));
+  channel_sum_spread_kernel<<<grid, kReduceThreads, 0, stream>>>(values, count, channels, plane, sums, scratch);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 
+#include "cuda/kernels/block_split.h"
+
 namespace train_gpu::cuda {
 
 // values[n][c][p] = relu(values[n][c][p] + bias[c]) when apply_relu, else values + bias[c].
@@ -21,5 +23,19 @@ void launch_relu_backward(const float* output, float* gradient, std::size_t size
 // gradient is `values`. Overwrites sums. One block per channel with a fixed reduction order,
 // so it is bitwise deterministic (no atomics).
 void launch_channel_sum(const float* values, int count, int channels, int plane, float* sums, cudaStream_t stream);
+
+// Device scratch for channel sums spread over several blocks per channel (block_split.h): one
+// partial per (channel, chunk) and an arrival counter per channel, zeroed once before first use
+// and re-armed by the kernels (cuda/kernels/block_reduce.cuh).
+struct ChannelSumScratch {
+  float* partials = nullptr;         // channels * kMaxChannelSumChunks
+  unsigned int* counters = nullptr;  // channels
+};
+
+// The same sums as launch_channel_sum, spread over channel_sum_chunks(count, plane) blocks per
+// channel whose partials the last block of each channel adds in chunk order: deterministic too,
+// but a different summation order, so not bitwise equal to launch_channel_sum.
+void launch_channel_sum_spread(const float* values, int count, int channels, int plane, float* sums,
+                               const ChannelSumScratch& scratch, cudaStream_t stream);
 
 }  // namespace train_gpu::cuda

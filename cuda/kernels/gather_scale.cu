@@ -7,6 +7,7 @@
 #include "cuda/check.h"
 #include "cuda/kernels/launch_config.h"
 #include "cuda/math/activation_math.h"
+#include "cuda/math/step_counters.h"
 
 namespace train_gpu::cuda {
 namespace {
@@ -14,8 +15,10 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // CUDA kernels
 
-__global__ void gather_scale_kernel(const uint8_t* pixels, const uint8_t* labels, const int32_t* order, int64_t first,
-                                    int count, int image_pixels, float* images_out, uint8_t* labels_out) {
+__global__ void gather_scale_kernel(const uint8_t* pixels, const uint8_t* labels, const int32_t* order,
+                                    math::PerStep<int64_t> first_position, int count, int image_pixels,
+                                    float* images_out, uint8_t* labels_out) {
+  const int64_t first = first_position.get();
   const size_t total = static_cast<size_t>(count) * image_pixels;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
@@ -32,13 +35,29 @@ __global__ void gather_scale_kernel(const uint8_t* pixels, const uint8_t* labels
 // ---------------------------------------------------------------------------------------------
 // Kernel launchers
 
-void launch_gather_scale(const uint8_t* pixels, const uint8_t* labels, const int32_t* order, int64_t first, int count,
-                         int image_pixels, float* images_out, uint8_t* labels_out, cudaStream_t stream) {
+namespace {
+
+void launch(const uint8_t* pixels, const uint8_t* labels, const int32_t* order, math::PerStep<int64_t> first,
+            int count, int image_pixels, float* images_out, uint8_t* labels_out, cudaStream_t stream) {
   if (count <= 0 || image_pixels <= 0) return;
   const size_t total = static_cast<size_t>(count) * static_cast<size_t>(image_pixels);
   gather_scale_kernel<<<blocks_for(total), kThreadsPerBlock, 0, stream>>>(pixels, labels, order, first, count,
                                                                           image_pixels, images_out, labels_out);
   CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+void launch_gather_scale(const uint8_t* pixels, const uint8_t* labels, const int32_t* order, int64_t first, int count,
+                         int image_pixels, float* images_out, uint8_t* labels_out, cudaStream_t stream) {
+  launch(pixels, labels, order, math::per_step_value(first), count, image_pixels, images_out, labels_out, stream);
+}
+
+void launch_gather_scale_at_cursor(const uint8_t* pixels, const uint8_t* labels, const int32_t* order,
+                                   const int64_t* first_on_device, int count, int image_pixels, float* images_out,
+                                   uint8_t* labels_out, cudaStream_t stream) {
+  launch(pixels, labels, order, math::per_step_on_device(first_on_device), count, image_pixels, images_out,
+         labels_out, stream);
 }
 
 }  // namespace train_gpu::cuda

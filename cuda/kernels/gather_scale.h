@@ -15,4 +15,10 @@ namespace train_gpu::cuda {
 void launch_gather_scale(const uint8_t* pixels, const uint8_t* labels, const int32_t* order, int64_t first, int count,
                          int image_pixels, float* images_out, uint8_t* labels_out, cudaStream_t stream);
 
+// The same with `first` read from device memory when the kernel runs (a replayed CUDA graph's
+// batch cursor, cuda/math/step_counters.h). The caller guarantees the range is inside the order.
+void launch_gather_scale_at_cursor(const uint8_t* pixels, const uint8_t* labels, const int32_t* order,
+                                   const int64_t* first_on_device, int count, int image_pixels, float* images_out,
+                                   uint8_t* labels_out, cudaStream_t stream);
+
 }  // namespace train_gpu::cuda

@@ -5,11 +5,16 @@
 // fused_classifier). The per-row math is math::softmax_xent_row (row max subtracted, the 1/N of
 // the batch mean passed in as `scale`), which the CPU backend calls too.
 //
-// Statistics: one block of 256 threads, each taking rows i = tid, tid + 256, ...; partial sums
-// are combined by a fixed shared-memory tree, so the loss sums are bitwise reproducible run to
-// run (double atomics from many blocks would not be). A batch is at most a few thousand rows of
-// 10 classes, far too little work to need more than one block. Integer counters (confusion)
-// use atomics, which are exact in any order.
+// Statistics: by default one block of 256 threads, each taking rows i = tid, tid + 256, ...;
+// partial sums are combined by a fixed shared-memory tree, so the loss sums are bitwise
+// reproducible run to run (double atomics from many blocks would not be). For large batches a
+// launch with scratch spreads the rows over one block per 256 and the last block to finish adds
+// the blocks' partials in block order (block_reduce.cuh): still reproducible, no longer one SM
+// working through thousands of rows. Integer counters (confusion) use atomics, exact in any order.
+//
+// In a replayed CUDA graph this is also the step's bookkeeping point: the thread that records
+// the batch in the totals advances the step counters (cuda/math/step_counters.h), after the
+// gather read the cursor and before Adam reads the step size; so no extra launch per step.
 #include "cuda/kernels/softmax_xent.h"
 
 #include <math.h>
@@ -17,25 +22,30 @@
 #include <string>
 
 #include "cuda/check.h"
+#include "cuda/kernels/block_reduce.cuh"
 #include "cuda/math/softmax_xent_math.h"
 
 namespace train_gpu::cuda {
 namespace {
 
-constexpr int kSoftmaxThreads = 256;
+constexpr int kSoftmaxThreads = kSoftmaxRowsPerBlock;
 
 // ---------------------------------------------------------------------------------------------
 // CUDA kernels
 
 __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, int count, int classes,
-                                    float* dlogits, float* probabilities, DeviceTotals* totals) {
+                                    float* dlogits, float* probabilities, DeviceTotals* totals,
+                                    SoftmaxXentScratch scratch, math::StepCounters* counters,
+                                    math::StepAdvance advance) {
   __shared__ double loss_partials[kSoftmaxThreads];
   __shared__ unsigned long long correct_partials[kSoftmaxThreads];
   const float scale = 1.0f / static_cast<float>(count);  // the 1/N of the batch mean
 
   double loss_sum = 0.0;
   unsigned long long correct = 0;
-  for (int i = static_cast<int>(threadIdx.x); i < count; i += kSoftmaxThreads) {
+  const int stride = static_cast<int>(gridDim.x) * kSoftmaxThreads;
+  for (int i = static_cast<int>(blockIdx.x) * kSoftmaxThreads + static_cast<int>(threadIdx.x); i < count;
+       i += stride) {
     const float* row = logits + static_cast<size_t>(i) * classes;
     const int label = labels[i];
     float* row_dlogits = dlogits != nullptr ? dlogits + static_cast<size_t>(i) * classes : nullptr;
@@ -45,18 +55,21 @@ __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, 
     correct += result.predicted == label ? 1ULL : 0ULL;
     if (totals != nullptr) atomicAdd(&totals->confusion[label * model::kClasses + result.predicted], 1ULL);
   }
-  loss_partials[threadIdx.x] = loss_sum;
-  correct_partials[threadIdx.x] = correct;
-  __syncthreads();
-  for (int half = kSoftmaxThreads / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) {
-      loss_partials[threadIdx.x] += loss_partials[threadIdx.x + half];
-      correct_partials[threadIdx.x] += correct_partials[threadIdx.x + half];
+  double batch_loss = block_tree_sum<kSoftmaxThreads>(loss_sum, loss_partials);
+  unsigned long long batch_correct = block_tree_sum<kSoftmaxThreads>(correct, correct_partials);
+  if (threadIdx.x != 0) return;
+  if (gridDim.x > 1) {
+    scratch.loss_partials[blockIdx.x] = batch_loss;
+    scratch.correct_partials[blockIdx.x] = batch_correct;
+    if (!arrived_last(scratch.counter, gridDim.x)) return;
+    batch_loss = 0.0;
+    batch_correct = 0;
+    for (unsigned int b = 0; b < gridDim.x; ++b) {  // block order: reproducible sums
+      batch_loss += __ldcg(scratch.loss_partials + b);
+      batch_correct += __ldcg(scratch.correct_partials + b);
     }
-    __syncthreads();
   }
-  if (threadIdx.x == 0 && totals != nullptr) {
-    const double batch_loss = loss_partials[0];
+  if (totals != nullptr) {
     if (!isfinite(batch_loss) && totals->first_nonfinite_batch < 0) {
       totals->first_nonfinite_batch = static_cast<long long>(totals->batches);
     }
@@ -64,8 +77,9 @@ __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, 
     totals->batch_loss_sum += batch_loss / static_cast<double>(count);
     totals->batches += 1;
     totals->samples += static_cast<unsigned long long>(count);
-    totals->correct += correct_partials[0];
+    totals->correct += batch_correct;
   }
+  if (counters != nullptr) math::advance_counters(*counters, advance);
 }
 
 __global__ void reset_totals_kernel(DeviceTotals* totals) {
@@ -88,13 +102,16 @@ __global__ void reset_totals_kernel(DeviceTotals* totals) {
 // Kernel launchers
 
 void launch_softmax_xent(const float* logits, const uint8_t* labels, int count, int classes, float* dlogits,
-                         float* probabilities, DeviceTotals* totals, cudaStream_t stream) {
+                         float* probabilities, DeviceTotals* totals, cudaStream_t stream,
+                         const SoftmaxXentExtras& extras) {
   if (count <= 0 || classes <= 0 || classes > model::kClasses) {
     throw Error("softmax_xent: count " + std::to_string(count) + " and classes " + std::to_string(classes) +
                 " must be positive, classes at most " + std::to_string(model::kClasses));
   }
-  softmax_xent_kernel<<<1, kSoftmaxThreads, 0, stream>>>(logits, labels, count, classes, dlogits, probabilities,
-                                                          totals);
+  const int blocks = softmax_xent_blocks(count, extras.scratch != nullptr ? extras.scratch->max_blocks : 1);
+  const SoftmaxXentScratch scratch = extras.scratch != nullptr ? *extras.scratch : SoftmaxXentScratch{};
+  softmax_xent_kernel<<<static_cast<unsigned int>(blocks), kSoftmaxThreads, 0, stream>>>(
+      logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance);
   CUDA_CHECK(cudaGetLastError());
 }
 

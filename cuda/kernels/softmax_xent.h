@@ -6,9 +6,28 @@
 
 #include <cstdint>
 
+#include "cuda/kernels/block_split.h"
 #include "cuda/kernels/device_totals.h"
+#include "cuda/math/step_counters.h"
 
 namespace train_gpu::cuda {
+
+// Device scratch for spreading a large batch over several blocks (block_split.h): one partial
+// per block (room for max_blocks) and an arrival counter, zeroed once before first use and
+// re-armed by the kernel itself.
+struct SoftmaxXentScratch {
+  double* loss_partials = nullptr;
+  unsigned long long* correct_partials = nullptr;
+  unsigned int* counter = nullptr;
+  int max_blocks = 0;
+};
+
+// The optional parts of a launch. The defaults give the classic single-block kernel.
+struct SoftmaxXentExtras {
+  const SoftmaxXentScratch* scratch = nullptr;  // spread over softmax_xent_blocks(count, max_blocks)
+  math::StepCounters* counters = nullptr;        // when set: advance_counters(*counters, advance)
+  math::StepAdvance advance;                     // once the batch is counted (graph replay)
+};
 
 // For each row i of logits (count, classes) with label labels[i]:
 //   dlogits[i]       = (softmax(z_i) - onehot(label_i)) / count   (overwrites; skipped when null)
@@ -17,7 +36,8 @@ namespace train_gpu::cuda {
 // batch_loss_sum += (sum_i loss_i) / count, batches += 1, samples += count, correct, confusion,
 // and first_nonfinite_batch when the batch loss is not finite. One launch; no host sync.
 void launch_softmax_xent(const float* logits, const uint8_t* labels, int count, int classes, float* dlogits,
-                         float* probabilities, DeviceTotals* totals, cudaStream_t stream);
+                         float* probabilities, DeviceTotals* totals, cudaStream_t stream,
+                         const SoftmaxXentExtras& extras = SoftmaxXentExtras{});
 
 // *totals = empty_device_totals(), on the stream.
 void launch_reset_totals(DeviceTotals* totals, cudaStream_t stream);

@@ -35,6 +35,20 @@ class BatchLoader {
 
   // The one image `index` of the split (ignoring the order), as a batch of one.
   virtual void load_image(Split split, int64_t index, float* image, uint8_t* label, cudaStream_t stream) = 0;
+
+  // A captured CUDA graph replays its launch arguments unchanged, so a graph-launched step reads
+  // its batch position from device memory (cuda/math/step_counters.h). Loaders that can gather
+  // that way (the device-resident one) say so and implement the two calls below; for the others
+  // the backend launches eagerly.
+  virtual bool gathers_at_device_cursor() const { return false; }
+
+  // Throws what load_batch would throw for this batch; checked on the host when the step is
+  // planned, since the cursor is only read on the device.
+  virtual void check_batch(Split split, int64_t first, int count) const;
+
+  // load_batch of order[*first, *first + count), *first read when the gather runs.
+  virtual void load_batch_at_cursor(Split split, const int64_t* first, int count, float* images, uint8_t* labels,
+                                    cudaStream_t stream);
 };
 
 // Uploads both splits (synchronously, once). The ImageSets need not outlive the loader.

@@ -56,13 +56,27 @@ class DeviceResidentLoader final : public BatchLoader {
 
   void load_batch(Split which, int64_t first, int count, float* images, uint8_t* labels,
                   cudaStream_t stream) override {
+    check_batch(which, first, count);
+    const SplitOnDevice& split = splits_[index(which)];
+    launch_gather_scale(split.pixels.data(), split.labels.data(), split.order.data(), first, count,
+                        static_cast<int>(split.image_size), images, labels, stream);
+  }
+
+  bool gathers_at_device_cursor() const override { return true; }
+
+  void check_batch(Split which, int64_t first, int count) const override {
     const SplitOnDevice& split = splits_[index(which)];
     if (count <= 0 || first < 0 || first + count > split.order_size) {
       throw Error("batch [" + std::to_string(first) + ", " + std::to_string(first + count) +
                   ") is outside the order of " + std::to_string(split.order_size) + " samples; call set_order first");
     }
-    launch_gather_scale(split.pixels.data(), split.labels.data(), split.order.data(), first, count,
-                        static_cast<int>(split.image_size), images, labels, stream);
+  }
+
+  void load_batch_at_cursor(Split which, const int64_t* first, int count, float* images, uint8_t* labels,
+                            cudaStream_t stream) override {
+    const SplitOnDevice& split = splits_[index(which)];
+    launch_gather_scale_at_cursor(split.pixels.data(), split.labels.data(), split.order.data(), first, count,
+                                  static_cast<int>(split.image_size), images, labels, stream);
   }
 
   void load_image(Split which, int64_t sample, float* image, uint8_t* label, cudaStream_t stream) override {

@@ -28,6 +28,7 @@
 #include "cuda/math/pool_math.h"
 #include "cuda/math/softmax_xent_math.h"
 #include "gpu/cuda_test_fixture.h"
+#include "gpu/random_inputs.h"
 
 namespace train_gpu::cuda {
 namespace {
@@ -36,25 +37,11 @@ using testing::all_close;
 using testing::bitwise_equal;
 using testing::download;
 using testing::poisoned;
+using testing::small_integers;
+using testing::uniform;
 using testing::upload;
 
 class CudaKernels : public testing::CudaTest {};
-
-std::vector<float> uniform(std::size_t count, float low, float high, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> value(low, high);
-  std::vector<float> out(count);
-  for (float& x : out) x = value(rng);
-  return out;
-}
-
-std::vector<float> small_integers(std::size_t count, int low, int high, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> value(low, high);
-  std::vector<float> out(count);
-  for (float& x : out) x = static_cast<float>(value(rng));
-  return out;
-}
 
 DeviceTotals read_totals(const DeviceBuffer<DeviceTotals>& totals) { return download(totals)[0]; }
 
