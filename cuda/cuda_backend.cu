@@ -14,37 +14,56 @@
 // memset of the gradient arena is needed. The step count t lives on the host, which computes
 // Adam's bias-corrected step size per step without reading anything back.
 //
+// Variants (BackendOptions, all off by default until a device run has proven them):
+//   --kernels fused  folds bias + ReLU and their gradients into cuBLASLt epilogues and the
+//                    pooling kernels (cuda/kernel_choice.h); --pooling cudnn uses cuDNN pooling.
+//   --graph          captures each step shape once as a CUDA graph and replays it (cuda/graph/):
+//                    the step then reads its batch position and Adam's step size from device
+//                    counters that it advances itself (cuda/math/step_counters.h), and the
+//                    host's t mirrors the device's. Same kernels, same arguments, same bits as
+//                    eager launches; a failed capture falls back to eager with one notice.
+//
 // Memory: parameters, gradients and Adam's m and v are one allocation of four equal arenas in
 // model_spec.h's layout (each padded to 256 bytes so every arena starts aligned); layers get
 // views by offset. Activations are allocated once for options.max_batch.
 #include "cuda/cuda_backend.h"
 
 #include <cublas_v2.h>
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iomanip>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cuda/check.h"
 #include "cuda/cudnn_api.h"
+#include "cuda/graph/launch_plan.h"
+#include "cuda/graph/step_graphs.h"
 #include "cuda/handles.h"
+#include "cuda/kernel_choice.h"
 #include "cuda/kernels/adam.h"
 #include "cuda/kernels/bias_activation.h"
 #include "cuda/kernels/device_totals.h"
 #include "cuda/kernels/nonfinite.h"
 #include "cuda/kernels/softmax_xent.h"
+#include "cuda/kernels/step_counters.h"
 #include "cuda/layers/conv.h"
+#include "cuda/layers/cudnn_pool.h"
 #include "cuda/layers/dense.h"
+#include "cuda/layers/dense_epilogue.h"
 #include "cuda/layers/pool.h"
 #include "cuda/loader/batch_loader.h"
 #include "cuda/loader/loader_choice.h"
 #include "cuda/math_mode.h"
 #include "cuda/math/adam_math.h"
+#include "cuda/math/step_counters.h"
 #include "cuda/memory.h"
 #include "cuda/nvtx.h"
 #include "host/common/error.h"
@@ -80,6 +99,13 @@ class CudaBackend final : public Backend {
     if (options.max_batch <= 0) {
       throw Error("--batch-size " + std::to_string(options.max_batch) + ": must be positive");
     }
+    if (options.graph_steps < 1) throw Error("--graph-steps " + std::to_string(options.graph_steps) + ": must be >= 1");
+    if (options.profile_first_step < 0 || options.profile_last_step < options.profile_first_step) {
+      throw Error("--profile-steps: the range " + std::to_string(options.profile_first_step) + ":" +
+                  std::to_string(options.profile_last_step) + " is empty or negative");
+    }
+    kernels_ = parse_kernel_set(options.kernels);
+    pooling_ = parse_pooling(options.pooling);
     CUDA_CHECK(cudaSetDevice(device));
     description_ = describe_device(device);
     stream_ = make_stream();
@@ -117,6 +143,14 @@ class CudaBackend final : public Backend {
     dconv_ = DeviceBuffer<float>(b * kConvOutputs, "convolution gradients");
     totals_ = DeviceBuffer<DeviceTotals>(2, "pass totals");
     for (DeviceTotals* totals : {training_totals(), evaluation_totals()}) launch_reset_totals(totals, stream_.get());
+    if (pooling_ == PoolingKind::kCudnn) cudnn_pool_ = std::make_unique<CudnnMaxPool>(cudnn_.get(), kConvFilters, kConvSide);
+    if (kernels_ == KernelSet::kFused) allocate_fused_buffers();
+    counters_ = DeviceBuffer<math::StepCounters>(1, "the step counters");
+    CUDA_CHECK(cudaMemsetAsync(counters_.data(), 0, counters_.bytes(), stream_.get()));
+    if (options.graph) {
+      graphs_ = std::make_unique<StepGraphs>(stream_.get());
+      planner_ = std::make_unique<LaunchPlanner>(options.graph_steps);
+    }
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // construction done: report errors here, not later
   }
 
@@ -161,11 +195,19 @@ class CudaBackend final : public Backend {
         train.pixels.size() + train.labels.size() + test.pixels.size() + test.labels.size() +
         (static_cast<std::size_t>(train.count) + static_cast<std::size_t>(test.count)) * sizeof(int32_t);
     const LoaderKind kind = choose_loader(options_.loader, dataset_bytes, free_bytes);
+    flush_held_steps();
     // Queued steps may still read the old loader's buffers: drain before freeing them.
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
     loader_.reset();
     loader_ = kind == LoaderKind::kDevice ? make_device_loader(train, test)
                                           : make_pinned_loader(train, test, options_.max_batch, device_);
+    if (graphs_) {
+      graphs_->forget();  // captured graphs point into the old loader's buffers
+      if (!loader_->gathers_at_device_cursor()) {
+        graphs_->disable(std::string("--graph needs the dataset on the device (--loader device); the ") +
+                         loader_->name() + " loader gathers batches on the host");
+      }
+    }
   }
 
   void set_state(const ModelState& state) override {
@@ -179,12 +221,14 @@ class CudaBackend final : public Backend {
       }
     }
     if (state.step < 0) throw Error("set_state: negative Adam step " + std::to_string(state.step));
+    flush_held_steps();
     CUDA_CHECK(cudaMemcpyAsync(parameters(), state.parameters.data(), kParameterCount * sizeof(float),
                                cudaMemcpyHostToDevice, stream_.get()));
     CUDA_CHECK(cudaMemcpyAsync(adam_m(), state.adam_m.data(), kParameterCount * sizeof(float), cudaMemcpyHostToDevice,
                                stream_.get()));
     CUDA_CHECK(cudaMemcpyAsync(adam_v(), state.adam_v.data(), kParameterCount * sizeof(float), cudaMemcpyHostToDevice,
                                stream_.get()));
+    launch_set_counter(&counters_.data()->adam_step, state.step, stream_.get());
     // Synchronizes: the copies read the caller's vectors, which may be gone when this returns.
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
     step_ = state.step;
@@ -192,6 +236,7 @@ class CudaBackend final : public Backend {
 
   ModelState state() override {
     CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();
     ModelState state;
     state.parameters.resize(kParameterCount);
     state.adam_m.resize(kParameterCount);
@@ -202,13 +247,21 @@ class CudaBackend final : public Backend {
                                stream_.get()));
     CUDA_CHECK(cudaMemcpyAsync(state.adam_v.data(), adam_v(), kParameterCount * sizeof(float), cudaMemcpyDeviceToHost,
                                stream_.get()));
+    math::StepCounters counters{};
+    CUDA_CHECK(cudaMemcpyAsync(&counters, counters_.data(), sizeof counters, cudaMemcpyDeviceToHost, stream_.get()));
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // documented: state() synchronizes
+    // With graphs the device counts Adam's steps itself; it must have counted what the host did.
+    if (graphs_ && counters.adam_step != step_) {
+      throw Error("internal error: the device counted " + std::to_string(counters.adam_step) +
+                  " Adam steps, the host " + std::to_string(step_) + "; rerun with --no-graph and report this");
+    }
     state.step = step_;
     return state;
   }
 
   void set_order(Split split, const std::vector<int32_t>& order) override {
     CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();  // held steps must read the order they were planned on
     require_data().set_order(split, order, stream_.get());
   }
 
@@ -216,39 +269,46 @@ class CudaBackend final : public Backend {
     ScopedRange range("train_step");
     CUDA_CHECK(cudaSetDevice(device_));  // cheap when already current; the caller's thread may differ
     check_count(count);
-    cudaStream_t stream = stream_.get();
-    {
-      ScopedRange load("load_batch");
-      require_data().load_batch(Split::kTrain, first, count, images_.data(), labels_.data(), stream);
+    ++process_steps_;
+    if (process_steps_ == options_.profile_first_step) {
+      flush_held_steps();
+      CUDA_CHECK(cudaProfilerStart());
     }
-    {
-      ScopedRange pass("forward");
-      forward(count);
-      launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, dlogits_.data(), nullptr, training_totals(),
-                          stream);
+    if (uses_device_counters()) {
+      require_data().check_batch(Split::kTrain, first, count);  // the device only sees a cursor
+      ++step_;
+      execute(planner_->train_step(first, count));
+    } else {
+      ++step_;
+      const float step_size = math::adam_step_size(options_.adam.learning_rate, options_.adam.beta1,
+                                                   options_.adam.beta2, step_);
+      StepSource source;
+      source.first = math::per_step_value(first);
+      source.step_size = math::per_step_value(step_size);
+      enqueue_train_step(count, source);
     }
-    {
-      ScopedRange pass("backward");
-      backward(count);
-      launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
+    if (process_steps_ == options_.profile_last_step) {
+      flush_held_steps();
+      CUDA_CHECK(cudaProfilerStop());
     }
-    ScopedRange update("optimizer");
-    ++step_;
-    const float step_size = math::adam_step_size(options_.adam.learning_rate, options_.adam.beta1,
-                                                 options_.adam.beta2, step_);
-    launch_adam(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, options_.adam.beta1,
-                options_.adam.beta2, step_size, options_.adam.epsilon, stream);
   }
 
   void evaluate_batch(Split split, int64_t first, int count, float* probabilities_out) override {
     ScopedRange range("evaluate_batch");
     CUDA_CHECK(cudaSetDevice(device_));
     check_count(count);
+    if (uses_device_counters() && probabilities_out == nullptr) {
+      require_data().check_batch(split, first, count);
+      execute(planner_->evaluate_batch(split_index(split), first, count));
+      return;
+    }
+    flush_held_steps();
     cudaStream_t stream = stream_.get();
     require_data().load_batch(split, first, count, images_.data(), labels_.data(), stream);
-    forward(count);
+    forward(count, false);
     launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, nullptr,
-                        probabilities_out != nullptr ? probabilities_.data() : nullptr, evaluation_totals(), stream);
+                        probabilities_out != nullptr ? probabilities_.data() : nullptr, evaluation_totals(), stream,
+                        softmax_extras(nullptr, math::StepAdvance{}));
     if (probabilities_out != nullptr) {
       CUDA_CHECK(cudaMemcpyAsync(probabilities_out, probabilities_.data(),
                                  static_cast<std::size_t>(count) * kClasses * sizeof(float), cudaMemcpyDeviceToHost,
@@ -266,6 +326,7 @@ class CudaBackend final : public Backend {
 
   PassTotals peek_totals(PassKind kind) override {
     CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();
     DeviceTotals host{};
     CUDA_CHECK(cudaMemcpyAsync(&host, totals_for(kind), sizeof(DeviceTotals), cudaMemcpyDeviceToHost, stream_.get()));
     // Documented: reading the totals synchronizes; they are final only after the queued steps.
@@ -275,9 +336,10 @@ class CudaBackend final : public Backend {
 
   ImageActivations activations(Split split, int64_t index) override {
     CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();
     cudaStream_t stream = stream_.get();
     require_data().load_image(split, index, images_.data(), labels_.data(), stream);
-    forward(1);
+    forward(1, true);
     launch_softmax_xent(logits_.data(), labels_.data(), 1, kClasses, nullptr, probabilities_.data(), nullptr, stream);
     ImageActivations result;
     result.conv_relu.resize(kConvOutputs);
@@ -290,15 +352,191 @@ class CudaBackend final : public Backend {
     return result;
   }
 
+  ExecutionReport execution_report(int batch) override {
+    CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();
+    ExecutionReport report;
+    report.kernels = kernel_set_name(kernels_);
+    report.pooling = pooling_name(pooling_);
+    if (!graphs_) {
+      report.launch = "eager";
+    } else if (graphs_->disabled()) {
+      report.launch = "eager (" + graphs_->disabled_reason() + ")";
+    } else {
+      report.launch = "graph (" + std::to_string(planner_->steps_per_graph()) + " steps per replay)";
+    }
+    GraphNodeCount nodes = graphs_ ? graphs_->nodes_per_step(batch) : GraphNodeCount{};
+    if (nodes.kernels == 0 && loader_ && loader_->gathers_at_device_cursor() && batch >= 1 &&
+        batch <= options_.max_batch) {
+      // Capture (never run) one device-counter step: it launches exactly the kernels of an eager
+      // step, which differ only in where they read the batch position and the step size.
+      StepGraphs counter(stream_.get());
+      nodes = counter.count_nodes(1, [&] { enqueue_train_step(batch, device_counter_source()); });
+    }
+    report.kernels_per_step = nodes.kernels;
+    report.details = "convolution: " + conv_->describe();
+    if (epilogues_) report.details += "; " + epilogues_->describe();
+    return report;
+  }
+
  private:
-  // Forward pass of images_ (count, 1, 28, 28) into conv_out_, pooled_, hidden_ and logits_.
-  void forward(int count) {
+  // Where an enqueued step reads its per-step values: host arguments (eager) or the device
+  // counters (graph replay), which the step then advances.
+  struct StepSource {
+    math::PerStep<int64_t> first;
+    math::PerStep<float> step_size;
+    math::StepCounters* counters = nullptr;
+  };
+
+  StepSource device_counter_source(int split = 0) {
+    StepSource source;
+    source.first = math::per_step_on_device(&counters_.data()->cursor[split]);
+    source.step_size = math::per_step_on_device(&counters_.data()->adam_step_size);
+    source.counters = counters_.data();
+    return source;
+  }
+
+  bool uses_device_counters() const { return graphs_ && loader_ && loader_->gathers_at_device_cursor(); }
+
+  static int split_index(Split split) { return split == Split::kTrain ? 0 : 1; }
+
+  void load(Split split, int count, const math::PerStep<int64_t>& first) {
+    if (first.device != nullptr) {
+      require_data().load_batch_at_cursor(split, first.device, count, images_.data(), labels_.data(), stream_.get());
+    } else {
+      require_data().load_batch(split, first.value, count, images_.data(), labels_.data(), stream_.get());
+    }
+  }
+
+  SoftmaxXentExtras softmax_extras(math::StepCounters* counters, const math::StepAdvance& advance) const {
+    SoftmaxXentExtras extras;
+    if (kernels_ == KernelSet::kFused) extras.scratch = &softmax_scratch_;
+    extras.counters = counters;
+    extras.advance = advance;
+    return extras;
+  }
+
+  // One training step on the stream: no host sync, no host state changed (so it can be captured).
+  void enqueue_train_step(int count, const StepSource& source) {
+    cudaStream_t stream = stream_.get();
+    {
+      ScopedRange load_range("load_batch");
+      load(Split::kTrain, count, source.first);
+    }
+    {
+      ScopedRange pass("forward");
+      forward(count, false);
+      math::StepAdvance advance;
+      advance.split = 0;
+      advance.count = count;
+      advance.adam = true;
+      advance.learning_rate = options_.adam.learning_rate;
+      advance.beta1 = options_.adam.beta1;
+      advance.beta2 = options_.adam.beta2;
+      launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, dlogits_.data(), nullptr, training_totals(),
+                          stream, softmax_extras(source.counters, advance));
+    }
+    {
+      ScopedRange pass("backward");
+      backward(count);
+      launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
+    }
+    ScopedRange update("optimizer");
+    if (source.step_size.device != nullptr) {
+      launch_adam_at_counters(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, options_.adam.beta1,
+                              options_.adam.beta2, source.step_size.device, options_.adam.epsilon, stream);
+    } else {
+      launch_adam(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, options_.adam.beta1,
+                  options_.adam.beta2, source.step_size.value, options_.adam.epsilon, stream);
+    }
+  }
+
+  // One evaluation batch at the device cursor of `split`, which it advances.
+  void enqueue_evaluation_at_cursor(Split split, int count) {
+    const StepSource source = device_counter_source(split_index(split));
+    load(split, count, source.first);
+    forward(count, false);
+    math::StepAdvance advance;
+    advance.split = split_index(split);
+    advance.count = count;
+    launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, nullptr, nullptr, evaluation_totals(),
+                        stream_.get(), softmax_extras(source.counters, advance));
+  }
+
+  // Carries out the planner's launches: cursor writes, and runs of steps as graph replays.
+  void execute(const std::vector<GraphLaunch>& launches) {
+    for (const GraphLaunch& launch : launches) {
+      if (launch.kind == GraphLaunch::Kind::kSetCursor) {
+        launch_set_counter(&counters_.data()->cursor[launch.split], launch.cursor, stream_.get());
+        continue;
+      }
+      const Split split = launch.split == 0 ? Split::kTrain : Split::kTest;
+      const std::function<void()> one_step = [&] {
+        if (launch.training) {
+          enqueue_train_step(launch.count, device_counter_source());
+        } else {
+          enqueue_evaluation_at_cursor(split, launch.count);
+        }
+      };
+      const GraphSplit parts = split_into_graphs(launch.steps, planner_->steps_per_graph());
+      for (int group = 0; group < parts.full_groups; ++group) {
+        graphs_->run(StepGraphKey{launch.training, launch.split, launch.count, planner_->steps_per_graph()}, one_step);
+      }
+      for (int single = 0; single < parts.single_steps; ++single) {
+        graphs_->run(StepGraphKey{launch.training, launch.split, launch.count, 1}, one_step);
+      }
+    }
+  }
+
+  // Launches the training steps the planner holds back to fill a multi-step graph; before
+  // anything that reads their results or changes what they read.
+  void flush_held_steps() {
+    if (planner_) execute(planner_->flush());
+  }
+
+  // Whether the dense layers run on cuBLASLt epilogues for this batch size: --kernels fused and
+  // cuBLASLt offers all four (asked once per size). All or none, because the ReLU mask the
+  // backward epilogue reads is written by the forward one.
+  bool dense_epilogues(int count) {
+    if (!epilogues_) return false;
+    const auto found = epilogues_available_.find(count);
+    if (found != epilogues_available_.end()) return found->second;
+    const bool available = epilogues_->supports(DenseEpilogue::kForwardBiasRelu, count, kFlatFeatures, kHidden) &&
+                           epilogues_->supports(DenseEpilogue::kForwardBias, count, kHidden, kClasses) &&
+                           epilogues_->supports(DenseEpilogue::kBackwardWeightBias, count, kHidden, kClasses) &&
+                           epilogues_->supports(DenseEpilogue::kBackwardInputRelu, count, kHidden, kClasses);
+    epilogues_available_.emplace(count, available);
+    return available;
+  }
+
+  // Forward pass of images_ (count, 1, 28, 28) into pooled_, hidden_ and logits_. conv_out_ holds
+  // the post-ReLU convolution maps when want_conv_maps (always, except with the fused pooling
+  // kernels, which otherwise never write them).
+  void forward(int count, bool want_conv_maps) {
     cudaStream_t stream = stream_.get();
     conv_->forward(images_.data(), parameters() + kConvWeightOffset, count, conv_out_.data());
-    launch_bias_activation(conv_out_.data(), parameters() + kConvBiasOffset, count, kConvFilters,
-                           kConvSide * kConvSide, true, stream);
-    launch_maxpool2x2_forward(conv_out_.data(), count, kConvFilters, kConvSide, pooled_.data(), pool_argmax_.data(),
-                              stream);
+    if (kernels_ == KernelSet::kFused && pooling_ == PoolingKind::kFused) {
+      launch_bias_relu_maxpool2x2_forward(conv_out_.data(), parameters() + kConvBiasOffset, count, kConvFilters,
+                                          kConvSide, pooled_.data(), pool_argmax_.data(),
+                                          want_conv_maps ? conv_out_.data() : nullptr, stream);
+    } else {
+      launch_bias_activation(conv_out_.data(), parameters() + kConvBiasOffset, count, kConvFilters,
+                             kConvSide * kConvSide, true, stream);
+      if (pooling_ == PoolingKind::kCudnn) {
+        cudnn_pool_->forward(conv_out_.data(), count, pooled_.data());
+      } else {
+        launch_maxpool2x2_forward(conv_out_.data(), count, kConvFilters, kConvSide, pooled_.data(),
+                                  pool_argmax_.data(), stream);
+      }
+    }
+    if (dense_epilogues(count)) {
+      // H = relu(P · W1^T + b1), Z = H · W2^T + b2, each one cuBLASLt call
+      epilogues_->forward_bias_relu(count, kFlatFeatures, kHidden, pooled_.data(), parameters() + kFc1WeightOffset,
+                                    parameters() + kFc1BiasOffset, hidden_.data(), relu_mask_.data());
+      epilogues_->forward_bias(count, kHidden, kClasses, hidden_.data(), parameters() + kFc2WeightOffset,
+                               parameters() + kFc2BiasOffset, logits_.data());
+      return;
+    }
     // H = relu(P · W1^T + b1): pooled (count, 5408) -> hidden (count, 128)
     dense_forward(cublas_.get(), pooled_.data(), parameters() + kFc1WeightOffset, count, kFlatFeatures, kHidden,
                   hidden_.data());
@@ -313,26 +551,75 @@ class CudaBackend final : public Backend {
   void backward(int count) {
     cudaStream_t stream = stream_.get();
     float* grads = gradients();
-    // fc2: dW2 = dZ^T · H, db2 = column sums of dZ, dH = dZ · W2
-    dense_backward_weight(cublas_.get(), hidden_.data(), dlogits_.data(), count, kHidden, kClasses,
-                          grads + kFc2WeightOffset);
-    launch_channel_sum(dlogits_.data(), count, kClasses, 1, grads + kFc2BiasOffset, stream);
-    dense_backward_input(cublas_.get(), dlogits_.data(), parameters() + kFc2WeightOffset, count, kHidden, kClasses,
-                         dhidden_.data());
-    launch_relu_backward(hidden_.data(), dhidden_.data(), static_cast<std::size_t>(count) * kHidden, stream);
-    // fc1: dW1 = dH^T · P, db1 = column sums of dH, dP = dH · W1
+    if (dense_epilogues(count)) {
+      // fc2: dW2 = dZ^T · H with db2 = column sums of dZ; dH = relu'(H) ⊙ (dZ · W2) with db1 =
+      // column sums of dH
+      epilogues_->backward_weight_bias(count, kHidden, kClasses, hidden_.data(), dlogits_.data(),
+                                       grads + kFc2WeightOffset, grads + kFc2BiasOffset);
+      epilogues_->backward_input_relu(count, kHidden, kClasses, dlogits_.data(), parameters() + kFc2WeightOffset,
+                                      relu_mask_.data(), dhidden_.data(), grads + kFc1BiasOffset);
+    } else {
+      // fc2: dW2 = dZ^T · H, db2 = column sums of dZ, dH = dZ · W2
+      dense_backward_weight(cublas_.get(), hidden_.data(), dlogits_.data(), count, kHidden, kClasses,
+                            grads + kFc2WeightOffset);
+      launch_channel_sum(dlogits_.data(), count, kClasses, 1, grads + kFc2BiasOffset, stream);
+      dense_backward_input(cublas_.get(), dlogits_.data(), parameters() + kFc2WeightOffset, count, kHidden, kClasses,
+                           dhidden_.data());
+      launch_relu_backward(hidden_.data(), dhidden_.data(), static_cast<std::size_t>(count) * kHidden, stream);
+      launch_channel_sum(dhidden_.data(), count, kHidden, 1, grads + kFc1BiasOffset, stream);
+    }
+    // fc1: dW1 = dH^T · P, dP = dH · W1
     dense_backward_weight(cublas_.get(), pooled_.data(), dhidden_.data(), count, kFlatFeatures, kHidden,
                           grads + kFc1WeightOffset);
-    launch_channel_sum(dhidden_.data(), count, kHidden, 1, grads + kFc1BiasOffset, stream);
     dense_backward_input(cublas_.get(), dhidden_.data(), parameters() + kFc1WeightOffset, count, kFlatFeatures,
                          kHidden, dpooled_.data());
-    // pool backward, fused with the conv ReLU mask: dconv = route(dP) where conv_out > 0
-    launch_maxpool2x2_relu_backward(dpooled_.data(), pool_argmax_.data(), conv_out_.data(), count, kConvFilters,
-                                    kConvSide, dconv_.data(), stream);
+    float* conv_bias_grad = grads + kConvBiasOffset;
+    if (kernels_ == KernelSet::kFused && pooling_ == PoolingKind::kFused) {
+      // pool backward with the ReLU mask from the pooled maps and dbc summed on the way
+      launch_maxpool2x2_relu_backward_bias(dpooled_.data(), pool_argmax_.data(), pooled_.data(), count, kConvFilters,
+                                           kConvSide, dconv_.data(), conv_bias_grad, channel_sum_scratch(), stream);
+      conv_->backward_weight(images_.data(), dconv_.data(), count, grads + kConvWeightOffset);
+      return;
+    }
+    if (pooling_ == PoolingKind::kCudnn) {
+      // dconv = route(dP) to the window maxima (cuDNN), then the conv ReLU mask
+      cudnn_pool_->backward(conv_out_.data(), pooled_.data(), dpooled_.data(), count, dconv_.data());
+      launch_relu_backward(conv_out_.data(), dconv_.data(), static_cast<std::size_t>(count) * kConvOutputs, stream);
+    } else {
+      // pool backward, fused with the conv ReLU mask: dconv = route(dP) where conv_out > 0
+      launch_maxpool2x2_relu_backward(dpooled_.data(), pool_argmax_.data(), conv_out_.data(), count, kConvFilters,
+                                      kConvSide, dconv_.data(), stream);
+    }
     // conv: dWc = dconv ⋆ X (cuDNN backward-filter), dbc = per-channel sums of dconv
     conv_->backward_weight(images_.data(), dconv_.data(), count, grads + kConvWeightOffset);
-    launch_channel_sum(dconv_.data(), count, kConvFilters, kConvSide * kConvSide, grads + kConvBiasOffset, stream);
+    if (kernels_ == KernelSet::kFused) {
+      launch_channel_sum_spread(dconv_.data(), count, kConvFilters, kConvSide * kConvSide, conv_bias_grad,
+                                channel_sum_scratch(), stream);
+    } else {
+      launch_channel_sum(dconv_.data(), count, kConvFilters, kConvSide * kConvSide, conv_bias_grad, stream);
+    }
   }
+
+  void allocate_fused_buffers() {
+    const std::size_t b = static_cast<std::size_t>(options_.max_batch);
+    epilogues_ = std::make_unique<EpilogueDense>(stream_.get(), cublas_workspace_.data(), cublas_workspace_.bytes(),
+                                                 options_.tf32);
+    relu_mask_ = DeviceBuffer<uint8_t>(dense_relu_mask_bytes(options_.max_batch, kHidden), "the fc1 ReLU mask");
+    channel_partials_ = DeviceBuffer<float>(std::size_t{kConvFilters} * kMaxChannelSumChunks, "channel-sum partials");
+    channel_counters_ = DeviceBuffer<unsigned int>(kConvFilters, "channel-sum counters");
+    const int softmax_blocks = static_cast<int>((b + kSoftmaxRowsPerBlock - 1) / kSoftmaxRowsPerBlock);
+    softmax_loss_partials_ = DeviceBuffer<double>(static_cast<std::size_t>(softmax_blocks), "softmax partials");
+    softmax_correct_partials_ =
+        DeviceBuffer<unsigned long long>(static_cast<std::size_t>(softmax_blocks), "softmax partials");
+    softmax_counter_ = DeviceBuffer<unsigned int>(1, "the softmax counter");
+    // The arrival counters start at zero; the kernels re-arm them after each use.
+    CUDA_CHECK(cudaMemsetAsync(channel_counters_.data(), 0, channel_counters_.bytes(), stream_.get()));
+    CUDA_CHECK(cudaMemsetAsync(softmax_counter_.data(), 0, softmax_counter_.bytes(), stream_.get()));
+    softmax_scratch_ = SoftmaxXentScratch{softmax_loss_partials_.data(), softmax_correct_partials_.data(),
+                                          softmax_counter_.data(), softmax_blocks};
+  }
+
+  ChannelSumScratch channel_sum_scratch() { return ChannelSumScratch{channel_partials_.data(), channel_counters_.data()}; }
 
   void check_count(int count) const {
     if (count <= 0 || count > options_.max_batch) {
@@ -358,8 +645,12 @@ class CudaBackend final : public Backend {
 
   int device_;
   BackendOptions options_;
+  KernelSet kernels_ = KernelSet::kClassic;
+  PoolingKind pooling_ = PoolingKind::kFused;
   std::string description_;
-  int64_t step_ = 0;  // Adam's t, on the host so the step size needs no read-back
+  int64_t step_ = 0;           // Adam's t, on the host so the step size needs no read-back
+  int64_t process_steps_ = 0;  // train_step calls in this process, for --profile-steps
+  std::map<int, bool> epilogues_available_;  // per batch size, see dense_epilogues()
 
   // Declared in dependency order: destroyed in reverse, handles after everything using them.
   Stream stream_;
@@ -381,7 +672,19 @@ class CudaBackend final : public Backend {
   DeviceBuffer<float> dpooled_;       // (B, 5408)
   DeviceBuffer<float> dconv_;         // (B, 32, 26, 26)
   DeviceBuffer<DeviceTotals> totals_; // [training, evaluation]
+  std::unique_ptr<CudnnMaxPool> cudnn_pool_;      // --pooling cudnn
+  std::unique_ptr<EpilogueDense> epilogues_;      // --kernels fused
+  DeviceBuffer<uint8_t> relu_mask_;               // fc1's ReLU bits (cuBLASLt layout)
+  DeviceBuffer<float> channel_partials_;          // multi-block channel sums
+  DeviceBuffer<unsigned int> channel_counters_;
+  DeviceBuffer<double> softmax_loss_partials_;    // multi-block softmax
+  DeviceBuffer<unsigned long long> softmax_correct_partials_;
+  DeviceBuffer<unsigned int> softmax_counter_;
+  SoftmaxXentScratch softmax_scratch_;
+  DeviceBuffer<math::StepCounters> counters_;     // the step's own position and Adam step (--graph)
   std::unique_ptr<BatchLoader> loader_;
+  std::unique_ptr<LaunchPlanner> planner_;        // --graph
+  std::unique_ptr<StepGraphs> graphs_;            // --graph; destroyed first
 };
 
 }  // namespace

@@ -48,7 +48,9 @@ TEST(BenchCommand, TimesEachBatchSizeAndWritesCsv) {
 
   const std::vector<std::string> lines = t::lines_of(t::read_text(csv));
   ASSERT_EQ(lines.size(), 3u) << t::read_text(csv);
-  EXPECT_EQ(lines[0], "device,batch,steps_per_epoch,ms_per_epoch,samples_per_second,achieved_tflops,floor_ms,train_loss");
+  EXPECT_EQ(lines[0],
+            "device,batch,steps_per_epoch,ms_per_epoch,samples_per_second,achieved_tflops,floor_ms,train_loss,launch,"
+            "kernel_set,pooling,kernels_per_step");
   if (!t::system_python_has("csv")) GTEST_SKIP() << "no /usr/bin/python3 to read the CSV as its users do";
   const std::vector<std::vector<std::string>> rows = csv_rows(csv);
   ASSERT_EQ(rows.size(), 3u);
@@ -56,7 +58,7 @@ TEST(BenchCommand, TimesEachBatchSizeAndWritesCsv) {
   const int steps[] = {10, 5};  // 640 images: 10 batches of 64, 5 of 128
   for (int row = 0; row < 2; ++row) {
     const std::vector<std::string>& fields = rows[static_cast<size_t>(row) + 1];
-    ASSERT_EQ(fields.size(), 8u) << lines[static_cast<size_t>(row) + 1];
+    ASSERT_EQ(fields.size(), 12u) << lines[static_cast<size_t>(row) + 1];
     EXPECT_EQ(fields[0].rfind("cpu (", 0), 0u) << fields[0];
     EXPECT_NE(fields[0].find(','), std::string::npos) << "the CPU's description has a comma: " << fields[0];
     EXPECT_EQ(std::stoi(fields[1]), batches[row]);
@@ -76,7 +78,21 @@ TEST(BenchCommand, TimesEachBatchSizeAndWritesCsv) {
     const double loss = std::stod(fields[7]);
     EXPECT_GT(loss, 0.25) << lines[static_cast<size_t>(row) + 1];
     EXPECT_LT(loss, 1.6) << lines[static_cast<size_t>(row) + 1];
+    // The CPU has one row per batch size (no graph launches) and no kernel count.
+    EXPECT_EQ(fields[8], "n/a");
+    EXPECT_EQ(fields[11], "0");
   }
+}
+
+TEST(BenchCommand, GraphRowsAloneOnTheCpuAreOneErrorLine) {
+  if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  t::TempDir scratch;
+  const t::CommandResult result = t::run_command(
+      t::shell_quote(TRAIN_GPU_BINARY) + " bench --device cpu --launch graph --batch-sizes 64 --limit-train 128 --data-dir " +
+          t::shell_quote(TRAIN_GPU_MNIST_DIR),
+      scratch.path());
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("nothing was timed"), std::string::npos) << result.err;
 }
 
 TEST(BenchCommand, BadBatchSizeIsOneErrorLine) {

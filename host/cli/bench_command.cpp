@@ -1,8 +1,10 @@
 // `train_gpu bench`: training throughput per batch size on the chosen device, next to the
 // arithmetic floor, so the gap between what the engine does and what the hardware could do is
-// visible. Each batch size gets a fresh backend with the tutorial's initial weights; a few warm-up
-// steps (allocation, algorithm choice, caches) are excluded; the timed epochs end with the
-// take_totals() that synchronizes, so the time covers all the work queued, not just its launch.
+// visible. Each batch size and launch mode (eager kernel launches, or replayed CUDA graphs) gets a
+// fresh backend with the tutorial's initial weights; warm-up steps (allocation, algorithm choice,
+// caches, graph capture) are excluded; the timed epochs end with the take_totals() that
+// synchronizes, so the time covers all the work queued, not just its launch. Beside the time: the
+// kernels one step launches (a captured step's kernel nodes), the floor, and the loss reached.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "host/cli/bench_report.h"
 #include "host/cli/commands.h"
 #include "host/cli/options.h"
 #include "host/cli/validators.h"
-#include "host/common/csv_field.h"
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/data/permutation.h"
@@ -31,6 +33,7 @@ struct BenchOptions {
   DataOptions data;
   DeviceOptions device;
   std::vector<int> batch_sizes{64, 128, 256, 1024};
+  std::vector<std::string> launches{"eager", "graph"};
   int epochs = 2;
   int warmup_steps = 10;
   double peak_tflops = 0;  // 0: unknown, no floor column
@@ -38,21 +41,16 @@ struct BenchOptions {
   std::string csv;
 };
 
-struct BenchRow {
-  int batch = 0;
-  int64_t steps_per_epoch = 0;
-  double ms_per_epoch = 0;
-  double samples_per_second = 0;
-  double achieved_tflops = 0;
-  double floor_ms = 0;          // matmul FLOPs at the peak rate; 0 when the peak is unknown
-  double final_train_loss = 0;  // of the last timed epoch: a sanity check that it trained
-};
-
 using Clock = std::chrono::steady_clock;
 
-BenchRow bench_batch_size(const BenchOptions& options, const Dataset& dataset, int batch, std::string& device) {
+// One row: a fresh backend for (batch, launch). Returns false, timing nothing, for a graph row on
+// a backend without graphs (the CPU), which would only repeat the eager row.
+bool bench_batch_size(const BenchOptions& options, const Dataset& dataset, int batch, const std::string& launch,
+                      std::string& device, BenchRow& row) {
   BackendOptions backend_options = backend_options_from(options.device, batch);
+  backend_options.graph = launch == "graph";
   const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr);
+  if (backend_options.graph && backend->execution_report(batch).kernels.empty()) return false;
   device = backend->description();
   backend->attach_data(dataset.train, dataset.test);
   backend->set_state(initial_model_state(options.seed));
@@ -68,14 +66,26 @@ BenchRow bench_batch_size(const BenchOptions& options, const Dataset& dataset, i
     return backend->take_totals(PassKind::kTraining);  // synchronizes
   };
 
-  run_epoch(0, options.warmup_steps);
+  // Graph launches warm up on two whole epochs: every step shape (full groups, single steps, the
+  // last partial batch) runs eagerly once and is captured the second time, both untimed.
+  int64_t epoch = 0;
+  if (backend_options.graph) {
+    run_epoch(epoch++, steps);
+    run_epoch(epoch++, steps);
+  } else {
+    run_epoch(epoch++, options.warmup_steps);
+  }
   const Clock::time_point start = Clock::now();
   PassTotals last;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) last = run_epoch(epoch, steps);
+  for (int timed = 0; timed < options.epochs; ++timed) last = run_epoch(epoch++, steps);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count() / options.epochs;
 
-  BenchRow row;
+  const ExecutionReport report = backend->execution_report(batch);
   row.batch = batch;
+  row.launch = report.launch;
+  row.kernel_set = report.kernels;
+  row.pooling = report.pooling;
+  row.kernels_per_step = report.kernels_per_step;
   row.steps_per_epoch = steps;
   row.ms_per_epoch = 1e3 * seconds;
   row.samples_per_second = double(count) / seconds;
@@ -83,34 +93,13 @@ BenchRow bench_batch_size(const BenchOptions& options, const Dataset& dataset, i
   row.achieved_tflops = flops / seconds / 1e12;
   if (options.peak_tflops > 0) row.floor_ms = 1e3 * flops / (options.peak_tflops * 1e12);
   row.final_train_loss = last.mean_batch_loss();
-  return row;
-}
-
-void print_table(const std::vector<BenchRow>& rows, bool with_floor, std::ostream& out) {
-  char line[256];
-  std::snprintf(line, sizeof line, "%6s %7s %12s %14s %10s %10s %11s\n", "batch", "steps", "ms/epoch", "samples/s",
-                "TFLOP/s", "floor ms", "train loss");
-  out << line;
-  for (const BenchRow& row : rows) {
-    const std::string floor = with_floor ? fixed(row.floor_ms, 2) : std::string("n/a");
-    std::snprintf(line, sizeof line, "%6d %7lld %12.2f %14s %10.3f %10s %11.4f\n", row.batch,
-                  static_cast<long long>(row.steps_per_epoch), row.ms_per_epoch,
-                  with_thousands(static_cast<int64_t>(row.samples_per_second)).c_str(), row.achieved_tflops,
-                  floor.c_str(), row.final_train_loss);
-    out << line;
-  }
+  if (!report.details.empty()) std::cout << "  " << report.details << "\n";
+  return true;
 }
 
 void write_csv(const std::string& file, const std::vector<BenchRow>& rows, const std::string& device) {
   std::ofstream out(file);
-  out << "device,batch,steps_per_epoch,ms_per_epoch,samples_per_second,achieved_tflops,floor_ms,train_loss\n";
-  for (const BenchRow& row : rows) {
-    char line[256];
-    std::snprintf(line, sizeof line, ",%d,%lld,%.3f,%.1f,%.4f,%.3f,%.6f\n", row.batch,
-                  static_cast<long long>(row.steps_per_epoch), row.ms_per_epoch, row.samples_per_second,
-                  row.achieved_tflops, row.floor_ms, row.final_train_loss);
-    out << csv_field(device) << line;  // the device name holds commas
-  }
+  out << bench_csv(rows, device);
   out.flush();
   if (!out) throw Error("cannot write " + file);
 }
@@ -121,10 +110,20 @@ void add_bench_command(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* command = app.add_subcommand(
       "bench",
-      "Time training epochs per batch size on the device: ms/epoch, samples/s, achieved TFLOP/s and, with\n"
-      "--peak-tflops, the floor (the matmul FLOPs of an epoch at that rate). Warm-up steps are not timed");
+      "Time training epochs per batch size and launch mode on the device: kernels per step, ms/epoch,\n"
+      "samples/s, achieved TFLOP/s and, with --peak-tflops, the floor (the matmul FLOPs of an epoch at that\n"
+      "rate). Warm-up steps (graph launches: two whole epochs, capturing every step shape) are not timed");
   add_data_options(*command, options->data);
-  add_device_options(*command, options->device);
+  add_device_options(*command, options->device, /*with_launch_flags=*/false);
+  command->add_option("--launch", options->launches,
+                      "GPU: how steps are launched, one row each: eager (one kernel launch at a time) and/or graph "
+                      "(captured CUDA graphs, needs --loader device); the CPU has one row per batch size")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"eager", "graph"}))
+      ->capture_default_str();
+  command->add_option("--graph-steps", options->device.graph_steps, "GPU: training steps per graph replay")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   command->add_option("--batch-sizes", options->batch_sizes, "Batch sizes to time")
       ->delimiter(',')
       ->check(CLI::Range(1, 65536))
@@ -146,13 +145,17 @@ void add_bench_command(CLI::App& app) {
     std::vector<BenchRow> rows;
     std::string device;
     for (const int batch : options->batch_sizes) {
-      std::cout << "timing batch " << batch << " ..." << std::endl;
-      rows.push_back(bench_batch_size(*options, dataset, batch, device));
+      for (const std::string& launch : options->launches) {
+        std::cout << "timing batch " << batch << ", " << launch << " launches ..." << std::endl;
+        BenchRow row;
+        if (bench_batch_size(*options, dataset, batch, launch, device, row)) rows.push_back(row);
+      }
     }
+    if (rows.empty()) throw Error("bench: nothing was timed (the CPU has no graph launches; add --launch eager)");
     std::cout << "device: " << device << "\n"
               << with_thousands(dataset.train.count) << " training images per epoch, "
               << with_thousands(model::kTrainingFlopsPerSample) << " matmul FLOPs per sample (forward + backward)\n";
-    print_table(rows, options->peak_tflops > 0, std::cout);
+    print_bench_table(rows, options->peak_tflops > 0, std::cout);
     if (!options->csv.empty()) {
       write_csv(options->csv, rows, device);
       std::cout << "wrote " << options->csv << "\n";

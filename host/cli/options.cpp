@@ -1,6 +1,9 @@
 #include "host/cli/options.h"
 
 #include <ostream>
+#include <tuple>
+
+#include "host/common/error.h"
 
 #include "host/cli/validators.h"
 
@@ -18,13 +21,46 @@ void add_data_options(CLI::App& command, DataOptions& options) {
       ->check(whole_number_at_least(0));
 }
 
-void add_device_options(CLI::App& command, DeviceOptions& options) {
+void add_device_options(CLI::App& command, DeviceOptions& options, bool with_launch_flags) {
   command.add_option("--device", options.device, "cpu, or a GPU index such as 0 [default: GPU 0 when one answers, else cpu]");
   command.add_flag("--deterministic", options.deterministic, "Bit-identical reruns: deterministic GPU algorithms only, and metrics.csv without its timing columns");
   command.add_flag("--tf32", options.tf32, "GPU: allow TF32 tensor-core math (default fp32, for parity with the CPU)");
   command.add_option("--loader", options.loader, "GPU: how batches reach the device: auto, device (dataset resident) or pinned (streamed)")
       ->check(CLI::IsMember({"auto", "device", "pinned"}))
       ->capture_default_str();
+  if (with_launch_flags) {
+    command.add_flag("--graph,!--no-graph", options.graph,
+                     "GPU: replay each step shape as a captured CUDA graph (needs --loader device). Experimental until "
+                     "verified on a GPU, so off by default; --no-graph forces eager launches");
+    command.add_option("--graph-steps", options.graph_steps, "GPU: training steps per graph replay with --graph")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+  }
+  command.add_option("--kernels", options.kernels,
+                     "GPU: classic, or fused (bias, ReLU and their gradients folded into cuBLASLt epilogues and the "
+                     "pooling kernels; experimental until verified on a GPU)")
+      ->check(CLI::IsMember({"classic", "fused"}))
+      ->capture_default_str();
+  command.add_option("--pooling", options.pooling, "GPU: max pooling by the custom kernels (fused) or by cuDNN (cudnn)")
+      ->check(CLI::IsMember({"fused", "cudnn"}))
+      ->capture_default_str();
+  command.add_option("--profile-steps", options.profile_steps,
+                     "GPU: A:B brackets training steps A..B (1-based, of this process) with cudaProfilerStart/Stop, "
+                     "for ncu/nsys capture ranges (tools/profile.sh)");
+}
+
+std::pair<int64_t, int64_t> parse_step_range(const std::string& text) {
+  const std::string expected = "--profile-steps '" + text + "': expected A:B with 1 <= A <= B, e.g. 20:24";
+  const std::size_t colon = text.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) throw Error(expected);
+  auto number = [&](const std::string& part) {
+    if (part.size() > 12 || part.find_first_not_of("0123456789") != std::string::npos) throw Error(expected);
+    return std::stoll(part);
+  };
+  const int64_t first = number(text.substr(0, colon));
+  const int64_t last = number(text.substr(colon + 1));
+  if (first < 1 || last < first) throw Error(expected);
+  return {first, last};
 }
 
 namespace {
@@ -57,6 +93,13 @@ BackendOptions backend_options_from(const DeviceOptions& options, int max_batch)
   backend.deterministic = options.deterministic;
   backend.tf32 = options.tf32;
   backend.loader = options.loader;
+  backend.graph = options.graph;
+  backend.graph_steps = options.graph_steps;
+  backend.kernels = options.kernels;
+  backend.pooling = options.pooling;
+  if (!options.profile_steps.empty()) {
+    std::tie(backend.profile_first_step, backend.profile_last_step) = parse_step_range(options.profile_steps);
+  }
   return backend;
 }
 

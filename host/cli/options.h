@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "host/data/dataset.h"
 #include "host/model/backend.h"
@@ -23,10 +24,20 @@ struct DeviceOptions {
   bool deterministic = false;
   bool tf32 = false;
   std::string loader = "auto";
+  bool graph = false;               // --graph / --no-graph
+  int graph_steps = 8;
+  std::string kernels = "classic";  // --kernels classic|fused
+  std::string pooling = "fused";    // --pooling fused|cudnn
+  std::string profile_steps;        // --profile-steps A:B, empty: none
 };
 
 void add_data_options(CLI::App& command, DataOptions& options);
-void add_device_options(CLI::App& command, DeviceOptions& options);
+// with_launch_flags: --graph/--no-graph/--graph-steps (bench chooses the launch mode per row).
+void add_device_options(CLI::App& command, DeviceOptions& options, bool with_launch_flags = true);
+
+// "A:B" (1 <= A <= B) -> {A, B}: the training steps of the process that --profile-steps brackets
+// with cudaProfilerStart/Stop. Anything else is an Error naming the expected form.
+std::pair<int64_t, int64_t> parse_step_range(const std::string& text);
 
 // Loads the dataset the options name, applies the limits, and prints one line per file.
 Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out);

@@ -78,6 +78,10 @@ void run_training(const TrainOptions& options) {
                                {"deterministic", options.device.deterministic},
                                {"tf32", options.device.tf32},
                                {"loader", options.device.loader},
+                               {"graph", options.device.graph},
+                               {"graph_steps", options.device.graph_steps},
+                               {"kernels", options.device.kernels},
+                               {"pooling", options.device.pooling},
                                {"limit_train", options.data.limit_train},
                                {"limit_test", options.data.limit_test}};
     const nlohmann::json run_config =

@@ -66,6 +66,21 @@ struct BackendOptions {
   // `deterministic`/`tf32` (a resumed run's recorded choice, or a test's pin); otherwise, or when
   // not chosen(), the backend chooses. What it ran is conv_algorithms().
   ConvolutionAlgorithms conv_algorithms;
+  bool graph = false;           // CUDA: launch steps as captured CUDA graphs (needs the device loader)
+  int graph_steps = 8;          // CUDA: training steps per graph replay
+  std::string kernels = "classic";  // CUDA: "classic" | "fused" (cuda/kernel_choice.h)
+  std::string pooling = "fused";    // CUDA: "fused" (custom kernels) | "cudnn"
+  int64_t profile_first_step = 0;   // CUDA: cudaProfilerStart before this step of the process (1-based),
+  int64_t profile_last_step = 0;    //       cudaProfilerStop after this one; 0: no profiler calls
+};
+
+// How a backend runs its steps, for `train_gpu bench` and logs.
+struct ExecutionReport {
+  std::string launch = "n/a";  // "eager", "graph (8 steps per replay)", "eager (why graphs are off)"
+  int kernels_per_step = 0;    // kernel launches in one training step; 0 when unknown
+  std::string kernels;         // "classic" | "fused"; empty for the CPU
+  std::string pooling;         // "fused" | "cudnn"; empty for the CPU
+  std::string details;         // e.g. which cuBLASLt epilogues were found
 };
 
 // What the network computes for one image.
@@ -113,6 +128,13 @@ class Backend {
 
   // Convolution maps and class probabilities of one image. Synchronizes.
   virtual ImageActivations activations(Split split, int64_t index) = 0;
+
+  // How training steps of `batch` samples run. May capture (not run) a step to count its
+  // kernels, so call it after set_order, outside timed regions.
+  virtual ExecutionReport execution_report(int batch) {
+    (void)batch;
+    return ExecutionReport{};
+  }
 };
 
 }  // namespace train_gpu

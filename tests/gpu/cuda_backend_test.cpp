@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cuda/cuda_backend.h"
+#include "gpu/backend_inputs.h"
 #include "gpu/cuda_test_fixture.h"
 #include "host/common/error.h"
 #include "host/data/dataset.h"
@@ -34,28 +35,8 @@ using cuda::testing::all_close;
 
 class CudaBackendTest : public cuda::testing::CudaTest {};
 
-// Random 28x28 images with labels; pixel values spread over 0..255 so ReLUs split both ways.
-ImageSet random_images(int64_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> pixel(0, 255);
-  std::uniform_int_distribution<int> label(0, 9);
-  ImageSet set;
-  set.count = count;
-  set.rows = model::kImageSide;
-  set.cols = model::kImageSide;
-  set.pixels.resize(static_cast<std::size_t>(count * set.image_size()));
-  set.labels.resize(static_cast<std::size_t>(count));
-  for (uint8_t& p : set.pixels) p = static_cast<uint8_t>(pixel(rng));
-  for (uint8_t& l : set.labels) l = static_cast<uint8_t>(label(rng));
-  return set;
-}
-
-std::vector<int32_t> shuffled(int64_t count, uint32_t seed) {
-  std::vector<int32_t> order(static_cast<std::size_t>(count));
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), std::mt19937(seed));
-  return order;
-}
+using cuda::testing::random_images;
+using cuda::testing::shuffled;
 
 // Direct-summation algorithms, supported for any shape: forward IMPLICIT_GEMM (no workspace) and
 // backward-filter ALGO_1 (deterministic). Their fp32 error is that of a dot product in some
