@@ -203,10 +203,13 @@ class CudaBackend final : public Backend {
                                           : make_pinned_loader(train, test, options_.max_batch, device_);
     if (graphs_) {
       graphs_->forget();  // captured graphs point into the old loader's buffers
+      planner_->forget_cursors();
       if (!loader_->gathers_at_device_cursor()) {
         graphs_->disable(std::string("--graph needs the dataset on the device (--loader device); the ") +
                          loader_->name() + " loader gathers batches on the host");
       }
+      // Steps taken through another loader counted t on the host only.
+      launch_set_counter(&counters_.data()->adam_step, step_, stream_.get());
     }
   }
 
@@ -251,7 +254,7 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaMemcpyAsync(&counters, counters_.data(), sizeof counters, cudaMemcpyDeviceToHost, stream_.get()));
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // documented: state() synchronizes
     // With graphs the device counts Adam's steps itself; it must have counted what the host did.
-    if (graphs_ && counters.adam_step != step_) {
+    if (uses_device_counters() && counters.adam_step != step_) {
       throw Error("internal error: the device counted " + std::to_string(counters.adam_step) +
                   " Adam steps, the host " + std::to_string(step_) + "; rerun with --no-graph and report this");
     }
@@ -436,18 +439,21 @@ class CudaBackend final : public Backend {
       launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, dlogits_.data(), nullptr, training_totals(),
                           stream, softmax_extras(source.counters, advance));
     }
+    // The fused set checks the gradients for NaN/Inf inside Adam's pass, the classic one before.
+    DeviceTotals* check_in_adam = kernels_ == KernelSet::kFused ? training_totals() : nullptr;
     {
       ScopedRange pass("backward");
       backward(count);
-      launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
+      if (check_in_adam == nullptr) launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
     }
     ScopedRange update("optimizer");
     if (source.step_size.device != nullptr) {
       launch_adam_at_counters(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, options_.adam.beta1,
-                              options_.adam.beta2, source.step_size.device, options_.adam.epsilon, stream);
+                              options_.adam.beta2, source.step_size.device, options_.adam.epsilon, stream,
+                              check_in_adam);
     } else {
       launch_adam(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, options_.adam.beta1,
-                  options_.adam.beta2, source.step_size.value, options_.adam.epsilon, stream);
+                  options_.adam.beta2, source.step_size.value, options_.adam.epsilon, stream, check_in_adam);
     }
   }
 

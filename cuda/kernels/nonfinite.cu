@@ -8,6 +8,7 @@
 
 #include "cuda/check.h"
 #include "cuda/kernels/launch_config.h"
+#include "cuda/kernels/nonfinite.cuh"
 
 namespace train_gpu::cuda {
 namespace {
@@ -21,11 +22,7 @@ __global__ void flag_nonfinite_kernel(const float* values, size_t size, DeviceTo
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < size; i += stride) {
     bad = bad || !isfinite(values[i]);
   }
-  if (__syncthreads_or(bad) && threadIdx.x == 0) {
-    const long long batch = static_cast<long long>(totals->batches) - 1;
-    atomicCAS(reinterpret_cast<unsigned long long*>(&totals->first_nonfinite_batch),
-              static_cast<unsigned long long>(-1LL), static_cast<unsigned long long>(batch));
-  }
+  record_nonfinite_block(bad, totals);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "cuda/kernels/adam.h"
 #include "cuda/kernels/bias_activation.h"
 #include "cuda/kernels/gather_scale.h"
+#include "cuda/kernels/nonfinite.h"
 #include "cuda/kernels/softmax_xent.h"
 #include "cuda/kernels/step_counters.h"
 #include "cuda/layers/cudnn_pool.h"
@@ -271,6 +273,33 @@ TEST_F(FusedKernels, CursorAndStepSizeOnTheDeviceGiveTheArgumentsResults) {
   EXPECT_EQ(download(p1), download(p2));
   EXPECT_EQ(download(m1), download(m2));
   EXPECT_EQ(download(v1), download(v2));
+}
+
+TEST_F(FusedKernels, AdamFlagsANonFiniteGradientLikeTheSeparateCheckAndUpdatesTheSame) {
+  constexpr std::size_t kCount = 700000;  // the arena's size: many blocks, a grid-stride loop
+  std::vector<float> gradients = uniform(kCount, -1e-2f, 1e-2f, 50);
+  const std::vector<float> parameters = uniform(kCount, -0.1f, 0.1f, 51);
+  const std::vector<float> moments = uniform(kCount, 0.0f, 1e-5f, 52);
+  const float step_size = math::adam_step_size(1e-3f, 0.9f, 0.999f, 3);
+  for (const bool poison : {false, true}) {
+    if (poison) gradients[654321] = std::nanf("");
+    DeviceBuffer<float> d_gradients = upload(gradients);
+    DeviceBuffer<float> p1 = upload(parameters), m1 = upload(moments), v1 = upload(moments);
+    DeviceBuffer<float> p2 = upload(parameters), m2 = upload(moments), v2 = upload(moments);
+    DeviceTotals start = empty_device_totals();
+    start.batches = 4;  // softmax_xent counted batches 0..3: a bad gradient belongs to batch 3
+    DeviceBuffer<DeviceTotals> fused_totals = upload(std::vector<DeviceTotals>{start});
+    DeviceBuffer<DeviceTotals> separate_totals = upload(std::vector<DeviceTotals>{start});
+    launch_adam(p1.data(), d_gradients.data(), m1.data(), v1.data(), kCount, 0.9f, 0.999f, step_size, 1e-7f, nullptr,
+                fused_totals.data());
+    launch_flag_nonfinite(d_gradients.data(), kCount, separate_totals.data(), nullptr);
+    launch_adam(p2.data(), d_gradients.data(), m2.data(), v2.data(), kCount, 0.9f, 0.999f, step_size, 1e-7f, nullptr);
+    EXPECT_EQ(download(fused_totals)[0].first_nonfinite_batch, poison ? 3 : -1);
+    EXPECT_EQ(download(fused_totals)[0].first_nonfinite_batch, download(separate_totals)[0].first_nonfinite_batch);
+    // The check only reads: the update is the plain launch's, bit for bit (NaN included).
+    const std::vector<float> fused_parameters = download(p1), plain_parameters = download(p2);
+    EXPECT_EQ(std::memcmp(fused_parameters.data(), plain_parameters.data(), kCount * sizeof(float)), 0) << poison;
+  }
 }
 
 TEST_F(FusedKernels, CudnnPoolingRoutesLikeTheCustomKernels) {
