@@ -11,7 +11,7 @@ namespace {
 
 TEST(BlockSplit, ChunksCoverEverySampleOnceInOrder) {
   for (int count : {1, 2, 5, 31, 32, 64, 100, 1000, 4097}) {
-    for (int plane : {1, 676}) {
+    for (int plane : {1, 676, 10000}) {
       const int chunks = channel_sum_chunks(count, plane);
       ASSERT_GE(chunks, 1);
       ASSERT_LE(chunks, kMaxChannelSumChunks);
@@ -37,6 +37,8 @@ TEST(BlockSplit, TheConvolutionsBiasSumAtBatch64FillsTheGpu) {
   EXPECT_EQ(channel_sum_chunks(64, 676), 11);
   EXPECT_EQ(channel_sum_chunks(64, 1), 1);
   EXPECT_EQ(channel_sum_chunks(65536, 676), kMaxChannelSumChunks);
+  // Planes larger than a block's share: still whole samples, so at most one chunk per sample.
+  EXPECT_EQ(channel_sum_chunks(3, 10000), 3);
 }
 
 TEST(BlockSplit, SoftmaxUsesOneBlockPer256RowsWhenGivenScratch) {

@@ -3,7 +3,7 @@
 # lib/ and at the machine's cuDNN/cuBLAS (pip wheels nvidia-cudnn-cu13 / nvidia-cublas, or a
 # toolkit), and at the carried MNIST. Sets: bundle_abs, mnist_dir, python, missing_libraries.
 #   source tools/device-env.sh BUNDLE_DIR
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables set here are the caller's
 
 device_env_bundle=${1:-build/device-bundle}
 if [[ ! -x $device_env_bundle/bin/train_gpu && -f $device_env_bundle.tar.xz ]]; then

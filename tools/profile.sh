@@ -49,6 +49,7 @@ case $tool in
     command=(ncu --profile-from-start off --nvtx --graph-profiling node --set full --target-processes all
              -o "$out/train_gpu_steps_${steps/:/-}" -f "${train[@]}") ;;
   nsys)
+    # shellcheck disable=SC2054  # --trace takes a comma-separated list
     command=(nsys profile --capture-range=cudaProfilerApi --capture-range-end=stop --trace=cuda,nvtx,cublas,cudnn
              --cuda-graph-trace=node -o "$out/train_gpu_steps_${steps/:/-}" -f true "${train[@]}") ;;
   *) echo "profile.sh: --tool '$tool': expected ncu or nsys" >&2; exit 2 ;;
