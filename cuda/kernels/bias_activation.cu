@@ -6,7 +6,7 @@
 #include "cuda/kernels/bias_activation.h"
 
 #include "cuda/check.h"
-#include "cuda/kernels/block_reduce.cuh"
+#include "cuda/kernels/channel_sum.cuh"
 #include "cuda/kernels/launch_config.h"
 #include "cuda/math/activation_math.h"
 
@@ -71,14 +71,7 @@ __global__ void channel_sum_spread_kernel(const float* values, int count, int ch
     const int p = j % plane;
     sum += values[(static_cast<size_t>(n) * channels + channel) * plane + p];
   }
-  const float block_sum = block_tree_sum<kReduceThreads>(sum, shared);
-  if (threadIdx.x != 0) return;
-  float* partials = scratch.partials + static_cast<size_t>(channel) * kMaxChannelSumChunks;
-  partials[blockIdx.x] = block_sum;
-  if (!arrived_last(scratch.counters + channel, gridDim.x)) return;
-  float total = 0.0f;
-  for (int k = 0; k < chunks; ++k) total += __ldcg(partials + k);
-  sums[channel] = total;
+  finish_channel_sum<kReduceThreads>(sum, shared, scratch, channel, sums + channel);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 #include <string>
 
 #include "cuda/check.h"
-#include "cuda/kernels/block_reduce.cuh"
+#include "cuda/kernels/channel_sum.cuh"
 #include "cuda/kernels/launch_config.h"
 #include "cuda/math/pool_math.h"
 
@@ -114,14 +114,7 @@ __global__ void maxpool2x2_relu_backward_bias_kernel(const float* doutput, const
     dinput[plane_index * plane + within] = gradient;
     sum += gradient;
   }
-  const float block_sum = block_tree_sum<kThreadsPerBlock>(sum, shared);
-  if (threadIdx.x != 0) return;
-  float* partials = scratch.partials + static_cast<size_t>(channel) * kMaxChannelSumChunks;
-  partials[blockIdx.x] = block_sum;
-  if (!arrived_last(scratch.counters + channel, gridDim.x)) return;
-  float total = 0.0f;
-  for (int k = 0; k < chunks; ++k) total += __ldcg(partials + k);
-  bias_grad[channel] = total;
+  finish_channel_sum<kThreadsPerBlock>(sum, shared, scratch, channel, bias_grad + channel);
 }
 
 void check_side(int side) {
