@@ -33,6 +33,14 @@ constexpr int kSoftmaxThreads = kSoftmaxRowsPerBlock;
 // ---------------------------------------------------------------------------------------------
 // CUDA kernels
 
+// math::advance_counters, kept out of line so that its PTX is a function of its own, which
+// tests/gpu/adam_ptx_test.cpp reads: Adam's step size computed here must be the host's to the
+// bit, so no operation in it may be fused (cuda/math/rounded_float.h). One call per step, by one
+// thread.
+__device__ __noinline__ void advance_step_counters(math::StepCounters* counters, math::StepAdvance advance) {
+  math::advance_counters(*counters, advance);
+}
+
 __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, int count, int classes,
                                     float* dlogits, float* probabilities, DeviceTotals* totals,
                                     SoftmaxXentScratch scratch, math::StepCounters* counters,
@@ -79,7 +87,7 @@ __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, 
     totals->samples += static_cast<unsigned long long>(count);
     totals->correct += batch_correct;
   }
-  if (counters != nullptr) math::advance_counters(*counters, advance);
+  if (counters != nullptr) advance_step_counters(counters, advance);
 }
 
 __global__ void reset_totals_kernel(DeviceTotals* totals) {

@@ -223,7 +223,7 @@ TEST_F(FusedKernels, MultiBlockSoftmaxMatchesTheRowMathAndAdvancesTheCountersOnc
   const math::StepCounters after = download(counters)[0];
   EXPECT_EQ(after.cursor[0], 128 + kRows);  // once per launch, not once per block
   EXPECT_EQ(after.adam_step, 42);
-  // The device's step size is the host's, to the bit (rounded_arithmetic.h).
+  // The device's step size is the host's, to the bit (rounded_float.h).
   EXPECT_EQ(after.adam_step_size, math::adam_step_size(1e-3f, 0.9f, 0.999f, 42));
   EXPECT_EQ(download(counter)[0], 0u);  // re-armed for the next launch
 

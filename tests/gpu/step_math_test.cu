@@ -1,5 +1,5 @@
 // The device half of the graph path's bookkeeping: math::adam_step_size and advance_counters run
-// in a kernel must give exactly the host's bits (cuda/math/rounded_arithmetic.h), or a replayed
+// in a kernel must give exactly the host's bits (cuda/math/rounded_float.h), or a replayed
 // graph and an eager launch would update the weights differently. Skipped without a device.
 #include <gtest/gtest.h>
 
