@@ -209,7 +209,7 @@ class DeviceCheckRehearsal : public ::testing::Test {
         t::shell_quote((dir_ / "out").string()) + " FAKE_LOG_DIR=" + t::shell_quote((dir_ / "out").string()) +
         " DEVICE_CHECK_NVIDIA_SMI=" + t::shell_quote((dir_ / "fake-nvidia-smi").string()) +
         " DEVICE_CHECK_SANITIZER=" + t::shell_quote((dir_ / "fake-compute-sanitizer").string()) +
-        " DEVICE_CHECK_LIBRARY_ROOTS=" + t::shell_quote((dir_ / "libs").string()) +
+        " DEVICE_LIBRARY_ROOTS=" + t::shell_quote((dir_ / "libs").string()) +
         (python_[0] == '/' && python_.find(' ') == std::string::npos ? " DEVICE_CHECK_PYTHON=" + python_ : "") + " " +
         environment + " bash " +
         t::shell_quote(kScript.string()) + " " + arguments + " " + t::shell_quote(bundle_.string());

@@ -28,7 +28,7 @@ while (($# > 0)); do
   case $1 in
     --allow-no-gpu) allow_no_gpu=1 ;;
     --epochs) epochs=$2; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) bundle_dir=$1 ;;
   esac
   shift
@@ -50,14 +50,18 @@ time_left() {
 }
 at_most() { local left; left=$(time_left); echo $(( left < $1 ? left : $1 )); }
 
+python=$(command -v python3 || true)
 # shellcheck source=tools/device-env.sh
-source tools/device-env.sh "$bundle_dir"
+source tools/device-env.sh
+device_env_bundle "$bundle_dir"
 if [[ -z $bundle_abs ]]; then
   say "no bundle at $bundle_dir (bin/train_gpu, or $bundle_dir.tar.xz); run tools/bundle-for-device.sh first"
   exit 1
 fi
 train_gpu=$bundle_abs/bin/train_gpu
+device_env_libraries
 [[ -n $missing_libraries ]] && { say "train_gpu cannot load: $missing_libraries"; note "libraries" "MISSING: $missing_libraries"; failed=1; }
+device_env_data
 [[ -z $mnist_dir ]] && { say "no MNIST in the bundle, data/, shared/ or ../shared/"; exit 1; }
 
 gpu_name=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -n 1)

@@ -30,8 +30,9 @@
 #   DEVICE_CHECK_BUDGET_SECONDS   whole-run budget (default 450); later stages get what is left
 #   DEVICE_CHECK_NVIDIA_SMI       nvidia-smi to use ("none": act as if absent)
 #   DEVICE_CHECK_SANITIZER        compute-sanitizer to use ("none": act as if absent)
-#   DEVICE_CHECK_LIBRARY_ROOTS    colon-separated folders to search for libcudnn/libcublas
-#                                 (default: the pip nvidia/ packages, the CUDA toolkit, system dirs, /)
+#   DEVICE_LIBRARY_ROOTS          colon-separated folders to search for libcudnn/libcublas
+#                                 (default: the pip nvidia/ packages, the CUDA toolkit, system dirs, /;
+#                                 tools/device-env.sh, shared with tools/device-bench.sh)
 #   DEVICE_CHECK_TEST_SECONDS, DEVICE_CHECK_TRAIN_SECONDS, DEVICE_CHECK_SANITIZER_SECONDS
 #                                 caps per test binary / training run / sanitizer run
 #   DEVICE_CHECK_MIN_ACCURACY     the 10-epoch test accuracy required on the GPU (default 0.985)
@@ -44,7 +45,7 @@ bundle_dir=build/device-bundle
 for arg in "$@"; do
   case $arg in
     --allow-no-gpu) allow_no_gpu=1 ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     -*) echo "device-check: unknown option $arg (see --help)" >&2; exit 1 ;;
     *) bundle_dir=$arg ;;
   esac
@@ -121,76 +122,28 @@ timed_out() { ((status == 124 || status == 137)); }
 # Setup: the bundle, its libraries, the GPU, the versions. Everything after needs these.
 
 begin_stage 10-setup
-if [[ ! -x $bundle_dir/bin/train_gpu && -f $bundle_dir.tar.xz ]]; then
-  say "unpacking $bundle_dir.tar.xz"
-  mkdir -p "$(dirname "$bundle_dir")"
-  tar -C "$(dirname "$bundle_dir")" -xJf "$bundle_dir.tar.xz" || say "unpacking $bundle_dir.tar.xz failed"
-fi
-if [[ ! -x $bundle_dir/bin/train_gpu ]]; then
+# shellcheck source=tools/device-env.sh
+source tools/device-env.sh
+device_env_bundle "$bundle_dir"
+if [[ -z $bundle_abs ]]; then
   say "no bundle at $bundle_dir (expected bin/train_gpu, or $bundle_dir.tar.xz); build and run tools/bundle-for-device.sh first"
   record "bundle" "FAIL" "missing: $bundle_dir (nor $bundle_dir.tar.xz)"
   print_summary
   exit 1
 fi
-bundle_abs=$(cd "$bundle_dir" && pwd)
-BUNDLE_CREATED=""
-# shellcheck disable=SC1091
-[[ -f $bundle_abs/manifest.env ]] && source "$bundle_abs/manifest.env"
 record "bundle" "INFO" "$bundle_abs${BUNDLE_CREATED:+ (built $BUNDLE_CREATED)}"
 [[ -z $python ]] && record "python3" "FAIL" "not found: the test reports and metrics cannot be read"
 
-# cuDNN and cuBLAS come from the machine: the pip wheels (nvidia-cudnn-cu13, nvidia-cublas) or a
-# toolkit. Find the folders holding the exact sonames the binaries need.
-library_roots=()
-if [[ -n ${DEVICE_CHECK_LIBRARY_ROOTS:-} ]]; then
-  IFS=: read -r -a library_roots <<< "$DEVICE_CHECK_LIBRARY_ROOTS"
-else
-  if [[ -n $python ]]; then
-    while IFS= read -r root; do [[ -d $root ]] && library_roots+=("$root"); done < <(
-      "$python" -c 'import nvidia, sys; print("\n".join(nvidia.__path__))' 2>/dev/null)
-  fi
-  library_roots+=(/usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu /usr/local/lib /opt /)
-fi
-find_library_dir() {
-  local soname=$1 root found
-  for root in "${library_roots[@]}"; do
-    [[ -d $root ]] || continue
-    found=$(timeout 20 find "$root" -xdev -name "$soname" -print -quit 2>/dev/null)
-    [[ -n $found ]] && { dirname "$found"; return 0; }
-  done
-  return 1
-}
-library_dirs=("$bundle_abs/lib")
-for soname in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
-  if dir=$(find_library_dir "$soname") && [[ " ${library_dirs[*]} " != *" $dir "* ]]; then library_dirs+=("$dir"); fi
-done
-LD_LIBRARY_PATH=$(IFS=:; echo "${library_dirs[*]}")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export LD_LIBRARY_PATH
-missing=$(ldd "$bundle_abs/bin/train_gpu" 2>&1 | awk '/not found/ {print $1}' | sort -u | tr '\n' ' ')
-if [[ -n $missing ]]; then
-  say "train_gpu cannot load: $missing"
-  record "libraries" "FAIL" "not found: ${missing% } (searched ${library_roots[*]})"
+# cuDNN and cuBLAS come from the machine (the pip wheels or a toolkit): the exact sonames the
+# binaries need.
+device_env_libraries
+if [[ -n $missing_libraries ]]; then
+  say "train_gpu cannot load: $missing_libraries"
+  record "libraries" "FAIL" "not found: $missing_libraries (searched ${library_roots[*]})"
 else
   record "libraries" "PASS" "all found; LD_LIBRARY_PATH gets ${library_dirs[*]:1}"
 fi
-
-# Paths baked into the test binaries at build time: link them to the carried copies where the
-# filesystem lets us (best effort; tests that need them fail or skip otherwise).
-link_baked_path() {
-  local baked actual=$2
-  baked=$(realpath -m "$1" 2>/dev/null || echo "$1")  # /work/main/../shared -> /work/shared
-  [[ -n $1 && ! -e $baked && -e $actual ]] || return 0
-  mkdir -p "$(dirname "$baked")" 2>/dev/null && ln -s "$actual" "$baked" 2>/dev/null &&
-    say "linked $baked -> $actual"
-}
-mnist_dir=""
-for candidate in "$bundle_abs/data/mnist" shared/data/mnist ../shared/data/mnist; do
-  if compgen -G "$candidate/*ubyte*" > /dev/null; then mnist_dir=$(cd "$candidate" && pwd); break; fi
-done
-link_baked_path "${BUNDLE_BUILD_DIR:-}" "$bundle_abs/bin"
-link_baked_path "${BUNDLE_SOURCE_DIR:-}" "$PWD"
-link_baked_path "${BUNDLE_MNIST_DIR:-}" "$mnist_dir"
-[[ -n $mnist_dir ]] && export TRAIN_GPU_MNIST_DIR=$mnist_dir
+device_env_data
 
 nvidia_smi=${DEVICE_CHECK_NVIDIA_SMI:-$(command -v nvidia-smi || true)}
 [[ $nvidia_smi == none ]] && nvidia_smi=""
