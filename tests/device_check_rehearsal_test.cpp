@@ -54,9 +54,11 @@ if args[0] == "bench":
         sys.exit(int(env("FAKE_BENCH_EXIT")))
     name = "cuda:0 NVIDIA H200, compute capability 9.0, 132 SMs, 139.8 GiB" if gpu else "cpu (OpenBLAS 0.3.21, 2 threads)"
     with open(value("--csv"), "w") as f:
-        f.write("device,batch,steps_per_epoch,ms_per_epoch,samples_per_second,achieved_tflops,floor_ms,train_loss\n")
+        f.write("device,batch,steps_per_epoch,ms_per_epoch,samples_per_second,achieved_tflops,floor_ms,train_loss,"
+                "launch,kernel_set,pooling,kernels_per_step\n")
+        launch = '"eager, or graph (8 steps per replay)",classic,fused,21' if gpu else "n/a,,,0"
         for batch, ms in ((64, 812.5), (128, 455.25)):
-            f.write(f'"{name}",{batch},{60000 // batch},{ms:.3f},{60e6 / ms:.1f},0.5,4.42,0.1\n')
+            f.write(f'"{name}",{batch},{60000 // batch},{ms:.3f},{60e6 / ms:.1f},0.5,4.42,0.1,{launch}\n')
     print(" batch   steps     ms/epoch      samples/s    TFLOP/s   floor ms  train loss")
     sys.exit(0)
 time.sleep(float(env("FAKE_TRAIN_SLEEP", "0")))
@@ -272,6 +274,8 @@ TEST_F(DeviceCheckRehearsal, AllGoodOnAGpuPassesWithTheSummaryLast) {
   // The device name's commas must not shift the columns: ms/epoch is 812.5, not "139.8 GiB".
   EXPECT_THAT(row(result, "bench"), HasSubstr("b64 812.5 ms/epoch"));
   EXPECT_THAT(row(result, "bench"), HasSubstr("b128 455.2 ms/epoch"));
+  // The launch field, quoted with its comma, and the kernels per step: columns 9 and 12.
+  EXPECT_THAT(row(result, "bench"), HasSubstr("floor 4.42 ms, eager, or graph (8 steps per replay), 21 kernels/step)"));
   EXPECT_THAT(row(result, "bench"), HasSubstr("on cuda:0 NVIDIA H200, compute capability 9.0, 132 SMs, 139.8 GiB"));
   EXPECT_THAT(row(result, "memcheck"), HasSubstr("PASS  0 errors in all kernels"));
   EXPECT_THAT(row(result, "racecheck"), HasSubstr("PASS  0 hazards (0 errors, 0 warnings) in train_gpu kernels"));
@@ -296,6 +300,7 @@ TEST_F(DeviceCheckRehearsal, NoGpuIsExit3UnlessAllowedThenTheRestRunsOnTheCpu) {
   EXPECT_THAT(row(allowed, "cuDNN algorithms"), HasSubstr("N/A   none (CPU backend)"));
   EXPECT_THAT(row(allowed, "determinism"), HasSubstr("PASS"));
   EXPECT_THAT(row(allowed, "bench"), HasSubstr("b64 812.5 ms/epoch"));
+  EXPECT_THAT(row(allowed, "bench"), HasSubstr("floor 4.42 ms, n/a)"));  // the CPU counts no kernels
   EXPECT_THAT(row(allowed, "memcheck"), HasSubstr("N/A   no GPU"));
   EXPECT_THAT(row(allowed, "racecheck"), HasSubstr("N/A   no GPU"));
   EXPECT_EQ(calls("sanitizer.calls"), "");

@@ -202,8 +202,12 @@ def bench(path):
         return
     def floor(r):  # 0 when bench was not given --peak-tflops
         return f"floor {float(r['floor_ms']):.2f} ms" if float(r["floor_ms"]) > 0 else "no floor"
+    def launch(r):  # how the steps ran: "eager, 21 kernels/step" (0: not counted, e.g. the CPU)
+        kernels = int(r.get("kernels_per_step") or 0)
+        return (r.get("launch") or "?") + (f", {kernels} kernels/step" if kernels > 0 else "")
     row("bench", "INFO", "; ".join(
-        f"b{r['batch']} {float(r['ms_per_epoch']):.1f} ms/epoch ({float(r['samples_per_second']):,.0f}/s, {floor(r)})"
+        f"b{r['batch']} {float(r['ms_per_epoch']):.1f} ms/epoch "
+        f"({float(r['samples_per_second']):,.0f}/s, {floor(r)}, {launch(r)})"
         for r in rows) + f" on {rows[0]['device']}")
 
 
