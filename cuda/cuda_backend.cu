@@ -167,6 +167,11 @@ class CudaBackend final : public Backend {
 
   std::string description() const override { return description_; }
 
+  std::string kernels() const override {
+    return "cuDNN + cuBLAS, " + std::string(kernel_set_name(kernels_)) + " kernels, " + pooling_name(pooling_) +
+           " pooling";
+  }
+
   // What the libraries say they will run, read back after everything was configured.
   MathModes math_modes() const {
     cublasMath_t mode{};

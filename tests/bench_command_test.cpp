@@ -17,7 +17,7 @@ namespace t = train_gpu::testing;
 bool has_mnist() { return fs::exists(fs::path(TRAIN_GPU_MNIST_DIR) / "t10k-labels-idx1-ubyte.gz"); }
 
 // The CSV's rows as Python's csv module reads them (what tools/device-check.sh and pandas use),
-// fields joined by tabs: the device field holds commas ("cpu (OpenBLAS 0.3.21, 2 threads)"), so
+// fields joined by tabs: the device field holds commas ("cpu (oneDNN 2.6.3 avx512_core sgemm, conv+pool avx512, 2 threads, ...)"), so
 // only a writer that quotes it keeps the columns in place.
 std::vector<std::vector<std::string>> csv_rows(const fs::path& csv) {
   const t::MergedCommandResult read = t::run_command_merged(

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <ostream>
@@ -17,6 +18,7 @@
 #include "host/data/image_set.h"
 #include "host/model/backend.h"
 #include "host/model/cpu_backend.h"
+#include "host/model/cpu_threads.h"
 #include "host/model/initializer.h"
 #include "host/model/model_spec.h"
 #include "reference_network.h"
@@ -347,10 +349,101 @@ TEST(CpuBackendTest, ActivationsOfOneImageMatchFloat64) {
   }
 }
 
-TEST(CpuBackendTest, DescriptionNamesOpenBlasAndItsThreads) {
-  const std::string description = make_backend(4)->description();
-  EXPECT_EQ(description.rfind("cpu (OpenBLAS", 0), 0u) << description;
-  EXPECT_NE(description.find("thread"), std::string::npos) << description;
+TEST(CpuBackendTest, DescriptionNamesTheKernelsThreadsAndDenormalMode) {
+  BackendOptions options;
+  options.max_batch = 4;
+  options.threads = 3;
+  const std::string description = make_cpu_backend(options)->description();
+  EXPECT_EQ(description.rfind("cpu (oneDNN ", 0), 0u) << description;
+  EXPECT_NE(description.find(" sgemm, conv+pool "), std::string::npos) << description;
+  EXPECT_NE(description.find(", 3 threads, denormals flushed)"), std::string::npos) << description;
+  options.threads = 1;
+  options.flush_denormals = false;
+  EXPECT_NE(make_cpu_backend(options)->description().find(", 1 thread, denormals kept)"), std::string::npos);
+  options.threads = -1;
+  EXPECT_THROW(make_cpu_backend(options), Error);
+}
+
+// The state after `steps` training steps of batch 16 on seeded random images, from `start`.
+ModelState state_after_steps(BackendOptions options, const ModelState& start, int steps) {
+  constexpr int kBatch = 16, kBatches = 4;
+  const ImageSet train = image_set_of(reference::random_batch(kBatch * kBatches, 931));
+  const ImageSet test = image_set_of(reference::random_batch(2, 932));
+  options.max_batch = kBatch;
+  auto backend = make_cpu_backend(options);
+  backend->attach_data(train, test);
+  backend->set_state(start);
+  std::vector<int32_t> order(std::size_t(train.count));
+  std::iota(order.begin(), order.end(), 0);
+  backend->set_order(Split::kTrain, order);
+  for (int s = 0; s < steps; ++s) backend->train_step((s % kBatches) * kBatch, kBatch);
+  return backend->state();
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+std::size_t denormal_count(const std::vector<float>& values) {
+  return std::size_t(std::count_if(values.begin(), values.end(),
+                                   [](float v) { return std::fpclassify(v) == FP_SUBNORMAL; }));
+}
+
+// --deterministic's promise on the CPU and what the thread count does to it: reruns with the
+// same count are bit-identical, and so are runs with other counts (the per-image loops do not
+// depend on their thread, and oneDNN's sgemm at these shapes does not split its sums by thread).
+TEST(CpuBackendTest, TrainingBitsDoNotDependOnRerunsOrTheThreadCount) {
+  const ModelState start = initial_model_state(933);
+  BackendOptions options;
+  options.threads = 2;
+  const ModelState two = state_after_steps(options, start, 6);
+  const ModelState again = state_after_steps(options, start, 6);
+  EXPECT_TRUE(same_bits(two.parameters, again.parameters));
+  EXPECT_TRUE(same_bits(two.adam_v, again.adam_v));
+  for (int threads : {1, 3}) {
+    options.threads = threads;
+    const ModelState other = state_after_steps(options, start, 6);
+    EXPECT_TRUE(same_bits(two.parameters, other.parameters)) << threads << " threads";
+    EXPECT_TRUE(same_bits(two.adam_m, other.adam_m)) << threads << " threads";
+  }
+  cpu::set_thread_count(0);
+}
+
+// Flush-to-zero on the threads that compute (Adam's loop runs on the pool's threads): first
+// moments that start denormal are flushed, not carried; and the parameters stay within the
+// tolerance the GPU comparisons allow between CPU and GPU (tests/gpu/cuda_backend_test.cpp,
+// OneTrainingStepMatchesTheCpuBackend: rtol 1e-4 plus atol 1e-5), so flushing is not a
+// difference the oracle's users can see.
+TEST(CpuBackendTest, FlushedDenormalsStayWithinTheGpuComparisonTolerance) {
+  ModelState start = initial_model_state(934);
+  start.step = 50;
+  Rng rng(935);
+  for (std::size_t i = 0; i < kParameterCount; ++i) {
+    // A third of the first moments denormal (|m| < 2^-126), as long-idle weights' moments become.
+    start.adam_m[i] = i % 3 == 0 ? 1e-39f * (rng.uniform01() - 0.5f) : 1e-4f * (rng.uniform01() - 0.5f);
+    start.adam_v[i] = 1e-8f * rng.uniform01();
+  }
+  ASSERT_GT(denormal_count(start.adam_m), kParameterCount / 4);
+  BackendOptions options;
+  options.threads = 2;
+  options.flush_denormals = false;
+  const ModelState kept = state_after_steps(options, start, 3);
+  options.flush_denormals = true;
+  const ModelState flushed = state_after_steps(options, start, 3);
+
+  EXPECT_GT(denormal_count(kept.adam_m), 0u);  // without flushing, parameters with zero gradient keep them
+  EXPECT_EQ(denormal_count(flushed.adam_m), 0u);
+  EXPECT_EQ(denormal_count(flushed.adam_v), 0u);
+  EXPECT_EQ(denormal_count(flushed.parameters), 0u);
+  EXPECT_FALSE(same_bits(kept.adam_m, flushed.adam_m));
+  std::size_t outside = 0;
+  for (std::size_t i = 0; i < kParameterCount; ++i) {
+    const double a = flushed.parameters[i], b = kept.parameters[i];
+    outside += !(std::fabs(a - b) <= 1e-4 * std::fabs(b) + 1e-5);
+  }
+  EXPECT_EQ(outside, 0u);
+  // The caller's own mode is its own again after every step.
+  EXPECT_FALSE(cpu::flushes_denormals());
 }
 
 // ---------------------------------------------------------------------------------------------

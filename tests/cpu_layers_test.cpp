@@ -1,22 +1,26 @@
 // Each CPU layer (host/model/cpu_layers.h) against the float64 loops of reference_network.h.
 //
 // Tolerances: a float32 sum of K products differs from the exact sum by at most about
-// K * 2^-24 * sum|terms| (the classical gamma_K bound; blocked or FMA summation in OpenBLAS only
-// does better). So every comparison here bounds |actual - reference| by
+// K * 2^-24 * sum|terms| (the classical gamma_K bound; blocked or FMA summation in oneDNN and
+// the fused convolution only does better). So every comparison here bounds |actual - reference| by
 //   kSafety * K * 2^-24 * magnitude + 2^-24 * |reference|
 // where `magnitude` is the same layer evaluated in float64 on the absolute values of its inputs
 // (sum|terms| per element) and the last term covers the final rounding to float. kSafety = 2
 // absorbs the rounding of the inputs' own products.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
 #include "host/common/error.h"
 #include "host/common/random.h"
+#include "host/model/cpu_conv_pool.h"
 #include "host/model/cpu_layers.h"
+#include "host/model/cpu_threads.h"
 #include "host/model/model_spec.h"
 #include "reference_network.h"
 
@@ -40,17 +44,6 @@ std::vector<double> absolute(const std::vector<float>& values) {
   return result;
 }
 
-// (count, channels, plane) NCHW <-> (channels, count, plane) CNHW, the convolution's layout.
-template <typename T>
-std::vector<T> nchw_to_cnhw(const std::vector<T>& values, int count, int channels, std::size_t plane) {
-  std::vector<T> result(values.size());
-  for (int n = 0; n < count; ++n)
-    for (int c = 0; c < channels; ++c)
-      for (std::size_t p = 0; p < plane; ++p)
-        result[(std::size_t(c) * count + n) * plane + p] = values[(std::size_t(n) * channels + c) * plane + p];
-  return result;
-}
-
 // |actual - reference| <= kSafety * terms * u * magnitude + u * |reference| for every element.
 void expect_within_summation_bound(const float* actual, const std::vector<double>& reference,
                                    const std::vector<double>& magnitude, double terms, const char* what) {
@@ -67,161 +60,189 @@ void expect_within_summation_bound(const float* actual, const std::vector<double
 }
 
 // ---------------------------------------------------------------------------------------------
-// Convolution
+// Convolution + ReLU + max pooling, fused (cpu_conv_pool.h)
 
-TEST(CpuLayersTest, Im2colPlacesEveryTapOfEveryWindow) {
-  const int count = 2, side = 6, out = side - 2;
-  std::vector<float> images(std::size_t(count) * side * side);
-  for (std::size_t i = 0; i < images.size(); ++i) images[i] = float(i);  // each pixel its own index: exact
-  std::vector<float> columns(std::size_t(count) * 9 * out * out, kPoison);
-  cpu::im2col_3x3(images.data(), count, side, columns.data());
-  for (int n = 0; n < count; ++n)
-    for (int ky = 0; ky < 3; ++ky)
-      for (int kx = 0; kx < 3; ++kx)
-        for (int y = 0; y < out; ++y)
-          for (int x = 0; x < out; ++x) {
-            const float expected = images[(std::size_t(n) * side + y + ky) * side + x + kx];
-            const float actual = columns[(std::size_t(ky * 3 + kx) * count + n) * out * out + std::size_t(y) * out + x];
-            ASSERT_EQ(actual, expected) << "n " << n << " tap " << ky << "," << kx << " at " << y << "," << x;
-          }
+// What the fused forward gives for `count` images.
+struct FusedForward {
+  std::vector<float> maps;      // (count, 32, 26, 26)
+  std::vector<float> pooled;    // (count, 5408)
+  std::vector<uint8_t> argmax;  // (count, 5408)
+};
+
+FusedForward fused_forward(const std::vector<float>& images, int count, const std::vector<float>& weight,
+                           const std::vector<float>& bias) {
+  FusedForward out;
+  out.maps.assign(std::size_t(count) * model::kConvOutputs, kPoison);
+  out.pooled.assign(std::size_t(count) * model::kFlatFeatures, kPoison);
+  out.argmax.assign(std::size_t(count) * model::kFlatFeatures, 255);
+  cpu::conv_relu_pool_forward(images.data(), count, weight.data(), bias.data(), out.pooled.data(), out.argmax.data(),
+                              out.maps.data());
+  return out;
 }
 
-// Small integers: every product and partial sum is exact in float32, so the im2col + GEMM
-// plumbing must reproduce the direct convolution bit for bit.
-TEST(CpuLayersTest, ConvForwardIsExactOnSmallIntegers) {
+// The flat (count * 32, 26, 26) index of pooled element o's winner, from its in-window position.
+std::size_t winner_index(std::size_t o, uint8_t position) {
   using namespace model;
-  const int count = 3, filters = kConvFilters;
+  const std::size_t map = o / (kPoolSide * kPoolSide), py = o / kPoolSide % kPoolSide, px = o % kPoolSide;
+  return (map * kConvSide + 2 * py + position / 2) * kConvSide + 2 * px + position % 2;
+}
+
+std::vector<double> relu_of(std::vector<double> values) {
+  for (double& v : values) v = std::max(v, 0.0);
+  return values;
+}
+
+// Small integers: every product and partial sum is exact in float32, so the fused loops must
+// reproduce the float64 convolution, ReLU and pooling bit for bit, ties included (ReLU's zeros
+// and equal integers tie often: the first maximum in row-major order must win).
+TEST(CpuLayersTest, ConvReluPoolIsExactOnSmallIntegers) {
+  using namespace model;
+  const int count = 3;
   Rng rng(11);
-  std::vector<float> images(std::size_t(count) * kImagePixels), weight(std::size_t(filters) * 9), bias(filters);
+  std::vector<float> images(std::size_t(count) * kImagePixels), weight(kConvWeightCount), bias(kConvFilters);
   for (auto& v : images) v = float(rng.below(4));
   for (auto& v : weight) v = float(int(rng.below(5)) - 2);
   for (auto& v : bias) v = float(int(rng.below(7)) - 3);
-  std::vector<float> columns(std::size_t(count) * 9 * kConvSide * kConvSide, kPoison);
-  std::vector<float> output(std::size_t(count) * kConvOutputs, kPoison);
-  cpu::im2col_3x3(images.data(), count, kImageSide, columns.data());
-  cpu::conv_forward_relu(columns.data(), count, kConvSide, filters, weight.data(), bias.data(), output.data());
+  const FusedForward out = fused_forward(images, count, weight, bias);
 
-  const auto reference = nchw_to_cnhw(
-      reference::conv_forward(reference::to_double(images), count, kImageSide, filters,
-                              reference::to_double(weight).data(), reference::to_double(bias).data()),
-      count, filters, std::size_t(kConvSide) * kConvSide);
+  const auto maps = relu_of(reference::conv_forward(reference::to_double(images), count, kImageSide, kConvFilters,
+                                                    reference::to_double(weight).data(),
+                                                    reference::to_double(bias).data()));
   int positives = 0;
-  for (std::size_t i = 0; i < reference.size(); ++i) {
-    ASSERT_EQ(double(output[i]), std::max(reference[i], 0.0)) << "element " << i;
-    positives += reference[i] > 0;
+  for (std::size_t i = 0; i < maps.size(); ++i) {
+    ASSERT_EQ(double(out.maps[i]), maps[i]) << "map element " << i;
+    positives += maps[i] > 0;
   }
-  // Both ReLU branches are exercised.
-  EXPECT_GT(positives, 1000);
-  EXPECT_LT(positives, int(reference.size()) - 1000);
+  EXPECT_GT(positives, 1000);  // both ReLU branches are exercised
+  EXPECT_LT(positives, int(maps.size()) - 1000);
+
+  std::vector<std::size_t> winner;
+  const auto pooled = reference::maxpool_forward(maps, count * kConvFilters, kConvSide, winner);
+  int ties = 0;
+  for (std::size_t o = 0; o < pooled.size(); ++o) {
+    ASSERT_EQ(double(out.pooled[o]), pooled[o]) << "pooled " << o;
+    ASSERT_EQ(winner_index(o, out.argmax[o]), winner[o]) << "argmax of window " << o;
+    const std::size_t last = winner_index(o, 3);
+    ties += maps[last] == pooled[o] && winner[o] != last;
+  }
+  EXPECT_GT(ties, 1000);  // windows whose maximum appears twice or more: the tie rule is exercised
 }
 
-TEST(CpuLayersTest, ConvForwardMatchesFloat64OnRandomInputs) {
+// Random floats: maps and pooled values within the float32 summation bound of the float64
+// result; argmax equal wherever the window's two largest values are further apart than that.
+TEST(CpuLayersTest, ConvReluPoolMatchesFloat64OnRandomInputs) {
   using namespace model;
-  const int count = 4, filters = kConvFilters;
+  const int count = 5;  // not a multiple of the thread count: the split's uneven share runs
   const auto images = random_floats(std::size_t(count) * kImagePixels, 21, 0.0f, 1.0f);
-  const auto weight = random_floats(std::size_t(filters) * 9, 22, -0.5f, 0.5f);
-  const auto bias = random_floats(std::size_t(filters), 23, -0.3f, 0.3f);
-  std::vector<float> columns(std::size_t(count) * 9 * kConvSide * kConvSide, kPoison);
-  std::vector<float> output(std::size_t(count) * kConvOutputs, kPoison);
-  cpu::im2col_3x3(images.data(), count, kImageSide, columns.data());
-  cpu::conv_forward_relu(columns.data(), count, kConvSide, filters, weight.data(), bias.data(), output.data());
+  const auto weight = random_floats(kConvWeightCount, 22, -0.5f, 0.5f);
+  const auto bias = random_floats(kConvFilters, 23, -0.3f, 0.3f);
+  const FusedForward out = fused_forward(images, count, weight, bias);
 
-  const std::size_t plane = std::size_t(kConvSide) * kConvSide;
-  auto reference = nchw_to_cnhw(reference::conv_forward(reference::to_double(images), count, kImageSide, filters,
-                                                        reference::to_double(weight).data(),
-                                                        reference::to_double(bias).data()),
-                                count, filters, plane);
-  for (double& v : reference) v = std::max(v, 0.0);
-  const auto magnitude = nchw_to_cnhw(reference::conv_forward(absolute(images), count, kImageSide, filters,
-                                                              absolute(weight).data(), absolute(bias).data()),
-                                      count, filters, plane);
-  expect_within_summation_bound(output.data(), reference, magnitude, 10, "conv output");
+  const auto maps = relu_of(reference::conv_forward(reference::to_double(images), count, kImageSide, kConvFilters,
+                                                    reference::to_double(weight).data(),
+                                                    reference::to_double(bias).data()));
+  const auto magnitude = reference::conv_forward(absolute(images), count, kImageSide, kConvFilters,
+                                                 absolute(weight).data(), absolute(bias).data());
+  expect_within_summation_bound(out.maps.data(), maps, magnitude, 10, "conv maps");
+
+  std::vector<std::size_t> winner;
+  const auto pooled = reference::maxpool_forward(maps, count * kConvFilters, kConvSide, winner);
+  std::vector<double> pooled_magnitude(pooled.size());
+  for (std::size_t o = 0; o < pooled.size(); ++o) pooled_magnitude[o] = magnitude[winner[o]];
+  expect_within_summation_bound(out.pooled.data(), pooled, pooled_magnitude, 10, "pooled");
+  int compared = 0;
+  for (std::size_t o = 0; o < pooled.size(); ++o) {
+    const double bound = 2 * (kSafety * 10 * kUnitRoundoff * pooled_magnitude[o] + kUnitRoundoff * pooled[o]);
+    bool clear = true;  // no other position within 2 bounds of the maximum
+    for (uint8_t k = 0; k < 4; ++k) {
+      const std::size_t i = winner_index(o, k);
+      if (i != winner[o] && pooled[o] - maps[i] <= bound) clear = false;
+    }
+    if (!clear) continue;
+    ASSERT_EQ(winner_index(o, out.argmax[o]), winner[o]) << "argmax of window " << o;
+    ++compared;
+  }
+  EXPECT_GT(compared, int(pooled.size()) / 2);
 }
 
-TEST(CpuLayersTest, ConvBackwardParamsMatchesFloat64) {
+// The parameter gradients against float64: dpooled routed to each window's winner in the maps
+// (the reference's winner, from the same argmax), then the reference convolution backward.
+TEST(CpuLayersTest, ConvReluPoolBackwardParamsMatchesFloat64) {
   using namespace model;
-  // 5 images: 3380 terms per bias gradient, not a multiple of 8, so the 8-lane sum's tail runs.
-  const int count = 5, filters = kConvFilters;
+  const int count = 5;
   const auto images = random_floats(std::size_t(count) * kImagePixels, 31, 0.0f, 1.0f);
-  // Generated in NCHW for the reference; the layer gets it in its CNHW.
-  auto doutput = random_floats(std::size_t(count) * kConvOutputs, 32, -1e-3f, 1e-3f);
-  for (std::size_t i = 0; i < doutput.size(); i += 3) doutput[i] = 0.0f;  // as ReLU backward leaves them
-  const auto doutput_cnhw = nchw_to_cnhw(doutput, count, filters, std::size_t(kConvSide) * kConvSide);
-  std::vector<float> columns(std::size_t(count) * 9 * kConvSide * kConvSide);
-  cpu::im2col_3x3(images.data(), count, kImageSide, columns.data());
-  std::vector<float> weight_grad(std::size_t(filters) * 9, kPoison), bias_grad(filters, kPoison);
-  cpu::conv_backward_params(columns.data(), doutput_cnhw.data(), count, kConvSide, filters, weight_grad.data(),
-                            bias_grad.data());
+  const auto weight = random_floats(kConvWeightCount, 32, -0.5f, 0.5f);
+  const auto bias = random_floats(kConvFilters, 33, -0.3f, 0.3f);
+  const FusedForward forward = fused_forward(images, count, weight, bias);
+  auto dpooled = random_floats(std::size_t(count) * kFlatFeatures, 34, -1e-3f, 1e-3f);
+  for (std::size_t i = 0; i < dpooled.size(); ++i) {
+    if (forward.pooled[i] <= 0.0f) dpooled[i] = 0.0f;  // as ReLU's backward leaves them
+  }
 
-  std::vector<double> ref_w(weight_grad.size()), ref_b(bias_grad.size()), mag_w(weight_grad.size()),
-      mag_b(bias_grad.size());
-  reference::conv_backward(reference::to_double(images), reference::to_double(doutput), count, kImageSide, filters,
-                           ref_w.data(), ref_b.data());
-  reference::conv_backward(absolute(images), absolute(doutput), count, kImageSide, filters, mag_w.data(), mag_b.data());
-  const double terms = double(count) * kConvSide * kConvSide;  // 3380 products per weight
+  std::vector<float> scratch(std::size_t(count) * cpu::kConvGradientFloatsPerImage, kPoison);
+  std::vector<float> weight_grad(kConvWeightCount, kPoison), bias_grad(kConvFilters, kPoison);
+  cpu::conv_relu_pool_backward_params(images.data(), dpooled.data(), forward.argmax.data(), count, scratch.data(),
+                                      weight_grad.data(), bias_grad.data());
+
+  std::vector<double> dmaps(std::size_t(count) * kConvOutputs, 0.0), abs_dmaps(dmaps.size(), 0.0);
+  for (std::size_t o = 0; o < dpooled.size(); ++o) {
+    dmaps[winner_index(o, forward.argmax[o])] = dpooled[o];
+    abs_dmaps[winner_index(o, forward.argmax[o])] = std::fabs(double(dpooled[o]));
+  }
+  std::vector<double> ref_w(kConvWeightCount), ref_b(kConvFilters), mag_w(kConvWeightCount), mag_b(kConvFilters);
+  reference::conv_backward(reference::to_double(images), dmaps, count, kImageSide, kConvFilters, ref_w.data(),
+                           ref_b.data());
+  reference::conv_backward(absolute(images), abs_dmaps, count, kImageSide, kConvFilters, mag_w.data(), mag_b.data());
+  const double terms = double(count) * kConvSide * kConvSide;  // 3380 products per weight, at most
   expect_within_summation_bound(weight_grad.data(), ref_w, mag_w, terms, "conv weight grad");
   expect_within_summation_bound(bias_grad.data(), ref_b, mag_b, terms, "conv bias grad");
 }
 
-// ---------------------------------------------------------------------------------------------
-// Max pooling
-
-TEST(CpuLayersTest, MaxPoolForwardAndBackwardMatchReferenceWithoutTies) {
-  const int count = 3, channels = 4, side = 26, half = side / 2;
-  // Distinct values (a shuffled ramp), so every window has one maximum.
-  const std::size_t size = std::size_t(count) * channels * side * side;
-  std::vector<float> input(size);
-  for (std::size_t i = 0; i < size; ++i) input[i] = float(i) - float(size / 2);
-  Rng rng(41);
-  for (std::size_t i = size - 1; i > 0; --i) std::swap(input[i], input[rng.below(i + 1)]);
-
-  std::vector<float> output(size / 4, kPoison);
-  std::vector<uint8_t> argmax(size / 4, 255);
-  const std::size_t plane = std::size_t(side) * side;
-  const auto input_cnhw = nchw_to_cnhw(input, count, channels, plane);  // the layer reads the conv's CNHW
-  cpu::maxpool2x2_forward(input_cnhw.data(), count, channels, side, output.data(), argmax.data());
-  std::vector<std::size_t> winner;
-  const auto reference = reference::maxpool_forward(reference::to_double(input), count * channels, side, winner);
-  for (std::size_t o = 0; o < reference.size(); ++o) {
-    ASSERT_EQ(double(output[o]), reference[o]) << "pooled " << o;
-    // The winner's flat index from the stored in-window position.
-    const std::size_t map = o / (half * half), py = o / half % half, px = o % half;
-    const std::size_t flat = (map * side + 2 * py + argmax[o] / 2) * side + 2 * px + argmax[o] % 2;
-    ASSERT_EQ(flat, winner[o]) << "argmax of window " << o;
-  }
-
-  const auto doutput = random_floats(size / 4, 42, -1.0f, 1.0f);
-  std::vector<float> dinput(size, kPoison);
-  cpu::maxpool2x2_backward(doutput.data(), argmax.data(), count, channels, side, dinput.data());
-  std::vector<float> expected(size, 0.0f);
-  for (std::size_t o = 0; o < winner.size(); ++o) expected[winner[o]] = doutput[o];
-  const auto expected_cnhw = nchw_to_cnhw(expected, count, channels, plane);
-  for (std::size_t i = 0; i < size; ++i) ASSERT_EQ(dinput[i], expected_cnhw[i]) << "dinput " << i;  // pure routing: exact
+// The same inputs with 1 and with 3 threads: bit-identical outputs (each image's work does not
+// depend on its thread, and the backward pass adds its per-image sums in image order).
+TEST(CpuLayersTest, ConvReluPoolResultsDoNotDependOnTheThreadCount) {
+  using namespace model;
+  const int count = 7;
+  const auto images = random_floats(std::size_t(count) * kImagePixels, 51, 0.0f, 1.0f);
+  const auto weight = random_floats(kConvWeightCount, 52, -0.5f, 0.5f);
+  const auto bias = random_floats(kConvFilters, 53, -0.3f, 0.3f);
+  const auto dpooled = random_floats(std::size_t(count) * kFlatFeatures, 54, -1e-3f, 1e-3f);
+  auto run = [&](int threads) {
+    cpu::set_thread_count(threads);
+    FusedForward out = fused_forward(images, count, weight, bias);
+    std::vector<float> scratch(std::size_t(count) * cpu::kConvGradientFloatsPerImage);
+    std::vector<float> gradients(kConvWeightCount + kConvBiasCount);
+    cpu::conv_relu_pool_backward_params(images.data(), dpooled.data(), out.argmax.data(), count, scratch.data(),
+                                        gradients.data(), gradients.data() + kConvWeightCount);
+    out.maps.insert(out.maps.end(), gradients.begin(), gradients.end());
+    return out;
+  };
+  const FusedForward one = run(1), three = run(3);
+  cpu::set_thread_count(0);
+  EXPECT_EQ(0, std::memcmp(one.maps.data(), three.maps.data(), one.maps.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(one.pooled.data(), three.pooled.data(), one.pooled.size() * sizeof(float)));
+  EXPECT_EQ(one.argmax, three.argmax);
 }
 
-TEST(CpuLayersTest, MaxPoolTiesGoToTheFirstPositionInRowMajorOrder) {
-  // One 4x4 map, four windows: [[5, 7], [7, 1]] has its first maximum at position 1; [[0, 0],
-  // [0, 0]] (ReLU's usual tie) and the all -1 windows at position 0.
-  const float square[16] = {5, 7, 0, 0,  //
-                            7, 1, 0, 0,  //
-                            -1, -1, -1, -1,  //
-                            -1, -1, -1, -1};
-  float output[4];
-  uint8_t argmax[4];
-  cpu::maxpool2x2_forward(square, 1, 1, 4, output, argmax);
-  EXPECT_EQ(output[0], 7.0f);
-  EXPECT_EQ(argmax[0], 1);
-  EXPECT_EQ(output[1], 0.0f);
-  EXPECT_EQ(argmax[1], 0);
-  EXPECT_EQ(argmax[2], 0);  // all -1
-  EXPECT_EQ(argmax[3], 0);
-}
-
-TEST(CpuLayersTest, MaxPoolRejectsAnOddSide) {
-  float buffer[9] = {};
-  uint8_t argmax[4] = {};
-  EXPECT_THROW(cpu::maxpool2x2_forward(buffer, 1, 1, 3, buffer, argmax), Error);
-  EXPECT_THROW(cpu::maxpool2x2_backward(buffer, argmax, 1, 1, 3, buffer), Error);
+// A pattern placed through the centre tap alone (maps = the image): [[5, 7], [7, 1]] has its
+// first maximum at position 1; all-equal windows (a positive bias on zeros) at position 0.
+TEST(CpuLayersTest, ConvReluPoolTiesGoToTheFirstPositionInRowMajorOrder) {
+  using namespace model;
+  std::vector<float> image(kImagePixels, 0.0f), weight(kConvWeightCount, 0.0f), bias(kConvFilters, 0.0f);
+  for (int f = 0; f < kConvFilters; ++f) weight[std::size_t(f) * 9] = 1.0f;  // tap (0, 0): map[y][x] = image[y][x]
+  image[0] = 5;
+  image[1] = 7;
+  image[kImageSide] = 7;
+  image[kImageSide + 1] = 1;
+  bias[1] = 2.0f;  // filter 1: map = image + 2, so its all-zero windows become all-2 ties
+  const FusedForward out = fused_forward(image, 1, weight, bias);
+  const std::size_t plane = kPoolSide * kPoolSide;
+  EXPECT_EQ(out.pooled[0], 7.0f);
+  EXPECT_EQ(out.argmax[0], 1);
+  EXPECT_EQ(out.pooled[1], 0.0f);  // a window of ReLU'd zeros
+  EXPECT_EQ(out.argmax[1], 0);
+  EXPECT_EQ(out.pooled[plane + 1], 2.0f);
+  EXPECT_EQ(out.argmax[plane + 1], 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ if args[0] == "bench":
     if env("FAKE_BENCH_EXIT"):
         print("train_gpu: error: fake bench failure")
         sys.exit(int(env("FAKE_BENCH_EXIT")))
-    name = "cuda:0 NVIDIA H200, compute capability 9.0, 132 SMs, 139.8 GiB" if gpu else "cpu (OpenBLAS 0.3.21, 2 threads)"
+    name = "cuda:0 NVIDIA H200, compute capability 9.0, 132 SMs, 139.8 GiB" if gpu else "cpu (oneDNN 2.6.3 avx512_core sgemm, conv+pool avx512, 2 threads)"
     with open(value("--csv"), "w") as f:
         f.write("device,batch,steps_per_epoch,ms_per_epoch,samples_per_second,achieved_tflops,floor_ms,train_loss,"
                 "launch,kernel_set,pooling,kernels_per_step\n")

@@ -7,12 +7,13 @@
 #     BUNDLE_DIR  where the bundle goes             (default: build/device-bundle, ignored by git)
 #
 # The bundle holds: bin/train_gpu and bin/tests/* (stripped), lib/ with every shared library
-# they load that the GPU machine may lack (OpenBLAS, gfortran, quadmath, libpng, libcrypto,
-# cudart ...; never libc/libstdc++/libz, the driver's libcuda, or cuDNN/cuBLAS, which are too
+# they load that the GPU machine may lack (oneDNN, libgomp, libpng, libcrypto, protobuf, cudart
+# ...; never libc/libstdc++/libz, the driver's libcuda, or cuDNN/cuBLAS, which are too
 # large and which the machine has), data/mnist/ (the .gz files, for the tests and the training
 # run) and manifest.env with the absolute paths baked into the test binaries. The directory is
-# also packed as BUNDLE_DIR.tar.xz (OpenBLAS alone is 36 MB; packed, the whole bundle is ~20-30
-# MB): carry that one file to the machine, where tools/device-check.sh unpacks it. A device run
+# also packed as BUNDLE_DIR.tar.xz (oneDNN alone is 40 MB, 7 MB packed; the README gives the
+# whole bundle's packed size): carry that one file to the machine, where tools/device-check.sh
+# unpacks it. A device run
 # carries at most 64 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,7 +9,7 @@ packages=(
   cmake ninja-build g++ git pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libpng-dev libssl-dev
-  libcli11-dev nlohmann-json3-dev libopenblas-dev
+  libcli11-dev nlohmann-json3-dev libdnnl-dev
   libprotobuf-dev protobuf-compiler
   python3 python3-numpy python3-matplotlib python3-venv
   curl ca-certificates xz-utils

@@ -24,6 +24,11 @@ void add_data_options(CLI::App& command, DataOptions& options) {
 void add_device_options(CLI::App& command, DeviceOptions& options, bool with_launch_flags) {
   command.add_option("--device", options.device, "cpu, or a GPU index such as 0 [default: GPU 0 when one answers, else cpu]");
   command.add_flag("--deterministic", options.deterministic, "Bit-identical reruns: deterministic GPU algorithms only, and metrics.csv without its timing columns");
+  command.add_option("--threads", options.threads,
+                     "CPU: compute threads (0: every core this process may use, or OMP_NUM_THREADS). Results are "
+                     "bit-identical for the same count; see README, Reproducibility")
+      ->check(whole_number_at_least(0) & CLI::Range(0, 1024))
+      ->capture_default_str();
   command.add_flag("--tf32", options.tf32, "GPU: allow TF32 tensor-core math (default fp32, for parity with the CPU)");
   command.add_option("--loader", options.loader, "GPU: how batches reach the device: auto, device (dataset resident) or pinned (streamed)")
       ->check(CLI::IsMember({"auto", "device", "pinned"}))
@@ -91,6 +96,7 @@ BackendOptions backend_options_from(const DeviceOptions& options, int max_batch)
   BackendOptions backend;
   backend.max_batch = max_batch;
   backend.deterministic = options.deterministic;
+  backend.threads = options.threads;
   backend.tf32 = options.tf32;
   backend.loader = options.loader;
   backend.graph = options.graph;

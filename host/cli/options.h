@@ -22,6 +22,7 @@ struct DataOptions {
 struct DeviceOptions {
   std::string device = "auto";
   bool deterministic = false;
+  int threads = 0;                  // --threads: CPU compute threads, 0 = every core
   bool tf32 = false;
   std::string loader = "auto";
   bool graph = false;               // --graph / --no-graph

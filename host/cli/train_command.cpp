@@ -76,6 +76,7 @@ void run_training(const TrainOptions& options) {
   if (config.resume_from.empty()) {
     nlohmann::json settings = {{"device", options.device.device},
                                {"deterministic", options.device.deterministic},
+                               {"threads", options.device.threads},
                                {"tf32", options.device.tf32},
                                {"loader", options.device.loader},
                                {"graph", options.device.graph},

@@ -59,6 +59,8 @@ struct PassTotals {
 struct BackendOptions {
   AdamConfig adam;
   int max_batch = 100;          // the largest batch train_step/evaluate_batch will be given
+  int threads = 0;              // CPU: compute threads, 0 = every core this process may use
+  bool flush_denormals = true;  // CPU: FTZ/DAZ on the compute threads (cpu_threads.h says why)
   bool deterministic = false;   // CUDA: deterministic cuDNN algorithms only
   bool tf32 = false;            // CUDA: allow TF32 tensor-core math (off = fp32 parity)
   std::string loader = "auto";  // CUDA: "auto" | "device" (dataset resident) | "pinned" (streamed)
@@ -76,7 +78,7 @@ struct BackendOptions {
 
 // How a backend runs its steps, for `train_gpu bench` and logs.
 struct ExecutionReport {
-  std::string launch = "n/a";  // "eager", "graph (8 steps per replay)", "eager (why graphs are off)"
+  std::string launch = "n/a";  // "eager", "graph (8 steps per replay)", "eager (why graphs are off)"; n/a: no launches (CPU)
   int kernels_per_step = 0;    // kernel launches in one training step; 0 when unknown
   std::string kernels;         // "classic" | "fused"; empty for the CPU
   std::string pooling;         // "fused" | "cudnn"; empty for the CPU
@@ -93,8 +95,13 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // One line naming the device, e.g. "cpu (OpenBLAS, 2 threads)".
+  // One line naming the device, e.g. "cpu (oneDNN 2.6.3 avx512_core sgemm, conv+pool avx512,
+  // 2 threads, denormals flushed)".
   virtual std::string description() const = 0;
+
+  // The kernels a training step runs, short, for the epoch line and `bench`; empty when the
+  // description already says it all.
+  virtual std::string kernels() const { return {}; }
 
   // The cuDNN convolution algorithms this backend runs at its largest batch, and how they were
   // chosen; none (not chosen()) for a backend without cuDNN.

@@ -1,7 +1,6 @@
 #include "host/model/cpu_backend.h"
 
-#include <cblas.h>
-
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -9,7 +8,10 @@
 #include "cuda/math/adam_math.h"
 #include "cuda/math/softmax_xent_math.h"
 #include "host/common/error.h"
+#include "host/model/cpu_conv_pool.h"
+#include "host/model/cpu_gemm.h"
 #include "host/model/cpu_layers.h"
+#include "host/model/cpu_threads.h"
 #include "host/model/image_set_check.h"
 
 namespace train_gpu {
@@ -21,23 +23,21 @@ using namespace model;
 // Large enough for any sensible batch, small enough that the (N, 32, 26, 26) buffers (86 KB per
 // image each) stay in the gigabytes and every int index product stays far from overflow.
 constexpr int kMaxBatchLimit = 1 << 16;
+constexpr int kMaxThreads = 1024;
 
 const char* split_name(Split split) { return split == Split::kTrain ? "train" : "test"; }
 
-// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64" -> "OpenBLAS 0.3.21".
-std::string openblas_version() {
-  const char* config = openblas_get_config();
-  if (config == nullptr) return "OpenBLAS";
-  std::string text(config);
-  const std::size_t first_space = text.find(' ');
-  const std::size_t second_space = first_space == std::string::npos ? first_space : text.find(' ', first_space + 1);
-  return second_space == std::string::npos ? text : text.substr(0, second_space);
-}
+// Adam's arena in chunks of this many floats, one chunk per parallel_for index: large enough to
+// amortize the scheduling, small enough (64 KB a chunk) to split 694k parameters evenly.
+constexpr std::size_t kAdamChunk = 16384;
 
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const BackendOptions& options)
-      : adam_(options.adam), workspace_(checked_max_batch(options.max_batch)) {
+      : adam_(options.adam),
+        flush_denormals_(options.flush_denormals),
+        threads_(cpu::set_thread_count(checked_threads(options.threads))),
+        workspace_(checked_max_batch(options.max_batch)) {
     parameters_.assign(kParameterCount, 0.0f);
     gradients_.assign(kParameterCount, 0.0f);
     adam_m_.assign(kParameterCount, 0.0f);
@@ -46,11 +46,19 @@ class CpuBackend final : public Backend {
   }
 
   std::string description() const override {
-    const char* core = openblas_get_corename();
-    std::string text = "cpu (" + openblas_version();
-    if (core != nullptr && *core != '\0') text += " " + std::string(core);
-    const int threads = openblas_get_num_threads();
-    return text + ", " + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)");
+    return "cpu (" + kernels() + ", " + std::to_string(threads_) + (threads_ == 1 ? " thread" : " threads") +
+           (flush_denormals_ ? ", denormals flushed)" : ", denormals kept)");
+  }
+
+  std::string kernels() const override {
+    return cpu::gemm_library() + " sgemm, conv+pool " + cpu::conv_pool_isa();
+  }
+
+  ExecutionReport execution_report(int batch) override {
+    (void)batch;
+    ExecutionReport report;
+    report.kernels = kernels();
+    return report;
   }
 
   void attach_data(const ImageSet& train, const ImageSet& test) override {
@@ -97,6 +105,7 @@ class CpuBackend final : public Backend {
 
   void train_step(int64_t first, int count) override {
     require_state("train_step");
+    const cpu::DenormalModeScope denormal_mode(flush_denormals_);
     const int32_t* samples = batch_samples(Split::kTrain, first, count, "train_step");
     gather(*train_, samples, count);
     cpu::network_forward(parameters_.data(), count, workspace_);
@@ -112,24 +121,26 @@ class CpuBackend final : public Backend {
       training_totals_.first_nonfinite_batch = batch_index;
     }
 
-    // Adam over the whole arena in one loop; the bias-corrected step size once per step.
+    // Adam over the whole arena, chunks split over the threads; the bias-corrected step size
+    // once per step.
     const int64_t t = step_ + 1;
     const float step_size = math::adam_step_size(adam_.learning_rate, adam_.beta1, adam_.beta2, t);
-    // Hyperparameters in locals: read through `this` they might alias the stores, which keeps
-    // the loop scalar. With them local (and -fno-math-errno, see host/CMakeLists.txt) it vectorizes.
-    const float beta1 = adam_.beta1, beta2 = adam_.beta2, epsilon = adam_.epsilon;
+    const AdamConfig adam = adam_;
     float* weights = parameters_.data();
     const float* gradient = gradients_.data();
     float* m = adam_m_.data();
     float* v = adam_v_.data();
-    for (std::size_t i = 0; i < kParameterCount; ++i) {
-      weights[i] = math::adam_update(weights[i], gradient[i], m[i], v[i], beta1, beta2, step_size, epsilon);
-    }
+    const int chunks = static_cast<int>((kParameterCount + kAdamChunk - 1) / kAdamChunk);
+    cpu::parallel_for(chunks, [=](int chunk) {
+      adam_chunk(std::size_t(chunk) * kAdamChunk, std::min(kParameterCount, std::size_t(chunk + 1) * kAdamChunk),
+                 weights, gradient, m, v, adam, step_size);
+    });
     step_ = t;
   }
 
   void evaluate_batch(Split split, int64_t first, int count, float* probabilities_out) override {
     require_state("evaluate_batch");
+    const cpu::DenormalModeScope denormal_mode(flush_denormals_);
     const int32_t* samples = batch_samples(split, first, count, "evaluate_batch");
     gather(split == Split::kTrain ? *train_ : *test_, samples, count);
     cpu::network_forward(parameters_.data(), count, workspace_);
@@ -165,11 +176,12 @@ class CpuBackend final : public Backend {
       throw Error(std::string("activations: image ") + std::to_string(index) + " is outside the " +
                   split_name(split) + " split's " + std::to_string(set.count) + " images");
     }
+    const cpu::DenormalModeScope denormal_mode(flush_denormals_);
     const int32_t sample = static_cast<int32_t>(index);
     gather(set, &sample, 1);
-    cpu::network_forward(parameters_.data(), 1, workspace_);
     ImageActivations result;
-    result.conv_relu.assign(workspace_.conv_relu.begin(), workspace_.conv_relu.begin() + kConvOutputs);
+    result.conv_relu.resize(kConvOutputs);
+    cpu::network_forward(parameters_.data(), 1, workspace_, result.conv_relu.data());
     result.probabilities.resize(kClasses);
     math::softmax_row(workspace_.logits.data(), kClasses, result.probabilities.data());
     return result;
@@ -182,6 +194,25 @@ class CpuBackend final : public Backend {
                   std::to_string(kMaxBatchLimit));
     }
     return max_batch;
+  }
+
+  static int checked_threads(int threads) {
+    if (threads < 0 || threads > kMaxThreads) {
+      throw Error("cpu backend: " + std::to_string(threads) + " threads; use 1.." + std::to_string(kMaxThreads) +
+                  " (0: every core)");
+    }
+    return threads;
+  }
+
+  // One chunk [begin, end) of the arena. Hyperparameters arrive by value: read through `this`
+  // they might alias the stores, which would keep the loop scalar; as locals (and with
+  // -fno-math-errno, see host/CMakeLists.txt) it vectorizes.
+  static void adam_chunk(std::size_t begin, std::size_t end, float* weights, const float* gradient, float* m,
+                         float* v, AdamConfig adam, float step_size) {
+    const float beta1 = adam.beta1, beta2 = adam.beta2, epsilon = adam.epsilon;
+    for (std::size_t i = begin; i < end; ++i) {
+      weights[i] = math::adam_update(weights[i], gradient[i], m[i], v[i], beta1, beta2, step_size, epsilon);
+    }
   }
 
   static void check_state_size(std::size_t size, const char* what) {
@@ -250,6 +281,8 @@ class CpuBackend final : public Backend {
   }
 
   AdamConfig adam_;
+  bool flush_denormals_;
+  int threads_;
   cpu::NetworkWorkspace workspace_;
   std::vector<uint8_t> labels_;  // (max_batch): the current batch's labels
   std::vector<float> parameters_, gradients_, adam_m_, adam_v_;  // arenas of model_spec.h

@@ -1,6 +1,12 @@
-// The CPU backend: float32, im2col + OpenBLAS sgemm for the convolution and dense layers, plain
-// loops for ReLU, pooling, softmax-CE and Adam (their per-element math from cuda/math/). It is
-// the fallback where no GPU answers and the oracle the CUDA backend is tested against.
+// The CPU backend: float32; the convolution, ReLU and pooling fused per image
+// (cpu_conv_pool.h), the dense layers through oneDNN's sgemm (cpu_gemm.h), softmax-CE and Adam
+// with their per-element math from cuda/math/; threads and denormal flushing from cpu_threads.h.
+// It is the fallback where no GPU answers and the oracle the CUDA backend is tested against.
+//
+// Reproducibility: every per-image and per-parameter loop computes the same bits whatever thread
+// runs it, and reductions over images run in image order; oneDNN's GEMMs may split their work
+// by thread count. A rerun with the same thread count is bit-identical (tested); README,
+// "Reproducibility", says what another thread count changes.
 #pragma once
 
 #include <memory>

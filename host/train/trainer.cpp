@@ -95,7 +95,8 @@ Trainer::Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, s
       observer_(observer),
       train_count_(dataset.train.count),
       test_count_(dataset.test.count),
-      batches_per_epoch_(batch_count(dataset.train.count, config_.batch_size)) {
+      batches_per_epoch_(batch_count(dataset.train.count, config_.batch_size)),
+      kernels_(backend.kernels()) {
   if (config_.batch_size <= 0 || config_.test_batch_size <= 0) throw Error("--batch-size and --test-batch-size must be positive");
   if (config_.epochs <= 0) throw Error("--epochs must be at least 1");
   if (train_count_ <= 0 || test_count_ <= 0) throw Error("the dataset has no training or no test images");
@@ -278,7 +279,8 @@ TrainResult Trainer::run() {
     out_ << "epoch " << row.epoch << "/" << config_.epochs << "  train loss " << fixed(row.train_loss, 4) << "  acc "
          << fixed(100 * row.train_accuracy, 2) << "%  test loss " << fixed(row.test_loss, 4) << "  acc "
          << fixed(100 * row.test_accuracy, 2) << "%  " << fixed(row.epoch_seconds, 1) << " s  "
-         << with_thousands(static_cast<int64_t>(row.samples_per_second)) << " samples/s" << std::endl;
+         << with_thousands(static_cast<int64_t>(row.samples_per_second)) << " samples/s"
+         << (kernels_.empty() ? "" : "  [" + kernels_ + "]") << std::endl;
 
     const bool last = epoch + 1 == config_.epochs;
     const bool stopping = StopSignal::received() != 0;

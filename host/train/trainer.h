@@ -74,6 +74,7 @@ class Trainer {
   int64_t train_count_;
   int64_t test_count_;
   int64_t batches_per_epoch_;
+  std::string kernels_;  // the backend's kernels, named at the end of every epoch line
 };
 
 // Batches of `batch` covering `count` samples, the last one partial: ceil(count / batch).

@@ -3,7 +3,7 @@
 //
 //   cmake --build <build> --target cpu_backend_bench && <build>/tests/bench/cpu_backend_bench
 //
-// OpenBLAS picks its thread count (OPENBLAS_NUM_THREADS overrides); description() names it.
+// Threads: every core (OMP_NUM_THREADS overrides); description() names them and the kernels.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include "host/data/image_set.h"
 #include "host/model/backend.h"
 #include "host/model/cpu_backend.h"
+#include "host/model/cpu_conv_pool.h"
 #include "host/model/cpu_layers.h"
 #include "host/model/initializer.h"
 
@@ -89,44 +90,28 @@ struct LayerFixture {
   std::vector<float> parameters, gradients;
 };
 
-void BM_ConvForward(benchmark::State& state) {
+void BM_ConvReluPoolForward(benchmark::State& state) {
   LayerFixture f;
   for (auto _ : state) {
-    cpu::im2col_3x3(f.workspace.images.data(), kBatch, model::kImageSide, f.workspace.columns.data());
-    cpu::conv_forward_relu(f.workspace.columns.data(), kBatch, model::kConvSide, model::kConvFilters,
-                           f.parameters.data() + model::kConvWeightOffset,
-                           f.parameters.data() + model::kConvBiasOffset, f.workspace.conv_relu.data());
+    cpu::conv_relu_pool_forward(f.workspace.images.data(), kBatch, f.parameters.data() + model::kConvWeightOffset,
+                                f.parameters.data() + model::kConvBiasOffset, f.workspace.pooled.data(),
+                                f.workspace.pool_argmax.data());
   }
+  state.SetLabel(cpu::conv_pool_isa());
 }
-BENCHMARK(BM_ConvForward)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ConvReluPoolForward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-void BM_ConvBackward(benchmark::State& state) {
+void BM_ConvReluPoolBackward(benchmark::State& state) {
   LayerFixture f;
   for (auto _ : state) {
-    cpu::conv_backward_params(f.workspace.columns.data(), f.workspace.conv_relu.data(), kBatch, model::kConvSide,
-                              model::kConvFilters, f.gradients.data() + model::kConvWeightOffset,
-                              f.gradients.data() + model::kConvBiasOffset);
+    cpu::conv_relu_pool_backward_params(f.workspace.images.data(), f.workspace.dpooled.data(),
+                                        f.workspace.pool_argmax.data(), kBatch, f.workspace.conv_gradients.data(),
+                                        f.gradients.data() + model::kConvWeightOffset,
+                                        f.gradients.data() + model::kConvBiasOffset);
   }
+  state.SetLabel(cpu::conv_pool_isa());
 }
-BENCHMARK(BM_ConvBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-void BM_PoolForward(benchmark::State& state) {
-  LayerFixture f;
-  for (auto _ : state) {
-    cpu::maxpool2x2_forward(f.workspace.conv_relu.data(), kBatch, model::kConvFilters, model::kConvSide,
-                            f.workspace.pooled.data(), f.workspace.pool_argmax.data());
-  }
-}
-BENCHMARK(BM_PoolForward)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-void BM_PoolBackward(benchmark::State& state) {
-  LayerFixture f;
-  for (auto _ : state) {
-    cpu::maxpool2x2_backward(f.workspace.pooled.data(), f.workspace.pool_argmax.data(), kBatch, model::kConvFilters,
-                             model::kConvSide, f.workspace.dconv.data());
-  }
-}
-BENCHMARK(BM_PoolBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ConvReluPoolBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Fc1Forward(benchmark::State& state) {
   LayerFixture f;

@@ -96,7 +96,7 @@ TEST_F(CudaBackendTest, ForwardActivationsMatchTheCpuBackend) {
   for (int64_t index : {0, 17, 95}) {
     const ImageActivations gpu = pair.gpu->activations(Split::kTest, index);
     const ImageActivations cpu = pair.cpu->activations(Split::kTest, index);
-    // FP32 on both sides, different summation orders (cuDNN vs im2col+OpenBLAS; 9-term convolution
+    // FP32 on both sides, different summation orders (cuDNN vs the fused per-image loops; 9-term convolution
     // sums, 5408-term fc1 sums): a few ulps per sum, amplified at most ~10x by fc2 and softmax.
     // rtol 1e-4 leaves an order of magnitude of margin; atol 1e-6 covers values near zero.
     EXPECT_TRUE(all_close(gpu.conv_relu, cpu.conv_relu, 1e-5, 1e-6)) << "image " << index;

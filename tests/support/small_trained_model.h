@@ -41,7 +41,7 @@ inline SmallTrainedModel train_small_model(const std::filesystem::path& scratch,
 
 // `output`'s last line, printed by tests/support/evaluate_reference.py's comparison_line, must
 // show the other runtime agreeing with evaluate on every test image. Both sides are float32
-// forward passes of the same weights that differ only in summation order (OpenBLAS vs MLAS or
+// forward passes of the same weights that differ only in summation order (oneDNN vs MLAS or
 // Eigen over 5,408 and 128 terms): measured at most 1.3e-6 apart, so the 1e-5 holds with
 // room, while a layout mistake (transposed fc1, a permuted flatten) moves probabilities by tenths.
 inline void expect_matches_evaluate(const std::string& output) {

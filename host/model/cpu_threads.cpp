@@ -1,0 +1,56 @@
+#include "host/model/cpu_threads.h"
+
+#include <omp.h>
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+namespace train_gpu::cpu {
+
+namespace {
+
+#if defined(__SSE__)
+constexpr unsigned kFlushToZero = 0x8000u;     // MXCSR.FTZ
+constexpr unsigned kDenormalsAreZero = 0x0040u;  // MXCSR.DAZ
+constexpr unsigned kFlushBits = kFlushToZero | kDenormalsAreZero;
+#endif
+
+// The pool size OpenMP chose before we changed it: what "0 = default" means for every later call.
+int default_thread_count() {
+  static const int count = omp_get_max_threads();
+  return count;
+}
+
+}  // namespace
+
+int set_thread_count(int requested) {
+  const int count = requested > 0 ? requested : default_thread_count();
+  omp_set_num_threads(count);
+  return count;
+}
+
+int thread_count() { return omp_get_max_threads(); }
+
+bool flushes_denormals() {
+#if defined(__SSE__)
+  return (_mm_getcsr() & kFlushBits) == kFlushBits;
+#else
+  return false;
+#endif
+}
+
+void set_flush_denormals(bool flush) {
+#if defined(__SSE__)
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(flush ? (csr | kFlushBits) : (csr & ~kFlushBits));
+#else
+  (void)flush;
+#endif
+}
+
+DenormalModeScope::DenormalModeScope(bool flush) : previous_(flushes_denormals()) { set_flush_denormals(flush); }
+
+DenormalModeScope::~DenormalModeScope() { set_flush_denormals(previous_); }
+
+}  // namespace train_gpu::cpu

@@ -1,0 +1,52 @@
+// Threads and floating-point mode of the CPU backend's compute. One OpenMP pool runs both
+// oneDNN's GEMMs (Debian's libdnnl is built on OpenMP, libgomp) and the per-image loops of
+// cpu_conv_pool.cpp and the Adam update, so the two never oversubscribe the cores.
+//
+// Denormals: the tutorial's gradients and Adam's second moments decay into the denormal range
+// within the first epoch, and x86 cores take microcode assists on every denormal operand: with
+// them, steady epochs ran about twice as long as with FTZ/DAZ set (issue 13's measurements).
+// TensorFlow and PyTorch flush on their compute threads; so do we, on every thread that computes
+// (the caller for the duration of a step, the pool threads whenever they run our work). A new
+// thread inherits the mode of its creator and oneDNN's parallel regions run on the same pool
+// threads as ours, so they compute flushed too.
+#pragma once
+
+namespace train_gpu::cpu {
+
+// Sets how many threads compute (0: every core this process may run on, the OpenMP default or
+// OMP_NUM_THREADS). Returns the count now in force.
+int set_thread_count(int requested);
+int thread_count();
+
+// The calling thread's mode: true when denormal results flush to zero (FTZ) and denormal inputs
+// read as zero (DAZ). Always false on CPUs without such a mode (non-x86 builds).
+bool flushes_denormals();
+void set_flush_denormals(bool flush);
+
+// Sets the calling thread's mode for its lifetime and restores the previous one.
+class DenormalModeScope {
+ public:
+  explicit DenormalModeScope(bool flush);
+  ~DenormalModeScope();
+  DenormalModeScope(const DenormalModeScope&) = delete;
+  DenormalModeScope& operator=(const DenormalModeScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// body(i) for every i in [0, count), statically split over the pool; every pool thread first
+// takes the caller's denormal mode. Which thread runs which i never changes what body(i)
+// computes, so results do not depend on the thread count. body must not throw.
+template <typename Body>
+void parallel_for(int count, const Body& body) {
+  const bool flush = flushes_denormals();
+#pragma omp parallel
+  {
+    set_flush_denormals(flush);
+#pragma omp for schedule(static)
+    for (int i = 0; i < count; ++i) body(i);
+  }
+}
+
+}  // namespace train_gpu::cpu
