@@ -156,7 +156,10 @@ def torch_accuracy(torch, model, x, y):
     return correct / x.shape[0]
 
 
-def run_torch(kind, args, data):
+def run_torch(kind, args, data, epoch_accuracies=None):
+    """Trains with PyTorch; returns (seconds of each epoch's training pass, final test accuracy).
+    With a list as epoch_accuracies, also appends the test accuracy after every epoch (measured
+    outside the timed pass)."""
     torch = torch_setup(args)
     if kind == "torch-graph" and args.device != "cuda":
         raise Skip("CUDA graphs need a CUDA device")
@@ -182,7 +185,8 @@ def run_torch(kind, args, data):
         return loss
 
     if kind == "torch-compile":
-        step = torch.compile(step, mode="reduce-overhead", dynamic=False)
+        # reduce-overhead means CUDA graphs; a CPU caller (cpu_peers.py) sets "default".
+        step = torch.compile(step, mode=getattr(args, "torch_compile_mode", "reduce-overhead"), dynamic=False)
 
     graphs = {}
     if kind == "torch-graph":
@@ -209,6 +213,10 @@ def run_torch(kind, args, data):
                 step(x, y)
         sync()
         epoch_seconds.append(time.perf_counter() - start)
+        if epoch_accuracies is not None:
+            epoch_accuracies.append(torch_accuracy(torch, model, x_test, y_test))
+    if epoch_accuracies:
+        return epoch_seconds, epoch_accuracies[-1]
     return epoch_seconds, torch_accuracy(torch, model, x_test, y_test)
 
 
@@ -276,7 +284,9 @@ def adam_without_optax(jax, jnp, learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-7)
     return init, update
 
 
-def run_jax(args, data):
+def run_jax(args, data, epoch_accuracies=None):
+    """Trains with JAX; returns (seconds of each epoch's training pass, final test accuracy, the
+    optimizer's name). epoch_accuracies: as run_torch's."""
     try:
         import jax
         import jax.numpy as jnp
@@ -323,6 +333,11 @@ def run_jax(args, data):
         updates, state = opt_update(grads, state, p)
         return jax.tree_util.tree_map(lambda a, b: a + b, p, updates), state
 
+    forward_jit = jax.jit(forward)
+
+    def accuracy(p):
+        return float(jnp.mean(jnp.argmax(forward_jit(p, x_test), axis=1) == y_test))
+
     state = opt_init(params)
     count = x_train.shape[0]
     key = jax.random.PRNGKey(args.seed)
@@ -335,9 +350,9 @@ def run_jax(args, data):
             params, state = step(params, state, x_train, y_train, order, first, size)
         jax.block_until_ready(params)
         epoch_seconds.append(time.perf_counter() - start)
-    logits = jax.jit(forward)(params, x_test)
-    accuracy = float(jnp.mean(jnp.argmax(logits, axis=1) == y_test))
-    return epoch_seconds, accuracy, optimizer_name
+        if epoch_accuracies is not None:
+            epoch_accuracies.append(accuracy(params))
+    return epoch_seconds, epoch_accuracies[-1] if epoch_accuracies else accuracy(params), optimizer_name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,15 +370,22 @@ def run_train_gpu(binary, extra, args):
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise Skip(f"train_gpu {' '.join(extra.split())} exited {result.returncode}: {last}")
-        with open(os.path.join(run_dir, "metrics.csv")) as f:
-            rows = list(csv.DictReader(f))
-        # metrics.csv's epoch_seconds includes the test pass; samples_per_second is the training
-        # part alone, as the peers time it.
-        train_count = args.limit or 60000
-        epoch_seconds = [train_count / float(row["samples_per_second"]) for row in rows]
-        return epoch_seconds, float(rows[-1]["test_accuracy"])
+        epoch_seconds, accuracies = read_train_gpu_metrics(run_dir, args.limit or 60000)
+        return epoch_seconds, accuracies[-1]
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def read_train_gpu_metrics(run_dir, train_count):
+    """(seconds of each epoch's training pass, test accuracy after each epoch) from a run's
+    metrics.csv. Its epoch_seconds includes the test pass; samples_per_second is the training part
+    alone, as the peers time it."""
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise Skip(f"no epochs in {os.path.join(run_dir, 'metrics.csv')}")
+    return ([train_count / float(row["samples_per_second"]) for row in rows],
+            [float(row["test_accuracy"]) for row in rows])
 
 
 def train_gpu_bench_rows(path, batch):
