@@ -567,9 +567,10 @@ def main(argv=None):
     say(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
     say(f"- machine: {machine_description()}")
     images = f"{train_count:,}" if train_count else "?"
-    steady_text = f"epochs 2-{args.epochs}" if args.epochs > 1 else "epoch 1, warm-up included"
+    steady_text = (f"epochs 2-{args.epochs} of every run" if args.epochs > 1
+                   else "epoch 1 of every run (with --epochs 1, warm-up included)")
     say(f"- job: {images} training images per epoch, batch {args.batch}, {args.epochs} epoch(s) per run, "
-        f"{args.rounds} round(s); s/epoch = the training pass alone, over {steady_text} of every round")
+        f"{args.rounds} round(s); s/epoch = the training pass alone (no test pass), over {steady_text}")
     for row in rows:
         if row["threads_note"]:
             say(f"- {row['system']}: {row['threads_note']}")
