@@ -528,9 +528,10 @@ def main(argv=None):
     if args.threads > len(os.sched_getaffinity(0)):
         say(f"WARNING: --threads {args.threads} exceeds the {len(os.sched_getaffinity(0))} CPUs this process may use")
     python = ensure_venv(args, args.systems) if any(s in PYTHON_SYSTEMS for s in args.systems) else None
+    python_version = ""
     if python:
-        version = subprocess.run([python, "--version"], capture_output=True, text=True).stdout.strip()
-        say(f"frameworks: {version} in {args.venv}")
+        python_version = subprocess.run([python, "--version"], capture_output=True, text=True).stdout.strip()
+        say(f"frameworks: {python_version} in {args.venv}")
     train_gpu = TrainGpu(args) if "train_gpu" in args.systems else None
 
     runs = {system: [] for system in args.systems}
@@ -566,6 +567,8 @@ def main(argv=None):
     say("")
     say(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
     say(f"- machine: {machine_description()}")
+    if python_version:
+        say(f"- frameworks' Python: {python_version} ({args.venv})")
     images = f"{train_count:,}" if train_count else "?"
     steady_text = (f"epochs 2-{args.epochs} of every run" if args.epochs > 1
                    else "epoch 1 of every run (with --epochs 1, warm-up included)")
