@@ -156,7 +156,10 @@ def torch_accuracy(torch, model, x, y):
     return correct / x.shape[0]
 
 
-def run_torch(kind, args, data):
+def run_torch(kind, args, data, epoch_accuracies=None):
+    """Trains with PyTorch; returns (seconds of each epoch's training pass, final test accuracy).
+    With a list as epoch_accuracies, also appends the test accuracy after every epoch (measured
+    outside the timed pass)."""
     torch = torch_setup(args)
     if kind == "torch-graph" and args.device != "cuda":
         raise Skip("CUDA graphs need a CUDA device")
@@ -182,7 +185,8 @@ def run_torch(kind, args, data):
         return loss
 
     if kind == "torch-compile":
-        step = torch.compile(step, mode="reduce-overhead", dynamic=False)
+        # reduce-overhead means CUDA graphs; a CPU caller (cpu_peers.py) sets "default".
+        step = torch.compile(step, mode=getattr(args, "torch_compile_mode", "reduce-overhead"), dynamic=False)
 
     graphs = {}
     if kind == "torch-graph":
@@ -209,6 +213,10 @@ def run_torch(kind, args, data):
                 step(x, y)
         sync()
         epoch_seconds.append(time.perf_counter() - start)
+        if epoch_accuracies is not None:
+            epoch_accuracies.append(torch_accuracy(torch, model, x_test, y_test))
+    if epoch_accuracies:
+        return epoch_seconds, epoch_accuracies[-1]
     return epoch_seconds, torch_accuracy(torch, model, x_test, y_test)
 
 
@@ -276,7 +284,9 @@ def adam_without_optax(jax, jnp, learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-7)
     return init, update
 
 
-def run_jax(args, data):
+def run_jax(args, data, epoch_accuracies=None):
+    """Trains with JAX; returns (seconds of each epoch's training pass, final test accuracy, the
+    optimizer's name). epoch_accuracies: as run_torch's."""
     try:
         import jax
         import jax.numpy as jnp
@@ -303,11 +313,24 @@ def run_jax(args, data):
     x_train, y_train, x_test, y_test = (put(a) for a in data)
     params = {name: put(value) for name, value in initial_weights(args.seed).items()}
 
+    # cpu_peers.py sets jax_channels_last: XLA:CPU runs the step ~4x faster with a channels-last
+    # convolution and the 2x2 pooling as reshape + max (same values; its gradient avoids the slow
+    # select-and-scatter of reduce_window's). The pooled maps go back to NCHW before flattening,
+    # so fc1 keeps PyTorch's layout either way.
+    channels_last = getattr(args, "jax_channels_last", False)
+
     def forward(p, x):
-        y = jax.lax.conv_general_dilated(x, p["conv.weight"], (1, 1), "VALID",
-                                         dimension_numbers=("NCHW", "OIHW", "NCHW"))
-        y = jax.nn.relu(y + p["conv.bias"][None, :, None, None])
-        y = jax.lax.reduce_window(y, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+        if channels_last:
+            y = jax.lax.conv_general_dilated(x.transpose(0, 2, 3, 1), p["conv.weight"].transpose(2, 3, 1, 0),
+                                             (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            y = jax.nn.relu(y + p["conv.bias"])
+            n, h, w, c = y.shape
+            y = y.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4)).transpose(0, 3, 1, 2)
+        else:
+            y = jax.lax.conv_general_dilated(x, p["conv.weight"], (1, 1), "VALID",
+                                             dimension_numbers=("NCHW", "OIHW", "NCHW"))
+            y = jax.nn.relu(y + p["conv.bias"][None, :, None, None])
+            y = jax.lax.reduce_window(y, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
         y = y.reshape(y.shape[0], -1)
         y = jax.nn.relu(y @ p["fc1.weight"].T + p["fc1.bias"])
         return y @ p["fc2.weight"].T + p["fc2.bias"]
@@ -323,6 +346,11 @@ def run_jax(args, data):
         updates, state = opt_update(grads, state, p)
         return jax.tree_util.tree_map(lambda a, b: a + b, p, updates), state
 
+    forward_jit = jax.jit(forward)
+
+    def accuracy(p):
+        return float(jnp.mean(jnp.argmax(forward_jit(p, x_test), axis=1) == y_test))
+
     state = opt_init(params)
     count = x_train.shape[0]
     key = jax.random.PRNGKey(args.seed)
@@ -335,9 +363,9 @@ def run_jax(args, data):
             params, state = step(params, state, x_train, y_train, order, first, size)
         jax.block_until_ready(params)
         epoch_seconds.append(time.perf_counter() - start)
-    logits = jax.jit(forward)(params, x_test)
-    accuracy = float(jnp.mean(jnp.argmax(logits, axis=1) == y_test))
-    return epoch_seconds, accuracy, optimizer_name
+        if epoch_accuracies is not None:
+            epoch_accuracies.append(accuracy(params))
+    return epoch_seconds, epoch_accuracies[-1] if epoch_accuracies else accuracy(params), optimizer_name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,15 +383,22 @@ def run_train_gpu(binary, extra, args):
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise Skip(f"train_gpu {' '.join(extra.split())} exited {result.returncode}: {last}")
-        with open(os.path.join(run_dir, "metrics.csv")) as f:
-            rows = list(csv.DictReader(f))
-        # metrics.csv's epoch_seconds includes the test pass; samples_per_second is the training
-        # part alone, as the peers time it.
-        train_count = args.limit or 60000
-        epoch_seconds = [train_count / float(row["samples_per_second"]) for row in rows]
-        return epoch_seconds, float(rows[-1]["test_accuracy"])
+        epoch_seconds, accuracies = read_train_gpu_metrics(run_dir, args.limit or 60000)
+        return epoch_seconds, accuracies[-1]
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def read_train_gpu_metrics(run_dir, train_count):
+    """(seconds of each epoch's training pass, test accuracy after each epoch) from a run's
+    metrics.csv. Its epoch_seconds includes the test pass; samples_per_second is the training part
+    alone, as the peers time it."""
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise Skip(f"no epochs in {os.path.join(run_dir, 'metrics.csv')}")
+    return ([train_count / float(row["samples_per_second"]) for row in rows],
+            [float(row["test_accuracy"]) for row in rows])
 
 
 def train_gpu_bench_rows(path, batch):
