@@ -85,12 +85,16 @@ TEST(BenchReport, TheTableShowsTheLaunchWordAndNotesWhyAGraphRowRanEagerly) {
   cpu.kernel_set.clear();
   cpu.pooling.clear();
   cpu.kernels_per_step = 0;
-  print_bench_table({row(64, "graph (8 steps per replay)"), row(64, "eager (graph capture failed: x)"), cpu}, true,
-                    out);
+  BenchRow uncounted = row(128, "eager");
+  uncounted.kernels_per_step = 0;
+  print_bench_table({row(64, "graph (8 steps per replay)"), row(64, "eager (graph capture failed: x)"), cpu, uncounted},
+                    true, out);
   const std::string table = out.str();
   EXPECT_NE(table.find("k/step"), std::string::npos) << table;
   EXPECT_NE(table.find("    64 graph  fused    cudnn        13     938        24.50"), std::string::npos) << table;
-  EXPECT_NE(table.find("    64 n/a    -        -             ?"), std::string::npos) << table;
+  // A CPU row has no launches to count: "-", where a GPU row that could not count says "?".
+  EXPECT_NE(table.find("    64 n/a    -        -             -"), std::string::npos) << table;
+  EXPECT_NE(table.find("   128 eager  fused    cudnn         ?"), std::string::npos) << table;
   EXPECT_NE(table.find("  batch 64: eager (graph capture failed: x)"), std::string::npos) << table;
   EXPECT_NE(table.find("  batch 64: graph (8 steps per replay)"), std::string::npos) << table;
 }

@@ -4,6 +4,7 @@
 
 #include "host/common/csv_field.h"
 #include "host/common/format.h"
+#include "host/model/backend.h"
 
 namespace train_gpu::cli {
 
@@ -22,7 +23,10 @@ void print_bench_table(const std::vector<BenchRow>& rows, bool with_floor, std::
   std::vector<std::string> notes;
   for (const BenchRow& row : rows) {
     const std::string floor = with_floor ? fixed(row.floor_ms, 2) : std::string("n/a");
-    const std::string kernels_per_step = row.kernels_per_step > 0 ? std::to_string(row.kernels_per_step) : "?";
+    // "?": a GPU backend that could not count its launches; "-": a backend without launches (CPU).
+    const std::string kernels_per_step = row.kernels_per_step > 0         ? std::to_string(row.kernels_per_step)
+                                         : row.launch == ExecutionReport{}.launch ? "-"
+                                                                                  : "?";
     std::snprintf(line, sizeof line, "%6d %-6s %-8s %-6s %8s %7lld %12.2f %14s %10.3f %10s %11.4f\n", row.batch,
                   launch_word(row.launch).c_str(), row.kernel_set.empty() ? "-" : row.kernel_set.c_str(),
                   row.pooling.empty() ? "-" : row.pooling.c_str(), kernels_per_step.c_str(),

@@ -1,6 +1,8 @@
 #include "host/model/cpu_threads.h"
 
+#if defined(_OPENMP)
 #include <omp.h>
+#endif
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -16,21 +18,34 @@ constexpr unsigned kDenormalsAreZero = 0x0040u;  // MXCSR.DAZ
 constexpr unsigned kFlushBits = kFlushToZero | kDenormalsAreZero;
 #endif
 
+#if defined(_OPENMP)
 // The pool size OpenMP chose before we changed it: what "0 = default" means for every later call.
 int default_thread_count() {
   static const int count = omp_get_max_threads();
   return count;
 }
+#endif
 
 }  // namespace
 
 int set_thread_count(int requested) {
+#if defined(_OPENMP)
   const int count = requested > 0 ? requested : default_thread_count();
   omp_set_num_threads(count);
   return count;
+#else
+  (void)requested;
+  return 1;
+#endif
 }
 
-int thread_count() { return omp_get_max_threads(); }
+int thread_count() {
+#if defined(_OPENMP)
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
 
 bool flushes_denormals() {
 #if defined(__SSE__)

@@ -14,7 +14,7 @@
 namespace train_gpu::cpu {
 
 // Sets how many threads compute (0: every core this process may run on, the OpenMP default or
-// OMP_NUM_THREADS). Returns the count now in force.
+// OMP_NUM_THREADS). Returns the count now in force (1 in a build without OpenMP).
 int set_thread_count(int requested);
 int thread_count();
 
@@ -38,8 +38,11 @@ class DenormalModeScope {
 // body(i) for every i in [0, count), statically split over the pool; every pool thread first
 // takes the caller's denormal mode. Which thread runs which i never changes what body(i)
 // computes, so results do not depend on the thread count. body must not throw.
+// Without OpenMP (a compiler without its runtime, e.g. clang without libomp in tools/fuzz.sh)
+// the loop runs on the caller's thread, in the caller's mode.
 template <typename Body>
 void parallel_for(int count, const Body& body) {
+#if defined(_OPENMP)
   const bool flush = flushes_denormals();
 #pragma omp parallel
   {
@@ -47,6 +50,9 @@ void parallel_for(int count, const Body& body) {
 #pragma omp for schedule(static)
     for (int i = 0; i < count; ++i) body(i);
   }
+#else
+  for (int i = 0; i < count; ++i) body(i);
+#endif
 }
 
 }  // namespace train_gpu::cpu
