@@ -80,6 +80,17 @@ FusedForward fused_forward(const std::vector<float>& images, int count, const st
   return out;
 }
 
+// Seeded random images in [0, 1], weights in [-0.5, 0.5] and biases in [-0.3, 0.3].
+struct ConvInputs {
+  std::vector<float> images, weight, bias;
+};
+
+ConvInputs random_conv_inputs(int count, uint64_t seed) {
+  using namespace model;
+  return {random_floats(std::size_t(count) * kImagePixels, seed, 0.0f, 1.0f),
+          random_floats(kConvWeightCount, seed + 1, -0.5f, 0.5f), random_floats(kConvFilters, seed + 2, -0.3f, 0.3f)};
+}
+
 // The flat (count * 32, 26, 26) index of pooled element o's winner, from its in-window position.
 std::size_t winner_index(std::size_t o, uint8_t position) {
   using namespace model;
@@ -133,9 +144,7 @@ TEST(CpuLayersTest, ConvReluPoolIsExactOnSmallIntegers) {
 TEST(CpuLayersTest, ConvReluPoolMatchesFloat64OnRandomInputs) {
   using namespace model;
   const int count = 5;  // not a multiple of the thread count: the split's uneven share runs
-  const auto images = random_floats(std::size_t(count) * kImagePixels, 21, 0.0f, 1.0f);
-  const auto weight = random_floats(kConvWeightCount, 22, -0.5f, 0.5f);
-  const auto bias = random_floats(kConvFilters, 23, -0.3f, 0.3f);
+  const auto [images, weight, bias] = random_conv_inputs(count, 21);
   const FusedForward out = fused_forward(images, count, weight, bias);
 
   const auto maps = relu_of(reference::conv_forward(reference::to_double(images), count, kImageSide, kConvFilters,
@@ -170,9 +179,7 @@ TEST(CpuLayersTest, ConvReluPoolMatchesFloat64OnRandomInputs) {
 TEST(CpuLayersTest, ConvReluPoolBackwardParamsMatchesFloat64) {
   using namespace model;
   const int count = 5;
-  const auto images = random_floats(std::size_t(count) * kImagePixels, 31, 0.0f, 1.0f);
-  const auto weight = random_floats(kConvWeightCount, 32, -0.5f, 0.5f);
-  const auto bias = random_floats(kConvFilters, 33, -0.3f, 0.3f);
+  const auto [images, weight, bias] = random_conv_inputs(count, 31);
   const FusedForward forward = fused_forward(images, count, weight, bias);
   auto dpooled = random_floats(std::size_t(count) * kFlatFeatures, 34, -1e-3f, 1e-3f);
   for (std::size_t i = 0; i < dpooled.size(); ++i) {
@@ -203,16 +210,14 @@ TEST(CpuLayersTest, ConvReluPoolBackwardParamsMatchesFloat64) {
 TEST(CpuLayersTest, ConvReluPoolResultsDoNotDependOnTheThreadCount) {
   using namespace model;
   const int count = 7;
-  const auto images = random_floats(std::size_t(count) * kImagePixels, 51, 0.0f, 1.0f);
-  const auto weight = random_floats(kConvWeightCount, 52, -0.5f, 0.5f);
-  const auto bias = random_floats(kConvFilters, 53, -0.3f, 0.3f);
+  const ConvInputs in = random_conv_inputs(count, 51);
   const auto dpooled = random_floats(std::size_t(count) * kFlatFeatures, 54, -1e-3f, 1e-3f);
   auto run = [&](int threads) {
     cpu::set_thread_count(threads);
-    FusedForward out = fused_forward(images, count, weight, bias);
+    FusedForward out = fused_forward(in.images, count, in.weight, in.bias);
     std::vector<float> scratch(std::size_t(count) * cpu::kConvGradientFloatsPerImage);
     std::vector<float> gradients(kConvWeightCount + kConvBiasCount);
-    cpu::conv_relu_pool_backward_params(images.data(), dpooled.data(), out.argmax.data(), count, scratch.data(),
+    cpu::conv_relu_pool_backward_params(in.images.data(), dpooled.data(), out.argmax.data(), count, scratch.data(),
                                         gradients.data(), gradients.data() + kConvWeightCount);
     out.maps.insert(out.maps.end(), gradients.begin(), gradients.end());
     return out;
@@ -224,7 +229,7 @@ TEST(CpuLayersTest, ConvReluPoolResultsDoNotDependOnTheThreadCount) {
   EXPECT_EQ(one.argmax, three.argmax);
 }
 
-// A pattern placed through the centre tap alone (maps = the image): [[5, 7], [7, 1]] has its
+// A pattern placed through the top-left tap alone (maps = the image): [[5, 7], [7, 1]] has its
 // first maximum at position 1; all-equal windows (a positive bias on zeros) at position 0.
 TEST(CpuLayersTest, ConvReluPoolTiesGoToTheFirstPositionInRowMajorOrder) {
   using namespace model;
