@@ -20,8 +20,8 @@ namespace {
 
 using namespace model;
 
-// Large enough for any sensible batch, small enough that the (N, 32, 26, 26) buffers (86 KB per
-// image each) stay in the gigabytes and every int index product stays far from overflow.
+// Large enough for any sensible batch, small enough that the (N, 5408) buffers (22 KB per image
+// each) stay well inside memory and every int index product stays far from overflow.
 constexpr int kMaxBatchLimit = 1 << 16;
 constexpr int kMaxThreads = 1024;
 
