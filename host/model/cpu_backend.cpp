@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cuda/math/activation_math.h"
 #include "cuda/math/adam_math.h"
@@ -30,6 +32,7 @@ const char* split_name(Split split) { return split == Split::kTrain ? "train" : 
 // Adam's arena in chunks of this many floats, one chunk per parallel_for index: large enough to
 // amortize the scheduling, small enough (64 KB a chunk) to split 694k parameters evenly.
 constexpr std::size_t kAdamChunk = 16384;
+constexpr int kAdamChunks = static_cast<int>((kParameterCount + kAdamChunk - 1) / kAdamChunk);
 
 class CpuBackend final : public Backend {
  public:
@@ -118,13 +121,11 @@ class CpuBackend final : public Backend {
     const double batch_loss =
         accumulate_losses(count, inverse_count, workspace_.dlogits.data(), training_totals_);
     cpu::network_backward(parameters_.data(), count, workspace_, gradients_.data());
-    if (training_totals_.first_nonfinite_batch < 0 &&
-        (!std::isfinite(batch_loss) || !cpu::all_finite(gradients_.data(), gradients_.size()))) {
-      training_totals_.first_nonfinite_batch = batch_index;
-    }
 
     // Adam over the whole arena, chunks split over the threads; the bias-corrected step size
-    // once per step.
+    // once per step. Each chunk's gradients are checked for NaN/infinity right after its update,
+    // while they are still in the core's cache: a separate pass over the 2.8 MB arena cost
+    // 0.15 ms of a 2.2 ms step.
     const int64_t t = step_ + 1;
     const float step_size = math::adam_step_size(adam_.learning_rate, adam_.beta1, adam_.beta2, t);
     const AdamConfig adam = adam_;
@@ -132,11 +133,18 @@ class CpuBackend final : public Backend {
     const float* gradient = gradients_.data();
     float* m = adam_m_.data();
     float* v = adam_v_.data();
-    const int chunks = static_cast<int>((kParameterCount + kAdamChunk - 1) / kAdamChunk);
-    cpu::parallel_for(chunks, [=](int chunk) {
-      adam_chunk(std::size_t(chunk) * kAdamChunk, std::min(kParameterCount, std::size_t(chunk + 1) * kAdamChunk),
-                 weights, gradient, m, v, adam, step_size);
+    uint8_t* chunk_finite = chunk_finite_.data();
+    cpu::parallel_for(kAdamChunks, [=](int chunk) {
+      const std::size_t begin = std::size_t(chunk) * kAdamChunk;
+      const std::size_t end = std::min(kParameterCount, begin + kAdamChunk);
+      adam_chunk(begin, end, weights, gradient, m, v, adam, step_size);
+      chunk_finite[chunk] = cpu::all_finite(gradient + begin, end - begin) ? 1 : 0;
     });
+    const bool gradients_finite =
+        std::all_of(chunk_finite_.begin(), chunk_finite_.end(), [](uint8_t finite) { return finite != 0; });
+    if (training_totals_.first_nonfinite_batch < 0 && (!std::isfinite(batch_loss) || !gradients_finite)) {
+      training_totals_.first_nonfinite_batch = batch_index;
+    }
     step_ = t;
   }
 
@@ -288,6 +296,7 @@ class CpuBackend final : public Backend {
   cpu::NetworkWorkspace workspace_;
   std::vector<uint8_t> labels_;  // (max_batch): the current batch's labels
   std::vector<float> parameters_, gradients_, adam_m_, adam_v_;  // arenas of model_spec.h
+  std::vector<uint8_t> chunk_finite_ = std::vector<uint8_t>(kAdamChunks);  // per Adam chunk: gradients all finite
   int64_t step_ = 0;
   bool has_state_ = false;
   const ImageSet* train_ = nullptr;
