@@ -409,6 +409,27 @@ TEST(CpuBackendTest, TrainingBitsDoNotDependOnRerunsOrTheThreadCount) {
   cpu::set_thread_count(0);
 }
 
+// The pool's thread count is process-wide: a backend made later with another count must not
+// leave an earlier one computing with it.
+TEST(CpuBackendTest, EachBackendComputesWithItsOwnThreadCount) {
+  const ModelState start = initial_model_state(936);
+  BackendOptions options;
+  options.threads = 1;
+  options.max_batch = 4;
+  const ImageSet train = image_set_of(reference::random_batch(4, 937)), test = image_set_of(reference::random_batch(2, 938));
+  auto one = make_cpu_backend(options);
+  one->attach_data(train, test);
+  one->set_state(start);
+  one->set_order(Split::kTrain, {0, 1, 2, 3});
+  options.threads = 3;
+  auto three = make_cpu_backend(options);
+  EXPECT_EQ(cpu::thread_count(), 3);
+  one->train_step(0, 4);
+  EXPECT_EQ(cpu::thread_count(), 1);
+  EXPECT_NE(one->description().find(", 1 thread,"), std::string::npos) << one->description();
+  cpu::set_thread_count(0);
+}
+
 // Flush-to-zero on the threads that compute (Adam's loop runs on the pool's threads): first
 // moments that start denormal are flushed, not carried; and the parameters stay within the
 // tolerance the GPU comparisons allow between CPU and GPU (tests/gpu/cuda_backend_test.cpp,

@@ -50,7 +50,7 @@ bool bench_batch_size(const BenchOptions& options, const Dataset& dataset, int b
   BackendOptions backend_options = backend_options_from(options.device, batch);
   backend_options.graph = launch == "graph";
   const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr);
-  if (backend_options.graph && backend->execution_report(batch).launch == ExecutionReport{}.launch) return false;
+  if (backend_options.graph && !backend->execution_report(batch).launches_kernels()) return false;
   device = backend->description();
   backend->attach_data(dataset.train, dataset.test);
   backend->set_state(initial_model_state(options.seed));

@@ -24,9 +24,11 @@ void print_bench_table(const std::vector<BenchRow>& rows, bool with_floor, std::
   for (const BenchRow& row : rows) {
     const std::string floor = with_floor ? fixed(row.floor_ms, 2) : std::string("n/a");
     // "?": a GPU backend that could not count its launches; "-": a backend without launches (CPU).
-    const std::string kernels_per_step = row.kernels_per_step > 0         ? std::to_string(row.kernels_per_step)
-                                         : row.launch == ExecutionReport{}.launch ? "-"
-                                                                                  : "?";
+    ExecutionReport report;
+    report.launch = row.launch;
+    const std::string kernels_per_step = row.kernels_per_step > 0     ? std::to_string(row.kernels_per_step)
+                                         : report.launches_kernels() ? "?"
+                                                                     : "-";
     std::snprintf(line, sizeof line, "%6d %-6s %-8s %-6s %8s %7lld %12.2f %14s %10.3f %10s %11.4f\n", row.batch,
                   launch_word(row.launch).c_str(), row.kernel_set.empty() ? "-" : row.kernel_set.c_str(),
                   row.pooling.empty() ? "-" : row.pooling.c_str(), kernels_per_step.c_str(),

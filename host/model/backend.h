@@ -80,9 +80,12 @@ struct BackendOptions {
 struct ExecutionReport {
   std::string launch = "n/a";  // "eager", "graph (8 steps per replay)", "eager (why graphs are off)"; n/a: no launches (CPU)
   int kernels_per_step = 0;    // kernel launches in one training step; 0 when unknown
-  std::string kernels;         // "classic" | "fused"; empty for the CPU
+  std::string kernels;         // "classic" | "fused" on a GPU; the CPU's ISA word ("avx512")
   std::string pooling;         // "fused" | "cudnn"; empty for the CPU
   std::string details;         // e.g. which cuBLASLt epilogues were found
+
+  // False for a backend that launches no kernels (the CPU): no graphs, nothing to count.
+  bool launches_kernels() const { return launch != ExecutionReport{}.launch; }
 };
 
 // What the network computes for one image.

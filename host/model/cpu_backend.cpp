@@ -39,7 +39,7 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(const BackendOptions& options)
       : adam_(options.adam),
         flush_denormals_(options.flush_denormals),
-        threads_(cpu::set_thread_count(checked_threads(options.threads))),
+        threads_(cpu::set_thread_count(checked_threads(options.threads))),  // 0 -> the count in force
         workspace_(checked_max_batch(options.max_batch)) {
     parameters_.assign(kParameterCount, 0.0f);
     gradients_.assign(kParameterCount, 0.0f);
@@ -110,7 +110,7 @@ class CpuBackend final : public Backend {
 
   void train_step(int64_t first, int count) override {
     require_state("train_step");
-    const cpu::DenormalModeScope denormal_mode(flush_denormals_);
+    const cpu::ComputeScope compute(threads_, flush_denormals_);
     const int32_t* samples = batch_samples(Split::kTrain, first, count, "train_step");
     gather(*train_, samples, count);
     cpu::network_forward(parameters_.data(), count, workspace_);
@@ -133,16 +133,17 @@ class CpuBackend final : public Backend {
     const float* gradient = gradients_.data();
     float* m = adam_m_.data();
     float* v = adam_v_.data();
+    // Only the pass's first non-finite batch is recorded: once it is, the check stops.
+    const bool check = training_totals_.first_nonfinite_batch < 0;
     uint8_t* chunk_finite = chunk_finite_.data();
     cpu::parallel_for(kAdamChunks, [=](int chunk) {
       const std::size_t begin = std::size_t(chunk) * kAdamChunk;
       const std::size_t end = std::min(kParameterCount, begin + kAdamChunk);
       adam_chunk(begin, end, weights, gradient, m, v, adam, step_size);
-      chunk_finite[chunk] = cpu::all_finite(gradient + begin, end - begin) ? 1 : 0;
+      if (check) chunk_finite[chunk] = cpu::all_finite(gradient + begin, end - begin) ? 1 : 0;
     });
-    const bool gradients_finite =
-        std::all_of(chunk_finite_.begin(), chunk_finite_.end(), [](uint8_t finite) { return finite != 0; });
-    if (training_totals_.first_nonfinite_batch < 0 && (!std::isfinite(batch_loss) || !gradients_finite)) {
+    if (check && (!std::isfinite(batch_loss) || std::find(chunk_finite_.begin(), chunk_finite_.end(), 0) !=
+                                                    chunk_finite_.end())) {
       training_totals_.first_nonfinite_batch = batch_index;
     }
     step_ = t;
@@ -150,7 +151,7 @@ class CpuBackend final : public Backend {
 
   void evaluate_batch(Split split, int64_t first, int count, float* probabilities_out) override {
     require_state("evaluate_batch");
-    const cpu::DenormalModeScope denormal_mode(flush_denormals_);
+    const cpu::ComputeScope compute(threads_, flush_denormals_);
     const int32_t* samples = batch_samples(split, first, count, "evaluate_batch");
     gather(split == Split::kTrain ? *train_ : *test_, samples, count);
     cpu::network_forward(parameters_.data(), count, workspace_);
@@ -186,7 +187,7 @@ class CpuBackend final : public Backend {
       throw Error(std::string("activations: image ") + std::to_string(index) + " is outside the " +
                   split_name(split) + " split's " + std::to_string(set.count) + " images");
     }
-    const cpu::DenormalModeScope denormal_mode(flush_denormals_);
+    const cpu::ComputeScope compute(threads_, flush_denormals_);
     const int32_t sample = static_cast<int32_t>(index);
     gather(set, &sample, 1);
     ImageActivations result;

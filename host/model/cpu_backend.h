@@ -4,9 +4,9 @@
 // It is the fallback where no GPU answers and the oracle the CUDA backend is tested against.
 //
 // Reproducibility: every per-image and per-parameter loop computes the same bits whatever thread
-// runs it, and reductions over images run in image order; oneDNN's GEMMs may split their work
-// by thread count. A rerun with the same thread count is bit-identical (tested); README,
-// "Reproducibility", says what another thread count changes.
+// runs it, reductions over images run in image order, and oneDNN's sgemm at these shapes does not
+// split its sums by thread: reruns and other --threads values are bit-identical (tested), other
+// instruction sets are not (README, "CPU backend").
 #pragma once
 
 #include <memory>

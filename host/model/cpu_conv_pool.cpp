@@ -1,6 +1,5 @@
 #include "host/model/cpu_conv_pool.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "cuda/math/activation_math.h"
@@ -10,8 +9,10 @@
 // One copy of the per-image kernels per instruction-set level, chosen by the dynamic loader
 // (GCC's ifunc resolver asks the CPU once). Other compilers get the baseline build.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TRAIN_GPU_HAVE_ISA_CLONES 1
 #define TRAIN_GPU_ISA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
+#define TRAIN_GPU_HAVE_ISA_CLONES 0
 #define TRAIN_GPU_ISA_CLONES
 #endif
 
@@ -187,7 +188,7 @@ void conv_relu_pool_backward_params(const float* images, const float* dpooled, c
 }
 
 std::string conv_pool_isa() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if TRAIN_GPU_HAVE_ISA_CLONES
   // The same order of preference as the clones' resolver.
   if (__builtin_cpu_supports("x86-64-v4")) return "avx512";
   if (__builtin_cpu_supports("x86-64-v3")) return "avx2";

@@ -1,6 +1,6 @@
-// Threads and floating-point mode of the CPU backend's compute. One OpenMP pool runs both
-// oneDNN's GEMMs (Debian's libdnnl is built on OpenMP, libgomp) and the per-image loops of
-// cpu_conv_pool.cpp and the Adam update, so the two never oversubscribe the cores.
+// Threads, floating-point mode and signal mask of the CPU backend's compute. One OpenMP pool
+// runs both oneDNN's GEMMs (Debian's libdnnl is built on OpenMP, libgomp) and the per-image
+// loops of cpu_conv_pool.cpp and the Adam update, so the two never oversubscribe the cores.
 //
 // Denormals: the tutorial's gradients and Adam's second moments decay into the denormal range
 // within the first epoch, and x86 cores take microcode assists on every denormal operand: with
@@ -10,6 +10,8 @@
 // thread inherits the mode of its creator and oneDNN's parallel regions run on the same pool
 // threads as ours, so they compute flushed too.
 #pragma once
+
+#include <csignal>
 
 namespace train_gpu::cpu {
 
@@ -23,16 +25,26 @@ int thread_count();
 bool flushes_denormals();
 void set_flush_denormals(bool flush);
 
-// Sets the calling thread's mode for its lifetime and restores the previous one.
-class DenormalModeScope {
+// One CPU backend call (a step, an evaluation batch), from the calling thread's side:
+// - the backend's thread count, set again each time: the pool's count is process-wide, and a
+//   second backend with another count must not leave this one computing with it;
+// - the backend's denormal mode, restored afterwards;
+// - SIGINT and SIGTERM held back until the call ends (pending ones arrive then). oneDNN's JIT
+//   kernels keep data below the stack pointer, and a handler that runs on the interrupted
+//   thread's stack overwrites it: a Ctrl-C during a GEMM corrupted the heap in about one run in
+//   three. The pool's threads are created inside such a call, so they inherit the mask and
+//   never take the signals at all. train_gpu's handlers only set a flag the trainer reads
+//   between steps, so holding the signals for one step changes nothing it does.
+class ComputeScope {
  public:
-  explicit DenormalModeScope(bool flush);
-  ~DenormalModeScope();
-  DenormalModeScope(const DenormalModeScope&) = delete;
-  DenormalModeScope& operator=(const DenormalModeScope&) = delete;
+  ComputeScope(int threads, bool flush_denormals);
+  ~ComputeScope();
+  ComputeScope(const ComputeScope&) = delete;
+  ComputeScope& operator=(const ComputeScope&) = delete;
 
  private:
-  bool previous_;
+  bool previous_flush_;
+  sigset_t previous_signals_;
 };
 
 // body(i) for every i in [0, count), statically split over the pool; every pool thread first

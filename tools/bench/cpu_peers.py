@@ -21,9 +21,8 @@ zero biases, on the CPU with --threads threads (default 2):
                  limited by the CPU affinity below (XLA's pools size themselves to the CPUs a
                  process may use) and XLA_FLAGS=--xla_cpu_multi_thread_eigen=true|false (false
                  with one thread)
-  train_gpu      the engine (--train-gpu BIN): `BIN train --device cpu --threads N ...`; with a
-                 binary that has no --threads, OMP_NUM_THREADS/OPENBLAS_NUM_THREADS (with a
-                 warning). Epoch times and test accuracies come from the run's metrics.csv.
+  train_gpu      the engine (--train-gpu BIN): `BIN train --device cpu --threads N ...`. Epoch
+                 times and test accuracies come from the run's metrics.csv.
 
 Every run is its own process, so imports and thread settings never leak between systems. Each
 one is pinned to the first --threads CPUs it may use (sched_setaffinity; --no-pin to skip) and
@@ -324,28 +323,21 @@ def run_python_system(args, python, system, work):
 
 
 class TrainGpu:
-    """The engine's command line, probed once: does `train` take --threads?"""
+    """The engine's command line and its version, read once."""
 
     def __init__(self, args):
         self.binary = args.train_gpu
-        help_text = subprocess.run([self.binary, "train", "--help"], capture_output=True, text=True, timeout=60)
-        if help_text.returncode != 0:
-            raise SystemExit(f"cpu_peers.py: {self.binary} train --help exited {help_text.returncode}: "
-                             f"{help_text.stderr.strip()[-300:]}")
-        self.has_threads = "--threads" in help_text.stdout
-        if not self.has_threads:
-            say(f"WARNING: {self.binary} train has no --threads; train_gpu's threads come from "
-                f"OMP_NUM_THREADS/OPENBLAS_NUM_THREADS={args.threads} alone")
         version = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=60)
-        self.version = (version.stdout.strip().splitlines() or ["train_gpu (no --version)"])[0]
+        if version.returncode != 0:
+            raise SystemExit(f"cpu_peers.py: {self.binary} --version exited {version.returncode}: "
+                             f"{version.stderr.strip()[-300:]}")
+        self.version = (version.stdout.strip().splitlines() or ["train_gpu"])[0]
 
-    def command(self, args, run_dir, with_threads):
-        command = [self.binary, "train", "--device", "cpu", "--epochs", str(args.epochs),
-                   "--batch-size", str(args.batch), "--seed", str(args.seed), "--lr", "0.001", "--beta1", "0.9",
-                   "--beta2", "0.999", "--epsilon", "1e-07", "--data-dir", args.data_dir, "--run-dir", run_dir,
-                   "--save-every", str(args.epochs), "--no-progress", "--no-tensorboard"]
-        if with_threads:
-            command += ["--threads", str(args.threads)]
+    def command(self, args, run_dir):
+        command = [self.binary, "train", "--device", "cpu", "--threads", str(args.threads), "--epochs",
+                   str(args.epochs), "--batch-size", str(args.batch), "--seed", str(args.seed), "--lr", "0.001",
+                   "--beta1", "0.9", "--beta2", "0.999", "--epsilon", "1e-07", "--data-dir", args.data_dir,
+                   "--run-dir", run_dir, "--save-every", str(args.epochs), "--no-progress", "--no-tensorboard"]
         if args.limit_train:
             command += ["--limit-train", str(args.limit_train)]
         if args.limit_test:
@@ -356,14 +348,8 @@ class TrainGpu:
         run_dir = os.path.join(work, "run")
         log_path = os.path.join(work, "log.txt")
         env = child_environment(args, "train_gpu")
-        cpus = pinned_cpus(args.threads, args.pin)
-        status = run_process(self.command(args, run_dir, self.has_threads), env, cpus, args.timeout, log_path)
-        if status != 0 and self.has_threads and "--threads" in log_tail(log_path, 20):
-            say(f"WARNING: {self.binary} rejected --threads; running again with "
-                f"OMP_NUM_THREADS/OPENBLAS_NUM_THREADS={args.threads} alone")
-            self.has_threads = False
-            shutil.rmtree(run_dir, ignore_errors=True)
-            status = run_process(self.command(args, run_dir, False), env, cpus, args.timeout, log_path)
+        status = run_process(self.command(args, run_dir), env, pinned_cpus(args.threads, args.pin), args.timeout,
+                             log_path)
         if status != 0:
             raise RunFailed(f"exit status {status}; the end of its log ({log_path}):\n{log_tail(log_path)}")
         device = ""
@@ -379,8 +365,7 @@ class TrainGpu:
             raise RunFailed(f"metrics.csv has no {missing} column (--deterministic drops the timing columns)")
         except (OSError, peers.Skip) as error:
             raise RunFailed(str(error))
-        note = f"device {device or '?'}; " + (f"--threads {args.threads}" if self.has_threads
-                                               else f"no --threads: OMP/OPENBLAS_NUM_THREADS={args.threads}")
+        note = f"device {device or '?'}; --threads {args.threads}"
         if args.train_gpu_args:
             note += f"; extra args: {args.train_gpu_args}"
         return {"epoch_seconds": seconds, "accuracies": accuracies, "version": self.version, "threads_note": note,
