@@ -5,8 +5,19 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "support/pool_threads.h"
 
 namespace train_gpu {
 namespace {
@@ -18,6 +29,49 @@ bool signal_blocked_here(int signal_number) {
   sigset_t mask;
   pthread_sigmask(SIG_BLOCK, nullptr, &mask);
   return sigismember(&mask, signal_number) == 1;
+}
+
+#if defined(_OPENMP)
+// What OpenMP chose before anything in this process changed it (OMP_NUM_THREADS, else every core
+// this process may run on): read while static objects are made, before main and before any test.
+const int kOpenMpDefaultThreads = omp_get_max_threads();
+#endif
+
+// The effects of the denormal mode on the calling thread, not its control bits (a test reading
+// the bits that set_flush_denormals writes would agree with any mask it writes). The operands
+// are volatile so that the compiler cannot fold them at compile time, in the default mode.
+// DAZ: a subnormal operand reads as zero.
+bool subnormal_input_reads_as_zero() {
+  volatile float subnormal = std::numeric_limits<float>::denorm_min() * 1000.0f;  // 1.4e-42
+  return subnormal == 0.0f;
+}
+// FTZ: a result in the subnormal range from normal operands is flushed to zero. Judged by its
+// bits: a float comparison would read a subnormal result as zero under DAZ alone.
+bool subnormal_result_is_flushed() {
+  volatile float small = 1e-20f;  // normal; its square, 1e-40, is subnormal
+  const float product = small * small;
+  uint32_t bits = 0;
+  std::memcpy(&bits, &product, sizeof bits);
+  return (bits & 0x7fffffffu) == 0;
+}
+
+struct ModeOnEachThread {
+  std::vector<int> reads_as_zero, flushed, thread;
+};
+
+// Both effects on every index of a parallel_for of `threads` over `threads` indices, and which
+// pool thread ran each index.
+ModeOnEachThread mode_on_each_thread(int threads) {
+  ModeOnEachThread seen{std::vector<int>(std::size_t(threads), -1), std::vector<int>(std::size_t(threads), -1),
+                        std::vector<int>(std::size_t(threads), -1)};
+  cpu::parallel_for(threads, [&](int i) {
+    seen.reads_as_zero[std::size_t(i)] = subnormal_input_reads_as_zero() ? 1 : 0;
+    seen.flushed[std::size_t(i)] = subnormal_result_is_flushed() ? 1 : 0;
+#if defined(_OPENMP)
+    seen.thread[std::size_t(i)] = omp_get_thread_num();
+#endif
+  });
+  return seen;
 }
 
 // A SIGINT raised during a call waits for its end (a handler run inside oneDNN's JIT code
@@ -62,6 +116,60 @@ TEST(ComputeScope, PoolThreadsStartedInACallNeverTakeStopSignals) {
   std::atomic<int> blocked{0};
   cpu::parallel_for(kThreads, [&](int) { blocked += signal_blocked_here(SIGINT) ? 1 : 0; });
   EXPECT_EQ(blocked.load(), kThreads - 1) << "every thread but the caller holds SIGINT";
+  cpu::set_thread_count(0);
+#endif
+}
+
+// "0 threads" is OpenMP's own choice, whatever count was asked for before: the backend of a
+// second run in one process (--threads 1, then the default) must not keep the first one's.
+TEST(ThreadCount, ZeroMeansOpenMpsDefaultEvenAfterAnExplicitCount) {
+#if !defined(_OPENMP)
+  EXPECT_EQ(cpu::set_thread_count(0), 1);
+  GTEST_SKIP() << "built without OpenMP: always one thread";
+#else
+  // default + 1 differs from the default on any machine, 1 on any with more than one core.
+  for (const int explicit_count : {kOpenMpDefaultThreads + 1, 1}) {
+    EXPECT_EQ(cpu::set_thread_count(explicit_count), explicit_count);
+    EXPECT_EQ(cpu::thread_count(), explicit_count);
+    EXPECT_EQ(cpu::set_thread_count(0), kOpenMpDefaultThreads) << "after " << explicit_count;
+    EXPECT_EQ(cpu::thread_count(), kOpenMpDefaultThreads) << "after " << explicit_count;
+  }
+#endif
+}
+
+// A flushing call flushes on the caller and on every pool thread: subnormal inputs read as zero
+// (DAZ) and subnormal results become zero (FTZ); a call that keeps denormals keeps both, on every
+// thread, even when the pool's threads were left flushing. Each branch starts with the pool in
+// the other mode, set directly (support/pool_threads.h), so it is parallel_for that must change
+// it, whichever test made the pool.
+TEST(ComputeScope, FlushingReadsSubnormalsAsZeroAndFlushesResultsOnEveryThread) {
+#if !defined(__SSE__)
+  GTEST_SKIP() << "no FTZ/DAZ mode on this CPU";
+#else
+  constexpr int kThreads = 3;
+  cpu::set_flush_denormals(false);
+  ASSERT_FALSE(subnormal_input_reads_as_zero()) << "a mode that keeps denormals keeps them";
+  ASSERT_FALSE(subnormal_result_is_flushed());
+  for (const bool flush : {true, false}) {
+    testing::set_pool_threads_flush_denormals(kThreads, !flush);
+    cpu::set_flush_denormals(!flush);
+    {
+      const cpu::ComputeScope scope(kThreads, flush);
+      EXPECT_EQ(subnormal_input_reads_as_zero(), flush) << "the caller";
+      EXPECT_EQ(subnormal_result_is_flushed(), flush) << "the caller";
+      const ModeOnEachThread seen = mode_on_each_thread(kThreads);
+      EXPECT_EQ(seen.reads_as_zero, std::vector<int>(kThreads, flush ? 1 : 0)) << "DAZ, per pool thread";
+      EXPECT_EQ(seen.flushed, std::vector<int>(kThreads, flush ? 1 : 0)) << "FTZ, per pool thread";
+#if defined(_OPENMP)
+      std::vector<int> threads = seen.thread;
+      std::sort(threads.begin(), threads.end());
+      EXPECT_EQ(threads, (std::vector<int>{0, 1, 2})) << "each index on its own thread: every pool thread checked";
+#endif
+    }
+    EXPECT_EQ(subnormal_input_reads_as_zero(), !flush) << "the caller's own mode is back";
+    EXPECT_EQ(subnormal_result_is_flushed(), !flush) << "the caller's own mode is back";
+  }
+  cpu::set_flush_denormals(false);
   cpu::set_thread_count(0);
 #endif
 }

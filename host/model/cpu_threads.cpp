@@ -22,6 +22,8 @@ constexpr unsigned kFlushBits = kFlushToZero | kDenormalsAreZero;
 
 #if defined(_OPENMP)
 // The pool size OpenMP chose before we changed it: what "0 = default" means for every later call.
+// Read on the first call of set_thread_count, whatever it asks for: read lazily on the first
+// request for 0, it was the count an earlier explicit request had set (1, then 0, gave 1).
 int default_thread_count() {
   static const int count = omp_get_max_threads();
   return count;
@@ -32,7 +34,8 @@ int default_thread_count() {
 
 int set_thread_count(int requested) {
 #if defined(_OPENMP)
-  const int count = requested > 0 ? requested : default_thread_count();
+  const int default_count = default_thread_count();  // before omp_set_num_threads below changes it
+  const int count = requested > 0 ? requested : default_count;
   omp_set_num_threads(count);
   return count;
 #else
