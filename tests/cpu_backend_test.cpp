@@ -22,6 +22,8 @@
 #include "host/model/initializer.h"
 #include "host/model/model_spec.h"
 #include "reference_network.h"
+#include "support/overflowing_gradient.h"
+#include "support/pool_threads.h"
 
 namespace train_gpu {
 namespace {
@@ -323,6 +325,28 @@ TEST(CpuBackendTest, RecordsTheFirstNonFiniteBatchOfThePassAndStillSteps) {
   EXPECT_EQ(f.backend->take_totals(PassKind::kEvaluation).first_nonfinite_batch, 0);
 }
 
+// A batch whose loss is finite but whose fc1 gradient overflows (support/overflowing_gradient.h):
+// the loss check cannot see it, so the gradients' own check must. Unflagged, Adam turns the
+// infinite gradients into NaN weights (inf / inf) that the trainer would save as good.
+TEST(CpuBackendTest, RecordsABatchWithAFiniteLossButOverflowingGradients) {
+  SmallFixture f;
+  f.backend->train_step(0, 4);  // batch 0 of the pass: finite
+  ModelState overflowing = f.backend->state();
+  testing::make_fc1_gradient_overflow(overflowing);
+  f.backend->set_state(overflowing);
+  f.backend->train_step(4, 4);  // batch 1
+  const PassTotals totals = f.backend->take_totals(PassKind::kTraining);
+  ASSERT_EQ(totals.batches, 2);
+  // The premise: the loss stayed finite (so only the gradient check can flag the batch) ...
+  EXPECT_TRUE(std::isfinite(totals.batch_loss_sum)) << totals.batch_loss_sum;
+  EXPECT_GT(totals.batch_loss_sum, 1e3) << "not the state of overflowing_gradient.h";
+  // ... and the gradient did overflow: only a non-finite gradient makes Adam's update NaN.
+  const std::vector<float> after = f.backend->state().parameters;
+  const auto fc1 = after.begin() + std::ptrdiff_t(kFc1WeightOffset);
+  EXPECT_GT(std::count_if(fc1, fc1 + std::ptrdiff_t(kFc1WeightCount), [](float w) { return !std::isfinite(w); }), 0);
+  EXPECT_EQ(totals.first_nonfinite_batch, 1);
+}
+
 TEST(CpuBackendTest, ActivationsOfOneImageMatchFloat64) {
   SmallFixture f;
   const int64_t index = 5;  // a sample index of the test split, not an order position
@@ -434,7 +458,9 @@ TEST(CpuBackendTest, EachBackendComputesWithItsOwnThreadCount) {
 // moments that start denormal are flushed, not carried; and the parameters stay within the
 // tolerance the GPU comparisons allow between CPU and GPU (tests/gpu/cuda_backend_test.cpp,
 // OneTrainingStepMatchesTheCpuBackend: rtol 1e-4 plus atol 1e-5), so flushing is not a
-// difference the oracle's users can see.
+// difference the oracle's users can see. Before the flushed run the pool's threads are set to
+// keep denormals (support/pool_threads.h): pool threads made inside a flushing call would flush
+// by inheritance, and the test would pass without the backend setting their mode.
 TEST(CpuBackendTest, FlushedDenormalsStayWithinTheGpuComparisonTolerance) {
   ModelState start = initial_model_state(934);
   start.step = 50;
@@ -450,6 +476,7 @@ TEST(CpuBackendTest, FlushedDenormalsStayWithinTheGpuComparisonTolerance) {
   options.flush_denormals = false;
   const ModelState kept = state_after_steps(options, start, 3);
   options.flush_denormals = true;
+  testing::set_pool_threads_flush_denormals(options.threads, false);
   const ModelState flushed = state_after_steps(options, start, 3);
 
   EXPECT_GT(denormal_count(kept.adam_m), 0u);  // without flushing, parameters with zero gradient keep them

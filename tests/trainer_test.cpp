@@ -7,6 +7,7 @@
 #include <csignal>
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 
@@ -17,6 +18,7 @@
 #include "host/train/run_directory.h"
 #include "host/train/stop_signal.h"
 #include "support/mnist_subset.h"
+#include "support/overflowing_gradient.h"
 
 namespace train_gpu {
 namespace {
@@ -24,16 +26,22 @@ namespace {
 namespace fs = std::filesystem;
 
 // Passes everything to a real backend and raises a stop signal after `stop_after` train steps,
-// as if SIGTERM had arrived during that step.
+// as if SIGTERM had arrived during that step. A test may also change the real backend (its state)
+// right before a chosen step.
 class StoppingBackend : public Backend {
  public:
   StoppingBackend(Backend& inner, int64_t stop_after) : inner_(inner), stop_after_(stop_after) {}
+  void before_step(int64_t step, std::function<void(Backend&)> action) {
+    action_step_ = step;
+    action_ = std::move(action);
+  }
   std::string description() const override { return inner_.description(); }
   void attach_data(const ImageSet& train, const ImageSet& test) override { inner_.attach_data(train, test); }
   void set_state(const ModelState& state) override { inner_.set_state(state); }
   ModelState state() override { return inner_.state(); }
   void set_order(Split split, const std::vector<int32_t>& order) override { inner_.set_order(split, order); }
   void train_step(int64_t first, int count) override {
+    if (steps_ + 1 == action_step_) action_(inner_);
     inner_.train_step(first, count);
     if (++steps_ == stop_after_) StopSignal::raise_for_test(SIGTERM);
   }
@@ -48,6 +56,8 @@ class StoppingBackend : public Backend {
   Backend& inner_;
   int64_t stop_after_;
   int64_t steps_ = 0;
+  int64_t action_step_ = -1;
+  std::function<void(Backend&)> action_;
   ConvolutionAlgorithms algorithms_;
 };
 
@@ -270,6 +280,29 @@ TEST_F(TrainerTest, DivergenceStopsWithEpochAndStepAndKeepsTheLastGoodCheckpoint
   }
   EXPECT_FALSE(fs::exists(checkpoint_path(stable.run_dir, 2)));
   EXPECT_NO_THROW(load_checkpoint(checkpoint_path(stable.run_dir, 1)));
+}
+
+// The epoch's last batch with a finite loss and overflowing gradients (support/overflowing_gradient.h):
+// the step leaves NaN weights, and the epoch's checkpoint would hold them. The run must stop there
+// with the divergence error instead of saving that checkpoint as good.
+TEST_F(TrainerTest, OverflowingGradientsAtTheEpochsLastBatchStopTheRunBeforeItsCheckpoint) {
+  auto cpu = backend();
+  StoppingBackend poisoned(*cpu, -1);  // never stops
+  poisoned.before_step(10, [](Backend& real) {  // the last of epoch 1's 10 batches
+    ModelState state = real.state();
+    testing::make_fc1_gradient_overflow(state);
+    real.set_state(state);
+  });
+  TrainConfig run = config("overflow", 1);
+  try {
+    Trainer(poisoned, dataset_, run, log_).run();
+    ADD_FAILURE() << "the run finished as if the epoch were good";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("non-finite loss or gradients at epoch 1, step 10 (batch 10 of the epoch)"), std::string::npos)
+        << message;
+  }
+  EXPECT_FALSE(fs::exists(checkpoint_path(run.run_dir, 1))) << "a checkpoint of NaN weights was saved as good";
 }
 
 TEST_F(TrainerTest, KeepLastPrunesOlderEpochCheckpoints) {

@@ -26,6 +26,7 @@
 #include "host/model/cpu_backend.h"
 #include "host/model/initializer.h"
 #include "host/model/model_spec.h"
+#include "support/overflowing_gradient.h"
 #include "support/test_support.h"
 
 namespace train_gpu {
@@ -332,6 +333,26 @@ TEST_F(CudaBackendTest, ANonFiniteParameterIsReportedAtItsBatch) {
   const PassTotals totals = pair.gpu->take_totals(PassKind::kTraining);
   EXPECT_EQ(totals.batches, 3);
   EXPECT_EQ(totals.first_nonfinite_batch, 1);
+}
+
+// The CPU test's twin (cpu_backend_test, RecordsABatchWithAFiniteLossButOverflowingGradients):
+// a finite loss and an overflowing fc1 gradient (support/overflowing_gradient.h), which only the
+// gradients' own check can flag, with both kernel sets (each carries the check in its own kernel).
+TEST_F(CudaBackendTest, AFiniteLossWithOverflowingGradientsIsReportedAtItsBatch) {
+  for (const char* kernels : {"classic", "fused"}) {
+    BackendOptions options = options_with("device");
+    options.kernels = kernels;
+    Pair pair(options);
+    pair.gpu->train_step(0, 64);
+    ModelState state = pair.gpu->state();
+    testing::make_fc1_gradient_overflow(state);
+    pair.gpu->set_state(state);
+    pair.gpu->train_step(64, 64);
+    const PassTotals totals = pair.gpu->take_totals(PassKind::kTraining);
+    EXPECT_EQ(totals.batches, 2) << kernels;
+    EXPECT_TRUE(std::isfinite(totals.batch_loss_sum)) << kernels << ": the loss check alone would see it";
+    EXPECT_EQ(totals.first_nonfinite_batch, 1) << kernels;
+  }
 }
 
 TEST_F(CudaBackendTest, MisuseIsAnErrorNotACrash) {
