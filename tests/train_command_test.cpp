@@ -111,6 +111,29 @@ TEST_F(TrainCommandTest, FirstEpochOfFashionMnistReaches85Percent) {
   EXPECT_GE(last_metrics_row(run)[4], 0.85);
 }
 
+// --threads reaches the CPU backend, and --threads 0 means OpenMP's default. The child runs with
+// OMP_NUM_THREADS=3, which makes that default 3 on any machine, so neither count can pass by being
+// what the machine would have chosen anyway. The count in force is in the backend's description
+// (stdout, config.json's "device"); config.json's "settings" records the flag as given.
+TEST_F(TrainCommandTest, ThreadsFlagSetsTheCpuBackendsCountAndZeroMeansTheDefault) {
+  if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  const std::pair<int, std::string> cases[] = {{1, ", 1 thread,"}, {0, ", 3 threads,"}};
+  for (const auto& [threads, in_force] : cases) {
+    const fs::path run = scratch_.path() / ("threads-" + std::to_string(threads));
+    const t::CommandResult result =
+        t::run_command("OMP_NUM_THREADS=3 " + t::shell_quote(TRAIN_GPU_BINARY) + " --device cpu --threads " +
+                           std::to_string(threads) + " --dry-run --no-progress --no-tensorboard --limit-train 64 --limit-test 64" +
+                           " --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR) + " --run-dir " + t::shell_quote(run.string()),
+                       scratch_.path());
+    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+    t::expect_contains(result.out, "device: cpu (");
+    t::expect_contains(result.out, in_force);
+    const nlohmann::json config = nlohmann::json::parse(t::read_text(run / "config.json"));
+    EXPECT_EQ(config["settings"]["threads"], threads);
+    t::expect_contains(config["device"].get<std::string>(), in_force);
+  }
+}
+
 // Whether this machine has a GPU that --device 0 must train on, asked of the CUDA runtime directly:
 // train_gpu's own answer is what the tests below check, so it cannot also decide whether they run.
 bool a_gpu_answers(std::string* why_not) {
