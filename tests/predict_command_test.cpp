@@ -240,5 +240,46 @@ TEST_F(PredictCommand, BadImagesAreOneErrorLineEachAndTheRestRun) {
   EXPECT_EQ(result.out.find("device:"), std::string::npos) << result.out;
 }
 
+// Where predict puts a drawn digit, to the pixel: an L (its centre of mass is not its box's
+// centre) drawn black on white in a 100x100 PNG must reach the model as the hand-worked 28x28
+// image, given as an .npy in the same call. Box 24x40 at (20,30), scaled by 1/2 to 12x20 (2x2
+// blocks, so exactly 255 or 0): an upright 4x20 and a foot 12x4 along its bottom rows, 112
+// pixels with their centre of mass at x = (20*(0+1+2+3) + 4*(4+...+11)) / 112 = 3.214,
+// y = (4*(0+...+19) + 8*(16+...+19)) / 112 = 11.786; moved to MNIST's (14, 14): offset
+// (lround(10.786), lround(2.214)) = (11, 2). Same pixels, same batch: the same probabilities to
+// the bit. The L one pixel to the right gets other probabilities, so a 1-pixel slip shows.
+TEST_F(PredictCommand, ADrawnDigitReachesTheModelPlacedByItsCentreOfMass) {
+  const fs::path checkpoint = random_checkpoint();
+  eval::Image picture(100, 100, 1, 255);
+  for (int y = 30; y < 70; ++y) {
+    for (int x = 20; x < 44; ++x) {
+      if (x < 28 || y >= 62) picture.at(x, y)[0] = 0;  // the upright, 8 wide, and the foot, 8 tall
+    }
+  }
+  eval::write_png(scratch_ / "ell.png", picture);
+  auto ell_at = [](int left, int top) {
+    std::vector<uint8_t> image(28 * 28, 0);
+    for (int y = 0; y < 20; ++y) {
+      for (int x = 0; x < 12; ++x) {
+        if (x < 4 || y >= 16) image[static_cast<size_t>((top + y) * 28 + left + x)] = 255;
+      }
+    }
+    return image;
+  };
+  const std::vector<uint8_t> expected = ell_at(11, 2), shifted = ell_at(12, 2);
+  eval::write_npy(scratch_ / "expected.npy", expected.data(), {28, 28});
+  eval::write_npy(scratch_ / "shifted.npy", shifted.data(), {28, 28});
+
+  const t::CommandResult result = predict(checkpoint, "--json ell.png expected.npy shifted.npy", scratch_.path());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json predictions = json_of(result)["predictions"];
+  ASSERT_EQ(predictions.size(), 3u);
+  const std::string steps = predictions[0]["preprocessing"].dump();
+  t::expect_contains(steps, "bounding box 24x40 at (20,30) scaled to 12x20");
+  t::expect_contains(steps, "offset (11,2)");
+  EXPECT_EQ(probabilities_of(predictions[0]), probabilities_of(predictions[1])) << "not the hand-worked placement";
+  EXPECT_NE(probabilities_of(predictions[2]), probabilities_of(predictions[1])) << "this model cannot see a 1-pixel shift";
+}
+
 }  // namespace
 }  // namespace train_gpu

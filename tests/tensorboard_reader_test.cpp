@@ -3,7 +3,9 @@
 // scalar, histogram, image and text is there at the right step with the right value (scalars
 // against metrics.csv, weights against the checkpoint), every record passes TensorBoard's CRC
 // checks, and a resume after a run that got further than its last checkpoint leaves no (tag, step)
-// twice. Skips, saying why, without MNIST or without tensorboard in TRAIN_GPU_TEST_PYTHON.
+// twice. Skips, saying why, without MNIST or without tensorboard in TRAIN_GPU_TEST_PYTHON. The two
+// step axes (epochs, optimizer steps) are also checked with train_gpu's own event reader, so
+// they are checked where the venv is missing too.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +22,7 @@
 
 #include "host/eval/png_image.h"
 #include "host/model/model_spec.h"
+#include "host/tensorboard/event_file.h"
 #include "host/train/checkpoint.h"
 #include "host/train/run_directory.h"
 #include "support/mnist_subset.h"
@@ -60,17 +63,11 @@ std::vector<int64_t> steps_of(const json& points) {
   return steps;
 }
 
-class TensorBoardReader : public ::testing::Test {
+// A run's directory and the training command that fills it.
+class TensorBoardRun : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!t::mnist_available()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
-    static const std::string missing = [] {
-      if (!fs::exists(TRAIN_GPU_TEST_PYTHON)) return std::string(TRAIN_GPU_TEST_PYTHON) + " does not exist (run tools/make-test-venv.sh)";
-      const t::MergedCommandResult probe =
-          t::run_command_merged(t::shell_quote(TRAIN_GPU_TEST_PYTHON) + " -c 'import tensorboard'");
-      return probe.exit_code == 0 ? std::string() : std::string(TRAIN_GPU_TEST_PYTHON) + " cannot import tensorboard (run tools/make-test-venv.sh)";
-    }();
-    if (!missing.empty()) GTEST_SKIP() << missing;
   }
 
   t::CommandResult train(const std::string& arguments) {
@@ -78,6 +75,68 @@ class TensorBoardReader : public ::testing::Test {
                               " --limit-train 640 --limit-test 200 --tensorboard-every " + std::to_string(kRunningEvery) +
                               " --run-dir " + t::shell_quote(run_.string()) + " " + arguments,
                           scratch_.path());
+  }
+
+  t::TempDir scratch_;
+  fs::path run_ = scratch_.path() / "run";
+};
+
+// Every (tag, step) of a run's event files, read by train_gpu's own reader (event_file.h): each
+// summary value of each event.
+std::map<std::string, std::vector<int64_t>> steps_by_tag(const fs::path& board) {
+  std::map<std::string, std::vector<int64_t>> steps;
+  for (const fs::path& file : tensorboard::event_files(board)) {
+    const tensorboard::EventFileContents contents = tensorboard::read_event_file(file);
+    EXPECT_EQ(contents.damage, "") << file;
+    for (const tensorboard::Event& event : contents.events) {
+      for (const auto& value : event.summary().value()) steps[value.tag()].push_back(event.step());
+    }
+  }
+  return steps;
+}
+
+// The two step axes, without the venv: epoch-level scalars and histograms at the epoch number
+// (0 for the initial weights), running means at the optimizer step (10 steps an epoch), the
+// final evaluation's pictures at the last epoch, the config at step 0.
+TEST_F(TensorBoardRun, EpochTagsCountEpochsAndRunningTagsCountStepsInOurOwnReader) {
+  const t::CommandResult result = train("--epochs 2 --no-progress");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const std::map<std::string, std::vector<int64_t>> steps = steps_by_tag(run_ / "tensorboard");
+  const std::vector<int64_t> epochs{1, 2}, epochs_from_zero{0, 1, 2}, running{4, 8, 12, 16, 20};
+  for (const char* tag : {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "epoch_seconds", "samples_per_second"}) {
+    ASSERT_EQ(steps.count(tag), 1u) << tag;
+    EXPECT_EQ(steps.at(tag), epochs) << tag;
+  }
+  for (const model::TensorSpec& tensor : model::kParameterTensors) {
+    const std::string tag = std::string("weights/") + tensor.name;
+    ASSERT_EQ(steps.count(tag), 1u) << tag;
+    EXPECT_EQ(steps.at(tag), epochs_from_zero) << tag;
+  }
+  for (const char* tag : {"running/train_loss", "running/train_accuracy"}) {
+    ASSERT_EQ(steps.count(tag), 1u) << tag;
+    EXPECT_EQ(steps.at(tag), running) << tag;
+  }
+  for (const char* tag : {"evaluation/confusion_matrix", "evaluation/feature_maps", "evaluation/mistakes"}) {
+    ASSERT_EQ(steps.count(tag), 1u) << tag;
+    EXPECT_EQ(steps.at(tag), std::vector<int64_t>{2}) << tag << ": the final evaluation, at the last epoch";
+  }
+  ASSERT_EQ(steps.count("config"), 1u);
+  EXPECT_EQ(steps.at("config"), std::vector<int64_t>{0});
+}
+
+// The same run read by TensorBoard itself, from the test venv.
+class TensorBoardReader : public TensorBoardRun {
+ protected:
+  void SetUp() override {
+    TensorBoardRun::SetUp();
+    if (IsSkipped()) return;
+    static const std::string missing = [] {
+      if (!fs::exists(TRAIN_GPU_TEST_PYTHON)) return std::string(TRAIN_GPU_TEST_PYTHON) + " does not exist (run tools/make-test-venv.sh)";
+      const t::MergedCommandResult probe =
+          t::run_command_merged(t::shell_quote(TRAIN_GPU_TEST_PYTHON) + " -c 'import tensorboard'");
+      return probe.exit_code == 0 ? std::string() : std::string(TRAIN_GPU_TEST_PYTHON) + " cannot import tensorboard (run tools/make-test-venv.sh)";
+    }();
+    if (!missing.empty()) GTEST_SKIP() << missing;
   }
 
   json read_board() {
@@ -170,9 +229,6 @@ class TensorBoardReader : public ::testing::Test {
     markdown = markdown.substr(8, markdown.size() - 8 - 4);
     EXPECT_EQ(json::parse(markdown), json::parse(t::read_text(run_ / "config.json")));
   }
-
-  t::TempDir scratch_;
-  fs::path run_ = scratch_.path() / "run";
 };
 
 TEST_F(TensorBoardReader, ReadsEveryKindOfSummaryOfARealRun) {
