@@ -4,7 +4,8 @@
 //   forward pass of tools/checkpoint_accuracy.py: runs wherever /usr/bin/python3 has numpy (CI);
 // - the real thing in TensorFlow: a trained checkpoint converted, the .weights.h5 loaded into a
 //   fresh model, its probabilities on the 10,000 test images against `evaluate`'s. Needs
-//   TRAIN_GPU_KERAS_PYTHON with TensorFlow (too large for CI's venv), skipped otherwise.
+//   TRAIN_GPU_KERAS_PYTHON with TensorFlow: the test venv has it (tools/requirements-test.txt,
+//   also in CI); skipped, saying why, otherwise.
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates or updates the Python virtual environment that tests use for PyPI packages Debian does
-# not ship (tensorboard, onnx, onnxruntime...): tools/requirements-test.txt installed into DIR,
-# default build/test-venv. CMake's TRAIN_GPU_TEST_PYTHON (default build/test-venv/bin/python3)
-# is the interpreter those tests run; where it or a package is missing they skip with the reason.
+# not ship (tensorboard, onnx, onnxruntime, tensorflow-cpu...): tools/requirements-test.txt
+# installed into DIR, default build/test-venv. CMake's TRAIN_GPU_TEST_PYTHON (default
+# build/test-venv/bin/python3) is the interpreter those tests run, TRAIN_GPU_KERAS_PYTHON too by
+# default; where it or a package is missing they skip with the reason.
 # Reruns are quick: pip runs only when the requirements changed since the last install.
 # Usage: tools/make-test-venv.sh [DIR]
 set -euo pipefail
