@@ -16,6 +16,7 @@
 #include "host/train/run_directory.h"
 #include "support/checkpoint_header.h"
 #include "support/mnist_subset.h"
+#include "support/one_error_line.h"
 #include "support/random_model.h"
 #include "support/test_support.h"
 
@@ -24,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace t = train_gpu::testing;
+using t::expect_one_error_line;
 
 class CheckpointCommands : public ::testing::Test {
  protected:
@@ -36,14 +38,6 @@ class CheckpointCommands : public ::testing::Test {
   }
 
   static std::string data_args() { return "--device cpu --data-dir " + t::shell_quote(TRAIN_GPU_MNIST_DIR); }
-
-  static void expect_one_error_line(const t::CommandResult& result, const std::string& must_contain) {
-    EXPECT_NE(result.exit_code, 0) << result.out;
-    const std::vector<std::string> lines = t::lines_of(result.err);
-    ASSERT_EQ(lines.size(), 1u) << result.err;
-    EXPECT_EQ(lines[0].rfind("train_gpu: error: ", 0), 0u) << lines[0];
-    EXPECT_NE(lines[0].find(must_contain), std::string::npos) << lines[0];
-  }
 
   t::TempDir scratch_;
 };

@@ -16,7 +16,6 @@
 namespace train_gpu {
 namespace {
 
-constexpr const char* kFormat = kCheckpointFormat;
 constexpr const char* kMomentPrefixes[2] = {"optim.m.", "optim.v."};
 
 // zlib's crc32 (the one Python's zlib.crc32 and `gzip` use), in pieces so the writer can
@@ -68,8 +67,8 @@ void check_finite(const std::vector<float>* const arenas[3], const char* const p
         flat /= extent;
       }
       throw Error(where + "tensor '" + prefixes[section] + spec.name + "' holds " + (std::isnan(*bad) ? "NaN" : "infinity") +
-                  " at index [" + index + "]: the model diverged before it was saved and is unusable; use an earlier "
-                  "checkpoint");
+                  " at index [" + index + "]: a model with non-finite values is unusable (did its training "
+                  "diverge?); use an earlier checkpoint");
     }
   }
 }
@@ -146,7 +145,7 @@ bool holds_parameter_names_only(const safetensors::File& contents) {
 
 bool is_ours(const safetensors::Metadata& metadata) {
   const auto format = metadata.find("format");
-  return format != metadata.end() && format->second == kFormat;
+  return format != metadata.end() && format->second == kCheckpointFormat;
 }
 
 Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesystem::path& file) {
@@ -158,7 +157,7 @@ Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesys
   if (!is_ours(metadata)) {
     const auto format = metadata.find("format");
     std::string message = where + "unknown format '" + (format == metadata.end() ? std::string("(none)") : format->second) +
-                          "', expected '" + kFormat + "' (not a train_gpu checkpoint, or from an incompatible version)";
+                          "', expected '" + kCheckpointFormat + "' (not a train_gpu checkpoint, or from an incompatible version)";
     if (holds_parameter_names_only(contents)) {
       message = where + "it holds the model's weights without train_gpu metadata (a PyTorch state_dict?): continuing "
                 "training needs a train_gpu checkpoint, which also holds Adam's moments and the step; evaluate, "
@@ -175,8 +174,7 @@ Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesys
   }
   check_tensor_set(contents, {"", kMomentPrefixes[0], kMomentPrefixes[1]}, where);
 
-  const auto stored = metadata.find("data_crc32");
-  const std::string stored_crc = stored == metadata.end() ? "(none)" : stored->second;
+  const std::string& stored_crc = metadata.at("data_crc32");  // present: read_checkpoint_metadata checked it
   const std::string actual_crc =
       hex32(crc32_update(crc32_update(0, nullptr, 0), contents.data_section(), contents.data_section_size()));
   if (stored_crc != actual_crc) {
@@ -203,7 +201,7 @@ Checkpoint checkpoint_from_state_dict(const safetensors::File& contents, const s
   const std::string where = "weights " + file.string() + " (no train_gpu metadata, read as a PyTorch state_dict): ";
   const auto format = contents.metadata().find("format");
   if (format != contents.metadata().end() && format->second.compare(0, 9, "train_gpu") == 0) {
-    throw Error("checkpoint " + file.string() + ": format '" + format->second + "', expected '" + kFormat +
+    throw Error("checkpoint " + file.string() + ": format '" + format->second + "', expected '" + kCheckpointFormat +
                 "' (a checkpoint of an incompatible train_gpu version)");
   }
   check_tensor_set(contents, {""}, where);

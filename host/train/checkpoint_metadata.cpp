@@ -113,8 +113,8 @@ void check_partial_totals(const FieldReader& fields, int64_t batches_into_epoch,
                           bool trainer_checkpoint) {
   bool any = false;
   for (const char* key : kPartialKeys) any = any || fields.find(key) != nullptr;
-  // A trainer checkpoint (it has x.batch_size and x.train_count) taken mid-epoch must have them, or the resumed
-  // epoch's metrics would silently count only the batches after the resume.
+  // A trainer checkpoint (it has x.batch_size and x.train_count) taken mid-epoch must have them,
+  // or the resumed epoch's metrics would silently count only the batches after the resume.
   if (!any && (batches_into_epoch == 0 || !trainer_checkpoint)) return;
   fields.finite_number("x.partial.batch_loss_sum");
   fields.finite_number("x.partial.sample_loss_sum");
@@ -122,7 +122,8 @@ void check_partial_totals(const FieldReader& fields, int64_t batches_into_epoch,
   if (fields.integer("x.partial.batches", 0, kInt64Max, " equal to " + batches_expected) != batches_into_epoch) {
     fields.fail("x.partial.batches", batches_expected);
   }
-  const int64_t most_samples = batch_size ? batches_into_epoch * *batch_size : kInt64Max;
+  const int64_t most_samples =
+      batch_size && batches_into_epoch <= kInt64Max / *batch_size ? batches_into_epoch * *batch_size : kInt64Max;
   const int64_t samples = fields.integer("x.partial.samples", 0, most_samples);
   fields.integer("x.partial.correct", 0, samples, " (at most x.partial.samples)");
 
@@ -138,7 +139,7 @@ void check_partial_totals(const FieldReader& fields, int64_t batches_into_epoch,
     const char* const last = confusion.data() + (space == std::string::npos ? confusion.size() : space);
     int64_t cell = -1;
     const auto [end, error] = std::from_chars(first, last, cell);
-    if (first == last || error != std::errc() || end != last || cell < 0 || cell > samples) fields.fail(key, expected);
+    if (first == last || error != std::errc() || end != last || cell < 0 || cell > samples - total) fields.fail(key, expected);
     ++cells;
     total += cell;
     if (space == std::string::npos) break;
