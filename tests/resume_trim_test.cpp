@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
 #include <string>
 #include <utility>
@@ -32,6 +33,11 @@ std::set<std::pair<std::string, int64_t>> values_in(const fs::path& directory) {
     }
   }
   return values;
+}
+
+// Where the first damaged copy of `file` goes: "tfevents" spelled so that TensorBoard skips it.
+fs::path first_copy_of(const fs::path& file) {
+  return file.parent_path() / (file.filename().string().replace(0, 20, "events.out.tf-events.") + ".damaged");
 }
 
 // A run of 3 epochs of 10 steps: running values every 5 steps, epoch values at 1..3, config at 0.
@@ -106,7 +112,7 @@ TEST(ResumeTrim, ABadRecordInTheMiddleLosesOnlyItselfAndTheOriginalMovesAside) {
   t::write_file(file, t::Bytes(bytes.begin(), bytes.end()));
 
   const TrimSummary summary = drop_events_after(dir.path(), 1, 15);
-  const fs::path copy = dir / (file.filename().string().replace(0, 20, "events.out.tf-events.") + ".damaged");
+  const fs::path copy = first_copy_of(file);
   ASSERT_TRUE(fs::exists(copy)) << copy;
   EXPECT_EQ(t::read_text(copy), bytes) << "the original must be kept byte for byte";
   EXPECT_EQ(summary.files_moved_aside, 1);
@@ -120,6 +126,23 @@ TEST(ResumeTrim, ABadRecordInTheMiddleLosesOnlyItselfAndTheOriginalMovesAside) {
   EXPECT_EQ(values_in(dir.path()), expected);
   EXPECT_EQ(event_files(dir.path()), std::vector<fs::path>{file}) << "TensorBoard must not read the copy (same steps twice)";
   EXPECT_EQ(read_event_file(file).damage, "");  // TensorBoard stops at a bad record; now it reads the file whole
+}
+
+TEST(ResumeTrim, EveryDamagedFileIsNamed) {
+  t::TempDir dir;
+  const fs::path first = write_run(dir.path());
+  const fs::path second = write_run(dir.path());  // a later start's file (its name sorts after)
+  ASSERT_NE(first, second);
+  for (const fs::path& file : {first, second}) {
+    std::ofstream(file, std::ios::app | std::ios::binary) << "torn";
+  }
+  const TrimSummary summary = drop_events_after(dir.path(), 3, 30);
+  EXPECT_EQ(summary.files_moved_aside, 2);
+  ASSERT_EQ(summary.notices.size(), 2u);
+  t::expect_contains(summary.notices[0], first.string() + ": unreadable records (a record header cut short");
+  t::expect_contains(summary.notices[1], second.string() + ": unreadable records (a record header cut short");
+  EXPECT_TRUE(fs::exists(first_copy_of(first)));
+  EXPECT_TRUE(fs::exists(first_copy_of(second)));
 }
 
 TEST(ResumeTrim, DamagedCopiesAreNumberedAndNeverOverwritten) {
