@@ -13,6 +13,7 @@
 #include <functional>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "host/common/random.h"
 #include "host/model/model_spec.h"
 #include "host/train/safetensors.h"
+#include "support/checkpoint_header.h"
 #include "support/state_dict_file.h"
 #include "support/test_support.h"
 
@@ -33,38 +35,14 @@ using t::Bytes;
 
 constexpr std::size_t kTensorBytes = 3 * model::kParameterCount * sizeof(float);
 
-uint64_t header_length_of(const Bytes& bytes) {
-  uint64_t length = 0;
-  for (int i = 7; i >= 0; --i) length = (length << 8) | bytes[static_cast<std::size_t>(i)];
-  return length;
-}
-
-nlohmann::json header_of(const Bytes& bytes) {
-  const auto begin = bytes.begin() + 8;
-  return nlohmann::json::parse(begin, begin + static_cast<std::ptrdiff_t>(header_length_of(bytes)));
-}
-
-// Replaces the header with `header` (padded as the writer pads), keeping the data section.
-void replace_header(const fs::path& file, const nlohmann::json& header) {
-  const Bytes bytes = t::read_file(file);
-  const std::size_t data_start = 8 + static_cast<std::size_t>(header_length_of(bytes));
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');
-  Bytes rewritten;
-  for (int i = 0; i < 8; ++i) rewritten.push_back(static_cast<unsigned char>(uint64_t{text.size()} >> (8 * i)));
-  rewritten.insert(rewritten.end(), text.begin(), text.end());
-  rewritten.insert(rewritten.end(), bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
-  t::write_file(file, rewritten);
-}
-
-void edit_header(const fs::path& file, const std::function<void(nlohmann::json&)>& edit) {
-  nlohmann::json header = header_of(t::read_file(file));
-  edit(header);
-  replace_header(file, header);
-}
+using t::edit_header;
+using t::edit_header_unsigned;
+using t::header_length_of;
+using t::header_of;
+using t::recipe_checksum;
 
 // Random values of both signs and magnitudes like trained weights and Adam moments, plus values
-// whose bits a lossy path (text, float64 round trip of a NaN payload) would change.
+// whose bits a lossy path (text, a flush of denormals) would change.
 Checkpoint random_checkpoint(uint64_t seed) {
   Rng rng(seed);
   Checkpoint checkpoint;
@@ -74,8 +52,7 @@ Checkpoint random_checkpoint(uint64_t seed) {
   }
   checkpoint.state.parameters[0] = -0.0f;
   checkpoint.state.parameters[1] = std::numeric_limits<float>::denorm_min();
-  uint32_t nan_bits = 0x7fc01234u;  // a quiet NaN with a payload
-  std::memcpy(&checkpoint.state.adam_v.back(), &nan_bits, sizeof nan_bits);
+  checkpoint.state.adam_v.back() = std::numeric_limits<float>::max();
   checkpoint.state.step = 1234567;
   checkpoint.metadata.epoch = 3;
   checkpoint.metadata.batches_into_epoch = 17;
@@ -296,9 +273,35 @@ TEST_F(CheckpointFile, MissingOrExtraTensorsAreRefused) {
   t::expect_contains(load_error(), "unexpected tensor 'bn.weight'");
 }
 
-TEST_F(CheckpointFile, BadMetadataValuesAreRefused) {
-  const auto with_metadata = [&](const std::string& key, const nlohmann::json& value) {
-    save_checkpoint(file_, random_checkpoint(7));
+// A checkpoint as the trainer writes one 17 batches into epoch 4 of a 60000-image run in batches of
+// 32 (1875 batches an epoch), with the running totals of those 17 batches: 544 samples, 500
+// correct... in the confusion counts: 50 on each of the 10 diagonal cells and 44 off it.
+Checkpoint mid_epoch_checkpoint() {
+  Checkpoint checkpoint = random_checkpoint(7);
+  checkpoint.state.step = 3 * 1875 + 17;
+  std::string confusion;
+  for (int cell = 0; cell < 100; ++cell) confusion += (cell ? " " : "") + std::to_string(cell % 11 == 0 ? 50 : cell == 1 ? 44 : 0);
+  checkpoint.metadata.extra = {{"batch_size", "32"},
+                               {"train_count", "60000"},
+                               {"partial.batch_loss_sum", "5.0999999999999996"},
+                               {"partial.sample_loss_sum", "163.19999999999999"},
+                               {"partial.batches", "17"},
+                               {"partial.samples", "544"},
+                               {"partial.correct", "500"},
+                               {"partial.confusion", confusion}};
+  return checkpoint;
+}
+
+TEST_F(CheckpointFile, EveryMetadataFieldIsRangeChecked) {
+  const Checkpoint valid = mid_epoch_checkpoint();
+  save_checkpoint(file_, valid);
+  EXPECT_EQ(load_checkpoint(file_).metadata.extra, valid.metadata.extra);
+  const std::string& confusion = valid.metadata.extra.at("partial.confusion");
+  // Sets `key` to `value` (null: removes it), signs the metadata again, and expects the load to
+  // name the field, what it holds and `expected`.
+  const auto refused = [&](const std::string& key, const nlohmann::json& value, const std::string& expected) {
+    SCOPED_TRACE(key + " = " + value.dump());
+    save_checkpoint(file_, valid);
     edit_header(file_, [&](nlohmann::json& header) {
       if (value.is_null()) {
         header["__metadata__"].erase(key);
@@ -306,15 +309,116 @@ TEST_F(CheckpointFile, BadMetadataValuesAreRefused) {
         header["__metadata__"][key] = value;
       }
     });
-    return load_error();
+    const std::string message = load_error();
+    t::expect_contains(message, "checkpoint " + file_.string() + ": metadata field '" + key + "' is ");
+    t::expect_contains(message, expected);
   };
-  t::expect_contains(with_metadata("step", "12x"), "metadata 'step' is '12x', not an integer");
-  t::expect_contains(with_metadata("seed", "-1"), "metadata 'seed' is '-1', not an integer");
-  t::expect_contains(with_metadata("epoch", ""), "metadata 'epoch' is '', not an integer");
-  t::expect_contains(with_metadata("epoch", "-2"), "must not be negative");
-  t::expect_contains(with_metadata("dataset", nullptr), "metadata has no 'dataset'");
-  t::expect_contains(with_metadata("data_crc32", nullptr), "metadata has no 'data_crc32'");
-  t::expect_contains(with_metadata("data_crc32", "00000000"), "checksum mismatch");
+  // The cases: what std::stoll and std::stod threw on, and a position no run reaches.
+  refused("x.batch_size", "abc", "is 'abc', expected an integer from 1 to 65536");
+  refused("x.partial.batch_loss_sum", "abc", "is 'abc', expected a finite number");
+  refused("batches_into_epoch", "9223372036854775807",
+          "expected an integer from 0 to 1874 (60000 training images in batches of 32 make 1875 batches an epoch)");
+  // Every other field.
+  refused("step", "12x", "is '12x', expected an integer from 0 to ");
+  refused("step", "-1", "expected an integer from 0 to 5642 (the batches taken in 3 epoch(s) and 17 batch(es) at 1875");
+  refused("step", "5643", "expected an integer from 0 to 5642");
+  refused("epoch", "", "is '', expected an integer from 0 to ");
+  refused("epoch", "-2", "is '-2', expected an integer from 0 to ");
+  refused("batches_into_epoch", nullptr, "is missing, expected an integer from 0 to 1874");
+  refused("seed", "-1", "is '-1', expected an integer from 0 to 18446744073709551615");
+  refused("seed", "18446744073709551616", "expected an integer from 0 to 18446744073709551615");
+  refused("dataset", nullptr, "is missing, expected mnist or fashion-mnist");
+  refused("dataset", "cifar10", "is 'cifar10', expected mnist or fashion-mnist");
+  refused("model", nullptr, "is missing, expected the model description");
+  refused("data_crc32", nullptr, "is missing, expected 8 hexadecimal digits");
+  refused("data_crc32", "0x12345", "is '0x12345', expected 8 hexadecimal digits");
+  refused("x.batch_size", "0", "expected an integer from 1 to 65536");
+  refused("x.batch_size", "65537", "expected an integer from 1 to 65536");
+  refused("x.train_count", "1e5", "is '1e5', expected an integer from 1 to 2147483647");
+  refused("x.partial.sample_loss_sum", "nan", "is 'nan', expected a finite number");
+  refused("x.partial.sample_loss_sum", "inf", "is 'inf', expected a finite number");
+  refused("x.partial.batches", "16", "is '16', expected 17 (the batches_into_epoch)");
+  refused("x.partial.samples", "545", "expected an integer from 0 to 544");
+  refused("x.partial.correct", "545", "expected an integer from 0 to 544 (at most x.partial.samples)");
+  const std::string confusion_expected = "expected 100 counts separated by spaces, adding up to x.partial.samples (544)";
+  refused("x.partial.confusion", confusion + " 0", confusion_expected);        // 101 counts
+  refused("x.partial.confusion", confusion.substr(3), confusion_expected);     // 99 counts
+  refused("x.partial.confusion", "4" + confusion, confusion_expected);         // 450 first: 944 in all
+  refused("x.partial.confusion", confusion + " ", confusion_expected);         // a trailing space
+  refused("x.partial.confusion", "-" + confusion, confusion_expected);
+  refused("x.partial.confusion", std::string(300, '7'), "is '" + std::string(40, '7') + "... (300 characters)', expected");
+  // Mid-epoch, the running totals are needed: without them a resume would count only the
+  // batches after it in the epoch's metrics.
+  refused("x.partial.correct", nullptr, "is missing, expected an integer from 0 to 544");
+}
+
+// Where tensor `name`'s values start in an arena.
+std::size_t offset_of(const std::string& name) {
+  for (const model::TensorSpec& spec : model::kParameterTensors) {
+    if (name == spec.name) return spec.offset;
+  }
+  ADD_FAILURE() << "no tensor " << name;
+  return 0;
+}
+
+TEST_F(CheckpointFile, NonFiniteValuesAreRefusedNamingTheTensorAndTheIndex) {
+  const struct {
+    const char* arena;
+    const char* tensor;
+    std::size_t index;  // flat, within the tensor
+    float value;
+    const char* expected;
+  } cases[] = {
+      {"parameters", "fc1.weight", 3 * 5408 + 7, std::numeric_limits<float>::quiet_NaN(), "tensor 'fc1.weight' holds NaN at index [3, 7]"},
+      {"parameters", "conv.weight", 32 * 9 - 1, -std::numeric_limits<float>::infinity(), "tensor 'conv.weight' holds infinity at index [31, 0, 2, 2]"},
+      {"adam_m", "fc2.bias", 9, std::numeric_limits<float>::infinity(), "tensor 'optim.m.fc2.bias' holds infinity at index [9]"},
+      {"adam_v", "conv.bias", 0, std::numeric_limits<float>::quiet_NaN(), "tensor 'optim.v.conv.bias' holds NaN at index [0]"},
+  };
+  for (const auto& bad : cases) {
+    SCOPED_TRACE(bad.expected);
+    Checkpoint checkpoint = random_checkpoint(7);
+    std::vector<float>& arena = std::string(bad.arena) == "parameters" ? checkpoint.state.parameters
+                                : std::string(bad.arena) == "adam_m"   ? checkpoint.state.adam_m
+                                                                       : checkpoint.state.adam_v;
+    arena[offset_of(bad.tensor) + bad.index] = bad.value;
+    save_checkpoint(file_, checkpoint);  // saving is not refused: a diverged run's last state stays inspectable
+    const std::string message = load_error();
+    t::expect_contains(message, "checkpoint " + file_.string() + ": " + bad.expected);
+    t::expect_contains(message, "use an earlier checkpoint");
+    t::expect_contains(t::error_of([&] { load_model_weights(file_); }), bad.expected);
+  }
+}
+
+TEST_F(CheckpointFile, ACheckpointWithoutTheMetadataChecksumStillLoadsWithItsFieldsChecked) {
+  // What fe955a7 wrote: no metadata_crc32.
+  edit_header_unsigned(file_, [](nlohmann::json& header) { header["__metadata__"].erase("metadata_crc32"); });
+  const Checkpoint loaded = load_checkpoint(file_);
+  EXPECT_EQ(loaded.state.step, random_checkpoint(7).state.step);
+  edit_header_unsigned(file_, [](nlohmann::json& header) { header["__metadata__"]["x.batch_size"] = "abc"; });
+  t::expect_contains(load_error(), "metadata field 'x.batch_size' is 'abc', expected an integer from 1 to 65536");
+}
+
+TEST_F(CheckpointFile, TheMetadataChecksumCoversEveryField) {
+  const nlohmann::json metadata = header_of(t::read_file(file_)).at("__metadata__");
+  EXPECT_EQ(metadata.at("metadata_crc32"), recipe_checksum(metadata));
+  for (const auto& item : metadata.items()) {
+    // The format says whose file it is, before any checksum of ours applies.
+    if (item.key() == "metadata_crc32" || item.key() == "format") continue;
+    SCOPED_TRACE(item.key());
+    save_checkpoint(file_, random_checkpoint(7));
+    // One character changed, as a flipped bit in the header would, into a value still valid.
+    edit_header_unsigned(file_, [&](nlohmann::json& header) {
+      std::string value = item.value();
+      value.back() = value.back() == '1' ? '2' : '1';
+      header["__metadata__"][item.key()] = value;
+    });
+    const std::string message = load_error();
+    t::expect_contains(message, "checkpoint " + file_.string() + ": metadata checksum mismatch: the metadata is corrupt or was edited");
+  }
+  // Its own value, too.
+  save_checkpoint(file_, random_checkpoint(7));
+  edit_header_unsigned(file_, [](nlohmann::json& header) { header["__metadata__"]["metadata_crc32"] = "00000000"; });
+  t::expect_contains(load_error(), "metadata checksum mismatch");
 }
 
 TEST(Checkpoint, WrongArenaSizeIsRefusedAndWritesNothing) {
@@ -407,6 +511,14 @@ TEST_F(StateDictFile, NamesShapesAndDtypesAreCheckedAsForACheckpoint) {
   // A checkpoint of an incompatible train_gpu version is named as such, not read as weights.
   t::write_state_dict(file_, parameters_, {{"format", "train_gpu-checkpoint-v2"}});
   t::expect_contains(weights_error(), "format 'train_gpu-checkpoint-v2', expected 'train_gpu-checkpoint-v1'");
+}
+
+TEST_F(StateDictFile, NonFiniteWeightsAreRefusedNamingTheTensor) {
+  parameters_[model::kFc2BiasOffset + 9] = std::numeric_limits<float>::quiet_NaN();
+  t::write_state_dict(file_, parameters_);
+  const std::string message = weights_error();
+  t::expect_contains(message, file_.string());
+  t::expect_contains(message, "tensor 'fc2.bias' holds NaN at index [9]");
 }
 
 TEST_F(StateDictFile, ResumingFromItIsRefusedWithTheReason) {

@@ -107,6 +107,38 @@ TEST(EventFile, ListsOnlyEventFilesAndNotTemporaries) {
   EXPECT_TRUE(event_files(dir / "missing").empty());
 }
 
+TEST(EventFile, TellsOurNamesFromOthers) {
+  EXPECT_TRUE(has_event_file_name(event_file_name(1700000000, "node7.example.org", 4242)));
+  EXPECT_TRUE(has_event_file_name(event_file_name(5, "h", 1)));
+  EXPECT_FALSE(has_event_file_name("notes-tfevents.txt"));
+  EXPECT_FALSE(has_event_file_name("events.out.tfevents.1700000000.h.1.0.damaged"));
+  EXPECT_FALSE(has_event_file_name("events.out.tfevents.1700000000.h.1.0.v2"));  // TensorFlow 2's writer
+  EXPECT_FALSE(has_event_file_name("events.out.tfevents.170000.h.1.0"));
+  EXPECT_FALSE(has_event_file_name("events.out.tf-events.1700000000.h.1.0"));
+}
+
+TEST(EventFile, ReadingSkipsARecordThatFailsItsCrcAndKeepsTheOnesAfterIt) {
+  t::TempDir dir;
+  fs::path file;
+  {
+    EventFileWriter writer(dir.path());
+    file = writer.path();
+    for (int64_t step = 1; step <= 3; ++step) writer.write(summary_event(step, {scalar_value("train_loss", 0.5)}));
+  }
+  std::string bytes = t::read_text(file);
+  const std::size_t second = frame_record(read_event_file(file).events.at(0).SerializeAsString()).size() +
+                             frame_record(summary_event(1, {scalar_value("train_loss", 0.5)}).SerializeAsString()).size();
+  bytes[second + 12 + 3] ^= 0x20;  // step 2's data
+  t::write_file(file, t::Bytes(bytes.begin(), bytes.end()));
+  const EventFileContents contents = read_event_file(file);
+  EXPECT_EQ(contents.damage, "record data that fails its CRC-32C at byte " + std::to_string(second));
+  ASSERT_EQ(contents.events.size(), 3u);  // file_version, steps 1 and 3
+  EXPECT_EQ(contents.events[1].step(), 1);
+  EXPECT_EQ(contents.events[2].step(), 3);
+  EXPECT_EQ(contents.writer, "train_gpu");
+  EXPECT_TRUE(contents.written_by_us());
+}
+
 TEST(EventFile, AnUncreatableDirectoryIsAnErrorNamingIt) {
   t::TempDir dir;
   t::write_file(dir / "file", {});

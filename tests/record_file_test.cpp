@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace train_gpu::tensorboard {
 namespace {
@@ -64,6 +65,27 @@ TEST(RecordFile, StopsAtACorruptRecord) {
   scan = read_records(first + bad_length);
   EXPECT_EQ(scan.records.size(), 1u);
   EXPECT_NE(scan.damage.find("length that fails its CRC-32C"), std::string::npos) << scan.damage;
+}
+
+TEST(RecordFile, SalvageSkipsARecordWhoseDataFailsItsCrcAndStopsWhereTheFramingIsLost) {
+  const std::string first = frame_record("first");
+  std::string bad_data = frame_record("second");
+  bad_data[14] ^= 0x01;  // a bit of the data: its length passed its own CRC, so "third" is found
+  RecordSalvage salvage = salvage_records(first + bad_data + frame_record("third"));
+  EXPECT_EQ(salvage.records, (std::vector<std::string>{"first", "third"}));
+  ASSERT_EQ(salvage.damage.size(), 1u);
+  EXPECT_EQ(salvage.damage[0], "record data that fails its CRC-32C at byte " + std::to_string(first.size()));
+
+  std::string bad_length = frame_record("second");
+  bad_length[0] ^= 0x01;  // where the next record starts is unknown from here on
+  salvage = salvage_records(first + bad_length + frame_record("third"));
+  EXPECT_EQ(salvage.records, (std::vector<std::string>{"first"}));
+  ASSERT_EQ(salvage.damage.size(), 1u);
+  EXPECT_NE(salvage.damage[0].find("length that fails its CRC-32C"), std::string::npos) << salvage.damage[0];
+
+  salvage = salvage_records(first + frame_record("second"));
+  EXPECT_EQ(salvage.records.size(), 2u);
+  EXPECT_TRUE(salvage.damage.empty());
 }
 
 }  // namespace

@@ -147,6 +147,22 @@ TEST(Safetensors, RejectsBadJson) {
   t::expect_contains(parse_error(raw_file(R"({"__metadata__":[]})", 0)), "__metadata__ is not an object");
 }
 
+TEST(Safetensors, RejectsAKeyRepeatedInAnyObject) {
+  // JSON parsers keep the last of two equal keys; a header with a tensor named twice would read
+  // one of two sets of offsets, so the file is ambiguous: refused, naming the key.
+  const std::string tensor = R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
+  const std::string message = parse_error(raw_file("{\"w\":" + tensor + ",\"w\":" + tensor + "}", 4));
+  t::expect_contains(message, "test.safetensors: not a valid safetensors file: the header has the key 'w' twice in one object");
+  t::expect_contains(parse_error(raw_file(R"({"__metadata__":{"step":"1","step":"2"}})", 0)), "the key 'step' twice");
+  t::expect_contains(parse_error(raw_file(R"({"w":{"dtype":"F32","dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4)),
+                     "the key 'dtype' twice");
+  t::expect_contains(parse_error(raw_file(R"({"__metadata__":{},"__metadata__":{}})", 0)), "the key '__metadata__' twice");
+  // Equal keys in different objects are no repetition.
+  const File file = File::parse(raw_file(R"({"__metadata__":{"w":"x"},"w":)" + tensor + "}", 4), "test.safetensors");
+  EXPECT_EQ(file.tensors().count("w"), 1u);
+  EXPECT_EQ(file.metadata().at("w"), "x");
+}
+
 TEST(Safetensors, RejectsBadTensorEntries) {
   const auto entry_error = [](const std::string& entry, std::size_t data_bytes) {
     return parse_error(raw_file("{\"t\":" + entry + "}", data_bytes));

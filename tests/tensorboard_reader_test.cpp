@@ -271,7 +271,10 @@ TEST_F(TensorBoardReader, ResumeAfterEventsPastTheCheckpointLeavesNoStepTwice) {
   const t::CommandResult resumed = train("--epochs 3 --resume " + t::shell_quote(run_.string()));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
   EXPECT_NE(resumed.out.find("epoch-002.safetensors"), std::string::npos) << resumed.out;
-  EXPECT_NE(resumed.out.find("tensorboard: dropped a damaged tail"), std::string::npos) << resumed.out;
+  EXPECT_NE(resumed.out.find("tensorboard: " + files[0].string() + ": unreadable records ("), std::string::npos) << resumed.out;
+  EXPECT_EQ(t::read_text(files[0].parent_path() / (files[0].filename().string().replace(0, 20, "events.out.tf-events.") + ".damaged")),
+            whole + whole.substr(whole.size() - 40))
+      << "the original, torn record and all, is kept aside";
   EXPECT_NE(resumed.out.find("written after the checkpoint (epoch 2, step 20)"), std::string::npos) << resumed.out;
 
   const json board = read_board();

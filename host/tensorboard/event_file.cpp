@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iterator>
+#include <regex>
 #include <system_error>
 
 #include "host/common/error.h"
@@ -48,6 +49,11 @@ std::string event_file_name(int64_t unix_seconds, const std::string& host, long 
   return std::string(kPrefix) + seconds + "." + host + "." + std::to_string(pid) + ".0";
 }
 
+bool has_event_file_name(const std::string& name) {
+  static const std::regex pattern(R"(events\.out\.tfevents\.[0-9]{10,}\..+\.[0-9]+\.0)");
+  return std::regex_match(name, pattern);
+}
+
 std::vector<fs::path> event_files(const fs::path& directory) {
   std::vector<fs::path> files;
   std::error_code error;
@@ -82,7 +88,7 @@ EventFileWriter::EventFileWriter(const fs::path& directory) {
   Event first;
   first.set_wall_time(wall_time_now());
   first.set_file_version(kFileVersion);
-  first.mutable_source_metadata()->set_writer("train_gpu");
+  first.mutable_source_metadata()->set_writer(kWriterName);
   write(first);
   flush();
 }
@@ -110,17 +116,19 @@ EventFileContents read_event_file(const fs::path& file) {
   if (!in) throw Error(file.string() + ": cannot open: " + std::strerror(errno));
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw Error(file.string() + ": read failed: " + std::strerror(errno));
-  const RecordScan scan = read_records(bytes);
+  const RecordSalvage salvage = salvage_records(bytes);
   EventFileContents contents;
-  contents.damage = scan.damage;
-  for (std::size_t i = 0; i < scan.records.size(); ++i) {
+  std::vector<std::string> damage = salvage.damage;
+  for (std::size_t i = 0; i < salvage.records.size(); ++i) {
     Event event;
-    if (!event.ParseFromString(scan.records[i])) {
-      contents.damage = "record " + std::to_string(i + 1) + " is not an Event";
-      break;
+    if (!event.ParseFromString(salvage.records[i])) {
+      damage.push_back("record " + std::to_string(i + 1) + " is not an Event");
+      continue;
     }
+    if (i == 0 && event.has_file_version()) contents.writer = event.source_metadata().writer();
     contents.events.push_back(std::move(event));
   }
+  for (const std::string& problem : damage) contents.damage += (contents.damage.empty() ? "" : "; ") + problem;
   return contents;
 }
 

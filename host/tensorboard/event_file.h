@@ -18,13 +18,21 @@ using ::tensorboard::HistogramProto;
 using ::tensorboard::Summary;
 
 inline constexpr const char* kFileVersion = "brain.Event:2";
+// source_metadata.writer of the file_version record: what tells our files from other writers'.
+inline constexpr const char* kWriterName = "train_gpu";
 
 // "events.out.tfevents.<10-digit seconds>.<host>.<pid>.0": TensorFlow's pattern; TensorBoard
 // only needs "tfevents" in the name and reads a directory's files in name order.
 std::string event_file_name(int64_t unix_seconds, const std::string& host, long pid);
 
-// The event files directly in `directory`, in name order (the order TensorBoard reads them);
-// none when it does not exist.
+// True for a name event_file_name could have made. PyTorch's and tensorboardX's writers use the
+// same pattern, so only the file_version record's writer (EventFileContents::writer) tells whose
+// a file is.
+bool has_event_file_name(const std::string& name);
+
+// The files directly in `directory` that TensorBoard reads as event files (any regular file with
+// "tfevents" in its name, ours or not), in name order (the order TensorBoard reads them); none
+// when it does not exist.
 std::vector<std::filesystem::path> event_files(const std::filesystem::path& directory);
 
 // Seconds since the Unix epoch, with sub-second precision, for Event.wall_time.
@@ -51,12 +59,16 @@ class EventFileWriter {
 };
 
 struct EventFileContents {
-  std::vector<Event> events;
-  std::string damage;  // empty, or why reading stopped early (a torn or corrupt record, bad protobuf)
+  std::vector<Event> events;  // every record that could be read and parsed, in order
+  std::string damage;         // empty, or each record left out and why ("; " between them)
+  std::string writer;         // the first record's source_metadata.writer when it is the file_version
+                              // record; empty when it is not, or cannot be read
+  bool written_by_us() const { return writer == kWriterName; }
 };
 
-// Parses every intact record of `file` as an Event; stops at the first damaged one (described in
-// `damage`). Only an unreadable file is an Error.
+// Parses every readable record of `file` as an Event (salvage_records: past a record whose data
+// fails its CRC, up to lost framing); records that fail or are not an Event are left out and
+// described in `damage`. Only a file that cannot be opened or read is an Error.
 EventFileContents read_event_file(const std::filesystem::path& file);
 
 }  // namespace train_gpu::tensorboard

@@ -39,35 +39,73 @@ std::string frame_record(std::string_view data) {
   return framed;
 }
 
+namespace {
+
+// What is at byte `at` of `bytes`: an intact record, one whose data fails its CRC (skippable:
+// `next` is known), or lost framing.
+struct RecordAt {
+  enum class Kind { kIntact, kBadData, kFramingLost } kind = Kind::kFramingLost;
+  std::string_view data;
+  std::size_t next = 0;
+  std::string damage;
+};
+
+RecordAt record_at(std::string_view bytes, std::size_t at) {
+  RecordAt record;
+  const std::string where = " at byte " + std::to_string(at);
+  if (bytes.size() - at < kLengthBytes + kCrcBytes) {
+    record.damage = "a record header cut short" + where;
+    return record;
+  }
+  const uint64_t length = little_endian_at<uint64_t>(bytes, at);
+  if (little_endian_at<uint32_t>(bytes, at + kLengthBytes) != masked_crc_of(bytes.substr(at, kLengthBytes))) {
+    record.damage = "a record length that fails its CRC-32C" + where;
+    return record;
+  }
+  const std::size_t data_at = at + kLengthBytes + kCrcBytes;
+  if (length > bytes.size() - data_at || bytes.size() - data_at - length < kCrcBytes) {
+    record.damage = "a record of " + std::to_string(length) + " bytes cut short" + where;
+    return record;
+  }
+  record.data = bytes.substr(data_at, length);
+  record.next = data_at + length + kCrcBytes;
+  if (little_endian_at<uint32_t>(bytes, data_at + length) != masked_crc_of(record.data)) {
+    record.kind = RecordAt::Kind::kBadData;
+    record.damage = "record data that fails its CRC-32C" + where;
+    return record;
+  }
+  record.kind = RecordAt::Kind::kIntact;
+  return record;
+}
+
+}  // namespace
+
 RecordScan read_records(std::string_view bytes) {
   RecordScan scan;
   std::size_t at = 0;
   while (at < bytes.size()) {
-    const std::string where = " at byte " + std::to_string(at);
-    if (bytes.size() - at < kLengthBytes + kCrcBytes) {
-      scan.damage = "a record header cut short" + where;
+    const RecordAt record = record_at(bytes, at);
+    if (record.kind != RecordAt::Kind::kIntact) {
+      scan.damage = record.damage;
       break;
     }
-    const uint64_t length = little_endian_at<uint64_t>(bytes, at);
-    if (little_endian_at<uint32_t>(bytes, at + kLengthBytes) != masked_crc_of(bytes.substr(at, kLengthBytes))) {
-      scan.damage = "a record length that fails its CRC-32C" + where;
-      break;
-    }
-    const std::size_t data_at = at + kLengthBytes + kCrcBytes;
-    if (length > bytes.size() - data_at || bytes.size() - data_at - length < kCrcBytes) {
-      scan.damage = "a record of " + std::to_string(length) + " bytes cut short" + where;
-      break;
-    }
-    const std::string_view data = bytes.substr(data_at, length);
-    if (little_endian_at<uint32_t>(bytes, data_at + length) != masked_crc_of(data)) {
-      scan.damage = "record data that fails its CRC-32C" + where;
-      break;
-    }
-    scan.records.emplace_back(data);
-    at = data_at + length + kCrcBytes;
+    scan.records.emplace_back(record.data);
+    at = record.next;
   }
   scan.intact_bytes = at;
   return scan;
+}
+
+RecordSalvage salvage_records(std::string_view bytes) {
+  RecordSalvage salvage;
+  for (std::size_t at = 0; at < bytes.size();) {
+    const RecordAt record = record_at(bytes, at);
+    if (record.kind == RecordAt::Kind::kIntact) salvage.records.emplace_back(record.data);
+    if (record.kind != RecordAt::Kind::kIntact) salvage.damage.push_back(record.damage);
+    if (record.kind == RecordAt::Kind::kFramingLost) break;
+    at = record.next;
+  }
+  return salvage;
 }
 
 }  // namespace train_gpu::tensorboard

@@ -22,7 +22,18 @@ struct RecordScan {
 
 // Reads records from the start of `bytes` up to the first one that is cut short (a writer killed
 // mid-record) or fails a CRC; that one and everything after it are left out and described in
-// `damage`.
+// `damage`. TensorBoard's own reader also stops there, and shows nothing after it.
 RecordScan read_records(std::string_view bytes);
+
+struct RecordSalvage {
+  std::vector<std::string> records;  // every record that could be read, in order
+  std::vector<std::string> damage;   // each record skipped, or where reading stopped; empty when none
+};
+
+// Every record of `bytes` that can still be read: as read_records, except that a record whose
+// data fails its CRC (its length passed its own, so the next record's start is known) is skipped
+// rather than the end. Reading stops only where the framing is lost: a length that fails its CRC,
+// or a record cut short.
+RecordSalvage salvage_records(std::string_view bytes);
 
 }  // namespace train_gpu::tensorboard

@@ -1,6 +1,5 @@
 #include "host/tensorboard/tensorboard_log.h"
 
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -31,21 +30,10 @@ TensorBoardLog::TensorBoardLog(fs::path directory, int64_t running_every, std::s
 
 void TensorBoardLog::on_run_start(const RunStart& start) {
   remove_stale_temporaries(directory_);
-  if (start.resumed) {
-    const TrimSummary trimmed = drop_events_after(directory_, start.epochs_completed, start.step);
-    if (!trimmed.damage.empty()) log_ << "tensorboard: dropped a damaged tail (" << trimmed.damage << ")\n";
-    if (trimmed.values_dropped > 0) {
-      log_ << "tensorboard: dropped " << trimmed.values_dropped << " value(s) written after the checkpoint (epoch "
-           << start.epochs_completed << ", step " << start.step << "); they are trained again\n";
-    }
-  } else {
-    int removed = 0;
-    for (const fs::path& file : event_files(directory_)) {
-      std::error_code error;
-      if (fs::remove(file, error)) ++removed;
-    }
-    if (removed > 0) log_ << "tensorboard: removed " << removed << " event file(s) of an earlier run in " << directory_.string() << "\n";
-  }
+  const std::vector<std::string> notices = start.resumed
+                                              ? drop_events_after(directory_, start.epochs_completed, start.step).notices
+                                              : remove_earlier_run(directory_);
+  for (const std::string& notice : notices) log_ << "tensorboard: " << notice << "\n";
   writer_ = std::make_unique<EventFileWriter>(directory_);
   log_ << "tensorboard: " << writer_->path().string() << " (view: tensorboard --logdir " << directory_.parent_path().string()
        << ")\n";

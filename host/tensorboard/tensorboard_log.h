@@ -15,7 +15,9 @@
 // Resume: each start writes a new event file. A resumed run first rewrites the earlier files
 // without the events written after the checkpoint it resumes from (those epochs and steps are
 // trained again), so no (tag, step) appears twice and the files read like an uninterrupted run's,
-// as metrics.csv does. A new run in a directory that has event files removes them.
+// as metrics.csv does. A new run in a directory that has event files removes them. Either way,
+// only files train_gpu wrote are changed, and a damaged one is moved aside, not deleted
+// (resume_trim.h); each file touched or left alone gets a line in the log.
 #pragma once
 
 #include <cstdint>

@@ -2,21 +2,20 @@
 
 #include <zlib.h>
 
-#include <charconv>
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
-#include <limits>
 #include <set>
 #include <vector>
 
 #include "host/common/error.h"
 #include "host/train/atomic_file.h"
+#include "host/train/checkpoint_metadata.h"
 #include "host/train/safetensors.h"
 
 namespace train_gpu {
 namespace {
 
-constexpr const char* kFormat = "train_gpu-checkpoint-v1";
-constexpr const char* kExtraPrefix = "x.";  // keeps the orchestrator's keys apart from ours
 constexpr const char* kMomentPrefixes[2] = {"optim.m.", "optim.v."};
 
 // zlib's crc32 (the one Python's zlib.crc32 and `gzip` use), in pieces so the writer can
@@ -48,23 +47,30 @@ void check_arena_size(const std::vector<float>& arena, const char* what, const s
   }
 }
 
-template <typename Integer>
-Integer parse_integer(const safetensors::Metadata& metadata, const std::string& key, const std::string& where) {
-  const auto found = metadata.find(key);
-  if (found == metadata.end()) throw Error(where + "metadata has no '" + key + "'");
-  const std::string& text = found->second;
-  Integer value{};
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
-    throw Error(where + "metadata '" + key + "' is '" + text + "', not an integer");
+// The first non-finite value of each arena, named by tensor and index: a checkpoint of a diverged
+// model passes every checksum (it was written that way), yet evaluates to one class, exports an
+// ONNX model that outputs NaN and resumes into NaN at once.
+void check_finite(const std::vector<float>* const arenas[3], const char* const prefixes[3], const std::string& where) {
+  for (int section = 0; section < 3; ++section) {
+    const std::vector<float>& arena = *arenas[section];
+    const auto bad = std::find_if(arena.begin(), arena.end(), [](float value) { return !std::isfinite(value); });
+    if (bad == arena.end()) continue;
+    const std::size_t at = static_cast<std::size_t>(bad - arena.begin());
+    for (const model::TensorSpec& spec : model::kParameterTensors) {
+      if (at < spec.offset || at >= spec.offset + spec.count) continue;
+      // The index within the tensor, in its PyTorch shape, as numpy would print it.
+      std::size_t flat = at - spec.offset;
+      std::string index;
+      for (int dim = spec.rank - 1; dim >= 0; --dim) {
+        const auto extent = static_cast<std::size_t>(spec.shape[dim]);
+        index = std::to_string(flat % extent) + (index.empty() ? "" : ", ") + index;
+        flat /= extent;
+      }
+      throw Error(where + "tensor '" + prefixes[section] + spec.name + "' holds " + (std::isnan(*bad) ? "NaN" : "infinity") +
+                  " at index [" + index + "]: a model with non-finite values is unusable (did its training "
+                  "diverge?); use an earlier checkpoint");
+    }
   }
-  return value;
-}
-
-const std::string& required_string(const safetensors::Metadata& metadata, const std::string& key, const std::string& where) {
-  const auto found = metadata.find(key);
-  if (found == metadata.end()) throw Error(where + "metadata has no '" + key + "'");
-  return found->second;
 }
 
 }  // namespace
@@ -88,19 +94,7 @@ void save_checkpoint(const std::filesystem::path& file, const Checkpoint& checkp
     }
   }
 
-  const CheckpointMetadata& meta = checkpoint.metadata;
-  safetensors::Metadata metadata = {
-      {"format", kFormat},
-      {"step", std::to_string(state.step)},
-      {"epoch", std::to_string(meta.epoch)},
-      {"batches_into_epoch", std::to_string(meta.batches_into_epoch)},
-      {"seed", std::to_string(meta.seed)},
-      {"dataset", meta.dataset},
-      {"model", meta.model},
-      {"data_crc32", hex32(crc)},
-  };
-  for (const auto& [key, value] : meta.extra) metadata[kExtraPrefix + key] = value;
-
+  const safetensors::Metadata metadata = checkpoint_metadata_to_write(checkpoint, hex32(crc));
   const std::vector<unsigned char> bytes = safetensors::encode(tensors, metadata);
   write_file_atomically(file, bytes.data(), bytes.size());
 }
@@ -151,7 +145,7 @@ bool holds_parameter_names_only(const safetensors::File& contents) {
 
 bool is_ours(const safetensors::Metadata& metadata) {
   const auto format = metadata.find("format");
-  return format != metadata.end() && format->second == kFormat;
+  return format != metadata.end() && format->second == kCheckpointFormat;
 }
 
 Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesystem::path& file) {
@@ -163,7 +157,7 @@ Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesys
   if (!is_ours(metadata)) {
     const auto format = metadata.find("format");
     std::string message = where + "unknown format '" + (format == metadata.end() ? std::string("(none)") : format->second) +
-                          "', expected '" + kFormat + "' (not a train_gpu checkpoint, or from an incompatible version)";
+                          "', expected '" + kCheckpointFormat + "' (not a train_gpu checkpoint, or from an incompatible version)";
     if (holds_parameter_names_only(contents)) {
       message = where + "it holds the model's weights without train_gpu metadata (a PyTorch state_dict?): continuing "
                 "training needs a train_gpu checkpoint, which also holds Adam's moments and the step; evaluate, "
@@ -171,14 +165,16 @@ Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesys
     }
     throw Error(message);
   }
-  const std::string& model_description = required_string(metadata, "model", where);
-  if (model_description != model::kModelDescription) {
-    throw Error(where + "checkpoint is for a different model: it holds '" + model_description + "', this build trains '" +
-                model::kModelDescription + "'");
+  verify_metadata_checksum(metadata, where);
+  Checkpoint checkpoint;
+  read_checkpoint_metadata(metadata, where, checkpoint);
+  if (checkpoint.metadata.model != model::kModelDescription) {
+    throw Error(where + "checkpoint is for a different model: it holds '" + checkpoint.metadata.model +
+                "', this build trains '" + model::kModelDescription + "'");
   }
   check_tensor_set(contents, {"", kMomentPrefixes[0], kMomentPrefixes[1]}, where);
 
-  const std::string& stored_crc = required_string(metadata, "data_crc32", where);
+  const std::string& stored_crc = metadata.at("data_crc32");  // present: read_checkpoint_metadata checked it
   const std::string actual_crc =
       hex32(crc32_update(crc32_update(0, nullptr, 0), contents.data_section(), contents.data_section_size()));
   if (stored_crc != actual_crc) {
@@ -186,10 +182,9 @@ Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesys
                 actual_crc + ")");
   }
 
-  Checkpoint checkpoint;
   ModelState& state = checkpoint.state;
-  std::vector<float>* arenas[3] = {&state.parameters, &state.adam_m, &state.adam_v};
-  const char* prefixes[3] = {"", kMomentPrefixes[0], kMomentPrefixes[1]};
+  std::vector<float>* const arenas[3] = {&state.parameters, &state.adam_m, &state.adam_v};
+  const char* const prefixes[3] = {"", kMomentPrefixes[0], kMomentPrefixes[1]};
   for (int section = 0; section < 3; ++section) {
     arenas[section]->assign(model::kParameterCount, 0.0f);
     for (const model::TensorSpec& spec : model::kParameterTensors) {
@@ -197,20 +192,7 @@ Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesys
     }
   }
 
-  state.step = parse_integer<int64_t>(metadata, "step", where);
-  CheckpointMetadata& meta = checkpoint.metadata;
-  meta.epoch = parse_integer<int64_t>(metadata, "epoch", where);
-  meta.batches_into_epoch = parse_integer<int64_t>(metadata, "batches_into_epoch", where);
-  meta.seed = parse_integer<uint64_t>(metadata, "seed", where);
-  if (state.step < 0 || meta.epoch < 0 || meta.batches_into_epoch < 0) {
-    throw Error(where + "metadata step, epoch and batches_into_epoch must not be negative");
-  }
-  meta.dataset = required_string(metadata, "dataset", where);
-  meta.model = model_description;
-  const std::string extra_prefix = kExtraPrefix;
-  for (const auto& [key, value] : metadata) {
-    if (key.compare(0, extra_prefix.size(), extra_prefix) == 0) meta.extra[key.substr(extra_prefix.size())] = value;
-  }
+  check_finite(arenas, prefixes, where);
   return checkpoint;
 }
 
@@ -219,7 +201,7 @@ Checkpoint checkpoint_from_state_dict(const safetensors::File& contents, const s
   const std::string where = "weights " + file.string() + " (no train_gpu metadata, read as a PyTorch state_dict): ";
   const auto format = contents.metadata().find("format");
   if (format != contents.metadata().end() && format->second.compare(0, 9, "train_gpu") == 0) {
-    throw Error("checkpoint " + file.string() + ": format '" + format->second + "', expected '" + kFormat +
+    throw Error("checkpoint " + file.string() + ": format '" + format->second + "', expected '" + kCheckpointFormat +
                 "' (a checkpoint of an incompatible train_gpu version)");
   }
   check_tensor_set(contents, {""}, where);
@@ -231,6 +213,9 @@ Checkpoint checkpoint_from_state_dict(const safetensors::File& contents, const s
   for (const model::TensorSpec& spec : model::kParameterTensors) {
     contents.copy_f32(spec.name, state.parameters.data() + spec.offset, spec.count);
   }
+  const std::vector<float>* const arenas[3] = {&state.parameters, &state.adam_m, &state.adam_v};
+  const char* const prefixes[3] = {"", kMomentPrefixes[0], kMomentPrefixes[1]};
+  check_finite(arenas, prefixes, where);
   return checkpoint;
 }
 

@@ -196,10 +196,27 @@ File File::parse(std::vector<unsigned char> bytes, const std::string& source) {
   const uint64_t data_size = bytes.size() - file.data_start_;
 
   nlohmann::json header;
+  // JSON allows a key twice in an object and nlohmann keeps the last: a header naming a tensor
+  // twice would silently read one of two. The parser's callback sees every key of every object.
+  std::vector<std::set<std::string>> keys_of_open_objects;
+  std::string repeated_key;
+  const auto note_repeated_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::object_start) keys_of_open_objects.emplace_back();
+    if (event == nlohmann::json::parse_event_t::object_end) keys_of_open_objects.pop_back();
+    if (event == nlohmann::json::parse_event_t::key && !keys_of_open_objects.back().insert(parsed.get<std::string>()).second &&
+        repeated_key.empty()) {
+      repeated_key = parsed.get<std::string>();
+    }
+    return true;
+  };
   try {
-    header = nlohmann::json::parse(bytes.begin() + kLengthBytes, bytes.begin() + static_cast<std::ptrdiff_t>(file.data_start_));
+    header = nlohmann::json::parse(bytes.begin() + kLengthBytes, bytes.begin() + static_cast<std::ptrdiff_t>(file.data_start_),
+                                   note_repeated_keys);
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + "the header is not valid JSON (" + e.what() + ")");
+  }
+  if (!repeated_key.empty()) {
+    throw Error(where + "the header has the key '" + repeated_key + "' twice in one object (which one is meant is ambiguous)");
   }
   if (!header.is_object()) throw Error(where + "the header is not a JSON object");
 
