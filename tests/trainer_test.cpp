@@ -282,6 +282,37 @@ TEST_F(TrainerTest, KeepLastPrunesOlderEpochCheckpoints) {
   EXPECT_TRUE(fs::exists(checkpoint_path(pruned.run_dir, 3)));
 }
 
+// "Keep only the newest N epoch checkpoints" counts checkpoints: with --save-every 2 the newest
+// two are epochs 2 and 4, where counting back N epoch numbers from 4 kept only epoch 4.
+TEST_F(TrainerTest, KeepLastCountsCheckpointsNotEpochNumbers) {
+  auto cpu = backend();
+  TrainConfig sparse = config("sparse", 4);
+  sparse.save_every = 2;
+  sparse.keep_last = 2;
+  Trainer(*cpu, dataset_, sparse, log_).run();
+  std::vector<std::string> left;
+  for (const fs::path& file : checkpoints_in_training_order(sparse.run_dir / "checkpoints")) left.push_back(file.filename().string());
+  EXPECT_EQ(left, (std::vector<std::string>{"epoch-002.safetensors", "epoch-004.safetensors"}));
+}
+
+// A mid-epoch checkpoint older than the newest epoch checkpoint is superseded: nothing resumes from
+// it, and each is as large as any checkpoint (8 MB).
+TEST_F(TrainerTest, KeepLastPrunesSupersededMidEpochCheckpoints) {
+  auto first = backend();
+  StoppingBackend stopping(*first, 14);  // batch 4 of epoch 2
+  TrainConfig part = config("pruned", 3);
+  part.keep_last = 1;
+  Trainer(stopping, dataset_, part, log_).run();
+  StopSignal::reset();
+  ASSERT_TRUE(fs::exists(interrupted_checkpoint_path(part.run_dir, 2, 4)));
+  auto second = backend();
+  part.resume_from = resolve_resume_source(part.run_dir);
+  Trainer(*second, dataset_, part, log_).run();
+  std::vector<std::string> left;
+  for (const fs::path& file : checkpoints_in_training_order(part.run_dir / "checkpoints")) left.push_back(file.filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"epoch-003.safetensors"});
+}
+
 TEST_F(TrainerTest, DryRunTakesOneBatchOfEach) {
   auto cpu = backend();
   TrainConfig dry = config("dry", 10);

@@ -134,7 +134,7 @@ void add_train_command(CLI::App& app) {
   command->add_option("--save-every", config.save_every, "Write a checkpoint every N epochs (the last always)")
       ->check(whole_number_at_least(1))
       ->capture_default_str();
-  command->add_option("--keep-last", config.keep_last, "Keep only the newest N epoch checkpoints (0: keep all)")
+  command->add_option("--keep-last", config.keep_last, "Keep only the newest N epoch checkpoints, and no mid-epoch one older than them (0: keep all)")
       ->check(whole_number_at_least(0))
       ->capture_default_str();
   command->add_option("--resume", options->resume, "Continue from a run directory's newest checkpoint, or from a checkpoint file");

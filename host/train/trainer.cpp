@@ -197,9 +197,21 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
 
 void Trainer::prune_old_checkpoints(int64_t newest_epoch) {
   if (config_.keep_last <= 0) return;
+  const CheckpointPosition newest{newest_epoch, 0};
+  const std::vector<fs::path> checkpoints = checkpoints_in_training_order(config_.run_dir / "checkpoints");
+  int64_t epoch_checkpoints_kept = 0;
   std::error_code ignored;
-  for (int64_t epoch = newest_epoch - config_.keep_last; epoch >= 1; --epoch) {
-    fs::remove(checkpoint_path(config_.run_dir, epoch), ignored);
+  // Newest first. A mid-epoch checkpoint before the newest is superseded by it (a resume would
+  // never pick it); one after it belongs to a run resumed from further back and is left alone.
+  for (auto file = checkpoints.rbegin(); file != checkpoints.rend(); ++file) {
+    const CheckpointPosition position = *parse_checkpoint_name(file->filename().string());
+    if (newest < position) continue;
+    const bool keep = position.batches == 0 && epoch_checkpoints_kept < config_.keep_last;
+    if (keep) {
+      ++epoch_checkpoints_kept;
+    } else {
+      fs::remove(*file, ignored);
+    }
   }
 }
 
