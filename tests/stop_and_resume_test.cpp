@@ -410,5 +410,53 @@ TEST_F(StopAndResumeTest, SigintExits130WithACheckpointWritten) {
   EXPECT_EQ(resolve_resume_source(run), written);
 }
 
+// A signal after the last epoch used to be swallowed: exit 0, no word. The run stops itself at a
+// named point (TRAIN_GPU_TEST_STOP_AT), the test queues SIGTERM and continues it, so the signal
+// lands there for certain. The training is complete, so the run keeps its checkpoint, says what it
+// skipped and exits 143 as any SIGTERM stop does. Returns the run's stdout.
+class SignalAfterTrainingTest : public StopAndResumeTest {
+ protected:
+  std::string sigterm_at(const std::string& point, const fs::path& run) {
+    Child child(with(common_flags(640, 200, 1), {"--run-dir", run.string()}), scratch_.path() / point,
+                {"TRAIN_GPU_TEST_STOP_AT=" + point});
+    EXPECT_TRUE(child.wait_until_stopped(Clock::now() + kDeadline)) << "the run never reached " << point << "\n"
+                                                                     << child.output();
+    child.send(SIGTERM);  // pending while the child is stopped; handled the moment it continues
+    child.send(SIGCONT);
+    const std::optional<int> status = child.wait_until(Clock::now() + kDeadline);
+    EXPECT_TRUE(status.has_value()) << "still running " << kDeadline.count() << " s after SIGTERM\n" << child.output();
+    EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 128 + SIGTERM)
+        << describe_status(status.value_or(-1)) << ", expected exit 143\n" << child.output();
+    EXPECT_TRUE(load_or_fail(run / "checkpoints" / "epoch-001.safetensors").has_value());
+    return child.out();
+  }
+};
+
+// During the last epoch's test pass or save (the trainer finishes a last epoch): the evaluation
+// is skipped, and the message says how to make it.
+TEST_F(SignalAfterTrainingTest, SigtermAfterTheLastEpochSkipsTheFinalEvaluationAndExits143) {
+  const fs::path run = scratch_.path() / "run";
+  const std::string out = sigterm_at("training-done", run);
+  const std::string last = (run / "checkpoints" / "epoch-001.safetensors").string();
+  EXPECT_NE(out.find("stopped by SIGTERM after the last epoch: training is complete (checkpoint " + last +
+                     "); the final evaluation was skipped (train_gpu evaluate --checkpoint " + last + " writes it)"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(run / "evaluation"));
+}
+
+// During the final evaluation, which cannot stop halfway: it is finished and written, then the run
+// exits.
+TEST_F(SignalAfterTrainingTest, SigtermDuringTheFinalEvaluationExits143) {
+  const fs::path run = scratch_.path() / "run";
+  const std::string out = sigterm_at("final-evaluation", run);
+  EXPECT_NE(out.find("stopped by SIGTERM during the final evaluation: training is complete (checkpoint " +
+                     (run / "checkpoints" / "epoch-001.safetensors").string() + ") and evaluated in " +
+                     (run / "evaluation").string()),
+            std::string::npos)
+      << out;
+  EXPECT_TRUE(fs::exists(run / "evaluation" / "evaluation.json"));
+}
+
 }  // namespace
 }  // namespace train_gpu
