@@ -16,6 +16,7 @@
 #include "host/train/progress_bar.h"
 #include "host/train/run_config.h"
 #include "host/train/run_directory.h"
+#include "host/train/run_lock.h"
 #include "host/train/stop_signal.h"
 #include "host/train/trainer.h"
 
@@ -82,6 +83,9 @@ void run_training(const TrainOptions& options) {
   std::cout << "data:\n";
   const Dataset dataset = load_dataset_from_options(options.data, std::cout);
   prepare_run_directory(config.run_dir);
+  // Before anything in the directory is written (config.json, event files, metrics.csv), and held
+  // until the final evaluation and plots are done.
+  const RunLock run_lock(config.run_dir);
   std::cout << "run directory: " << config.run_dir.string() << "\n";
   std::string config_text;  // config.json's text, for TensorBoard; a resume keeps the run's first one
   if (config.resume_from.empty()) {
@@ -158,7 +162,7 @@ void add_train_command(CLI::App& app) {
   command->add_option("--beta1", options->adam.beta1, "Adam beta1")->check(fraction_below_one())->capture_default_str();
   command->add_option("--beta2", options->adam.beta2, "Adam beta2")->check(fraction_below_one())->capture_default_str();
   command->add_option("--epsilon", options->adam.epsilon, "Adam epsilon")->check(positive_finite())->capture_default_str();
-  command->add_option("--run-dir", options->run_dir, "Where config.json, metrics.csv and checkpoints go [default: runs/<timestamp>]");
+  command->add_option("--run-dir", options->run_dir, "Where config.json, metrics.csv and checkpoints go; one training at a time [default: runs/<timestamp>]");
   command->add_option("--save-every", config.save_every, "Write a checkpoint every N epochs (the last always)")
       ->check(whole_number_at_least(1))
       ->capture_default_str();
