@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <algorithm>
 #include <fstream>
@@ -311,6 +314,28 @@ TEST_F(TrainerTest, KeepLastPrunesSupersededMidEpochCheckpoints) {
   std::vector<std::string> left;
   for (const fs::path& file : checkpoints_in_training_order(part.run_dir / "checkpoints")) left.push_back(file.filename().string());
   EXPECT_EQ(left, std::vector<std::string>{"epoch-003.safetensors"});
+}
+
+// A run killed inside its last save leaves the save's temporary; a resume that finds nothing left
+// to train must still clear it.
+TEST_F(TrainerTest, ResumeWithNothingToDoRemovesAKilledRunsTemporary) {
+  auto cpu = backend();
+  Trainer(*cpu, dataset_, config("done", 1), log_).run();
+  const pid_t child = ::fork();  // a pid that surely existed and is gone
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const fs::path temporary = root_ / "done" / "checkpoints" / (".epoch-002.safetensors.tmp-" + std::to_string(child) + "-0");
+  std::ofstream(temporary) << "half a checkpoint";
+
+  TrainConfig again = config("done", 1);
+  again.resume_from = checkpoint_path(root_ / "done", 1);
+  std::ostringstream log;
+  auto fresh = backend();
+  Trainer(*fresh, dataset_, again, log).run();
+  EXPECT_NE(log.str().find("nothing to do"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("removed 1 unfinished file(s)"), std::string::npos) << log.str();
+  EXPECT_FALSE(fs::exists(temporary));
 }
 
 TEST_F(TrainerTest, DryRunTakesOneBatchOfEach) {

@@ -219,6 +219,13 @@ TrainResult Trainer::run() {
   TrainResult result;
   ModelState state;
   Position position = start_position(state);
+  // Before the "nothing to do" exit too: a run killed inside its last save leaves an 8 MB
+  // temporary that a resume with nothing left to train would otherwise never clear.
+  for (const fs::path& directory : {config_.run_dir / "checkpoints", config_.run_dir}) {
+    if (const int removed = remove_stale_temporaries(directory)) {
+      out_ << "removed " << removed << " unfinished file(s) that a killed run left in " << directory.string() << "\n";
+    }
+  }
   if (position.epoch >= config_.epochs) {
     out_ << "nothing to do: the checkpoint has already completed " << position.epoch << " of " << config_.epochs
          << " epochs (raise --epochs to train further)\n";
@@ -227,11 +234,6 @@ TrainResult Trainer::run() {
     return result;
   }
   MetricsLog metrics(config_.run_dir / "metrics.csv", position.epoch + 1, !config_.deterministic);
-  for (const fs::path& directory : {config_.run_dir / "checkpoints", config_.run_dir}) {
-    if (const int removed = remove_stale_temporaries(directory)) {
-      out_ << "removed " << removed << " unfinished file(s) that a killed run left in " << directory.string() << "\n";
-    }
-  }
   result.last_checkpoint = config_.resume_from;
   if (observer_) {
     RunStart start;
