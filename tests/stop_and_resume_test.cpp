@@ -115,7 +115,8 @@ std::optional<Checkpoint> load_or_fail(const fs::path& file) {
 }
 
 // metrics.csv's rows without epoch_seconds and samples_per_second, which differ between any two
-// runs; the header is checked so that cutting the last two columns cuts exactly those.
+// runs, and resumed_at_batch, which says what they cover; the header is checked so that cutting
+// the last three columns cuts exactly those.
 std::vector<std::string> metrics_without_timing(const fs::path& run_dir) {
   std::ifstream in(run_dir / "metrics.csv");
   std::string line;
@@ -124,7 +125,7 @@ std::vector<std::string> metrics_without_timing(const fs::path& run_dir) {
   std::vector<std::string> rows;
   while (std::getline(in, line)) {
     size_t cut = line.size();
-    for (int comma = 0; comma < 2 && cut != std::string::npos && cut > 0; ++comma) cut = line.rfind(',', cut - 1);
+    for (int comma = 0; comma < 3 && cut != std::string::npos && cut > 0; ++comma) cut = line.rfind(',', cut - 1);
     rows.push_back(line.substr(0, cut));
   }
   return rows;

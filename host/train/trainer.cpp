@@ -250,6 +250,9 @@ TrainResult Trainer::run() {
     Position stop_at;
     PassTotals train = train_epoch(epoch, position, stop_at);
     const double train_seconds = seconds_since(epoch_start);
+    // What the clock measured: this process's batches, not those before a resume.
+    const int64_t timed_samples = train.samples;
+    const int64_t resumed_at_batch = position.batches_into_epoch;
     if (position.batches_into_epoch > 0) {
       if (train.first_nonfinite_batch >= 0) train.first_nonfinite_batch += position.batches_into_epoch;
       PassTotals combined = position.partial;
@@ -288,12 +291,17 @@ TrainResult Trainer::run() {
     row.test_loss = test.mean_sample_loss();
     row.test_accuracy = test.accuracy();
     row.epoch_seconds = train_seconds + seconds_since(test_start);
-    row.samples_per_second = double(train.samples) / train_seconds;
+    row.samples_per_second = double(timed_samples) / train_seconds;
+    row.resumed_at_batch = resumed_at_batch;
     metrics.append(row);
     out_ << "epoch " << row.epoch << "/" << config_.epochs << "  train loss " << fixed(row.train_loss, 4) << "  acc "
          << fixed(100 * row.train_accuracy, 2) << "%  test loss " << fixed(row.test_loss, 4) << "  acc "
          << fixed(100 * row.test_accuracy, 2) << "%  " << fixed(row.epoch_seconds, 1) << " s  "
          << with_thousands(static_cast<int64_t>(row.samples_per_second)) << " samples/s"
+         << (resumed_at_batch == 0 ? ""
+                                   : " (resumed at batch " + std::to_string(resumed_at_batch) + "/" +
+                                         std::to_string(batches_per_epoch_) + ": time and rate of the last " +
+                                         std::to_string(batches_per_epoch_ - resumed_at_batch) + " batches)")
          << (kernels_.empty() ? "" : "  [" + kernels_ + "]") << std::endl;
 
     const bool last = epoch + 1 == config_.epochs;
