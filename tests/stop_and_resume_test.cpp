@@ -55,8 +55,9 @@ bool is_checkpoint_temporary(const std::string& name) {
   return name.rfind(".epoch-", 0) == 0 && name.find(".safetensors.tmp-") != std::string::npos;
 }
 
-// Checkpoint files as the trainer names them (epoch-*.safetensors), sorted: names sort in
-// training order, as --resume relies on.
+// Checkpoint files as the trainer names them (epoch-*.safetensors), sorted by name, independently
+// of the parser --resume uses: for the few epochs (< 1000) these runs train, the zero-padded names
+// sort in training order.
 std::vector<fs::path> checkpoint_files(const fs::path& run_dir) {
   std::vector<fs::path> files;
   std::error_code error;
