@@ -58,6 +58,16 @@ TEST(RunLock, ALockFileADeadProcessLeftIsTakenOver) {
   EXPECT_EQ(t::read_text(RunLock::file_in(scratch.path())), std::to_string(::getpid()) + "\n");
 }
 
+TEST(RunLock, ASymlinkInPlaceOfTheLockFileIsNotFollowed) {
+  t::TempDir scratch;
+  const fs::path precious = scratch / "precious.txt";
+  std::ofstream(precious) << "keep me";
+  fs::create_directory(scratch / "run");
+  fs::create_symlink(precious, RunLock::file_in(scratch / "run"));
+  t::expect_contains(t::error_of([&] { RunLock lock(scratch / "run"); }), "cannot create its lock file");
+  EXPECT_EQ(t::read_text(precious), "keep me");
+}
+
 TEST(RunLock, AnUnwritableDirectoryIsOneClearError) {
   t::TempDir scratch;
   t::expect_contains(t::error_of([&] { RunLock lock(scratch.path() / "missing"); }), "cannot create its lock file");
@@ -118,7 +128,9 @@ TEST_F(RunLockProcessTest, ASecondTrainingOrResumeOnALiveRunDirectoryIsRefused) 
                                                                         << first.output();
   const fs::path lock_file = RunLock::file_in(run);
   EXPECT_TRUE(fs::exists(lock_file)) << "the first run holds no lock";
-  if (fs::exists(lock_file)) EXPECT_EQ(t::read_text(lock_file), std::to_string(first.pid()) + "\n");
+  if (fs::exists(lock_file)) {
+    EXPECT_EQ(t::read_text(lock_file), std::to_string(first.pid()) + "\n");
+  }
 
   ASSERT_NO_FATAL_FAILURE(expect_refused(flags("2", "2", {"--run-dir", run.string()}), "second", run, first.pid()));
   ASSERT_NO_FATAL_FAILURE(expect_refused(flags("1", "3", {"--resume", run.string()}), "resume", run, first.pid()));

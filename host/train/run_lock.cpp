@@ -36,7 +36,9 @@ RunLock::RunLock(const std::filesystem::path& run_dir) : file_(file_in(run_dir))
   // it dies (kill -9 included). A lock file that a killed run left behind is only a file with a
   // dead pid in it, and the next run locks it and writes its own pid over that one.
   for (;;) {
-    descriptor_.emplace(::open(file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));  // closes a previous try's
+    // O_NOFOLLOW: the pid is written over the file's contents, so a symlink planted under the
+    // lock's name must not lead that write to some other file.
+    descriptor_.emplace(::open(file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));  // closes a previous try's
     const int fd = descriptor_->get();
     if (fd < 0) throw Error(context + ": cannot create its lock file " + file_.string() + ": " + std::strerror(errno));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
