@@ -34,10 +34,10 @@ void write(const fs::path& file, const std::string& text) {
 // A plausible 3-epoch run with its evaluation, class 9 never predicted (a 0/0 precision).
 void fabricate_run(const fs::path& run) {
   write(run / "metrics.csv",
-        "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second\n"
-        "1,0.1350,0.9598,0.0610,0.9800,3.1,21000\n"
-        "2,0.0431,0.9866,0.0523,0.9829,2.9,22000\n"
-        "3,0.0220,0.9930,0.0498,0.9841,2.9,22100\n");
+        "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch\n"
+        "1,0.1350,0.9598,0.0610,0.9800,3.1,21000,0\n"
+        "2,0.0431,0.9866,0.0523,0.9829,1.2,21800,600\n"
+        "3,0.0220,0.9930,0.0498,0.9841,2.9,22100,0\n");
   std::string distribution = "label,train_percent,test_percent\n";
   for (int c = 0; c < 10; ++c) distribution += std::to_string(c) + "," + std::to_string(9.0 + 0.2 * c) + "," + std::to_string(10.5 - 0.1 * c) + "\n";
   write(run / "label_distribution.csv", distribution);

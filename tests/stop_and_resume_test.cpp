@@ -10,9 +10,7 @@
 // blocking ctest.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,130 +31,21 @@
 #include "host/train/checkpoint.h"
 #include "host/train/metrics_log.h"
 #include "host/train/run_directory.h"
+#include "support/child_process.h"
 #include "support/test_support.h"
-
-extern char** environ;
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
 namespace t = train_gpu::testing;
-using Clock = std::chrono::steady_clock;
-
-// Far above what any step here takes (a few seconds at most, even on two busy cores), so it only
-// ever fires on a real hang.
-constexpr std::chrono::seconds kDeadline{120};
-// How often the waits look at the child and its run directory. This paces polling; what the tests
-// synchronize on is a file appearing or the child exiting, never the passing of time.
-constexpr std::chrono::milliseconds kPollInterval{2};
+using t::Child;
+using t::Clock;
+using t::describe_status;
+using t::kDeadline;
+using t::kPollInterval;
 
 bool has_mnist() { return fs::exists(fs::path(TRAIN_GPU_MNIST_DIR) / "t10k-labels-idx1-ubyte.gz"); }
-
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
-  return "status " + std::to_string(status);
-}
-
-// One train_gpu process with stdout and stderr in files. The destructor kills (SIGKILL) and reaps
-// it unless it has already been reaped, so no test path leaks a running training or a zombie.
-class Child {
- public:
-  // `extra_environment` ("NAME=value" entries) is added to this process's environment.
-  Child(const std::vector<std::string>& arguments, const fs::path& output_prefix,
-        std::vector<std::string> extra_environment = {})
-      : out_file_(output_prefix.string() + ".stdout"), err_file_(output_prefix.string() + ".stderr") {
-    std::vector<std::string> argv_strings{TRAIN_GPU_BINARY};
-    argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
-    std::vector<char*> argv;
-    for (std::string& argument : argv_strings) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    std::vector<char*> environment;
-    for (char** entry = environ; *entry != nullptr; ++entry) environment.push_back(*entry);
-    for (std::string& entry : extra_environment) environment.push_back(entry.data());
-    environment.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    // The child must see SIGINT and SIGTERM as a shell would deliver them, whatever this test
-    // process inherited (ctest or a background job may run us with SIGINT ignored or blocked).
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t defaults, empty;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    sigemptyset(&empty);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setsigmask(&attributes, &empty);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-    const int error = posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environment.data());
-    posix_spawnattr_destroy(&attributes);
-    posix_spawn_file_actions_destroy(&actions);
-    if (error != 0) {
-      pid_ = -1;
-      throw std::runtime_error(std::string("posix_spawn of ") + TRAIN_GPU_BINARY + " failed: " + std::strerror(error));
-    }
-  }
-  ~Child() {
-    if (pid_ > 0 && !status_) {
-      ::kill(pid_, SIGKILL);
-      reap(0);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  void send(int signal_number) const {
-    ASSERT_FALSE(status_.has_value()) << "signal " << signal_number << " for a child already reaped";
-    ASSERT_EQ(::kill(pid_, signal_number), 0) << std::strerror(errno);
-  }
-
-  bool running() {
-    if (!status_) reap(WNOHANG);
-    return !status_;
-  }
-
-  // The wait status once the child has exited; nullopt when it is still running at `deadline`,
-  // in which case it is killed and reaped here.
-  std::optional<int> wait_until(Clock::time_point deadline) {
-    while (running()) {
-      if (Clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        reap(0);
-        return std::nullopt;
-      }
-      std::this_thread::sleep_for(kPollInterval);
-    }
-    return status_;
-  }
-
-  std::string out() const { return read_if_present(out_file_); }
-  std::string err() const { return read_if_present(err_file_); }
-  std::string output() const { return "--- stdout:\n" + out() + "--- stderr:\n" + err(); }
-
- private:
-  static std::string read_if_present(const fs::path& file) { return fs::exists(file) ? t::read_text(file) : std::string(); }
-
-  void reap(int options) {
-    int status = 0;
-    pid_t result;
-    do {
-      result = ::waitpid(pid_, &status, options);
-    } while (result < 0 && errno == EINTR);
-    if (result == pid_) status_ = status;
-  }
-
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-  fs::path out_file_;
-  fs::path err_file_;
-};
 
 bool is_checkpoint_name(const std::string& name) {
   return name.rfind("epoch-", 0) == 0 && fs::path(name).extension() == ".safetensors";
@@ -166,8 +55,9 @@ bool is_checkpoint_temporary(const std::string& name) {
   return name.rfind(".epoch-", 0) == 0 && name.find(".safetensors.tmp-") != std::string::npos;
 }
 
-// Checkpoint files as the trainer names them (epoch-*.safetensors), sorted: names sort in
-// training order, as --resume relies on.
+// Checkpoint files as the trainer names them (epoch-*.safetensors), sorted by name, independently
+// of the parser --resume uses: for the few epochs (< 1000) these runs train, the zero-padded names
+// sort in training order.
 std::vector<fs::path> checkpoint_files(const fs::path& run_dir) {
   std::vector<fs::path> files;
   std::error_code error;
@@ -226,7 +116,8 @@ std::optional<Checkpoint> load_or_fail(const fs::path& file) {
 }
 
 // metrics.csv's rows without epoch_seconds and samples_per_second, which differ between any two
-// runs; the header is checked so that cutting the last two columns cuts exactly those.
+// runs, and resumed_at_batch, which says what they cover; the header is checked so that cutting
+// the last three columns cuts exactly those.
 std::vector<std::string> metrics_without_timing(const fs::path& run_dir) {
   std::ifstream in(run_dir / "metrics.csv");
   std::string line;
@@ -235,7 +126,7 @@ std::vector<std::string> metrics_without_timing(const fs::path& run_dir) {
   std::vector<std::string> rows;
   while (std::getline(in, line)) {
     size_t cut = line.size();
-    for (int comma = 0; comma < 2 && cut != std::string::npos && cut > 0; ++comma) cut = line.rfind(',', cut - 1);
+    for (int comma = 0; comma < 3 && cut != std::string::npos && cut > 0; ++comma) cut = line.rfind(',', cut - 1);
     rows.push_back(line.substr(0, cut));
   }
   return rows;
@@ -519,6 +410,54 @@ TEST_F(StopAndResumeTest, SigintExits130WithACheckpointWritten) {
   ASSERT_TRUE(stopped && earlier);
   EXPECT_GT(stopped->state.step, earlier->state.step);
   EXPECT_EQ(resolve_resume_source(run), written);
+}
+
+// A signal after the last epoch used to be swallowed: exit 0, no word. The run stops itself at a
+// named point (TRAIN_GPU_TEST_STOP_AT), the test queues SIGTERM and continues it, so the signal
+// lands there for certain. The training is complete, so the run keeps its checkpoint, says what it
+// skipped and exits 143 as any SIGTERM stop does. Returns the run's stdout.
+class SignalAfterTrainingTest : public StopAndResumeTest {
+ protected:
+  std::string sigterm_at(const std::string& point, const fs::path& run) {
+    Child child(with(common_flags(640, 200, 1), {"--run-dir", run.string()}), scratch_.path() / point,
+                {"TRAIN_GPU_TEST_STOP_AT=" + point});
+    EXPECT_TRUE(child.wait_until_stopped(Clock::now() + kDeadline)) << "the run never reached " << point << "\n"
+                                                                     << child.output();
+    child.send(SIGTERM);  // pending while the child is stopped; handled the moment it continues
+    child.send(SIGCONT);
+    const std::optional<int> status = child.wait_until(Clock::now() + kDeadline);
+    EXPECT_TRUE(status.has_value()) << "still running " << kDeadline.count() << " s after SIGTERM\n" << child.output();
+    EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 128 + SIGTERM)
+        << describe_status(status.value_or(-1)) << ", expected exit 143\n" << child.output();
+    EXPECT_TRUE(load_or_fail(run / "checkpoints" / "epoch-001.safetensors").has_value());
+    return child.out();
+  }
+};
+
+// During the last epoch's test pass or save (the trainer finishes a last epoch): the evaluation
+// is skipped, and the message says how to make it.
+TEST_F(SignalAfterTrainingTest, SigtermAfterTheLastEpochSkipsTheFinalEvaluationAndExits143) {
+  const fs::path run = scratch_.path() / "run";
+  const std::string out = sigterm_at("training-done", run);
+  const std::string last = (run / "checkpoints" / "epoch-001.safetensors").string();
+  EXPECT_NE(out.find("stopped by SIGTERM after the last epoch: training is complete (checkpoint " + last +
+                     "); the final evaluation was skipped (train_gpu evaluate --checkpoint " + last + " writes it)"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(run / "evaluation"));
+}
+
+// During the final evaluation, which cannot stop halfway: it is finished and written, then the run
+// exits.
+TEST_F(SignalAfterTrainingTest, SigtermDuringTheFinalEvaluationExits143) {
+  const fs::path run = scratch_.path() / "run";
+  const std::string out = sigterm_at("final-evaluation", run);
+  EXPECT_NE(out.find("stopped by SIGTERM during the final evaluation: training is complete (checkpoint " +
+                     (run / "checkpoints" / "epoch-001.safetensors").string() + ") and evaluated in " +
+                     (run / "evaluation").string()),
+            std::string::npos)
+      << out;
+  EXPECT_TRUE(fs::exists(run / "evaluation" / "evaluation.json"));
 }
 
 }  // namespace

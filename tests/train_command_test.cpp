@@ -33,7 +33,7 @@ class TrainCommandTest : public ::testing::Test {
     std::ifstream in(run_dir / "metrics.csv");
     std::string line, last;
     std::getline(in, line);
-    EXPECT_EQ(line, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second");
+    EXPECT_EQ(line, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch");
     while (std::getline(in, line)) last = line;
     std::vector<double> values;
     std::stringstream fields(last);
@@ -61,7 +61,8 @@ TEST_F(TrainCommandTest, FirstEpochOfMnistReachesTheTutorialsAccuracy) {
   EXPECT_NE(result.out.find("epoch 1/1  train loss "), std::string::npos) << result.out;
 
   const std::vector<double> row = last_metrics_row(run);
-  ASSERT_EQ(row.size(), 7u);
+  ASSERT_EQ(row.size(), 8u);
+  EXPECT_EQ(row[7], 0) << "the epoch was trained in one go, not resumed";
   EXPECT_EQ(row[0], 1);
   EXPECT_GE(row[4], 0.975) << "the tutorial reaches 97.69% after its first epoch";
   EXPECT_GT(row[2], 0.90);  // train accuracy over the epoch, before each update

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <algorithm>
 #include <fstream>
@@ -127,13 +130,14 @@ class TrainerTest : public ::testing::Test {
     return backend;
   }
 
-  // metrics.csv without the timing columns, which differ between any two runs.
+  // metrics.csv without the timing columns, which differ between any two runs, and
+  // resumed_at_batch, which says what they cover (the last three).
   static std::string metrics_without_timing(const fs::path& run_dir) {
     std::ifstream in(run_dir / "metrics.csv");
     std::string line, kept;
     while (std::getline(in, line)) {
       size_t cut = line.size();
-      for (int comma = 0; comma < 2; ++comma) cut = line.rfind(',', cut - 1);
+      for (int comma = 0; comma < 3; ++comma) cut = line.rfind(',', cut - 1);
       kept += line.substr(0, cut) + "\n";
     }
     return kept;
@@ -197,9 +201,9 @@ TEST_F(TrainerTest, DeterministicRunsWriteByteIdenticalMetricsAndCheckpoints) {
     checkpoint[run] = file_bytes(checkpoint_path(deterministic.run_dir, 2));
   }
   EXPECT_EQ(metrics[0], metrics[1]);
-  // Three lines (header and two rows) whose timing fields are empty: ",\n" ends each row.
+  // Three lines (header and two rows) whose timing fields and resumed_at_batch are empty.
   EXPECT_EQ(std::count(metrics[0].begin(), metrics[0].end(), '\n'), 3) << metrics[0];
-  EXPECT_NE(metrics[0].find(",,\n"), std::string::npos) << metrics[0];
+  EXPECT_NE(metrics[0].find(",,,\n"), std::string::npos) << metrics[0];
   ASSERT_FALSE(checkpoint[0].empty());
   EXPECT_TRUE(checkpoint[0] == checkpoint[1]) << "checkpoints of two deterministic runs differ";
 }
@@ -231,6 +235,35 @@ TEST_F(TrainerTest, ResumeAfterStopMidEpochEqualsAnUninterruptedRunBitForBit) {
   EXPECT_TRUE(actual.adam_m == expected.adam_m);
   EXPECT_TRUE(actual.adam_v == expected.adam_v);
   EXPECT_EQ(metrics_without_timing(root_ / "split"), metrics_without_timing(root_ / "whole"));
+}
+
+// The resumed process times only the batches it trains: the rate of the whole epoch's samples over
+// that time overstated it several times. metrics.csv says where the epoch was resumed, so that a
+// reader knows what its timings cover; an epoch trained in one go says 0.
+TEST_F(TrainerTest, AMidEpochResumeSaysWhatItsTimingsCover) {
+  auto first = backend();
+  StoppingBackend stopping(*first, 14);  // batch 4 of epoch 2
+  TrainConfig part = config("split", 3);
+  Trainer(stopping, dataset_, part, log_).run();
+  StopSignal::reset();
+  auto second = backend();
+  part.resume_from = resolve_resume_source(root_ / "split");
+  std::ostringstream resumed_log;
+  Trainer(*second, dataset_, part, resumed_log).run();
+
+  std::ifstream in(root_ / "split" / "metrics.csv");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, kMetricsHeader);
+  std::vector<std::string> last_fields;
+  while (std::getline(in, line)) last_fields.push_back(line.substr(line.rfind(',') + 1));
+  EXPECT_EQ(last_fields, (std::vector<std::string>{"0", "4", "0"})) << "resumed_at_batch of epochs 1, 2, 3";
+  EXPECT_NE(resumed_log.str().find("samples/s (resumed at batch 4/10: time and rate of the last 6 batches)"),
+            std::string::npos)
+      << resumed_log.str();
+  const size_t epoch_3 = resumed_log.str().find("epoch 3/3");
+  ASSERT_NE(epoch_3, std::string::npos);
+  EXPECT_EQ(resumed_log.str().find("resumed at batch", epoch_3), std::string::npos) << "epoch 3 ran whole";
 }
 
 TEST_F(TrainerTest, StopAtAnEpochBoundaryResumesFromTheEpochCheckpoint) {
@@ -313,6 +346,59 @@ TEST_F(TrainerTest, KeepLastPrunesOlderEpochCheckpoints) {
   EXPECT_FALSE(fs::exists(checkpoint_path(pruned.run_dir, 1)));
   EXPECT_FALSE(fs::exists(checkpoint_path(pruned.run_dir, 2)));
   EXPECT_TRUE(fs::exists(checkpoint_path(pruned.run_dir, 3)));
+}
+
+// "Keep only the newest N epoch checkpoints" counts checkpoints: with --save-every 2 the newest
+// two are epochs 2 and 4, where counting back N epoch numbers from 4 kept only epoch 4.
+TEST_F(TrainerTest, KeepLastCountsCheckpointsNotEpochNumbers) {
+  auto cpu = backend();
+  TrainConfig sparse = config("sparse", 4);
+  sparse.save_every = 2;
+  sparse.keep_last = 2;
+  Trainer(*cpu, dataset_, sparse, log_).run();
+  std::vector<std::string> left;
+  for (const fs::path& file : checkpoints_in_training_order(sparse.run_dir / "checkpoints")) left.push_back(file.filename().string());
+  EXPECT_EQ(left, (std::vector<std::string>{"epoch-002.safetensors", "epoch-004.safetensors"}));
+}
+
+// A mid-epoch checkpoint older than the newest epoch checkpoint is superseded: nothing resumes from
+// it, and each is as large as any checkpoint (8 MB).
+TEST_F(TrainerTest, KeepLastPrunesSupersededMidEpochCheckpoints) {
+  auto first = backend();
+  StoppingBackend stopping(*first, 14);  // batch 4 of epoch 2
+  TrainConfig part = config("pruned", 3);
+  part.keep_last = 1;
+  Trainer(stopping, dataset_, part, log_).run();
+  StopSignal::reset();
+  ASSERT_TRUE(fs::exists(interrupted_checkpoint_path(part.run_dir, 2, 4)));
+  auto second = backend();
+  part.resume_from = resolve_resume_source(part.run_dir);
+  Trainer(*second, dataset_, part, log_).run();
+  std::vector<std::string> left;
+  for (const fs::path& file : checkpoints_in_training_order(part.run_dir / "checkpoints")) left.push_back(file.filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"epoch-003.safetensors"});
+}
+
+// A run killed inside its last save leaves the save's temporary; a resume that finds nothing left
+// to train must still clear it.
+TEST_F(TrainerTest, ResumeWithNothingToDoRemovesAKilledRunsTemporary) {
+  auto cpu = backend();
+  Trainer(*cpu, dataset_, config("done", 1), log_).run();
+  const pid_t child = ::fork();  // a pid that surely existed and is gone
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const fs::path temporary = root_ / "done" / "checkpoints" / (".epoch-002.safetensors.tmp-" + std::to_string(child) + "-0");
+  std::ofstream(temporary) << "half a checkpoint";
+
+  TrainConfig again = config("done", 1);
+  again.resume_from = checkpoint_path(root_ / "done", 1);
+  std::ostringstream log;
+  auto fresh = backend();
+  Trainer(*fresh, dataset_, again, log).run();
+  EXPECT_NE(log.str().find("nothing to do"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("removed 1 unfinished file(s)"), std::string::npos) << log.str();
+  EXPECT_FALSE(fs::exists(temporary));
 }
 
 TEST_F(TrainerTest, DryRunTakesOneBatchOfEach) {

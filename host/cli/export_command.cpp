@@ -10,6 +10,7 @@
 #include "host/common/format.h"
 #include "host/model/model_spec.h"
 #include "host/onnx/onnx_export.h"
+#include "host/train/atomic_file.h"
 
 namespace train_gpu::cli {
 
@@ -38,6 +39,13 @@ void add_export_command(CLI::App& app) {
       provenance.dataset = weights.checkpoint.metadata.dataset;
       provenance.epoch = weights.checkpoint.metadata.epoch;
       provenance.step = weights.checkpoint.state.step;
+    }
+    // An export killed while writing (SIGTERM, Ctrl-C, kill -9) leaves its temporary beside --out.
+    const std::filesystem::path out_directory =
+        std::filesystem::path(options->out).has_parent_path() ? std::filesystem::path(options->out).parent_path() : ".";
+    if (const int removed = remove_stale_temporaries(out_directory)) {
+      std::cout << "removed " << removed << " unfinished file(s) that a killed process left in " << out_directory.string()
+                << "\n";
     }
     const std::size_t bytes = write_onnx_model(options->out, weights.checkpoint.state.parameters, provenance);
     std::cout << "wrote " << options->out << " (" << with_thousands(static_cast<int64_t>(bytes)) << " bytes): ONNX opset "

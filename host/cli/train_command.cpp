@@ -1,4 +1,5 @@
 // `train_gpu [train]`: the tutorial's training run. The default command.
+#include <csignal>
 #include <iostream>
 
 #include "host/cli/commands.h"
@@ -15,6 +16,7 @@
 #include "host/train/progress_bar.h"
 #include "host/train/run_config.h"
 #include "host/train/run_directory.h"
+#include "host/train/run_lock.h"
 #include "host/train/stop_signal.h"
 #include "host/train/trainer.h"
 
@@ -39,6 +41,16 @@ struct TrainOptions {
 void write_label_distribution(const std::filesystem::path& run_dir, const Dataset& dataset) {
   eval::write_text_file(run_dir / "label_distribution.csv",
                         label_distribution_csv(dataset.train, dataset.test, model::kClasses));
+}
+
+// A stop signal after the last epoch: the training is complete and checkpointed, but the user
+// asked to stop, so the rest of the run's work is skipped and the exit status says so (130/143).
+[[noreturn]] void report_stop_after_training(const TrainResult& result, const std::string& when,
+                                             const std::string& what_is_left) {
+  const int signal_number = StopSignal::received();
+  std::cout << "stopped by " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << " " << when
+            << ": training is complete (checkpoint " << result.last_checkpoint.string() << ")" << what_is_left << "\n";
+  throw CLI::RuntimeError(128 + signal_number);
 }
 
 void run_training(const TrainOptions& options) {
@@ -71,6 +83,9 @@ void run_training(const TrainOptions& options) {
   std::cout << "data:\n";
   const Dataset dataset = load_dataset_from_options(options.data, std::cout);
   prepare_run_directory(config.run_dir);
+  // Before anything in the directory is written (config.json, event files, metrics.csv), and held
+  // until the final evaluation and plots are done.
+  const RunLock run_lock(config.run_dir);
   std::cout << "run directory: " << config.run_dir.string() << "\n";
   std::string config_text;  // config.json's text, for TensorBoard; a resume keeps the run's first one
   if (config.resume_from.empty()) {
@@ -101,14 +116,31 @@ void run_training(const TrainOptions& options) {
   StopSignal stop_signal;
   Trainer trainer(*backend, dataset, config, std::cout, board.get());
   const TrainResult result = trainer.run();
+  test_stop_point("training-done");
   if (result.stop_signal != 0) throw CLI::RuntimeError(128 + result.stop_signal);
   if (!result.last_checkpoint.empty()) std::cout << "last checkpoint: " << result.last_checkpoint.string() << "\n";
   if (result.epochs_completed == config.epochs && !config.dry_run) {
+    // A signal during the last epoch's test pass or save (the trainer finishes a last epoch) skips
+    // the evaluation; one during the evaluation, which cannot stop halfway, skips the plots.
+    if (StopSignal::received() != 0) {
+      report_stop_after_training(result, "after the last epoch",
+                                 "; the final evaluation was skipped (train_gpu evaluate --checkpoint " +
+                                     result.last_checkpoint.string() + " writes it)");
+    }
+    test_stop_point("final-evaluation");
     // The final model, evaluated as `train_gpu evaluate` would: confusion, mistakes, feature maps.
     const eval::EvaluationReport report = eval::evaluate_and_write(*backend, dataset, Split::kTest, config.run_dir / "evaluation",
                                                                    std::cout, config.test_batch_size);
     if (board) board->add_evaluation(result.epochs_completed, report);
+    const std::string evaluated = " and evaluated in " + (config.run_dir / "evaluation").string();
+    if (StopSignal::received() != 0) {
+      report_stop_after_training(result, "during the final evaluation",
+                                 evaluated + (options.plots ? "; the plots were skipped" : ""));
+    }
     if (options.plots) run_plot_script(config.run_dir, std::cout);
+    if (StopSignal::received() != 0) report_stop_after_training(result, "while drawing the plots", evaluated);
+  } else if (StopSignal::received() != 0) {
+    report_stop_after_training(result, "after the last epoch", "");  // a --dry-run's single batch
   }
 }
 
@@ -130,11 +162,11 @@ void add_train_command(CLI::App& app) {
   command->add_option("--beta1", options->adam.beta1, "Adam beta1")->check(fraction_below_one())->capture_default_str();
   command->add_option("--beta2", options->adam.beta2, "Adam beta2")->check(fraction_below_one())->capture_default_str();
   command->add_option("--epsilon", options->adam.epsilon, "Adam epsilon")->check(positive_finite())->capture_default_str();
-  command->add_option("--run-dir", options->run_dir, "Where config.json, metrics.csv and checkpoints go [default: runs/<timestamp>]");
+  command->add_option("--run-dir", options->run_dir, "Where config.json, metrics.csv and checkpoints go; one training at a time [default: runs/<timestamp>]");
   command->add_option("--save-every", config.save_every, "Write a checkpoint every N epochs (the last always)")
       ->check(whole_number_at_least(1))
       ->capture_default_str();
-  command->add_option("--keep-last", config.keep_last, "Keep only the newest N epoch checkpoints (0: keep all)")
+  command->add_option("--keep-last", config.keep_last, "Keep only the newest N epoch checkpoints, and no mid-epoch one older than them (0: keep all)")
       ->check(whole_number_at_least(0))
       ->capture_default_str();
   command->add_option("--resume", options->resume, "Continue from a run directory's newest checkpoint, or from a checkpoint file");

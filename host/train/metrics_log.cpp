@@ -14,10 +14,11 @@ std::string metrics_csv_row(const EpochMetrics& m, bool timings) {
                 m.train_accuracy, m.test_loss, m.test_accuracy);
   std::string text = row;
   if (timings) {
-    std::snprintf(row, sizeof row, "%.3f,%.1f", m.epoch_seconds, m.samples_per_second);
+    std::snprintf(row, sizeof row, "%.3f,%.1f,%lld", m.epoch_seconds, m.samples_per_second,
+                  static_cast<long long>(m.resumed_at_batch));
     text += row;
   } else {
-    text += ",";
+    text += ",,";
   }
   return text;
 }

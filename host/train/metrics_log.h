@@ -14,15 +14,21 @@ struct EpochMetrics {
   double train_accuracy = 0;
   double test_loss = 0;
   double test_accuracy = 0;
-  double epoch_seconds = 0;          // training pass + test pass
-  double samples_per_second = 0;     // training samples / training-pass seconds
+  double epoch_seconds = 0;          // training pass + test pass, as far as this process ran them
+  double samples_per_second = 0;     // samples trained by this process / its training-pass seconds
+  // 0 for an epoch trained in one go. N when this process resumed the epoch after N batches: the
+  // two timings then cover only the batches after N (and the test pass), which a rate of the whole
+  // epoch's samples over that time would overstate several times.
+  int64_t resumed_at_batch = 0;
 };
 
+// New columns go at the end, so readers that count columns from the left keep working.
 inline constexpr const char* kMetricsHeader =
-    "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second";
+    "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch";
 
-// With `timings` false the two timing fields are left empty (pandas reads NaN), so that runs with
-// --deterministic produce byte-identical files; the times still appear on stdout.
+// With `timings` false the timing fields and resumed_at_batch, which only says what the timings
+// cover, are left empty (pandas reads NaN), so that runs with --deterministic produce byte-identical
+// files, through a resume too; the times still appear on stdout.
 std::string metrics_csv_row(const EpochMetrics& metrics, bool timings = true);
 
 // Creates the file with its header when absent; when resuming, drops rows for epochs >= first_epoch

@@ -1,11 +1,15 @@
 #include "host/train/run_directory.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "host/common/error.h"
@@ -61,6 +65,61 @@ fs::path interrupted_checkpoint_path(const fs::path& run_dir, int64_t epoch_in_p
   return run_dir / "checkpoints" / name;
 }
 
+bool CheckpointPosition::operator<(const CheckpointPosition& other) const {
+  if (epoch != other.epoch) return epoch < other.epoch;
+  // The end of an epoch (batches 0) comes after every batch of it.
+  if ((batches == 0) != (other.batches == 0)) return other.batches == 0;
+  return batches < other.batches;
+}
+
+namespace {
+
+// Reads the digits at the front of `text` into `value` and drops them; false when there are none
+// or they overflow.
+bool take_number(std::string_view& text, int64_t& value) {
+  const char* end = text.data() + text.size();
+  if (text.empty() || text.front() < '0' || text.front() > '9') return false;
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc()) return false;
+  text.remove_prefix(static_cast<size_t>(stop - text.data()));
+  return true;
+}
+
+bool take_prefix(std::string_view& text, std::string_view prefix) {
+  if (text.substr(0, prefix.size()) != prefix) return false;
+  text.remove_prefix(prefix.size());
+  return true;
+}
+
+}  // namespace
+
+std::optional<CheckpointPosition> parse_checkpoint_name(const std::string& file_name) {
+  std::string_view text = file_name;
+  CheckpointPosition position;
+  if (!take_prefix(text, "epoch-") || !take_number(text, position.epoch)) return std::nullopt;
+  if (take_prefix(text, "-batch-") && (!take_number(text, position.batches) || position.batches == 0)) return std::nullopt;
+  if (text != ".safetensors") return std::nullopt;
+  return position;
+}
+
+std::vector<fs::path> checkpoints_in_training_order(const fs::path& directory) {
+  std::vector<std::pair<CheckpointPosition, fs::path>> found;
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory, error)) {
+    const std::optional<CheckpointPosition> position = parse_checkpoint_name(entry.path().filename().string());
+    std::error_code type_error;
+    if (position && entry.is_regular_file(type_error)) found.emplace_back(*position, entry.path());
+  }
+  // Ties (epoch-7 and epoch-007) fall back to the name, so the order never depends on the listing.
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    if (a.first == b.first) return a.second < b.second;
+    return a.first < b.first;
+  });
+  std::vector<fs::path> files;
+  for (auto& [position, file] : found) files.push_back(std::move(file));
+  return files;
+}
+
 fs::path resolve_resume_source(const fs::path& source) {
   std::error_code error;
   if (fs::is_regular_file(source, error)) return source;
@@ -68,17 +127,11 @@ fs::path resolve_resume_source(const fs::path& source) {
     throw Error("--resume " + source.string() + ": no such run directory or checkpoint file");
   }
   const fs::path directory = fs::is_directory(source / "checkpoints", error) ? source / "checkpoints" : source;
-  // Names sort in training order: epoch-003-batch-00120 (mid epoch 3) < epoch-003 (end of 3).
-  fs::path newest;
-  for (const fs::directory_entry& entry : fs::directory_iterator(directory, error)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name.rfind("epoch-", 0) == 0 && entry.path().extension() == ".safetensors" &&
-        (newest.empty() || name > newest.filename().string())) {
-      newest = entry.path();
-    }
+  const std::vector<fs::path> checkpoints = checkpoints_in_training_order(directory);
+  if (checkpoints.empty()) {
+    throw Error("--resume " + source.string() + ": no checkpoint (epoch-NNN.safetensors) found there");
   }
-  if (newest.empty()) throw Error("--resume " + source.string() + ": no checkpoint (epoch-*.safetensors) found there");
-  return newest;
+  return checkpoints.back();
 }
 
 }  // namespace train_gpu

@@ -1,6 +1,7 @@
 #include "host/train/stop_signal.h"
 
 #include <csignal>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace train_gpu {
@@ -41,5 +42,10 @@ StopSignal::~StopSignal() {
 int StopSignal::received() { return g_received; }
 void StopSignal::raise_for_test(int signal_number) { g_received = signal_number; }
 void StopSignal::reset() { g_received = 0; }
+
+void test_stop_point(const std::string& name) {
+  const char* setting = std::getenv("TRAIN_GPU_TEST_STOP_AT");
+  if (setting != nullptr && name == setting) ::raise(SIGSTOP);
+}
 
 }  // namespace train_gpu

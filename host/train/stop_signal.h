@@ -3,6 +3,8 @@
 // SIGTERM, so a container stop keeps the run.
 #pragma once
 
+#include <string>
+
 namespace train_gpu {
 
 class StopSignal {
@@ -19,5 +21,11 @@ class StopSignal {
   static void raise_for_test(int signal_number);
   static void reset();
 };
+
+// TEST-ONLY: with the environment variable TRAIN_GPU_TEST_STOP_AT=NAME, the process stops itself
+// (SIGSTOP) on reaching the point named NAME (e.g. "final-evaluation"), so that a test can queue
+// a signal for exactly that moment and continue it (SIGCONT) with no timing race; a user has no
+// reason to set it.
+void test_stop_point(const std::string& name);
 
 }  // namespace train_gpu

@@ -197,9 +197,21 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
 
 void Trainer::prune_old_checkpoints(int64_t newest_epoch) {
   if (config_.keep_last <= 0) return;
+  const CheckpointPosition newest{newest_epoch, 0};
+  const std::vector<fs::path> checkpoints = checkpoints_in_training_order(config_.run_dir / "checkpoints");
+  int64_t epoch_checkpoints_kept = 0;
   std::error_code ignored;
-  for (int64_t epoch = newest_epoch - config_.keep_last; epoch >= 1; --epoch) {
-    fs::remove(checkpoint_path(config_.run_dir, epoch), ignored);
+  // Newest first. A mid-epoch checkpoint before the newest is superseded by it (a resume would
+  // never pick it); one after it belongs to a run resumed from further back and is left alone.
+  for (auto file = checkpoints.rbegin(); file != checkpoints.rend(); ++file) {
+    const CheckpointPosition position = *parse_checkpoint_name(file->filename().string());
+    if (newest < position) continue;
+    const bool keep = position.batches == 0 && epoch_checkpoints_kept < config_.keep_last;
+    if (keep) {
+      ++epoch_checkpoints_kept;
+    } else {
+      fs::remove(*file, ignored);
+    }
   }
 }
 
@@ -207,6 +219,13 @@ TrainResult Trainer::run() {
   TrainResult result;
   ModelState state;
   Position position = start_position(state);
+  // Before the "nothing to do" exit too: a run killed inside its last save leaves an 8 MB
+  // temporary that a resume with nothing left to train would otherwise never clear.
+  for (const fs::path& directory : {config_.run_dir / "checkpoints", config_.run_dir}) {
+    if (const int removed = remove_stale_temporaries(directory)) {
+      out_ << "removed " << removed << " unfinished file(s) that a killed run left in " << directory.string() << "\n";
+    }
+  }
   if (position.epoch >= config_.epochs) {
     out_ << "nothing to do: the checkpoint has already completed " << position.epoch << " of " << config_.epochs
          << " epochs (raise --epochs to train further)\n";
@@ -215,11 +234,6 @@ TrainResult Trainer::run() {
     return result;
   }
   MetricsLog metrics(config_.run_dir / "metrics.csv", position.epoch + 1, !config_.deterministic);
-  for (const fs::path& directory : {config_.run_dir / "checkpoints", config_.run_dir}) {
-    if (const int removed = remove_stale_temporaries(directory)) {
-      out_ << "removed " << removed << " unfinished file(s) that a killed run left in " << directory.string() << "\n";
-    }
-  }
   result.last_checkpoint = config_.resume_from;
   if (observer_) {
     RunStart start;
@@ -236,6 +250,9 @@ TrainResult Trainer::run() {
     Position stop_at;
     PassTotals train = train_epoch(epoch, position, stop_at);
     const double train_seconds = seconds_since(epoch_start);
+    // What the clock measured: this process's batches, not those before a resume.
+    const int64_t timed_samples = train.samples;
+    const int64_t resumed_at_batch = position.batches_into_epoch;
     if (position.batches_into_epoch > 0) {
       if (train.first_nonfinite_batch >= 0) train.first_nonfinite_batch += position.batches_into_epoch;
       PassTotals combined = position.partial;
@@ -274,12 +291,17 @@ TrainResult Trainer::run() {
     row.test_loss = test.mean_sample_loss();
     row.test_accuracy = test.accuracy();
     row.epoch_seconds = train_seconds + seconds_since(test_start);
-    row.samples_per_second = double(train.samples) / train_seconds;
+    row.samples_per_second = double(timed_samples) / train_seconds;
+    row.resumed_at_batch = resumed_at_batch;
     metrics.append(row);
     out_ << "epoch " << row.epoch << "/" << config_.epochs << "  train loss " << fixed(row.train_loss, 4) << "  acc "
          << fixed(100 * row.train_accuracy, 2) << "%  test loss " << fixed(row.test_loss, 4) << "  acc "
          << fixed(100 * row.test_accuracy, 2) << "%  " << fixed(row.epoch_seconds, 1) << " s  "
          << with_thousands(static_cast<int64_t>(row.samples_per_second)) << " samples/s"
+         << (resumed_at_batch == 0 ? ""
+                                   : " (resumed at batch " + std::to_string(resumed_at_batch) + "/" +
+                                         std::to_string(batches_per_epoch_) + ": time and rate of the last " +
+                                         std::to_string(batches_per_epoch_ - resumed_at_batch) + " batches)")
          << (kernels_.empty() ? "" : "  [" + kernels_ + "]") << std::endl;
 
     const bool last = epoch + 1 == config_.epochs;
