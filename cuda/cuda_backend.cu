@@ -395,8 +395,14 @@ class CudaBackend final : public Backend {
       // step, which differ only in where they read the batch position and the step size. First
       // the same step once eagerly, its effects undone: a library's first-use setup (lazy
       // loading, workspace allocation, a synchronizing query) inside the capture would
-      // invalidate it and count 0.
-      run_undone([&] { enqueue_train_step(batch, device_counter_source()); });
+      // invalidate it and count 0. At the order's start: the device cursor may stand at the end
+      // of an epoch, which a capture never reads but a run would.
+      if (fits_at_start(batch)) {
+        run_undone([&] {
+          launch_set_counter(&counters_.data()->cursor[0], 0, stream_.get());
+          enqueue_train_step(batch, device_counter_source());
+        });
+      }
       StepGraphs counter(stream_.get());
       nodes = counter.count_nodes(1, [&] { enqueue_train_step(batch, device_counter_source()); });
     }
@@ -421,6 +427,17 @@ class CudaBackend final : public Backend {
     source.step_size = math::per_step_on_device(&counters_.data()->adam_step_size);
     source.counters = counters_.data();
     return source;
+  }
+
+  // Whether a training batch of `batch` fits at the start of the order (an order set, enough
+  // samples): the loader's own check, which throws otherwise.
+  bool fits_at_start(int batch) {
+    try {
+      require_data().check_batch(Split::kTrain, 0, batch);
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
   }
 
   // Runs `enqueue` on the stream and then restores everything a step changes (parameters,

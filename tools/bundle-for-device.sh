@@ -75,7 +75,7 @@ fi
 
 cat > "$bundle_dir/manifest.env" <<MANIFEST
 # Absolute paths baked into the test binaries at build time (TRAIN_GPU_BINARY, TRAIN_GPU_SOURCE_DIR,
-# TRAIN_GPU_MNIST_DIR); device-check.sh links them to the carried copies where it can.
+# TRAIN_GPU_MNIST_DIR); device-check.sh links them to the copied ones where it can.
 BUNDLE_BUILD_DIR='$build_abs'
 BUNDLE_SOURCE_DIR='$source_abs'
 BUNDLE_MNIST_DIR='$mnist_dir'

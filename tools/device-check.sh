@@ -58,7 +58,9 @@ while (($# > 0)); do
   case $1 in
     --allow-no-gpu) allow_no_gpu=1 ;;
     --out) (($# > 1)) || usage_error "--out needs a folder"; out_dir=$2; shift ;;
-    --budget) (($# > 1)) && [[ $2 =~ ^[0-9]+$ ]] || usage_error "--budget needs whole seconds"; budget_seconds=$2; shift ;;
+    --budget)
+      if (($# < 2)) || [[ ! $2 =~ ^[0-9]+$ ]]; then usage_error "--budget needs whole seconds"; fi
+      budget_seconds=$2; shift ;;
     -h|--help) sed -n '2,/^set -uo pipefail/p' "$0" | sed '$d' | cut -c3-; exit 0 ;;
     -*) usage_error "unknown option $1" ;;
     *) bundle_dir=$1 ;;

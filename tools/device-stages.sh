@@ -19,7 +19,7 @@
 # timeout is in run seconds and shrinks with it. The rehearsal (tests/device_check_rehearsal_test.cpp)
 # plays the whole check with fakes that sleep their expected durations times the scale, so a
 # 540 s check takes 540 * scale real seconds and its budget arithmetic is the real one.
-# shellcheck shell=bash disable=SC2034  # the variables set here are the caller's
+# shellcheck shell=bash disable=SC2034,SC2154  # variables set here are the caller's, and its own it reads
 
 time_scale=${DEVICE_CHECK_TIME_SCALE:-1}
 export DEVICE_CHECK_TIME_SCALE=$time_scale  # the fakes of a rehearsal read it too

@@ -122,7 +122,8 @@ TEST_F(CudaBackendTest, EvaluationTotalsAndProbabilitiesMatchTheCpuBackend) {
 }
 
 TEST_F(CudaBackendTest, OneTrainingStepMatchesTheCpuBackend) {
-  Pair pair(options_with("device"));
+  const BackendOptions options = options_with("device");
+  Pair pair(options);
   pair.gpu->train_step(0, 64);
   pair.cpu->train_step(0, 64);
   const ModelState gpu = pair.gpu->state();
@@ -131,7 +132,7 @@ TEST_F(CudaBackendTest, OneTrainingStepMatchesTheCpuBackend) {
   EXPECT_EQ(cpu.step, 1);
   // Tight bounds everywhere, except up to kMaxFlips pooling flips in the conv weights, each
   // within one routed gradient (one_step_tolerance.h derives both).
-  EXPECT_TRUE(one_step_close(gpu, cpu, initial_model_state(42), 64, BackendOptions{}.adam.learning_rate));
+  EXPECT_TRUE(one_step_close(gpu, cpu, initial_model_state(42), 64, options.adam.learning_rate));
   const PassTotals gpu_totals = pair.gpu->take_totals(PassKind::kTraining);
   const PassTotals cpu_totals = pair.cpu->take_totals(PassKind::kTraining);
   EXPECT_EQ(gpu_totals.samples, 64);

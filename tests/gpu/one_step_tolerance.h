@@ -48,18 +48,24 @@ constexpr int kMaxFlips = 2;
 inline double routed_gradient_bound(const ModelState& start, int batch) {
   using namespace train_gpu::model;
   double max_w2 = 0;
-  for (std::size_t i = 0; i < kFc2WeightCount; ++i) max_w2 = std::max(max_w2, double(std::fabs(start.parameters[kFc2WeightOffset + i])));
+  for (std::size_t i = 0; i < kFc2WeightCount; ++i) {
+    max_w2 = std::max(max_w2, double(std::fabs(start.parameters[kFc2WeightOffset + i])));
+  }
   double max_column = 0;
   for (int j = 0; j < kFlatFeatures; ++j) {
     double column = 0;
-    for (int h = 0; h < kHidden; ++h) column += std::fabs(start.parameters[kFc1WeightOffset + std::size_t(h) * kFlatFeatures + std::size_t(j)]);
+    for (int h = 0; h < kHidden; ++h) {
+      column += std::fabs(start.parameters[kFc1WeightOffset + std::size_t(h) * kFlatFeatures + std::size_t(j)]);
+    }
     max_column = std::max(max_column, column);
   }
   return max_column * max_w2 * 2.0 / batch;
 }
 
 // Whether |a - r| <= atol + rtol |r|.
-inline bool close(double a, double r, double rtol, double atol) { return std::fabs(a - r) <= atol + rtol * std::fabs(r); }
+inline bool within(double a, double r, double rtol, double atol) {
+  return std::fabs(a - r) <= atol + rtol * std::fabs(r);
+}
 
 // The state after one step on the GPU against the CPU's, both from `start` with batch `batch`.
 inline ::testing::AssertionResult one_step_close(const ModelState& gpu, const ModelState& cpu, const ModelState& start,
@@ -71,15 +77,16 @@ inline ::testing::AssertionResult one_step_close(const ModelState& gpu, const Mo
   ::testing::AssertionResult failure = ::testing::AssertionFailure();
   bool failed = false;
   for (std::size_t i = 0; i < gpu.parameters.size(); ++i) {
-    const bool tight = close(gpu.parameters[i], cpu.parameters[i], 1e-4, 1e-5) &&
-                       close(gpu.adam_m[i], cpu.adam_m[i], 1e-4, 1e-9) &&
-                       close(gpu.adam_v[i], cpu.adam_v[i], 2e-4, 1e-14);
+    const bool tight = within(gpu.parameters[i], cpu.parameters[i], 1e-4, 1e-5) &&
+                       within(gpu.adam_m[i], cpu.adam_m[i], 1e-4, 1e-9) &&
+                       within(gpu.adam_v[i], cpu.adam_v[i], 2e-4, 1e-14);
     if (tight) continue;
     const bool conv_weight = i >= kConvWeightOffset && i < kConvWeightOffset + kConvWeightCount;
     const double g = std::fabs(cpu.adam_m[i]) / 0.1;
-    const bool within_one_flip = conv_weight && std::fabs(gpu.parameters[i] - cpu.parameters[i]) <= 2 * learning_rate &&
-                                 std::fabs(gpu.adam_m[i] - cpu.adam_m[i]) <= 0.1 * routed + 1e-9 &&
-                                 std::fabs(gpu.adam_v[i] - cpu.adam_v[i]) <= 0.001 * (2 * g * routed + routed * routed) + 1e-14;
+    const bool within_one_flip =
+        conv_weight && std::fabs(gpu.parameters[i] - cpu.parameters[i]) <= 2 * learning_rate &&
+        std::fabs(gpu.adam_m[i] - cpu.adam_m[i]) <= 0.1 * routed + 1e-9 &&
+        std::fabs(gpu.adam_v[i] - cpu.adam_v[i]) <= 0.001 * (2 * g * routed + routed * routed) + 1e-14;
     if (within_one_flip) {
       flipped_channels.insert((i - kConvWeightOffset) / (kConvKernel * kConvKernel));
       ++loose;
@@ -92,8 +99,9 @@ inline ::testing::AssertionResult one_step_close(const ModelState& gpu, const Mo
     failed = true;
   }
   if (flipped_channels.size() > std::size_t{kMaxFlips}) {
-    failure << loose << " conv weights in " << flipped_channels.size() << " channels differ by up to a routed gradient ("
-            << routed << "): more than " << kMaxFlips << " pooling flips; ";
+    failure << loose << " conv weights in " << flipped_channels.size()
+            << " channels differ by up to a routed gradient (" << routed << "): more than " << kMaxFlips
+            << " pooling flips; ";
     failed = true;
   }
   if (!failed) return ::testing::AssertionSuccess() << loose << " conv weights within one routed gradient";
