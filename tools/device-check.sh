@@ -176,7 +176,7 @@ out_of_time() { record "$1" "N/A" "not run: the $budget_seconds s budget had no 
 
 stage_tests() {
   begin_stage 20-tests
-  local binary source name parallel deadline test_binaries=() gpu_test_names=() ordered=()
+  local binary source name parallel threads deadline test_binaries=() gpu_test_names=() ordered=()
   deadline=$(($(elapsed) + $(time_left "$test_cap")))
   ((deadline > $(elapsed))) || { out_of_time tests; return; }
   say "tests"
@@ -197,13 +197,17 @@ stage_tests() {
   parallel=${DEVICE_CHECK_TEST_JOBS:-$(($(nproc) / 2))}
   ((parallel < 1)) && parallel=1
   ((parallel > 8)) && parallel=8
+  threads=$(($(nproc) / parallel))
+  ((threads < 1)) && threads=1
   for binary in "${ordered[@]}"; do
     while (($(jobs -rp | wc -l) >= parallel)); do wait -n; done
     (
       name=$(basename "$binary")
       limit=$((deadline - $(elapsed)))
       ((limit < 1)) && limit=1
-      OPENBLAS_NUM_THREADS=2 timeout --kill-after="$(real_seconds 3)" "$(real_seconds "$limit")" "$binary" \
+      # The cores shared out: 8 binaries of 16 OpenMP threads each would oversubscribe 16 cores.
+      OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads \
+        timeout --kill-after="$(real_seconds 3)" "$(real_seconds "$limit")" "$binary" \
         --gtest_output="json:$log_dir/tests/$name.json" > "$log_dir/tests/$name.log" 2>&1
       echo "$? $limit" > "$log_dir/tests/$name.status"
     ) &
