@@ -20,8 +20,10 @@
 //   --graph          captures each step shape once as a CUDA graph and replays it (cuda/graph/):
 //                    the step then reads its batch position and Adam's step size from device
 //                    counters that it advances itself (cuda/math/step_counters.h), and the
-//                    host's t mirrors the device's. Same kernels, same arguments, same bits as
-//                    eager launches; a failed capture falls back to eager with one notice.
+//                    host's t mirrors the device's. Same kernels, same arguments, so the same
+//                    bits as eager launches (with --kernels fused, if cuBLASLt's bias-reduction
+//                    epilogues are deterministic run to run: GraphBackendTest is to show it); a
+//                    failed capture falls back to eager with one notice.
 //
 // Memory: parameters, gradients and Adam's m and v are one allocation of four equal arenas in
 // model_spec.h's layout (each padded to 256 bytes so every arena starts aligned); layers get
@@ -155,6 +157,14 @@ class CudaBackend final : public Backend {
   }
 
   ~CudaBackend() override {
+    // Steps held back for a graph group were accepted by train_step: they run, as they would
+    // have at the next read, rather than vanish with the backend.
+    try {
+      flush_held_steps();
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "train_gpu: warning: %d held training step(s) could not run: %s\n",
+                   planner_ ? planner_->held_steps() : 0, error.what());
+    }
     // Let queued work finish before the buffers it uses are freed (cudaFree would wait anyway,
     // but an explicit drain makes a late kernel error visible here). Drained BEFORE the loader
     // goes: queued gather kernels and copies still read the loader's device and pinned buffers.
@@ -209,8 +219,11 @@ class CudaBackend final : public Backend {
     if (graphs_) {
       graphs_->forget();  // captured graphs point into the old loader's buffers
       planner_->forget_cursors();
-      if (!loader_->gathers_at_device_cursor()) {
-        graphs_->disable(std::string("--graph needs the dataset on the device (--loader device); the ") +
+      // Only while this loader is attached: a later device loader captures again.
+      if (loader_->gathers_at_device_cursor()) {
+        graphs_->resume();
+      } else {
+        graphs_->suspend(std::string("--graph needs the dataset on the device (--loader device); the ") +
                          loader_->name() + " loader gathers batches on the host");
       }
       // Steps taken through another loader counted t on the host only.
@@ -282,19 +295,21 @@ class CudaBackend final : public Backend {
       flush_held_steps();
       CUDA_CHECK(cudaProfilerStart());
     }
+    // Adam's t counts a step only once it is enqueued: a step that throws (no data, a bad batch,
+    // a failed launch) must not leave t one ahead of the moments.
     if (uses_device_counters()) {
       require_data().check_batch(Split::kTrain, first, count);  // the device only sees a cursor
-      ++step_;
       execute(planner_->train_step(first, count));
     } else {
-      ++step_;
+      require_data();
       const float step_size = math::adam_step_size(options_.adam.learning_rate, options_.adam.beta1,
-                                                   options_.adam.beta2, step_);
+                                                   options_.adam.beta2, step_ + 1);
       StepSource source;
       source.first = math::per_step_value(first);
       source.step_size = math::per_step_value(step_size);
       enqueue_train_step(count, source);
     }
+    ++step_;
     if (process_steps_ == options_.profile_last_step) {
       flush_held_steps();
       CUDA_CHECK(cudaProfilerStop());
@@ -377,7 +392,17 @@ class CudaBackend final : public Backend {
     if (nodes.kernels == 0 && loader_ && loader_->gathers_at_device_cursor() && batch >= 1 &&
         batch <= options_.max_batch) {
       // Capture (never run) one device-counter step: it launches exactly the kernels of an eager
-      // step, which differ only in where they read the batch position and the step size.
+      // step, which differ only in where they read the batch position and the step size. First
+      // the same step once eagerly, its effects undone: a library's first-use setup (lazy
+      // loading, workspace allocation, a synchronizing query) inside the capture would
+      // invalidate it and count 0. At the order's start: the device cursor may stand at the end
+      // of an epoch, which a capture never reads but a run would.
+      if (fits_at_start(batch)) {
+        run_undone([&] {
+          launch_set_counter(&counters_.data()->cursor[0], 0, stream_.get());
+          enqueue_train_step(batch, device_counter_source());
+        });
+      }
       StepGraphs counter(stream_.get());
       nodes = counter.count_nodes(1, [&] { enqueue_train_step(batch, device_counter_source()); });
     }
@@ -402,6 +427,35 @@ class CudaBackend final : public Backend {
     source.step_size = math::per_step_on_device(&counters_.data()->adam_step_size);
     source.counters = counters_.data();
     return source;
+  }
+
+  // Whether a training batch of `batch` fits at the start of the order (an order set, enough
+  // samples): the loader's own check, which throws otherwise.
+  bool fits_at_start(int batch) {
+    try {
+      require_data().check_batch(Split::kTrain, 0, batch);
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  }
+
+  // Runs `enqueue` on the stream and then restores everything a step changes (parameters,
+  // gradients, Adam's moments, the totals, the step counters). Synchronizes.
+  void run_undone(const std::function<void()>& enqueue) {
+    cudaStream_t stream = stream_.get();
+    DeviceBuffer<float> arenas(arenas_.size(), "a copy of the arenas");
+    DeviceBuffer<DeviceTotals> totals(totals_.size(), "a copy of the totals");
+    DeviceBuffer<math::StepCounters> counters(counters_.size(), "a copy of the step counters");
+    CUDA_CHECK(cudaMemcpyAsync(arenas.data(), arenas_.data(), arenas_.bytes(), cudaMemcpyDeviceToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(totals.data(), totals_.data(), totals_.bytes(), cudaMemcpyDeviceToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(counters.data(), counters_.data(), counters_.bytes(), cudaMemcpyDeviceToDevice, stream));
+    enqueue();
+    CUDA_CHECK(cudaMemcpyAsync(arenas_.data(), arenas.data(), arenas_.bytes(), cudaMemcpyDeviceToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(totals_.data(), totals.data(), totals_.bytes(), cudaMemcpyDeviceToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(counters_.data(), counters.data(), counters_.bytes(), cudaMemcpyDeviceToDevice, stream));
+    // The copies are freed on return: they must not be read after.
+    CUDA_CHECK(cudaStreamSynchronize(stream));
   }
 
   bool uses_device_counters() const { return graphs_ && loader_ && loader_->gathers_at_device_cursor(); }
@@ -489,12 +543,8 @@ class CudaBackend final : public Backend {
           enqueue_evaluation_at_cursor(split, launch.count);
         }
       };
-      const GraphSplit parts = split_into_graphs(launch.steps, planner_->steps_per_graph());
-      for (int group = 0; group < parts.full_groups; ++group) {
-        graphs_->run(StepGraphKey{launch.training, launch.split, launch.count, planner_->steps_per_graph()}, one_step);
-      }
-      for (int single = 0; single < parts.single_steps; ++single) {
-        graphs_->run(StepGraphKey{launch.training, launch.split, launch.count, 1}, one_step);
+      for (const int steps : graph_replays(launch.steps, planner_->steps_per_graph())) {
+        graphs_->run(StepGraphKey{launch.training, launch.split, launch.count, steps}, one_step);
       }
     }
   }

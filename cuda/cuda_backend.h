@@ -23,8 +23,8 @@ std::unique_ptr<Backend> make_cuda_backend(int device, const BackendOptions& opt
 // The CUDA runtime, cuDNN and cuBLAS versions this binary was built against, one line.
 std::string built_library_versions();
 
-// The versions actually loaded at run time (they can differ from the built ones: the GPU machine
-// brings its own cuDNN and cuBLAS wheels) and the CUDA version the driver supports, one line:
+// The versions actually loaded at run time (they can differ from the built ones: a GPU node
+// may bring its own cuDNN and cuBLAS wheels) and the CUDA version the driver supports, one line:
 // "CUDA runtime 13.0, cuDNN 9.13.0, cuBLAS 13.0.2, driver supports CUDA 13.0". Never throws;
 // needs no GPU ("no NVIDIA driver" where there is none).
 std::string loaded_library_versions() noexcept;

@@ -5,11 +5,13 @@
 //   lr_t = lr sqrt(1 - b2^t) / (1 - b1^t);   w <- w - lr_t m / (sqrt(v) + epsilon)
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 
 #include "cuda/math/adam_math.h"
 #include "host/common/random.h"
+#include "host/model/cpu_threads.h"
 
 namespace train_gpu {
 namespace {
@@ -164,6 +166,39 @@ TEST(AdamMathTest, ZeroGradientLeavesAFreshWeightUnchanged) {
   EXPECT_EQ(math::adam_update(0.75f, 0.0f, m, v, kBeta1, kBeta2, step_size, kEpsilon), 0.75f);
   EXPECT_EQ(m, 0.0f);
   EXPECT_EQ(v, 0.0f);
+}
+
+// Adam's moments decay into the subnormal range (below FLT_MIN = 1.18e-38) after ~750 steps
+// without gradient. The CPU backend computes with FTZ/DAZ set; the device code is compiled with
+// -ftz=true (cuda/CMakeLists.txt; its .ftz checked by tests/gpu/adam_ptx_test.cpp), which flushes
+// subnormal inputs and results of each operation to zero the same way. This is the host half: the
+// shared adam_update, in the CPU backend's mode, flushes both. (volatile: no compile-time folding,
+// which would ignore the mode.)
+TEST(AdamMathTest, WithDenormalsFlushedSubnormalMomentsBecomeZeroAsOnTheDevice) {
+  const bool previous = cpu::flushes_denormals();
+  cpu::set_flush_denormals(true);
+  if (!cpu::flushes_denormals()) {
+    cpu::set_flush_denormals(previous);
+    GTEST_SKIP() << "this CPU has no flush-to-zero mode";
+  }
+  const float step_size = math::adam_step_size(kLearningRate, kBeta1, kBeta2, 800);
+  volatile float subnormal = FLT_MIN / 4, just_normal = FLT_MIN * 1.05f;
+  // A subnormal input reads as zero (DAZ; .ftz on the device's operands).
+  float m = subnormal, v = subnormal;
+  EXPECT_EQ(math::adam_update(0.5f, 0.0f, m, v, kBeta1, kBeta2, step_size, kEpsilon), 0.5f);
+  EXPECT_EQ(m, 0.0f);
+  EXPECT_EQ(v, 0.0f);
+  // A normal moment whose decay lands below FLT_MIN (0.9 * 1.05 FLT_MIN) becomes zero (FTZ).
+  float m2 = just_normal, v2 = 0.0f;
+  (void)math::adam_update(0.5f, 0.0f, m2, v2, kBeta1, kBeta2, step_size, kEpsilon);
+  EXPECT_EQ(m2, 0.0f);
+  cpu::set_flush_denormals(false);
+  // Without the mode the same decay keeps a subnormal: the flush above is the mode's doing.
+  float m3 = just_normal, v3 = 0.0f;
+  (void)math::adam_update(0.5f, 0.0f, m3, v3, kBeta1, kBeta2, step_size, kEpsilon);
+  EXPECT_GT(m3, 0.0f);
+  EXPECT_LT(m3, FLT_MIN);
+  cpu::set_flush_denormals(previous);
 }
 
 // The step size is evaluated on the host (eager launches, the CPU backend) and on the device (a

@@ -131,14 +131,36 @@ TEST(LaunchPlan, ForgottenCursorsAreSetAgain) {
   EXPECT_EQ(planner.train_step(6, 3), (std::vector<GraphLaunch>{set_cursor(0, 6), run(0, 3, 1, true)}));
 }
 
-TEST(LaunchPlan, RunsSplitIntoFullGraphsAndSingleSteps) {
-  EXPECT_EQ(split_into_graphs(8, 8).full_groups, 1);
-  EXPECT_EQ(split_into_graphs(8, 8).single_steps, 0);
-  EXPECT_EQ(split_into_graphs(7, 8).full_groups, 0);
-  EXPECT_EQ(split_into_graphs(7, 8).single_steps, 7);
-  EXPECT_EQ(split_into_graphs(5, 1).full_groups, 0);
-  EXPECT_EQ(split_into_graphs(5, 1).single_steps, 5);
+TEST(LaunchPlan, RunsBecomeFullGraphsAndOneGraphOfTheRest) {
+  EXPECT_EQ(graph_replays(8, 8), (std::vector<int>{8}));
+  EXPECT_EQ(graph_replays(20, 8), (std::vector<int>{8, 8, 4}));
+  // A partial group (flushed by a progress read of the totals) is one replay, not 7.
+  EXPECT_EQ(graph_replays(7, 8), (std::vector<int>{7}));
+  EXPECT_EQ(graph_replays(5, 1), (std::vector<int>{1, 1, 1, 1, 1}));
+  EXPECT_EQ(graph_replays(3, 0), (std::vector<int>{1, 1, 1}));
   EXPECT_EQ(LaunchPlanner(0).steps_per_graph(), 1);
+}
+
+// The trainer reads the running totals every 100 steps (and draws progress): with 8 steps per
+// graph each read flushes 4 held steps. They must stay one replay, and the groups after it full.
+TEST(LaunchPlan, AProgressReadEveryHundredStepsCostsOneExtraReplay) {
+  LaunchPlanner planner(8);
+  std::vector<int> replays;
+  auto take = [&](const std::vector<GraphLaunch>& launches) {
+    for (const GraphLaunch& launch : launches) {
+      if (launch.kind != GraphLaunch::Kind::kRun) continue;
+      for (int steps : graph_replays(launch.steps, planner.steps_per_graph())) replays.push_back(steps);
+    }
+  };
+  for (int step = 0; step < 200; ++step) {
+    take(planner.train_step(int64_t{step} * 64, 64));
+    if ((step + 1) % 100 == 0) take(planner.flush());
+  }
+  // Per 100 steps: 12 full groups and one of 4.
+  const std::vector<int> hundred = {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 4};
+  std::vector<int> expected = hundred;
+  expected.insert(expected.end(), hundred.begin(), hundred.end());
+  EXPECT_EQ(replays, expected);
 }
 
 }  // namespace

@@ -1,40 +1,49 @@
 #!/usr/bin/env bash
-# The GPU machine's whole check in one run of well under 8 minutes. Every stage is bounded in
-# time and reported. The timed stages (training, bench) run alone; then the tests, the
-# determinism runs and both sanitizers run side by side. The summary table comes LAST:
-#   bundle, libraries, GPU   the carried build unpacked, cuDNN/cuBLAS found, nvidia-smi's GPU
-#   versions                 CUDA/cuDNN/cuBLAS built against and loaded, the driver
-#   tests                    every test binary (GPU suites by name): passed/failed/skipped by suite
-#   training                 10 epochs of MNIST on GPU 0: per-epoch accuracies and ms/epoch
-#   cuDNN algorithms         the pair the training run chose (from its config.json)
-#   determinism              two --deterministic processes and a resume: identical bits
-#   bench                    train_gpu bench: ms/epoch per batch size
-#   memcheck, racecheck      compute-sanitizer on a short training (racecheck: our kernels only)
+# The whole check of a build on a GPU node, in ONE run of at most 540 s (9 minutes) by default,
+# in this order, each phase capped from the budget and its results written as it ends:
+#   setup         the bundle unpacked, cuDNN/cuBLAS found, nvidia-smi's GPU, the versions built
+#                 against and loaded
+#   tests         every test binary (GPU suites by name): passed/failed/skipped by suite
+#   training      10 epochs of MNIST on GPU 0: per-epoch accuracies, ms/epoch, wall time, and
+#                 the cuDNN algorithms it chose (from its config.json)
+#   determinism   two --deterministic processes and a resume: identical epoch-2 tensors
+#   memcheck,     compute-sanitizer on a short training, side by side (racecheck: this
+#   racecheck     project's kernels only)
+#   speed         with the time that remains (tools/device-bench.sh): train_gpu bench for each
+#                 kernel set and pooling, eager and graph launches, then the peers
+#                 (tools/bench/peers.py: PyTorch, torch.compile, JAX beside train_gpu)
+# and the summary table LAST. Every row is PASS, FAIL, N/A (could not run here: no GPU, no data,
+# the sanitizer refused the device, the budget ran out) or INFO.
 #
-# Prepare here (no GPU needed), then carry build/device-bundle.tar.xz:
+# Build and bundle on any machine with the toolchain (no GPU needed):
 #   cmake --preset release && cmake --build --preset release
-#   tools/bundle-for-device.sh build/release build/device-bundle
-# On the GPU machine, from the repository root:
-#   tools/device-check.sh [--allow-no-gpu] [BUNDLE_DIR]
+#   tools/bundle-for-device.sh build/release build/device-bundle   # -> build/device-bundle.tar.xz
+# Copy the source tree and build/device-bundle.tar.xz to the GPU node, then from the tree's root:
+#   tools/device-check.sh [--allow-no-gpu] [--out DIR] [--budget SECONDS] [BUNDLE_DIR]
 #
-# BUNDLE_DIR defaults to build/device-bundle; when only BUNDLE_DIR.tar.xz was carried, it is
-# unpacked first. Logs go to $OUT/device-check when $OUT is set (the device runner returns it),
-# else build/device-check. --allow-no-gpu runs what works without a GPU (GPU test cases skip;
-# training, determinism and bench run briefly on the CPU) to check this script itself.
+# BUNDLE_DIR defaults to build/device-bundle; when only BUNDLE_DIR.tar.xz is there, it is
+# unpacked first. Results (logs, rows/*.tsv, summary.txt rewritten after every phase) go to DIR,
+# default build/device-check (replaced); a DIR given that exists and is not empty is refused, so
+# no earlier results are overwritten. --allow-no-gpu runs what works without a GPU (GPU test
+# cases skip; training, determinism and bench run briefly on the CPU) to check this script itself.
+# Exit status: 0 all ran and passed; 1 something FAILED; 2 nothing failed but something could
+# not run; 3 no GPU (without --allow-no-gpu).
 #
-# Each summary row is PASS, FAIL, N/A (could not run here: no GPU, no data, the sanitizer refused
-# the device or was too slow) or INFO. Exit status: 0 all ran and passed; 1 something FAILED;
-# 2 nothing failed but something could not run here; 3 no GPU (without --allow-no-gpu).
-#
-# Environment, for rehearsals (tests/device_check_rehearsal_test.cpp) and unusual machines:
-#   DEVICE_CHECK_BUDGET_SECONDS   whole-run budget (default 450); later stages get what is left
+# Phase caps in seconds (environment), which with setup's 30 and the summary's 10 add up to the
+# default budget; a phase that ends early leaves its time to the speed phase:
+#   DEVICE_CHECK_TEST_SECONDS 150, DEVICE_CHECK_TRAIN_SECONDS 90,
+#   DEVICE_CHECK_DETERMINISM_SECONDS 60, DEVICE_CHECK_SANITIZER_SECONDS 120 (both side by side),
+#   the speed phase at least 80.
+# Other environment, for rehearsals (tests/device_check_rehearsal_test.cpp) and unusual nodes:
+#   DEVICE_CHECK_BUDGET_SECONDS   the whole run's budget (--budget wins)
+#   DEVICE_CHECK_TIME_SCALE       real seconds per budget second (tools/device-stages.sh)
 #   DEVICE_CHECK_NVIDIA_SMI       nvidia-smi to use ("none": act as if absent)
 #   DEVICE_CHECK_SANITIZER        compute-sanitizer to use ("none": act as if absent)
+#   DEVICE_CHECK_TEST_JOBS        test binaries run at once (default: half the cores, at most 8)
+#   DEVICE_CHECK_PEERS            the peers script (default tools/bench/peers.py)
 #   DEVICE_LIBRARY_ROOTS          colon-separated folders to search for libcudnn/libcublas
-#                                 (default: the pip nvidia/ packages, the CUDA toolkit, system dirs, /;
-#                                 tools/device-env.sh, shared with tools/device-bench.sh)
-#   DEVICE_CHECK_TEST_SECONDS, DEVICE_CHECK_TRAIN_SECONDS, DEVICE_CHECK_SANITIZER_SECONDS
-#                                 caps per test binary / training run / sanitizer run
+#                                 (default: the pip nvidia/ packages, the CUDA toolkit, system
+#                                 dirs, /; tools/device-env.sh)
 #   DEVICE_CHECK_MIN_ACCURACY     the 10-epoch test accuracy required on the GPU (default 0.985)
 #   DEVICE_CHECK_PYTHON           the Python 3 that reads the reports (default: python3 on PATH)
 set -uo pipefail
@@ -42,36 +51,48 @@ cd "$(dirname "$0")/.." || exit 1
 
 allow_no_gpu=0
 bundle_dir=build/device-bundle
-for arg in "$@"; do
-  case $arg in
+out_dir=""
+budget_seconds=${DEVICE_CHECK_BUDGET_SECONDS:-540}
+usage_error() { echo "device-check: $1 (see --help)" >&2; exit 1; }
+while (($# > 0)); do
+  case $1 in
     --allow-no-gpu) allow_no_gpu=1 ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
-    -*) echo "device-check: unknown option $arg (see --help)" >&2; exit 1 ;;
-    *) bundle_dir=$arg ;;
+    --out) (($# > 1)) || usage_error "--out needs a folder"; out_dir=$2; shift ;;
+    --budget)
+      if (($# < 2)) || [[ ! $2 =~ ^[0-9]+$ ]]; then usage_error "--budget needs whole seconds"; fi
+      budget_seconds=$2; shift ;;
+    -h|--help) sed -n '2,/^set -uo pipefail/p' "$0" | sed '$d' | cut -c3-; exit 0 ;;
+    -*) usage_error "unknown option $1" ;;
+    *) bundle_dir=$1 ;;
   esac
+  shift
 done
 
-start_seconds=$SECONDS
-budget_seconds=${DEVICE_CHECK_BUDGET_SECONDS:-450}  # 7.5 minutes, under the 8 allowed
-test_cap=${DEVICE_CHECK_TEST_SECONDS:-240}
-train_cap=${DEVICE_CHECK_TRAIN_SECONDS:-150}
-sanitizer_cap=${DEVICE_CHECK_SANITIZER_SECONDS:-200}
+test_cap=${DEVICE_CHECK_TEST_SECONDS:-150}
+train_cap=${DEVICE_CHECK_TRAIN_SECONDS:-90}
+determinism_cap=${DEVICE_CHECK_DETERMINISM_SECONDS:-60}
+sanitizer_cap=${DEVICE_CHECK_SANITIZER_SECONDS:-120}
+reserve_seconds=10  # the summary's
 min_accuracy=${DEVICE_CHECK_MIN_ACCURACY:-0.985}
-log_dir=${OUT:+$OUT/device-check}
-log_dir=${log_dir:-build/device-check}
-rm -rf "$log_dir"
-mkdir -p "$log_dir/rows"
+if [[ -n $out_dir ]]; then
+  if [[ -e $out_dir && -n $(ls -A "$out_dir" 2>/dev/null) ]]; then
+    echo "device-check: --out $out_dir exists and is not empty; give a new folder (or remove that one)" >&2
+    exit 1
+  fi
+  log_dir=$out_dir
+else
+  log_dir=build/device-check
+  rm -rf "$log_dir"
+fi
+mkdir -p "$log_dir/rows" || { echo "device-check: cannot create $log_dir" >&2; exit 1; }
+log_dir=$(cd "$log_dir" && pwd)
 python=${DEVICE_CHECK_PYTHON:-$(command -v python3 || true)}
 report=(false)
 [[ -n $python ]] && report=("$python" tools/device_check_report.py)
+# shellcheck source=tools/device-stages.sh
+source tools/device-stages.sh
+clock_start
 
-# ---------------------------------------------------------------------------------------------
-# Rows of the summary: each stage writes rows/NN-stage.tsv (NN orders the table), so a stage that
-# runs in the background reports exactly like one in the foreground.
-
-rows_file=/dev/null
-begin_stage() { rows_file="$log_dir/rows/$1.tsv"; : > "$rows_file"; }
-record() { printf '%s\t%s\t%s\n' "$1" "$2" "${3//[$'\t\n']/ }" >> "$rows_file"; }
 # Rows that device_check_report.py prints, or one FAIL row when it cannot run.
 record_report() {
   local output
@@ -82,41 +103,15 @@ record_report() {
   fi
 }
 say() { echo "== device-check: $*"; }
-
+# After every phase: a run cut off from outside still leaves the table of what it did.
+phase_done() { write_summary "$log_dir/summary.txt"; }
 print_summary() {
-  local name result detail failed=0 unavailable=0 verdict exit_status
+  write_summary "$log_dir/summary.txt"
+  local exit_status=$?
   echo
-  echo "== device-check summary ($(date -u +%Y-%m-%d), $((SECONDS - start_seconds)) s; logs in $log_dir) =="
-  printf '%-22s %-5s %s\n' "stage" "result" "detail"
-  while IFS=$'\t' read -r name result detail; do
-    printf '%-22s %-5s %s\n' "$name" "$result" "$detail"
-    case $result in FAIL) ((failed += 1)) ;; N/A) ((unavailable += 1)) ;; esac
-  done < <(cat "$log_dir"/rows/*.tsv 2>/dev/null)
-  if ((failed > 0)); then verdict="FAILED: $failed stage(s) failed"; exit_status=1
-  elif ((unavailable > 0)); then verdict="INCOMPLETE: nothing failed; $unavailable stage(s) could not run here"; exit_status=2
-  else verdict="PASSED"; exit_status=0; fi
-  echo "device-check: $verdict"
+  cat "$log_dir/summary.txt"
   return "$exit_status"
 }
-
-# Seconds a stage may take: what the budget has left, keeping 15 s for the summary, but at
-# least 5 s (a stage that cannot finish still reports) and at most the stage's cap $1.
-time_left() {
-  local left=$((budget_seconds - (SECONDS - start_seconds) - 15))
-  ((left < 5)) && left=5
-  ((left > $1)) && left=$1
-  echo "$left"
-}
-
-# bounded SECONDS LOG COMMAND...: runs COMMAND under `timeout`, stdout and stderr to LOG; sets
-# $status (124 or 137 when it ran out of time: see timed_out).
-bounded() {
-  local seconds=$1 log=$2
-  shift 2
-  timeout --kill-after=10 "$seconds" "$@" > "$log" 2>&1
-  status=$?
-}
-timed_out() { ((status == 124 || status == 137)); }
 
 # ---------------------------------------------------------------------------------------------
 # Setup: the bundle, its libraries, the GPU, the versions. Everything after needs these.
@@ -169,16 +164,23 @@ versions=$(timeout 30 "$bundle_abs/bin/train_gpu" --version 2>&1)
 built=$(sed -n 's/^built against //p' <<< "$versions")
 loaded=$(sed -n 's/^loaded: //p' <<< "$versions")
 record "versions" "INFO" "built: ${built:-?}; loaded: ${loaded:-? ($(head -n 1 <<< "$versions"))}"
+phase_done
+
+# A phase with no time left is not run: one N/A row says so.
+out_of_time() { record "$1" "N/A" "not run: the $budget_seconds s budget had no time left"; }
 
 # ---------------------------------------------------------------------------------------------
 # Tests: every binary directly (ctest's files hold this build's absolute paths), several at a
-# time, each bounded, with a JSON report; then one table of passed/failed/skipped by suite.
+# time, all bounded by the phase's deadline, each with a JSON report; then one table of
+# passed/failed/skipped by suite.
 
 stage_tests() {
   begin_stage 20-tests
+  local binary source name parallel threads deadline test_binaries=() gpu_test_names=() ordered=()
+  deadline=$(($(elapsed) + $(time_left "$test_cap")))
+  ((deadline > $(elapsed))) || { out_of_time tests; return; }
   say "tests"
   mkdir -p "$log_dir/tests"
-  local binary source name parallel test_binaries=() gpu_test_names=() ordered=()
   for binary in "$bundle_abs"/bin/tests/*_test; do [[ -x $binary ]] && test_binaries+=("$binary"); done
   if ((${#test_binaries[@]} == 0)); then
     record "tests" "FAIL" "no test binaries in $bundle_abs/bin/tests"
@@ -192,15 +194,20 @@ stage_tests() {
     [[ " ${gpu_test_names[*]} " == *" $(basename "$binary") "* ]] && ordered+=("$binary")
   done
   for binary in "${test_binaries[@]}"; do [[ " ${ordered[*]} " == *" $binary "* ]] || ordered+=("$binary"); done
-  parallel=$(($(nproc) / 2))
+  parallel=${DEVICE_CHECK_TEST_JOBS:-$(($(nproc) / 2))}
   ((parallel < 1)) && parallel=1
   ((parallel > 8)) && parallel=8
+  threads=$(($(nproc) / parallel))
+  ((threads < 1)) && threads=1
   for binary in "${ordered[@]}"; do
     while (($(jobs -rp | wc -l) >= parallel)); do wait -n; done
     (
       name=$(basename "$binary")
-      limit=$(time_left "$test_cap")
-      OPENBLAS_NUM_THREADS=2 timeout --kill-after=10 "$limit" "$binary" \
+      limit=$((deadline - $(elapsed)))
+      ((limit < 1)) && limit=1
+      # The cores shared out: 8 binaries of 16 OpenMP threads each would oversubscribe 16 cores.
+      OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads \
+        timeout --kill-after="$(real_seconds 3)" "$(real_seconds "$limit")" "$binary" \
         --gtest_output="json:$log_dir/tests/$name.json" > "$log_dir/tests/$name.log" 2>&1
       echo "$? $limit" > "$log_dir/tests/$name.status"
     ) &
@@ -215,7 +222,7 @@ stage_tests() {
 
 stage_training() {
   begin_stage 30-training
-  local train_args=(--device 0 --epochs 10) required=$min_accuracy limit
+  local train_args=(--device 0 --epochs 10) required=$min_accuracy limit started
   if [[ $device == cpu ]]; then
     train_args=(--device cpu --epochs 1 --limit-train 2048 --limit-test 1000)
     required=0  # one short CPU epoch proves the plumbing, not the accuracy
@@ -224,8 +231,10 @@ stage_training() {
     record "training" "N/A" "no MNIST data in the bundle, shared/ or ../shared/"
     return
   fi
-  say "training: train_gpu ${train_args[*]}"
   limit=$(time_left "$train_cap")
+  ((limit > 0)) || { out_of_time training; return; }
+  say "training: train_gpu ${train_args[*]}"
+  started=$(date +%s%N)
   bounded "$limit" "$log_dir/train.log" "$bundle_abs/bin/train_gpu" "${train_args[@]}" --data-dir "$mnist_dir" \
     --run-dir "$log_dir/run" --no-progress
   grep -E '^(device|cudnn|epoch [0-9])' "$log_dir/train.log"
@@ -233,6 +242,9 @@ stage_training() {
     record "training" "FAIL" "timed out after $limit s (see $log_dir/train.log)"
   else
     record_report training "$log_dir/run" "$status" "$required" "${train_args[*]}"
+    # Start-up to the last checkpoint: the end-to-end figure beside the speed phase's peers.
+    record "training wall" "INFO" "$(awk -v ns=$(($(date +%s%N) - started)) -v scale="$time_scale" \
+      'BEGIN { printf "%.1f", ns / 1e9 / scale }') s, start-up to the last checkpoint"
   fi
 }
 
@@ -243,16 +255,20 @@ stage_training() {
 stage_determinism() {
   begin_stage 40-determinism
   if [[ -z $mnist_dir ]]; then record "determinism" "N/A" "no MNIST data"; return; fi
+  local deadline problem=""
+  deadline=$(($(elapsed) + $(time_left "$determinism_cap")))
+  ((deadline > $(elapsed))) || { out_of_time determinism; return; }
   say "determinism: three --deterministic processes"
   local common=(--device "$device" --deterministic --data-dir "$mnist_dir" --limit-train 6400 --limit-test 1000
-                --no-progress) problem=""
+                --no-progress)
   [[ $device == cpu ]] && common=(--device cpu --deterministic --data-dir "$mnist_dir" --limit-train 640
                                   --limit-test 200 --no-progress)
   run_once() {  # NAME ARGS...: one bounded run; stops at the first problem (the rest is moot)
     local name=$1 limit
     shift
     [[ -z $problem ]] || return 0
-    limit=$(time_left "$train_cap")
+    limit=$((deadline - $(elapsed)))
+    ((limit > 0)) || { problem="$name not run: the phase's $determinism_cap s were used up"; return 0; }
     bounded "$limit" "$log_dir/determinism-$name.log" "$bundle_abs/bin/train_gpu" "${common[@]}" "$@"
     if timed_out; then problem="$name timed out after $limit s"
     elif ((status != 0)); then problem="$name exit $status: $(tail -n 1 "$log_dir/determinism-$name.log")"; fi
@@ -269,51 +285,31 @@ stage_determinism() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Throughput per batch size (train_gpu bench), with the floor at the H200's ~67 TFLOP/s fp32.
-
-stage_bench() {
-  begin_stage 50-bench
-  if [[ -z $mnist_dir ]]; then record "bench" "N/A" "no MNIST data"; return; fi
-  local args=(bench --device "$device" --data-dir "$mnist_dir" --csv "$log_dir/bench.csv") limit
-  if [[ $device == cpu ]]; then args+=(--limit-train 2048 --batch-sizes 64 --epochs 1); else args+=(--peak-tflops 67); fi
-  say "bench: train_gpu ${args[*]}"
-  limit=$(time_left 90)
-  bounded "$limit" "$log_dir/bench.log" "$bundle_abs/bin/train_gpu" "${args[@]}"
-  sed -n '/ batch /,$p' "$log_dir/bench.log"
-  if timed_out; then
-    record "bench" "FAIL" "timed out after $limit s (see $log_dir/bench.log)"
-  elif ((status != 0)) || [[ ! -f $log_dir/bench.csv ]]; then
-    record "bench" "FAIL" "exit $status: $(tail -n 1 "$log_dir/bench.log")"
-  else
-    record_report bench "$log_dir/bench.csv"  # csv module: the device field holds commas
-  fi
-}
-
-# ---------------------------------------------------------------------------------------------
 # compute-sanitizer on a short --deterministic training: 200 training images (3 full batches and
 # a partial one), 150 test images (one full test batch and a partial one), then the final
 # evaluation, so every kernel and every partial-batch path runs. --deterministic takes cuDNN's
 # heuristic choice instead of cudnnFind, which would run every algorithm under instrumentation.
 # memcheck watches every kernel, cuDNN's and cuBLAS's too (a buffer we pass too small shows up
 # inside them); racecheck only ours (namespace train_gpu): library kernels are slow to instrument
-# and their shared-memory hazards are not ours to fix.
+# and their shared-memory hazards are not ours to fix. They run after the tests and side by side
+# with each other only, so their cap is theirs alone.
 
 sanitizer=${DEVICE_CHECK_SANITIZER:-$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)}
 [[ $sanitizer == none ]] && sanitizer=""
 
 stage_sanitizer() {
-  local tool=$1 tool_args scope limit errors race refused hazards race_errors race_warnings result
+  local tool=$1 limit=$3 tool_args scope errors race refused hazards race_errors race_warnings result
   begin_stage "$2-$tool"
   if [[ $device == cpu ]]; then record "$tool" "N/A" "no GPU"; return; fi
   if [[ -z $sanitizer ]]; then record "$tool" "N/A" "compute-sanitizer not found"; return; fi
   if [[ -z $mnist_dir ]]; then record "$tool" "N/A" "no MNIST data"; return; fi
+  ((limit > 0)) || { out_of_time "$tool"; return; }
   tool_args=(--tool "$tool" --error-exitcode 99)
   scope="all kernels"
   # API errors are not memory errors, and every status our code sees is checked (and fatal).
   [[ $tool == memcheck ]] && tool_args+=(--report-api-errors no)
   [[ $tool == racecheck ]] && { tool_args+=(--kernel-name kns=train_gpu); scope="train_gpu kernels"; }
   say "compute-sanitizer ${tool_args[*]}"
-  limit=$(time_left "$sanitizer_cap")
   bounded "$limit" "$log_dir/$tool.log" "$sanitizer" "${tool_args[@]}" "$bundle_abs/bin/train_gpu" \
     --device "$device" --deterministic --epochs 1 --limit-train 200 --limit-test 150 --no-progress \
     --data-dir "$mnist_dir" --run-dir "$log_dir/sanitize-$tool"
@@ -345,17 +341,43 @@ stage_sanitizer() {
   fi
 }
 
-# ---------------------------------------------------------------------------------------------
-# The run: timed stages alone, the rest side by side (each prints to its own console file, shown
-# in order once all are done), then the summary.
+stage_sanitizers() {
+  local limit
+  limit=$(time_left "$sanitizer_cap")
+  stage_sanitizer memcheck 50 "$limit" > "$log_dir/console-memcheck.txt" 2>&1 &
+  stage_sanitizer racecheck 51 "$limit" > "$log_dir/console-racecheck.txt" 2>&1 &
+  wait
+  cat "$log_dir"/console-{memcheck,racecheck}.txt
+}
 
-stage_training
-stage_bench
-say "tests, determinism, memcheck and racecheck side by side"
-stage_tests > "$log_dir/console-tests.txt" 2>&1 &
-stage_determinism > "$log_dir/console-determinism.txt" 2>&1 &
-stage_sanitizer memcheck 60 > "$log_dir/console-memcheck.txt" 2>&1 &
-stage_sanitizer racecheck 70 > "$log_dir/console-racecheck.txt" 2>&1 &
-wait
-cat "$log_dir"/console-{tests,determinism,memcheck,racecheck}.txt
+# ---------------------------------------------------------------------------------------------
+# Speed, with everything the budget has left (tools/device-bench.sh; its rows join the table,
+# its tables are printed before the summary).
+
+stage_speed() {
+  begin_stage 60-speed
+  local limit speed_args=(--budget) speed_dir=$log_dir/speed
+  limit=$(time_left "$budget_seconds")
+  ((limit > 0)) || { out_of_time speed; return; }
+  speed_args+=("$limit" --out "$speed_dir" --device "$device" "$bundle_abs")
+  say "speed: tools/device-bench.sh ${speed_args[*]}"
+  # Its own budget ends it in time; the timeout only guards against a hang of the script itself.
+  bounded $((limit + 5)) "$log_dir/speed.log" tools/device-bench.sh "${speed_args[@]}"
+  cat "$speed_dir"/rows/*.tsv >> "$rows_file" 2>/dev/null
+  if timed_out; then
+    record "speed" "N/A" "cut at $limit s (see $log_dir/speed.log)"
+  elif [[ ! -s $speed_dir/rows/speed.tsv ]]; then
+    record "speed" "FAIL" "device-bench.sh exit $status, no rows: $(tail -n 1 "$log_dir/speed.log")"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# The run: the phases in order, the table after each, the speed tables, then the summary last.
+
+stage_tests; phase_done
+stage_training; phase_done
+stage_determinism; phase_done
+stage_sanitizers; phase_done
+stage_speed; phase_done
+[[ -f $log_dir/speed/tables.txt ]] && { echo; cat "$log_dir/speed/tables.txt"; }
 print_summary

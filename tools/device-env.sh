@@ -1,8 +1,8 @@
 # What the device scripts (tools/device-check.sh, tools/device-bench.sh) need before they run
-# anything from the carried bundle, written once. Sourced; defines functions and runs nothing.
+# anything from the copied bundle, written once. Sourced; defines functions and runs nothing.
 # The caller defines say() (its "== script: ..." lines) and may set $python first.
 #
-#   device_env_bundle DIR   unpacks DIR.tar.xz when only it was carried; reads DIR/manifest.env
+#   device_env_bundle DIR   unpacks DIR.tar.xz when only it is there; reads DIR/manifest.env
 #                           (BUNDLE_CREATED, BUNDLE_*_DIR). Sets bundle_abs, "" when there is none.
 #   device_env_libraries    finds the folders holding cuDNN/cuBLAS on this machine (the pip wheels
 #                           nvidia-cudnn-cu13 / nvidia-cublas, a toolkit, system dirs, then /) and
@@ -10,7 +10,7 @@
 #                           library_roots, library_dirs, and missing_libraries (what ldd still
 #                           cannot find for train_gpu, "" when all load).
 #   device_env_data         finds MNIST (the bundle's, data/, shared/, ../shared/), links the paths
-#                           baked into the test binaries at build time to the carried copies, and
+#                           baked into the test binaries at build time to the copied ones, and
 #                           exports TRAIN_GPU_MNIST_DIR. Sets mnist_dir, "" when there is none.
 #
 # Environment: DEVICE_LIBRARY_ROOTS, colon-separated folders to search instead of the defaults

@@ -2,7 +2,7 @@
 """Reads what tools/device-check.sh collected and prints its summary rows.
 
 One row per line, "name<TAB>result<TAB>detail", result PASS, FAIL, N/A (could not run here) or
-INFO. Standard library only: the GPU machine has Python 3.12 but nothing can be installed there.
+INFO. Standard library only: a GPU node may have a bare Python 3 where nothing can be installed.
 
   device_check_report.py tests DIR DEVICE "GPU_BINARY ..." BINARY...
       gtest JSON reports and console logs in DIR (one NAME.json, NAME.log, NAME.status per
@@ -11,8 +11,11 @@ INFO. Standard library only: the GPU machine has Python 3.12 but nothing can be 
       metrics.csv and config.json of a training run: per-epoch rows, the cuDNN algorithms.
   device_check_report.py determinism ROOT
       ROOT/{a,b,c}/checkpoints/epoch-002.safetensors: are the tensor bytes identical?
-  device_check_report.py bench CSV
-      train_gpu bench --csv output (the device field holds commas: read with the csv module).
+  device_check_report.py bench CSV [NAME]
+      train_gpu bench --csv output (the device field holds commas: read with the csv module);
+      one row named NAME (default "bench").
+  device_check_report.py peers CSV
+      tools/bench/peers.py --csv output: how many engines were timed, and their ms/epoch.
 """
 import csv
 import hashlib
@@ -195,25 +198,36 @@ def determinism(root):
 # ---------------------------------------------------------------------------------------------
 # bench
 
-def bench(path):
+def bench(path, name="bench"):
     rows = list(csv.DictReader(open(path, newline="")))
     if not rows:
-        row("bench", "FAIL", f"{path} has no rows")
+        row(name, "FAIL", f"{path} has no rows")
         return
     def floor(r):  # 0 when bench was not given --peak-tflops
         return f"floor {float(r['floor_ms']):.2f} ms" if float(r["floor_ms"]) > 0 else "no floor"
     def launch(r):  # how the steps ran: "eager, 21 kernels/step" (0: not counted, e.g. the CPU)
         kernels = int(r.get("kernels_per_step") or 0)
         return (r.get("launch") or "?") + (f", {kernels} kernels/step" if kernels > 0 else "")
-    row("bench", "INFO", "; ".join(
+    row(name, "INFO", "; ".join(
         f"b{r['batch']} {float(r['ms_per_epoch']):.1f} ms/epoch "
         f"({float(r['samples_per_second']):,.0f}/s, {floor(r)}, {launch(r)})"
         for r in rows) + f" on {rows[0]['device']}")
 
 
+# ---------------------------------------------------------------------------------------------
+# peers
+
+def peers(path):
+    rows = list(csv.DictReader(open(path, newline="")))
+    timed = [r for r in rows if r["ms_per_epoch"]]
+    row("peers", "INFO", f"{len(timed)} of {len(rows)} engines timed" + "".join(
+        f"; {r['engine']} {float(r['ms_per_epoch']):.1f} ms/epoch" for r in timed))
+
+
 if __name__ == "__main__":
     commands = {"tests": lambda a: tests(a[0], a[1], a[2], a[3:]), "training": lambda a: training(*a),
-                "determinism": lambda a: determinism(*a), "bench": lambda a: bench(*a)}
+                "determinism": lambda a: determinism(*a), "bench": lambda a: bench(*a),
+                "peers": lambda a: peers(*a)}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](sys.argv[2:])

@@ -116,16 +116,15 @@ class LaunchPlanner {
   int64_t pending_first_ = 0;
 };
 
-// How a run of `steps` batches is replayed with graphs of `steps_per_graph` and of 1 step: the
-// number of each.
-struct GraphSplit {
-  int full_groups = 0;   // replays of the steps_per_graph graph
-  int single_steps = 0;  // replays of the one-step graph
-};
-
-inline GraphSplit split_into_graphs(int steps, int steps_per_graph) {
-  if (steps_per_graph <= 1) return GraphSplit{0, steps};
-  return GraphSplit{steps / steps_per_graph, steps % steps_per_graph};
+// The graph replays a run of `steps` consecutive batches becomes: as many steps_per_graph graphs
+// as fit, then ONE graph of the remaining steps (captured once per remainder and batch size).
+// A flush of a partial group (a totals read for progress every 100 steps, the epoch's end) thus
+// costs one launch, not one replay per held step.
+inline std::vector<int> graph_replays(int steps, int steps_per_graph) {
+  if (steps_per_graph < 1) steps_per_graph = 1;
+  std::vector<int> replays(static_cast<std::size_t>(steps / steps_per_graph), steps_per_graph);
+  if (steps % steps_per_graph != 0) replays.push_back(steps % steps_per_graph);
+  return replays;
 }
 
 }  // namespace train_gpu::cuda

@@ -137,6 +137,12 @@ void StepGraphs::disable(const std::string& reason) {
   std::fprintf(stderr, "train_gpu: note: %s; launching kernels one by one from here on\n", disabled_reason_.c_str());
 }
 
+void StepGraphs::suspend(const std::string& reason) {
+  if (suspended_reason_ == reason || !disabled_reason_.empty()) return;
+  suspended_reason_ = reason.empty() ? "suspended" : reason;
+  std::fprintf(stderr, "train_gpu: note: %s; launching kernels one by one with it\n", suspended_reason_.c_str());
+}
+
 GraphNodeCount StepGraphs::nodes_per_step(int count) const {
   const auto found = training_nodes_per_step_.find(count);
   return found == training_nodes_per_step_.end() ? GraphNodeCount{} : found->second;

@@ -57,10 +57,16 @@ class StepGraphs {
   // up and capture again.
   void forget();
 
-  // Switches to eager launches for good, with the reason (a capture failure, or a caller's).
+  // Switches to eager launches for good, with the reason (a capture failure).
   void disable(const std::string& reason);
-  bool disabled() const { return !disabled_reason_.empty(); }
-  const std::string& disabled_reason() const { return disabled_reason_; }
+  // Eager launches until resume(), with the reason (a loader that gathers on the host): unlike a
+  // failed capture, that passes when the next data set is attached with a device loader.
+  void suspend(const std::string& reason);
+  void resume() { suspended_reason_.clear(); }
+  bool disabled() const { return !disabled_reason_.empty() || !suspended_reason_.empty(); }
+  const std::string& disabled_reason() const {
+    return disabled_reason_.empty() ? suspended_reason_ : disabled_reason_;
+  }
 
   // Nodes per step of the first graph captured for training batches of `count`; zeros before.
   GraphNodeCount nodes_per_step(int count) const;
@@ -82,6 +88,7 @@ class StepGraphs {
   std::set<std::tuple<bool, int, int>> warmed_;  // (training, split, count) run eagerly once
   std::map<int, GraphNodeCount> training_nodes_per_step_;
   std::string disabled_reason_;
+  std::string suspended_reason_;
 };
 
 }  // namespace train_gpu::cuda

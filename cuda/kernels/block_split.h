@@ -21,9 +21,10 @@ inline int softmax_xent_blocks(int count, int max_blocks) {
 // Channel sums over (count, channels, plane): at most this many blocks per channel.
 constexpr int kMaxChannelSumChunks = 64;
 
-// Blocks per channel: about 4096 elements each, so the convolution's 32 channels at batch 64 make
-// 352 blocks (one block per channel would leave 100 of an H200's 132 SMs idle), at most
-// kMaxChannelSumChunks, at most one per sample (a chunk is whole samples).
+// Blocks per channel: one per ~4096 elements, at most one per sample (a chunk is whole samples)
+// and at most kMaxChannelSumChunks. So the convolution's 32 channels at batch 64 make 11 chunks
+// each, 352 blocks (one block per channel would leave 100 of an H200's 132 SMs idle); at batch
+// 1,000 the cap binds: 64 chunks of 16 samples (10,816 elements per block, the last chunk empty).
 inline int channel_sum_chunks(int count, int plane) {
   constexpr long long kElementsPerBlock = 4096;
   const long long elements = static_cast<long long>(count) * plane;

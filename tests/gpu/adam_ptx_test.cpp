@@ -3,11 +3,12 @@
 // non-finite gradient check) and the step size a replayed CUDA graph computes on the device
 // (advance_step_counters in cuda/kernels/softmax_xent.cu). In both: no fused multiply-add, and
 // every add, subtract, multiply, divide and square root of the shared math carries an explicit
-// .rn rounding modifier. Per the PTX ISA, an operation with an explicit rounding modifier is
+// .rn rounding modifier, and every f32 one .ftz (subnormals flushed, as the CPU backend's FTZ/DAZ
+// does). Per the PTX ISA, an operation with an explicit rounding modifier is
 // "treated conservatively by the code optimizer", so ptxas cannot fuse it either: what is checked
 // here is what runs. This is what makes the GPU's Adam bitwise equal to the CPU's
-// (cuda/math/rounded_float.h). Needs no GPU; skipped where the PTX files are not at hand (the
-// device machine gets binaries only).
+// (cuda/math/rounded_float.h), with the CPU's default FTZ/DAZ (BackendOptions::flush_denormals).
+// Needs no GPU; skipped where the PTX files are not at hand (a bundle carries binaries only).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -58,7 +59,8 @@ struct OperationCounts {
 };
 
 // Fails on every fused multiply-add (f32 or f64) and every `precision` add/sub/mul/div/sqrt
-// without .rn in `body`; counts the rounded ones.
+// without .rn in `body` (for f32 also without .ftz: the CPU flushes subnormals, so must the
+// device, cuda/CMakeLists.txt); counts the rounded ones.
 OperationCounts check_rounded(const std::vector<std::string>& body, const std::string& where,
                               const std::string& precision) {
   const std::regex fused(R"(^\s*(fma|mad)(\.[a-z0-9]+)*\.f(32|64)\b)");
@@ -71,6 +73,11 @@ OperationCounts check_rounded(const std::vector<std::string>& body, const std::s
       const std::string modifiers = match[2].str() + ".";
       EXPECT_NE(modifiers.find(".rn."), std::string::npos)
           << precision << " operation without .rn in " << where << " (ptxas may fuse or approximate it): " << line;
+      if (precision == "f32") {
+        EXPECT_NE(modifiers.find(".ftz."), std::string::npos)
+            << "f32 operation without .ftz in " << where
+            << " (keeps subnormals the CPU flushes; is -ftz=true on this target?): " << line;
+      }
       ++counts.rounded;
       counts.divisions += match[1] == "div" ? 1 : 0;
       counts.roots += match[1] == "sqrt" ? 1 : 0;
@@ -121,7 +128,9 @@ TEST_F(AdamPtx, TheDevicesStepSizeFusesNoMultiplyAddAndRoundsEveryDoubleOperatio
   EXPECT_GE(counts.rounded, 7);
   EXPECT_EQ(counts.divisions, 1);
   EXPECT_EQ(counts.roots, 1);
-  EXPECT_TRUE(contains(body, "cvt.rn.f32.f64")) << "the step size is not rounded to float with .rn";
+  // Rounded to float with .rn, and flushed as the CPU's conversion is under FTZ (a step size is
+  // never subnormal, but the mode is the build's, checked here like the update's).
+  EXPECT_TRUE(contains(body, "cvt.rn.ftz.f32.f64")) << "the step size is not rounded to float with .rn.ftz";
 }
 
 TEST_F(AdamPtx, TheSoftmaxKernelAdvancesTheCountersThroughThatFunction) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "host/data/image_set.h"
+#include "host/model/backend.h"
 #include "host/model/model_spec.h"
 
 namespace train_gpu::cuda::testing {
@@ -26,6 +27,18 @@ inline ImageSet random_images(int64_t count, uint32_t seed) {
   for (uint8_t& p : set.pixels) p = static_cast<uint8_t>(pixel(rng));
   for (uint8_t& l : set.labels) l = static_cast<uint8_t>(label(rng));
   return set;
+}
+
+// Direct-summation algorithms, supported for any shape: forward IMPLICIT_GEMM (no workspace) and
+// backward-filter ALGO_1 (deterministic). Their fp32 error is that of a dot product in some
+// order, which is what the tolerances comparing backends are derived for; a test comparing
+// against the CPU pins them (cudnnFind may pick FFT or Winograd, whose errors of 1e-7..1e-6
+// flip max-pooling winners and move conv-weight gradients far beyond those tolerances).
+inline ConvolutionAlgorithms direct_sum_algorithms() {
+  ConvolutionAlgorithms algorithms;
+  algorithms.forward = 0;          // CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM
+  algorithms.backward_filter = 1;  // CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1
+  return algorithms;
 }
 
 inline std::vector<int32_t> shuffled(int64_t count, uint32_t seed) {

@@ -27,6 +27,7 @@
 #include "cuda/math/adam_math.h"
 #include "cuda/math/pool_math.h"
 #include "cuda/math/softmax_xent_math.h"
+#include "host/model/cpu_threads.h"
 #include "gpu/cuda_test_fixture.h"
 #include "gpu/random_inputs.h"
 
@@ -146,6 +147,36 @@ TEST_F(CudaKernels, AdamMatchesTheSharedUpdateBitwise) {
   // The same function, each operation rounded on its own on both sides (cuda/math/rounded_float.h:
   // no FMA contraction, IEEE division and square root): the same bits. With nvcc's default
   // contraction, 869 of these m values missed even rtol 1e-6 where b1*m and (1-b1)*g cancel.
+  EXPECT_TRUE(bitwise_equal(download(d_m), m));
+  EXPECT_TRUE(bitwise_equal(download(d_v), v));
+  EXPECT_TRUE(bitwise_equal(download(d_parameters), parameters));
+}
+
+// Moments decayed into the subnormal range (~750 steps without gradient): the device flushes them
+// (-ftz=true) as the CPU backend does with its default FTZ/DAZ, so the same bits again.
+TEST_F(CudaKernels, AdamFlushesSubnormalMomentsAsTheCpuBackendDoes) {
+  const bool previous = cpu::flushes_denormals();
+  cpu::set_flush_denormals(true);
+  if (!cpu::flushes_denormals()) GTEST_SKIP() << "this CPU has no flush-to-zero mode to compare with";
+  constexpr std::size_t kCount = 4099;
+  std::vector<float> parameters = uniform(kCount, -0.1f, 0.1f, 40);
+  std::vector<float> gradients(kCount, 0.0f);
+  for (std::size_t i = 0; i < kCount; i += 7) gradients[i] = 1e-20f;  // g^2 underflows: v stays tiny
+  std::vector<float> m = uniform(kCount, -4e-38f, 4e-38f, 41);       // around FLT_MIN = 1.18e-38
+  std::vector<float> v = uniform(kCount, 0.0f, 4e-38f, 42);
+  DeviceBuffer<float> d_parameters = upload(parameters), d_gradients = upload(gradients), d_m = upload(m),
+                      d_v = upload(v);
+  for (int64_t t = 800; t < 803; ++t) {
+    const float step_size = math::adam_step_size(1e-3f, 0.9f, 0.999f, t);
+    launch_adam(d_parameters.data(), d_gradients.data(), d_m.data(), d_v.data(), kCount, 0.9f, 0.999f, step_size,
+                1e-7f, nullptr);
+    for (std::size_t i = 0; i < kCount; ++i) {
+      parameters[i] = math::adam_update(parameters[i], gradients[i], m[i], v[i], 0.9f, 0.999f, step_size, 1e-7f);
+    }
+  }
+  cpu::set_flush_denormals(previous);
+  // The inputs did reach the subnormal range and the host flushed them: the case is exercised.
+  EXPECT_GT(std::count(m.begin(), m.end(), 0.0f), 1000);
   EXPECT_TRUE(bitwise_equal(download(d_m), m));
   EXPECT_TRUE(bitwise_equal(download(d_v), v));
   EXPECT_TRUE(bitwise_equal(download(d_parameters), parameters));

@@ -21,7 +21,7 @@ optimizer, not the same random stream, so accuracies agree to run-to-run spread,
 
 Smoke test on a machine without a GPU (skips what is not installed, with the reason):
   tools/bench/peers.py --device cpu --epochs 1 --limit 2048 --data-dir ../shared/data/mnist
-On the GPU machine (tools/device-bench.sh runs this):
+On a GPU node (the speed phase of tools/device-check.sh, tools/device-bench.sh, runs this):
   tools/bench/peers.py --device cuda --epochs 5 --data-dir DIR --train-gpu build/release/train_gpu
 """
 import argparse
