@@ -263,6 +263,17 @@ TEST(AtomicFile, DevicesFifosAndSocketsAreRefusedWithoutBlocking) {
                      "cannot write " + to_null.string() + ": /dev/null is a character device, not a regular file");
   EXPECT_TRUE(fs::is_symlink(fs::symlink_status(to_null)));
 
+  // /dev/stdout into a pipe: /proc/self/fd/N is a magic link whose text ("pipe:[1234]") is no path.
+  int pipe_ends[2];
+  ASSERT_EQ(::pipe(pipe_ends), 0);
+  const fs::path to_pipe = scratch.path() / "stdout.onnx";
+  fs::create_symlink("/proc/self/fd/" + std::to_string(pipe_ends[1]), to_pipe);
+  t::expect_contains(t::error_of([&] { write_text(to_pipe, "data"); }),
+                     "cannot write " + to_pipe.string() + ": it is a FIFO (named pipe), not a regular file");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(to_pipe)));
+  ::close(pipe_ends[0]);
+  ::close(pipe_ends[1]);
+
   const fs::path socket_path = scratch.path() / "sock";
   const int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
   ASSERT_GE(listener, 0);
@@ -274,7 +285,7 @@ TEST(AtomicFile, DevicesFifosAndSocketsAreRefusedWithoutBlocking) {
   t::expect_contains(t::error_of([&] { write_text(socket_path, "data"); }), "it is a socket, not a regular file");
   EXPECT_TRUE(fs::is_socket(fs::symlink_status(socket_path)));
   ::close(listener);
-  EXPECT_EQ(entries(scratch.path()).size(), 3u) << "no temporary left behind";
+  EXPECT_EQ(entries(scratch.path()).size(), 4u) << "no temporary left behind";
 }
 
 // A replaced file keeps its permission bits, also through a link; 0751 cannot come from the

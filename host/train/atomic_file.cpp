@@ -124,6 +124,12 @@ void write_file_atomically(const std::filesystem::path& file, const void* data, 
     throw Error(context + ": " + (target == file ? std::string("it") : target.string()) + " is " +
                 file_type_name(existing.st_mode) + ", not a regular file; name a regular file to write");
   }
+  // /proc's magic links (/dev/stdout -> /proc/self/fd/1 -> "pipe:[1234]") name nothing readlink
+  // can follow, but stat() through `file` reaches what the kernel would open.
+  struct stat opened {};
+  if (!target_exists && ::stat(file.c_str(), &opened) == 0 && !S_ISREG(opened.st_mode)) {
+    throw Error(context + ": it is " + file_type_name(opened.st_mode) + ", not a regular file; name a regular file to write");
+  }
 
   std::filesystem::path temporary_path;
   int fd = -1;
