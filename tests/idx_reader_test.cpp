@@ -354,7 +354,7 @@ TEST_F(BrokenIdx, EmptyFileAndEmptyGzip) {
 
 TEST_F(BrokenIdx, MissingFileAndDirectory) {
   const fs::path missing = dir_ / "nothing-idx3-ubyte";
-  EXPECT_THAT(t::error_of([&] { read_idx_images(missing); }), HasSubstr(missing.string() + ": no such file"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(missing); }), HasSubstr(missing.string() + ": cannot open: No such file or directory"));
   const fs::path directory = dir_ / "train-images-idx3-ubyte";
   fs::create_directory(directory);
   EXPECT_THAT(t::error_of([&] { read_idx_images(directory); }),

@@ -220,7 +220,7 @@ TEST_F(PredictCommand, BadImagesAreOneErrorLineEachAndTheRestRun) {
   for (const std::string& line : errors) EXPECT_EQ(line.rfind("train_gpu: error: ", 0), 0u) << line;
   t::expect_contains(errors[0], "--index 10000 is outside t10k-images-idx3-ubyte.gz (10000 images: 0..9999)");
   t::expect_contains(errors[1], "blank.png: no digit found: the picture is nearly uniform");
-  t::expect_contains(errors[2], "missing.png: no such file");
+  t::expect_contains(errors[2], "missing.png: cannot open");
   t::expect_contains(errors[3], "notes.txt: not a PNG, a .npy array or an IDX images file");
   t::expect_contains(errors[4], "wrong-shape.npy: shape (5,5); predict takes (28,28), (N,28,28)");
   t::expect_contains(errors[5], "that is the magic of an IDX labels file");

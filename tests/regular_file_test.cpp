@@ -56,7 +56,7 @@ TEST(RegularFile, EachKindOfNonRegularFileIsNamed) {
             fifo.string() + ": is a FIFO (named pipe), expected an image");
   EXPECT_EQ(t::error_of([&] { read_regular_file(dir.path()); }), dir.path().string() + ": is a directory, expected a regular file");
   EXPECT_EQ(t::error_of([&] { read_regular_file("/dev/null"); }), "/dev/null: is a character device, expected a regular file");
-  EXPECT_EQ(t::error_of([&] { read_regular_file(dir / "missing"); }), (dir / "missing").string() + ": no such file");
+  EXPECT_EQ(t::error_of([&] { read_regular_file(dir / "missing"); }), (dir / "missing").string() + ": cannot open: No such file or directory");
   fs::create_symlink("pipe", dir / "link-to-pipe");  // links are followed to what they name
   t::expect_contains(t::error_of([&] { read_regular_file(dir / "link-to-pipe"); }), "link-to-pipe: is a FIFO (named pipe)");
   EXPECT_FALSE(unblocker.fired()) << "a FIFO was opened for a blocking read";

@@ -17,10 +17,7 @@ namespace {
 // the descriptor closed) otherwise. A raw int because FileDescriptor cannot be moved out.
 int checked_descriptor(const std::filesystem::path& file, const std::string& expected, uint64_t& size) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) throw Error(file.string() + ": no such file");
-    throw Error(file.string() + ": cannot open: " + std::strerror(errno));
-  }
+  if (fd < 0) throw Error(file.string() + ": cannot open: " + std::strerror(errno));
   const auto fail = [&](const std::string& what) {
     ::close(fd);
     throw Error(file.string() + ": " + what);

@@ -29,8 +29,8 @@ struct RegularFile {
 };
 
 // Opens `file` for reading, as above. Anything but a regular file (after following symlinks) is
-// an Error "FILE: is a FIFO (named pipe), expected <expected>"; a missing file is "FILE: no such
-// file"; other failures name the file and the system's reason.
+// an Error "FILE: is a FIFO (named pipe), expected <expected>"; a failed open is "FILE: cannot
+// open: " and the system's reason ("No such file or directory").
 RegularFile open_regular_file(const std::filesystem::path& file, const std::string& expected = "a regular file");
 
 // Reads into `destination` until `size` bytes or the end of the file; returns how many it read.
