@@ -171,10 +171,11 @@ class GzipSource final : public IdxSource {
   }
 
   uint64_t remaining_bound() const override {
-    // Deflate cannot expand data by more than 1032:1 (a 258-byte match coded in as little as 2
-    // bits; zlib's "Maximum compression factor" in its technical details), and gzip's header and
-    // trailer only add compressed bytes, so n stored bytes hold at most 1032 n decoded ones, across
-    // all members. (The trailer's ISIZE is no bound: it is mod 2^32 and covers one member.)
+    // Deflate cannot expand data by more than 1032:1: a length/distance pair of at least 2 bits
+    // yields at most 258 bytes (https://zlib.net/zlib_tech.html, "Maximum Compression Factor").
+    // gzip's header and trailer only add compressed bytes, so n stored bytes hold at most 1032 n
+    // decoded ones, across all members. (The trailer's ISIZE is no bound: it is mod 2^32 and
+    // covers one member.)
     const uint64_t deflate_bound = kMaxDeflateRatio * compressed_.size();
     return deflate_bound > total_out_ ? deflate_bound - total_out_ : 0;
   }
