@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,16 +190,119 @@ TEST(AtomicFile, FailedWriteKeepsPreviousFileAndRemovesTemporary) {
   EXPECT_EQ(entries(scratch.path()), std::vector<std::string>{"checkpoint.bin"});
 }
 
-// The last step can fail too: a directory in the target's place cannot be renamed over.
-TEST(AtomicFile, FailedRenameRemovesTemporary) {
+// A directory in the target's place is refused before anything is written (renaming over it
+// would fail anyway, or, when it is empty, replace it).
+TEST(AtomicFile, DirectoryAtTheTargetIsRefusedBeforeWriting) {
   t::TempDir scratch;
   const fs::path target = scratch.path() / "occupied";
   fs::create_directories(target / "inside");
   const std::string message = t::error_of([&] { write_text(target, "data"); });
-  t::expect_contains(message, target.string());
-  t::expect_contains(message, "renaming");
+  t::expect_contains(message, "cannot write " + target.string() + ": it is a directory, not a regular file");
   EXPECT_TRUE(fs::is_directory(target / "inside"));
   EXPECT_EQ(entries(scratch.path()), std::vector<std::string>{"occupied"});
+}
+
+// `export --out link.onnx` where link.onnx -> models/current.onnx: the model must land in the
+// target, and the link must stay a link (renaming over it replaced the link and left the target
+// stale). The temporary is made beside the target, so the rename stays within one directory.
+TEST(AtomicFile, SymbolicLinkIsFollowedToItsTargetAndStaysALink) {
+  t::TempDir scratch;
+  fs::create_directories(scratch.path() / "models");
+  const fs::path target = scratch.path() / "models" / "current.onnx";
+  write_text(target, "old model");
+  const fs::path link = scratch.path() / "link.onnx";
+  fs::create_symlink("models/current.onnx", link);
+
+  write_text(link, "new model");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(link)));
+  EXPECT_EQ(fs::read_symlink(link), "models/current.onnx");
+  EXPECT_EQ(t::read_text(target), "new model");
+  EXPECT_EQ(entries(scratch.path() / "models"), std::vector<std::string>{"current.onnx"});
+}
+
+// A chain of links across directories, absolute and relative, ending in a name that does not
+// exist yet: the file is created at the end of the chain; every link stays.
+TEST(AtomicFile, DanglingChainOfLinksCreatesTheFinalTarget) {
+  t::TempDir scratch;
+  for (const char* name : {"a", "b", "c"}) fs::create_directories(scratch.path() / name);
+  const fs::path final_file = scratch.path() / "c" / "model.onnx";
+  fs::create_symlink(final_file, scratch.path() / "b" / "second");   // absolute
+  fs::create_symlink("../b/second", scratch.path() / "a" / "first");  // relative to a/
+  write_text(scratch.path() / "a" / "first", "created");
+  EXPECT_EQ(t::read_text(final_file), "created");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(scratch.path() / "a" / "first")));
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(scratch.path() / "b" / "second")));
+  EXPECT_EQ(entries(scratch.path() / "a"), std::vector<std::string>{"first"});
+  EXPECT_EQ(entries(scratch.path() / "c"), std::vector<std::string>{"model.onnx"});
+}
+
+TEST(AtomicFile, LinkLoopIsAClearError) {
+  t::TempDir scratch;
+  fs::create_symlink("two", scratch.path() / "one");
+  fs::create_symlink("one", scratch.path() / "two");
+  const std::string message = t::error_of([&] { write_text(scratch.path() / "one", "data"); });
+  t::expect_contains(message, "cannot write " + (scratch.path() / "one").string() + ": Too many levels of symbolic links");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(scratch.path() / "one")));
+}
+
+// `export --out /dev/stdout` as root renamed a plain file over the device link. Devices, FIFOs
+// and sockets are refused by their type, from lstat: a FIFO is never opened, so nothing blocks.
+// /dev/null is reached only through a link the test makes, so even the unfixed code, which
+// replaced the link, never touched /dev/null itself.
+TEST(AtomicFile, DevicesFifosAndSocketsAreRefusedWithoutBlocking) {
+  t::TempDir scratch;
+  const fs::path fifo = scratch.path() / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  t::expect_contains(t::error_of([&] { write_text(fifo, "data"); }),
+                     "cannot write " + fifo.string() + ": it is a FIFO (named pipe), not a regular file");
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(fifo)));
+
+  const fs::path to_null = scratch.path() / "null.onnx";
+  fs::create_symlink("/dev/null", to_null);
+  t::expect_contains(t::error_of([&] { write_text(to_null, "data"); }),
+                     "cannot write " + to_null.string() + ": /dev/null is a character device, not a regular file");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(to_null)));
+
+  // /dev/stdout into a pipe: /proc/self/fd/N is a magic link whose text ("pipe:[1234]") is no path.
+  int pipe_ends[2];
+  ASSERT_EQ(::pipe(pipe_ends), 0);
+  const fs::path to_pipe = scratch.path() / "stdout.onnx";
+  fs::create_symlink("/proc/self/fd/" + std::to_string(pipe_ends[1]), to_pipe);
+  t::expect_contains(t::error_of([&] { write_text(to_pipe, "data"); }),
+                     "cannot write " + to_pipe.string() + ": it is a FIFO (named pipe), not a regular file");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(to_pipe)));
+  ::close(pipe_ends[0]);
+  ::close(pipe_ends[1]);
+
+  const fs::path socket_path = scratch.path() / "sock";
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.string().size(), sizeof address.sun_path);
+  std::strcpy(address.sun_path, socket_path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0) << std::strerror(errno);
+  t::expect_contains(t::error_of([&] { write_text(socket_path, "data"); }), "it is a socket, not a regular file");
+  EXPECT_TRUE(fs::is_socket(fs::symlink_status(socket_path)));
+  ::close(listener);
+  EXPECT_EQ(entries(scratch.path()).size(), 4u) << "no temporary left behind";
+}
+
+// A replaced file keeps its permission bits, also through a link; 0751 cannot come from the
+// umask (new files get 0666 minus it, never an execute bit), so this fails if the mode is lost.
+TEST(AtomicFile, ReplacedFileKeepsItsMode) {
+  t::TempDir scratch;
+  const fs::path file = scratch.path() / "kept.bin";
+  write_text(file, "old");
+  ASSERT_EQ(::chmod(file.c_str(), 0751), 0);
+  fs::create_symlink("kept.bin", scratch.path() / "link");
+  for (const fs::path& written : {file, scratch.path() / "link"}) {
+    write_text(written, "new");
+    struct stat info {};
+    ASSERT_EQ(::stat(file.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0751u) << written;
+    EXPECT_EQ(t::read_text(file), "new");
+  }
 }
 
 TEST(AtomicFile, DirectoryPathIsRejected) {

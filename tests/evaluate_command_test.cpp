@@ -2,6 +2,7 @@
 // checkpoint this test writes (all weights zero, fc2.bias = e_1, so every image is predicted as
 // class 1 -- see evaluator_test.cpp for the closed forms), checking exit codes, output and files.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <cstdio>
@@ -147,6 +148,19 @@ TEST_F(EvaluateCommand, MissingOrCorruptCheckpointFails) {
   result = train_gpu("evaluate " + mnist_args());
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("--checkpoint"), std::string::npos) << result.output;
+}
+
+// A FIFO as --checkpoint blocked evaluate forever in open(); it is refused at once. Under
+// timeout(1), so that a regression fails (exit 124) instead of hanging the suite.
+TEST_F(EvaluateCommand, FifoCheckpointIsRefusedAtOnce) {
+  const fs::path fifo = dir_.path() / "pipe.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const t::MergedCommandResult result =
+      t::run_command_merged("timeout -k 10 300 " + t::shell_quote(TRAIN_GPU_BINARY) + " evaluate --checkpoint " + quoted(fifo) +
+                            " " + mnist_args() + " </dev/null");
+  EXPECT_EQ(result.exit_code, 1) << "124: it hung on the FIFO\n" << result.output;
+  EXPECT_NE(result.output.find(fifo.string() + ": is a FIFO (named pipe), expected a .safetensors checkpoint"), std::string::npos)
+      << result.output;
 }
 
 TEST_F(EvaluateCommand, FeaturesPrintsPredictionAndWritesMaps) {

@@ -6,9 +6,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
+#include <functional>
 
 #include "host/common/error.h"
+#include "support/fifo_unblocker.h"
 #include "support/idx_files.h"
 #include "support/test_support.h"
 
@@ -205,11 +213,100 @@ TEST_F(BrokenIdx, HugeClaimedCountIsRejectedBeforeAllocating) {
       "truncated: header claims 2147483648 images of 28x28 (1683627180032 bytes) but the payload has 1000 bytes";
   const fs::path raw = write("train-images-idx3-ubyte", bytes);
   EXPECT_THAT(t::error_of([&] { read_idx_images(raw); }), HasSubstr(expected));
+  // Gzipped, the claim is measured against what deflate can expand the file's bytes to.
   const fs::path gz = write("train-images-idx3-ubyte.gz", t::gzip(bytes));
-  EXPECT_THAT(t::error_of([&] { read_idx_images(gz); }), HasSubstr(expected));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(gz); }),
+              HasSubstr("truncated or corrupt: header claims 2147483648 images of 28x28 (1683627180032 bytes), but its "
+                        "compressed bytes can hold at most "));
   const fs::path labels = write("l-idx1-ubyte.gz", t::gzip(t::idx_header(0x801, {0xffffffffu})));
   EXPECT_THAT(t::error_of([&] { read_idx_labels(labels, 10); }),
-              HasSubstr("header claims 4294967295 labels (4294967295 bytes) but the payload has 0 bytes"));
+              HasSubstr("header claims 4294967295 labels (4294967295 bytes), but its compressed bytes can hold at most"));
+}
+
+// How far `action`, run in a child process, raises the peak resident memory above what the child
+// starts with, in MiB. fork() starts the child's high-water mark at its resident size, so the
+// test's own data does not count; the child's exit status carries nothing, a pipe the figure.
+double peak_growth_mib(const std::function<void()>& action) {
+  int pipe_ends[2];
+  if (::pipe(pipe_ends) != 0) throw std::runtime_error("pipe failed");
+  const pid_t child = ::fork();
+  if (child < 0) throw std::runtime_error("fork failed");
+  if (child == 0) {
+    rusage before{}, after{};
+    ::getrusage(RUSAGE_SELF, &before);
+    try {
+      action();
+    } catch (...) {
+    }
+    ::getrusage(RUSAGE_SELF, &after);
+    const long growth_kib = after.ru_maxrss - before.ru_maxrss;
+    const ssize_t written = ::write(pipe_ends[1], &growth_kib, sizeof growth_kib);
+    ::_exit(written == sizeof growth_kib ? 0 : 1);
+  }
+  ::close(pipe_ends[1]);
+  long growth_kib = -1;
+  const ssize_t got = ::read(pipe_ends[0], &growth_kib, sizeof growth_kib);
+  ::close(pipe_ends[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (got != sizeof growth_kib) throw std::runtime_error("the child reported nothing");
+  return static_cast<double>(growth_kib) / 1024.0;
+}
+
+// The probe: a gzip file whose header claims 2^32-1 images cost predict 30 s and 3.3 GB
+// before "truncated". 32 MiB of zeros compress to ~32 KB, which deflate cannot expand past 1032x
+// (~34 MB) -- far short of the 3.4 TB claimed -- so the file is refused before inflating anything.
+// The unfixed reader inflated all 32 MiB into buffers grown by doubling (peak >= 32 MiB, up to
+// 3x); refused at the header, the child's peak grows by the compressed bytes alone, under 8 MiB.
+TEST_F(BrokenIdx, GzipBombIsRefusedBeforeInflating) {
+  t::Bytes bytes = t::idx_header(0x803, {0xffffffffu, 28, 28});
+  bytes.resize(bytes.size() + (size_t{32} << 20), 0);
+  const fs::path bomb = write("bomb-idx3-ubyte.gz", t::gzip(bytes));
+  bytes = t::Bytes();
+  const uint64_t bound = 1032 * fs::file_size(bomb) - 16;
+  EXPECT_THAT(t::error_of([&] { read_idx_images(bomb); }),
+              HasSubstr(bomb.string() + ": truncated or corrupt: header claims 4294967295 images of 28x28 (3367254359280 "
+                        "bytes), but its compressed bytes can hold at most " + std::to_string(bound) +
+                        " bytes after the header (deflate expands data at most 1032:1)"));
+  const double growth_mib = peak_growth_mib([&] { read_idx_images(bomb); });
+  RecordProperty("peak_growth_kib", static_cast<int>(growth_mib * 1024));
+  EXPECT_LT(growth_mib, 8.0);
+}
+
+// A legitimate read peaks at its payload. Two gzip members, the second holding only the last
+// image, so the trailer's ISIZE (the unfixed reader's size hint) says 784 bytes; the payload is
+// 86,000 images = 64.3 MiB, just past 64 MiB, where growing by doubling held the 64 MiB buffer
+// and its 128 MiB successor at once: a peak of 2x. Sized from the header once the claim is
+// plausible, the peak is the payload plus the small compressed file and zlib's state; 1.25x
+// leaves 16 MiB of room for those and for allocator rounding.
+TEST(IdxReader, GzipReadPeaksAtThePayloadNotAtAMultipleOfIt) {
+  t::TempDir dir;
+  constexpr uint32_t kCount = 86000;
+  const fs::path file = dir / "big-idx3-ubyte.gz";
+  {
+    const t::Bytes bytes = t::idx_images(kCount, 28, 28);
+    const size_t split = bytes.size() - 784;
+    t::Bytes joined = t::gzip(t::Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(split)));
+    const t::Bytes last = t::gzip(t::Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(split), bytes.end()));
+    joined.insert(joined.end(), last.begin(), last.end());
+    t::write_file(file, joined);
+  }
+  const double payload_mib = kCount * 784.0 / (1 << 20);
+  const double growth_mib = peak_growth_mib([&] {
+    const IdxImages images = read_idx_images(file);
+    if (images.count != kCount || images.pixels[12345678] != 12345678 % 251) ::_exit(3);
+  });
+  RecordProperty("peak_growth_kib", static_cast<int>(growth_mib * 1024));
+  EXPECT_GT(growth_mib, payload_mib * 0.9) << "the payload itself must show: is the measurement working?";
+  EXPECT_LT(growth_mib, payload_mib * 1.25) << "payload " << payload_mib << " MiB";
+}
+
+TEST_F(BrokenIdx, FifoIsRefusedWithoutBlocking) {
+  const fs::path fifo = dir_ / "t10k-images-idx3-ubyte";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  t::FifoUnblocker unblocker(fifo, std::chrono::seconds(20));
+  EXPECT_EQ(t::error_of([&] { read_idx_images(fifo); }), fifo.string() + ": is a FIFO (named pipe), expected an IDX file");
+  EXPECT_FALSE(unblocker.fired());
 }
 
 TEST_F(BrokenIdx, CorruptGzipStream) {
@@ -257,7 +354,7 @@ TEST_F(BrokenIdx, EmptyFileAndEmptyGzip) {
 
 TEST_F(BrokenIdx, MissingFileAndDirectory) {
   const fs::path missing = dir_ / "nothing-idx3-ubyte";
-  EXPECT_THAT(t::error_of([&] { read_idx_images(missing); }), HasSubstr(missing.string() + ": no such file"));
+  EXPECT_THAT(t::error_of([&] { read_idx_images(missing); }), HasSubstr(missing.string() + ": cannot open: No such file or directory"));
   const fs::path directory = dir_ / "train-images-idx3-ubyte";
   fs::create_directory(directory);
   EXPECT_THAT(t::error_of([&] { read_idx_images(directory); }),

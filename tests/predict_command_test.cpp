@@ -3,6 +3,7 @@
 // get exactly evaluate's probabilities; .npy arrays in every accepted layout agree with the IDX
 // images they hold; and bad images are one error line each while the rest still run.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +20,7 @@
 #include "host/eval/png_image.h"
 #include "host/train/checkpoint.h"
 #include "support/random_model.h"
+#include "support/idx_files.h"
 #include "support/small_trained_model.h"
 #include "support/test_support.h"
 
@@ -44,8 +46,9 @@ class PredictCommand : public ::testing::Test {
   }
 
   static t::CommandResult predict(const fs::path& checkpoint, const std::string& arguments, const fs::path& scratch) {
-    // In `scratch`, so relative image names resolve there.
-    return t::run_command("cd " + t::shell_quote(scratch.string()) + " && " + t::shell_quote(TRAIN_GPU_BINARY) +
+    // In `scratch`, so relative image names resolve there. Under timeout(1), so that a FIFO that
+    // blocks a regression fails a test (exit 124) instead of hanging the suite.
+    return t::run_command("cd " + t::shell_quote(scratch.string()) + " && timeout -k 10 300 " + t::shell_quote(TRAIN_GPU_BINARY) +
                               " predict --device cpu --checkpoint " +
                               t::shell_quote(checkpoint.string()) + " " + arguments,
                           scratch);
@@ -279,6 +282,113 @@ TEST_F(PredictCommand, ADrawnDigitReachesTheModelPlacedByItsCentreOfMass) {
   t::expect_contains(steps, "offset (11,2)");
   EXPECT_EQ(probabilities_of(predictions[0]), probabilities_of(predictions[1])) << "not the hand-worked placement";
   EXPECT_NE(probabilities_of(predictions[2]), probabilities_of(predictions[1])) << "this model cannot see a 1-pixel shift";
+}
+
+// A FIFO blocked predict forever in open(); a directory got "not a PNG...". Both are named for
+// what they are, at once, and the other images still run. A FIFO as --checkpoint too.
+TEST_F(PredictCommand, FifosAndDirectoriesAreRefusedAtOnceAndTheRestRun) {
+  const fs::path checkpoint = random_checkpoint();
+  ASSERT_EQ(::mkfifo((scratch_ / "pipe.png").c_str(), 0600), 0);
+  fs::create_directory(scratch_ / "folder");
+  const std::vector<uint8_t> digit(28 * 28, 9);
+  eval::write_npy(scratch_ / "one.npy", digit.data(), {28, 28});
+
+  t::CommandResult result = predict(checkpoint, "pipe.png folder one.npy", scratch_.path());
+  EXPECT_EQ(result.exit_code, 1) << "124: it hung on the FIFO\n" << result.err;
+  EXPECT_EQ(t::lines_of(result.err),
+            (std::vector<std::string>{
+                "train_gpu: error: pipe.png: is a FIFO (named pipe), expected a PNG, a .npy array or an IDX images file",
+                "train_gpu: error: folder: is a directory, expected a PNG, a .npy array or an IDX images file"}));
+  t::expect_contains(result.out, "one.npy: ");
+
+  ASSERT_EQ(::mkfifo((scratch_ / "pipe.safetensors").c_str(), 0600), 0);
+  result = predict(scratch_ / "pipe.safetensors", "one.npy", scratch_.path());
+  EXPECT_EQ(result.exit_code, 1) << "124: it hung on the FIFO\n" << result.err;
+  t::expect_contains(result.err, "pipe.safetensors: is a FIFO (named pipe), expected a .safetensors checkpoint");
+}
+
+// One input whose name is not UTF-8, one whose .npy header is not: the JSON document still holds
+// every result, with U+FFFD for the bad bytes (a strict dump threw type_error.316 and printed
+// nothing at all), and stderr names the input whose name was changed.
+TEST_F(PredictCommand, JsonKeepsEveryResultWhenANameOrAHeaderIsNotUtf8) {
+  const fs::path checkpoint = random_checkpoint();
+  const std::vector<uint8_t> digit(28 * 28, 200);
+  eval::write_npy(scratch_ / "good.npy", digit.data(), {28, 28});
+  const std::string bad_name = "bad\xff\xfe.npy";
+  eval::write_npy(scratch_ / bad_name, digit.data(), {28, 28});
+  eval::write_npy(scratch_ / "header.npy", digit.data(), {28, 28});
+  t::Bytes header_bytes = t::read_file(scratch_ / "header.npy");
+  const std::string text(header_bytes.begin(), header_bytes.end());
+  const size_t descr = text.find("|u1");
+  ASSERT_NE(descr, std::string::npos);
+  header_bytes[descr] = 0xff;  // same length, so the header stays well-formed but for the dtype
+  header_bytes[descr + 1] = 0xfe;
+  t::write_file(scratch_ / "header.npy", header_bytes);
+
+  const t::CommandResult result =
+      predict(checkpoint, "--json good.npy " + t::shell_quote(bad_name) + " header.npy", scratch_.path());
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const nlohmann::json document = json_of(result);
+  ASSERT_EQ(document["predictions"].size(), 3u) << result.out << result.err;
+  EXPECT_EQ(document["failed"], 1);
+  const std::string replacement = "\xef\xbf\xbd";  // U+FFFD in UTF-8
+  EXPECT_EQ(document["predictions"][1]["input"], "bad" + replacement + replacement + ".npy");
+  EXPECT_EQ(probabilities_of(document["predictions"][1]), probabilities_of(document["predictions"][0]));
+  t::expect_contains(document["predictions"][2]["error"].get<std::string>(),
+                     "header.npy: dtype '" + replacement + replacement + "1' is not supported");
+  t::expect_contains(result.err, "train_gpu: warning: " + bad_name + ": the name is not valid UTF-8");
+}
+
+// What each unusable input is, in its own words (issue 25, item 13), and labels that are merely
+// optional never cost the images: a damaged labels file beside good IDX images is reported as
+// ignored, and why, in the images' preprocessing steps.
+TEST_F(PredictCommand, InputsAreNamedForWhatTheyAreAndOptionalLabelsNeverCostTheImages) {
+  const fs::path checkpoint = random_checkpoint();
+  t::Bytes floats = t::idx_header(0x00000D03, {1, 28, 28});
+  floats.resize(floats.size() + 28 * 28 * 4, 0);
+  t::write_file(scratch_ / "floats-idx3", floats);
+  const uint8_t nothing = 0;
+  eval::write_npy(scratch_ / "none.npy", &nothing, {0, 28, 28});
+  const std::vector<uint8_t> digit(28 * 28, 9);
+  eval::write_npy(scratch_ / "one.npy", digit.data(), {28, 28});
+  eval::Image square(28, 28, 1, 0);
+  for (int y = 8; y < 20; ++y) {
+    for (int x = 10; x < 18; ++x) *square.at(x, y) = 255;
+  }
+  eval::write_png(scratch_ / "square.png", square);
+  t::write_file(scratch_ / "x-images-idx3-ubyte", t::idx_images(3, 28, 28));
+  t::write_file(scratch_ / "x-labels-idx1-ubyte", t::idx_labels({1, 12, 3}));  // 12 is no class
+  t::write_file(scratch_ / "y-images-idx3-ubyte", t::idx_images(3, 28, 28));
+  t::write_file(scratch_ / "y-labels-idx1-ubyte", t::idx_labels(t::cycling_labels(5)));
+  t::write_file(scratch_ / "z-images-idx3-ubyte", t::idx_images(3, 28, 28));
+  t::write_file(scratch_ / "z-labels-idx1-ubyte", t::idx_labels({4, 5, 6}));
+
+  const t::CommandResult result =
+      predict(checkpoint, "--json --index 2 floats-idx3 none.npy one.npy square.png x-images-idx3-ubyte y-images-idx3-ubyte "
+                          "z-images-idx3-ubyte",
+              scratch_.path());
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const nlohmann::json predictions = json_of(result)["predictions"];
+  ASSERT_EQ(predictions.size(), 7u) << result.out;
+  const auto error_of = [&](size_t i) { return predictions[i].value("error", std::string("(no error)")); };
+  EXPECT_EQ(error_of(0), "floats-idx3: an IDX file of 32-bit floats with 3 dimensions (magic 0x00000d03); predict takes "
+                         "IDX images files of unsigned bytes with 3 dimensions (magic 0x00000803)");
+  EXPECT_EQ(error_of(1), "none.npy: shape (0,28,28) holds no images");
+  // --index was silently ignored for single images; they are still predicted, and say so.
+  EXPECT_EQ(error_of(2), "(no error)");
+  EXPECT_EQ(predictions[2]["preprocessing"][0], "a (28,28) array holds one image: --index applies to multi-image files only");
+  EXPECT_EQ(error_of(3), "(no error)");
+  EXPECT_EQ(predictions[3]["preprocessing"][0], "a PNG holds one image: --index applies to multi-image files only");
+
+  EXPECT_EQ(predictions[4]["input"], "x-images-idx3-ubyte[2]");
+  EXPECT_FALSE(predictions[4].contains("label"));
+  t::expect_contains(predictions[4]["preprocessing"][0].get<std::string>(),
+                     "labels ignored: x-labels-idx1-ubyte: label 12 at index 1 is outside 0..9");
+  EXPECT_FALSE(predictions[5].contains("label"));
+  t::expect_contains(predictions[5]["preprocessing"][0].get<std::string>(),
+                     "labels ignored: y-labels-idx1-ubyte has 5 labels for 3 images");
+  EXPECT_EQ(predictions[6]["label"], 6) << "good labels beside still count";
+  t::expect_contains(predictions[6]["preprocessing"][0].get<std::string>(), "label from z-labels-idx1-ubyte");
 }
 
 }  // namespace

@@ -96,11 +96,19 @@ void run_predict(const PredictOptions& options) {
     }
   }
   if (options.json) {
+    for (const predict::PredictInput& input : inputs) {
+      if (!predict::is_valid_utf8(input.name)) {
+        std::cerr << "train_gpu: warning: " << input.name
+                  << ": the name is not valid UTF-8; in the JSON its invalid bytes are replaced by U+FFFD\n";
+      }
+    }
     const nlohmann::json document = {{"checkpoint", options.checkpoint},
                                      {"dataset", dataset.empty() ? nlohmann::json(nullptr) : nlohmann::json(dataset)},
                                      {"predictions", predictions},
                                      {"failed", failures}};
-    std::cout << document.dump(2) << "\n";
+    // File names and the headers quoted in errors are bytes, not necessarily UTF-8; a strict dump
+    // throws on the first bad byte and every prediction is lost, so those bytes become U+FFFD.
+    std::cout << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   if (failures > 0) throw CLI::RuntimeError(1);  // the error lines are printed; exit 1 quietly
 }
@@ -121,7 +129,8 @@ void add_predict_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   command->add_option("images", options->images, "PNG, .npy or IDX images files")->required();
   command->add_option("--index", options->indices,
-                      "Which images of each multi-image file (IDX, an (N,28,28) .npy) to predict, e.g. --index 0,7,42 [default: all]")
+                      "Which images of each multi-image file (IDX, an (N,28,28) .npy) to predict, e.g. --index 0,7,42 [default: all];\n"
+                      "a single-image file (PNG, a (28,28) .npy) is predicted as it is, and its preprocessing says --index did not apply")
       ->delimiter(',')
       ->allow_extra_args(false)  // one word per --index, so the image files after it stay images
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)

@@ -103,7 +103,7 @@ void run_training(const TrainOptions& options) {
     const nlohmann::json run_config =
         run_config_json(config, backend_options.adam, dataset, backend->description(), algorithms, settings);
     write_json_file(config.run_dir / "config.json", run_config);
-    config_text = run_config.dump(2);
+    config_text = run_config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);  // paths need not be UTF-8
   }
   write_label_distribution(config.run_dir, dataset);
   backend->attach_data(dataset.train, dataset.test);

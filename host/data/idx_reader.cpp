@@ -4,14 +4,14 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <memory>
+#include <new>
 
 #include "host/common/error.h"
+#include "host/common/regular_file.h"
 #include "host/data/sha256.h"
 
 namespace train_gpu {
@@ -22,8 +22,7 @@ namespace fs = std::filesystem;
 
 constexpr uint32_t kImagesMagic = 0x00000803;  // unsigned bytes, 3 dimensions
 constexpr uint32_t kLabelsMagic = 0x00000801;  // unsigned bytes, 1 dimension
-// Deflate cannot expand data by more than about 1032:1 (258-byte matches coded in 2 bits), so a
-// gzip file of n bytes decompresses to at most 1032 n: a bound no header can argue with.
+// Deflate's maximum expansion, 1032:1 (see GzipSource::remaining_bound).
 constexpr uint64_t kMaxDeflateRatio = 1032;
 constexpr uint32_t kMaxImageSide = 65535;
 
@@ -41,23 +40,11 @@ uint32_t big_endian_u32(const uint8_t* bytes) {
 
 bool has_gz_suffix(const fs::path& file) { return file.extension() == ".gz"; }
 
-// The stored file must be a non-empty regular file; returns its size.
-uint64_t checked_stored_size(const fs::path& file) {
-  std::error_code error;
-  const fs::file_status status = fs::status(file, error);
-  if (!fs::exists(status)) fail(file, "no such file");
-  if (fs::is_directory(status)) fail(file, "is a directory, expected an IDX file");
-  if (!fs::is_regular_file(status)) fail(file, "not a regular file");
-  const uint64_t size = fs::file_size(file, error);
-  if (error) fail(file, "cannot read its size: " + error.message());
-  if (size == 0) fail(file, "empty file (0 bytes)");
-  return size;
-}
+// The stored file, opened without blocking (a FIFO or a device is refused before any read).
+RegularFile open_stored_file(const fs::path& file) { return open_regular_file(file, "an IDX file"); }
 
-std::ifstream open_binary(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file, std::string("cannot open for reading: ") + std::strerror(errno));
-  return in;
+void check_not_empty(const fs::path& file, const RegularFile& stored) {
+  if (stored.size == 0) fail(file, "empty file (0 bytes)");
 }
 
 // The decoded bytes of an IDX file (raw, or gunzipped), read front to back. The stored file's
@@ -80,12 +67,13 @@ class IdxSource {
 // A raw IDX file, streamed from disk and hashed as it goes.
 class RawSource final : public IdxSource {
  public:
-  RawSource(const fs::path& file, uint64_t stored_size) : file_(file), in_(open_binary(file)), remaining_(stored_size) {}
+  explicit RawSource(const fs::path& file) : file_(file), stored_(open_stored_file(file)), remaining_(stored_.size) {
+    check_not_empty(file, stored_);
+  }
 
   size_t read(uint8_t* destination, size_t size) override {
     const size_t wanted = static_cast<size_t>(std::min<uint64_t>(size, remaining_));
-    in_.read(reinterpret_cast<char*>(destination), static_cast<std::streamsize>(wanted));
-    const auto got = static_cast<size_t>(in_.gcount());
+    const size_t got = read_up_to(stored_.descriptor.get(), destination, wanted, file_);
     if (got != wanted) fail(file_, "read error after " + std::to_string(consumed_ + got) + " bytes (file changed while reading?)");
     hasher_.update(destination, got);
     remaining_ -= got;
@@ -107,7 +95,7 @@ class RawSource final : public IdxSource {
 
  private:
   fs::path file_;
-  std::ifstream in_;
+  RegularFile stored_;
   Sha256 hasher_;
   uint64_t remaining_;
   uint64_t consumed_ = 0;
@@ -117,10 +105,13 @@ class RawSource final : public IdxSource {
 // then inflated on demand, so the decoded size never has to be trusted before it is produced.
 class GzipSource final : public IdxSource {
  public:
-  GzipSource(const fs::path& file, uint64_t stored_size) : file_(file), compressed_(static_cast<size_t>(stored_size)) {
-    std::ifstream in = open_binary(file);
-    in.read(reinterpret_cast<char*>(compressed_.data()), static_cast<std::streamsize>(compressed_.size()));
-    if (static_cast<uint64_t>(in.gcount()) != stored_size) fail(file, "read error (file changed while reading?)");
+  explicit GzipSource(const fs::path& file) : file_(file) {
+    const RegularFile stored = open_stored_file(file);
+    check_not_empty(file, stored);
+    compressed_.resize(static_cast<size_t>(stored.size));
+    if (read_up_to(stored.descriptor.get(), compressed_.data(), compressed_.size(), file) != stored.size) {
+      fail(file, "read error (file changed while reading?)");
+    }
     if (compressed_.size() < 2 || compressed_[0] != 0x1f || compressed_[1] != 0x8b) {
       fail(file, "not a gzip file (it does not start with the gzip magic 1f 8b); if it is a raw IDX file, drop the .gz");
     }
@@ -180,15 +171,13 @@ class GzipSource final : public IdxSource {
   }
 
   uint64_t remaining_bound() const override {
+    // Deflate cannot expand data by more than 1032:1: a length/distance pair of at least 2 bits
+    // yields at most 258 bytes (https://zlib.net/zlib_tech.html, "Maximum Compression Factor").
+    // gzip's header and trailer only add compressed bytes, so n stored bytes hold at most 1032 n
+    // decoded ones, across all members. (The trailer's ISIZE is no bound: it is mod 2^32 and
+    // covers one member.)
     const uint64_t deflate_bound = kMaxDeflateRatio * compressed_.size();
-    // ISIZE, the trailer's length mod 2^32, is a far tighter hint for the files we meet; it is
-    // only a hint (multi-member or corrupt files lie), so it is capped by what deflate allows.
-    const size_t n = compressed_.size();
-    const uint64_t isize = n >= 18 ? (uint64_t{compressed_[n - 1]} << 24 | uint64_t{compressed_[n - 2]} << 16 |
-                                      uint64_t{compressed_[n - 3]} << 8 | uint64_t{compressed_[n - 4]})
-                                   : deflate_bound;
-    const uint64_t hint = isize > total_out_ ? isize - total_out_ : 0;
-    return std::min(hint, deflate_bound);
+    return deflate_bound > total_out_ ? deflate_bound - total_out_ : 0;
   }
   bool bound_is_exact() const override { return false; }
   std::string stored_sha256() override { return sha256_; }
@@ -227,9 +216,8 @@ class GzipSource final : public IdxSource {
 };
 
 std::unique_ptr<IdxSource> open_source(const fs::path& file) {
-  const uint64_t stored_size = checked_stored_size(file);
-  if (has_gz_suffix(file)) return std::make_unique<GzipSource>(file, stored_size);
-  return std::make_unique<RawSource>(file, stored_size);
+  if (has_gz_suffix(file)) return std::make_unique<GzipSource>(file);
+  return std::make_unique<RawSource>(file);
 }
 
 struct IdxHeader {
@@ -275,26 +263,36 @@ IdxHeader read_header(const fs::path& file, IdxSource& source, uint32_t expected
 // allocation; `describe` says what the header claims, for the messages.
 std::vector<uint8_t> read_payload(const fs::path& file, IdxSource& source, uint64_t claimed,
                                   const std::string& describe) {
+  const std::string claim = "header claims " + describe + " (" + std::to_string(claimed) + " bytes)";
   const auto truncated = [&](uint64_t actual) {
-    fail(file, "truncated: header claims " + describe + " (" + std::to_string(claimed) + " bytes) but the payload has " +
-                   std::to_string(actual) + " bytes");
+    fail(file, "truncated: " + claim + " but the payload has " + std::to_string(actual) + " bytes");
   };
   const auto trailing = [&](uint64_t extra) {
-    fail(file, "trailing data: header claims " + describe + " (" + std::to_string(claimed) + " bytes) but the payload has " +
-                   std::to_string(claimed + extra) + " bytes (" + std::to_string(extra) + " extra)");
+    fail(file, "trailing data: " + claim + " but the payload has " + std::to_string(claimed + extra) + " bytes (" +
+                   std::to_string(extra) + " extra)");
   };
+  const uint64_t available = source.remaining_bound();
   if (source.bound_is_exact()) {
-    const uint64_t available = source.remaining_bound();
     if (available < claimed) truncated(available);
     if (available > claimed) trailing(available - claimed);
+  } else if (available < claimed) {
+    // A gzip bomb's header (2^32-1 images in 1 MB) is refused here, before inflating a byte of it.
+    fail(file, "truncated or corrupt: " + claim + ", but its compressed bytes can hold at most " +
+                   std::to_string(available) + " bytes after the header (deflate expands data at most 1032:1)");
   }
+  // The claim is now possible, so the buffer is sized from it once: growing by doubling instead
+  // would hold the old and the new copy at once, up to 3x the payload at the peak. Pages are only
+  // touched as the data arrives, chunk by chunk, so a stream that ends early costs what it held.
   std::vector<uint8_t> payload;
-  // Never reserve more than the source can hold; past that, grow only with bytes received.
-  payload.reserve(static_cast<size_t>(std::min(claimed, source.remaining_bound())));
-  constexpr uint64_t kMinimumChunk = uint64_t{1} << 20;
+  try {
+    payload.reserve(static_cast<size_t>(claimed));
+  } catch (const std::bad_alloc&) {
+    fail(file, claim + ", more memory than can be allocated here");
+  }
+  constexpr uint64_t kChunk = uint64_t{16} << 20;
   while (payload.size() < claimed) {
     const uint64_t have = payload.size();
-    const uint64_t chunk = std::min(claimed - have, std::max<uint64_t>({kMinimumChunk, have, payload.capacity() - have}));
+    const uint64_t chunk = std::min(claimed - have, kChunk);
     payload.resize(static_cast<size_t>(have + chunk));
     const size_t got = source.read(payload.data() + have, static_cast<size_t>(chunk));
     payload.resize(static_cast<size_t>(have + got));

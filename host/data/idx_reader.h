@@ -2,7 +2,11 @@
 // a big-endian header (magic 0x000008DD: unsigned bytes, DD dimensions; then one uint32 size per
 // dimension) followed by the payload. Files are read raw or, when the name ends in ".gz", gunzipped
 // with zlib. Nothing in a header is trusted before it is checked against what the file can hold:
-// a 1 KB file that claims 2^31 images is rejected without allocating for them.
+// a raw file's payload must be exactly the file's size less the header, and a gzipped one cannot
+// decode to more than 1032 times its size (deflate's limit), so a 1 MB gzip bomb that claims
+// 2^32-1 images is refused before anything is inflated or allocated. The buffer for a plausible
+// claim is allocated once, at its size, so reading peaks at the payload, not at 3x it.
+// The files are opened with open_regular_file (host/common/regular_file.h): a FIFO is refused.
 #pragma once
 
 #include <cstdint>

@@ -5,10 +5,10 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <vector>
 
 #include "host/common/error.h"
+#include "host/common/regular_file.h"
 
 namespace train_gpu {
 
@@ -61,16 +61,14 @@ std::string sha256_hex(const void* data, size_t size) {
 std::string sha256_hex(const std::string& text) { return sha256_hex(text.data(), text.size()); }
 
 std::string sha256_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot open for reading: " + std::strerror(errno));
+  const RegularFile opened = open_regular_file(file);
   Sha256 hasher;
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    hasher.update(buffer.data(), static_cast<size_t>(in.gcount()));
+  std::vector<unsigned char> buffer(1 << 20);
+  for (;;) {
+    const size_t got = read_up_to(opened.descriptor.get(), buffer.data(), buffer.size(), file);
+    hasher.update(buffer.data(), got);
+    if (got < buffer.size()) return hasher.hex_digest();
   }
-  if (in.bad()) throw Error(file.string() + ": read error");
-  return hasher.hex_digest();
 }
 
 }  // namespace train_gpu

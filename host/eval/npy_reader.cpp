@@ -1,13 +1,11 @@
 #include "host/eval/npy_reader.h"
 
 #include <cctype>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <map>
 
 #include "host/common/error.h"
+#include "host/common/regular_file.h"
 
 // Little-endian data is read as it lies in memory.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npy reader assumes a little-endian host");
@@ -183,11 +181,7 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& source)
 }
 
 NpyArray read_npy(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot open: " + std::strerror(errno));
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(file.string() + ": read failed: " + std::strerror(errno));
-  return parse_npy(bytes, file.string());
+  return parse_npy(read_regular_file(file, "a .npy array"), file.string());
 }
 
 }  // namespace train_gpu::eval

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "host/common/error.h"
+#include "host/common/regular_file.h"
 
 namespace train_gpu::predict {
 
@@ -29,9 +30,12 @@ class SimplifiedRead {
 }  // namespace
 
 RgbaPicture read_png_rgba(const std::filesystem::path& file) {
+  // Read through open_regular_file, not libpng's fopen, so that a FIFO is refused, not waited on;
+  // the bytes must outlive png_image_finish_read.
+  const std::vector<uint8_t> bytes = read_regular_file(file, "a PNG picture");
   SimplifiedRead read;
   png_image& image = read.image();
-  if (png_image_begin_read_from_file(&image, file.c_str()) == 0) {
+  if (png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()) == 0) {
     throw Error(file.string() + ": not a readable PNG (libpng: " + image.message + ")");
   }
   if (image.width == 0 || image.height == 0 || int64_t{image.width} * int64_t{image.height} > kMaxPicturePixels) {

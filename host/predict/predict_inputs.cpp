@@ -1,11 +1,11 @@
 #include "host/predict/predict_inputs.h"
 
-#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "host/common/error.h"
+#include "host/common/regular_file.h"
 #include "host/data/idx_reader.h"
 #include "host/eval/npy_reader.h"
 #include "host/model/model_spec.h"
@@ -20,19 +20,32 @@ namespace fs = std::filesystem;
 constexpr int kSide = model::kImageSide;
 constexpr size_t kPixels = model::kImagePixels;
 
-enum class FileKind { kPng, kNpy, kIdxImages, kIdxLabels, kGzip, kUnknown };
+enum class FileKind { kPng, kNpy, kIdxImages, kIdxLabels, kIdxOther, kGzip, kEmpty, kUnknown };
 
-FileKind sniff(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot open: " + std::strerror(errno));
-  unsigned char head[8] = {};
-  in.read(reinterpret_cast<char*>(head), sizeof head);
-  const size_t got = static_cast<size_t>(in.gcount());
+// The element type an IDX magic's third byte names (the IDX format's table); empty when none.
+std::string idx_element_type(unsigned char code) {
+  switch (code) {
+    case 0x08: return "unsigned bytes";
+    case 0x09: return "signed bytes";
+    case 0x0B: return "16-bit integers";
+    case 0x0C: return "32-bit integers";
+    case 0x0D: return "32-bit floats";
+    case 0x0E: return "64-bit floats";
+    default: return "";
+  }
+}
+
+// What `file` is, by its first bytes; `head` receives up to 8 of them.
+FileKind sniff(const fs::path& file, unsigned char (&head)[8]) {
+  const RegularFile opened = open_regular_file(file, "a PNG, a .npy array or an IDX images file");
+  const size_t got = read_up_to(opened.descriptor.get(), head, sizeof head, file);
+  if (got == 0) return FileKind::kEmpty;
   if (got == 8 && std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0) return FileKind::kPng;
   if (got >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) return FileKind::kNpy;
   if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) return FileKind::kGzip;
   if (got >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 && head[3] == 0x03) return FileKind::kIdxImages;
   if (got >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 && head[3] == 0x01) return FileKind::kIdxLabels;
+  if (got >= 4 && head[0] == 0 && head[1] == 0 && !idx_element_type(head[2]).empty() && head[3] > 0) return FileKind::kIdxOther;
   return FileKind::kUnknown;
 }
 
@@ -65,13 +78,22 @@ std::vector<PredictInput> pick(const fs::path& file, int64_t count, const std::v
   return inputs;
 }
 
-std::vector<PredictInput> png_inputs(const fs::path& file) {
+// --index picks among the images of multi-image files, and a command line may mix those with
+// single pictures; a file of one image is predicted as it is, and its steps say that --index
+// did not apply to it rather than ignoring it in silence.
+void note_index_for_single_image(PredictInput& input, const std::vector<int64_t>& indices, const std::string& what) {
+  if (indices.empty()) return;
+  input.steps.insert(input.steps.begin(), what + " holds one image: --index applies to multi-image files only");
+}
+
+std::vector<PredictInput> png_inputs(const fs::path& file, const std::vector<int64_t>& indices) {
   PredictInput input;
   input.name = file.filename().string();
   try {
     NormalizedDigit digit = normalize_digit(read_png_rgba(file));
     input.pixels = std::move(digit.pixels);
     input.steps = std::move(digit.steps);
+    note_index_for_single_image(input, indices, "a PNG");
   } catch (const Error& e) {
     // read_png_rgba names the file already; normalize_digit's messages do not.
     const std::string message = e.what();
@@ -102,6 +124,8 @@ std::vector<PredictInput> npy_inputs(const fs::path& file, const std::vector<int
     throw Error(file.string() + ": shape " + shape_text(s) +
                 "; predict takes (28,28), (N,28,28), (N,1,28,28), (N,28,28,1) or (N,784) arrays");
   }
+  if (count == 0) throw Error(file.string() + ": shape " + shape_text(s) + " holds no images");
+
   double low = 0, high = 0;
   for (const double value : array.values) {
     if (!std::isfinite(value)) throw Error(file.string() + ": holds NaN or infinite values");
@@ -131,12 +155,17 @@ std::vector<PredictInput> npy_inputs(const fs::path& file, const std::vector<int
     input.steps = {step, "taken as MNIST-style already (light digit on black, centred): nothing else done"};
     return input;
   };
-  if (single) return {make(0)};
+  if (single) {
+    PredictInput input = make(0);
+    note_index_for_single_image(input, indices, "a (28,28) array");
+    return {input};
+  }
   return pick(file, count, indices, make);
 }
 
 // The labels file beside an images file, by MNIST's naming: "images" -> "labels", "idx3" ->
-// "idx1" in the file name. Empty when there is none.
+// "idx1" in the file name. Empty when there is none; anything of that name counts, so that a
+// directory or FIFO there is reported as ignored rather than passed over in silence.
 fs::path labels_beside(const fs::path& images) {
   std::string name = images.filename().string();
   const size_t what = name.find("images");
@@ -146,7 +175,26 @@ fs::path labels_beside(const fs::path& images) {
   name.replace(name.find("idx3"), 4, "idx1");
   const fs::path labels = images.parent_path() / name;
   std::error_code ignored;
-  return fs::is_regular_file(labels, ignored) ? labels : fs::path();
+  return fs::exists(fs::symlink_status(labels, ignored)) ? labels : fs::path();
+}
+
+// The labels beside `file` for its `count` images, or none with `note` saying why they were
+// ignored: they are optional for predict, so a damaged labels file must not cost the images.
+std::vector<uint8_t> optional_labels(const fs::path& file, int64_t count, std::string& note) {
+  const fs::path labels_file = labels_beside(file);
+  if (labels_file.empty()) return {};
+  try {
+    std::vector<uint8_t> labels = read_idx_labels(labels_file, model::kClasses).labels;
+    if (static_cast<int64_t>(labels.size()) == count) {
+      note = "label from " + labels_file.filename().string();
+      return labels;
+    }
+    note = "labels ignored: " + labels_file.string() + " has " + std::to_string(labels.size()) + " labels for " +
+           std::to_string(count) + " images";
+  } catch (const Error& e) {
+    note = std::string("labels ignored: ") + e.what();
+  }
+  return {};
 }
 
 std::vector<PredictInput> idx_inputs(const fs::path& file, const std::vector<int64_t>& indices) {
@@ -155,14 +203,9 @@ std::vector<PredictInput> idx_inputs(const fs::path& file, const std::vector<int
     throw Error(file.string() + ": " + std::to_string(images.rows) + "x" + std::to_string(images.cols) +
                 " images; the model takes 28x28");
   }
-  std::vector<uint8_t> labels;
-  const fs::path labels_file = labels_beside(file);
-  if (!labels_file.empty()) {
-    labels = read_idx_labels(labels_file, model::kClasses).labels;
-    if (static_cast<int64_t>(labels.size()) != images.count) labels.clear();  // not this file's labels after all
-  }
-  const std::string step = "28x28 bytes from an IDX file, used as they are" +
-                           (labels.empty() ? std::string() : "; label from " + labels_file.filename().string());
+  std::string labels_note;
+  const std::vector<uint8_t> labels = optional_labels(file, images.count, labels_note);
+  const std::string step = "28x28 bytes from an IDX file, used as they are" + (labels_note.empty() ? "" : "; " + labels_note);
   return pick(file, images.count, indices, [&](int64_t i) {
     PredictInput input;
     input.name = indexed(file, i);
@@ -177,9 +220,10 @@ std::vector<PredictInput> idx_inputs(const fs::path& file, const std::vector<int
 
 std::vector<PredictInput> load_predict_inputs(const fs::path& file, const std::vector<int64_t>& indices) {
   try {
-    switch (sniff(file)) {
+    unsigned char head[8] = {};
+    switch (sniff(file, head)) {
       case FileKind::kPng:
-        return png_inputs(file);
+        return png_inputs(file, indices);
       case FileKind::kNpy:
         return npy_inputs(file, indices);
       case FileKind::kIdxImages:
@@ -191,6 +235,15 @@ std::vector<PredictInput> load_predict_inputs(const fs::path& file, const std::v
         return idx_inputs(file, indices);
       case FileKind::kIdxLabels:
         throw Error(file.string() + ": an IDX labels file; pass the images file (its labels are found beside it)");
+      case FileKind::kIdxOther: {
+        char magic[16];
+        std::snprintf(magic, sizeof magic, "0x%02x%02x%02x%02x", head[0], head[1], head[2], head[3]);
+        throw Error(file.string() + ": an IDX file of " + idx_element_type(head[2]) + " with " + std::to_string(head[3]) +
+                    " dimension" + (head[3] == 1 ? "" : "s") + " (magic " + magic +
+                    "); predict takes IDX images files of unsigned bytes with 3 dimensions (magic 0x00000803)");
+      }
+      case FileKind::kEmpty:
+        throw Error(file.string() + ": empty file (0 bytes)");
       case FileKind::kUnknown:
         break;
     }

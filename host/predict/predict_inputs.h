@@ -9,9 +9,14 @@
 //   IDX     an images file (magic 0x803, raw or .gz) of 28x28 images, as MNIST ships; when its
 //           labels file lies beside it (t10k-images-idx3-ubyte.gz -> t10k-labels-idx1-ubyte.gz)
 //           each image's label comes along.
-// `indices` picks images of a multi-image file (.npy with N, IDX); empty means all of them.
-// A file that cannot be used gives one input with an error; an index outside a file gives one
-// input with an error for that index, and the others are still read.
+//           A labels file there that cannot be used (damaged, another count) is ignored, and
+//           each image's steps say so and why: the labels are optional, the images are not.
+// `indices` picks images of a multi-image file (.npy with N, IDX); empty means all of them. A
+// single-image file (PNG, a (28,28) .npy) is predicted as it is, and with indices its first step
+// says that --index did not apply to it.
+// A file that cannot be used gives one input with an error (a FIFO, a directory, an IDX file of
+// another type, an array of no images: each named for what it is); an index outside a file gives
+// one input with an error for that index, and the others are still read.
 #pragma once
 
 #include <cstdint>

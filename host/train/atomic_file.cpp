@@ -13,6 +13,7 @@
 
 #include "host/common/error.h"
 #include "host/common/file_descriptor.h"
+#include "host/common/regular_file.h"
 
 namespace train_gpu {
 namespace {
@@ -82,15 +83,53 @@ std::filesystem::path test_pause_marker_for(const std::filesystem::path& name) {
   for (;;) ::pause();
 }
 
+// Where writing `file` must land: `file` itself, or, when it is a symbolic link, the end of its
+// chain of links (which may not exist yet: a dangling link names the file to create). Renaming
+// over the link itself would turn `link.onnx -> target` into a regular file and leave the target
+// stale. Links are resolved one at a time, not with canonical(), because the end may be missing.
+std::filesystem::path final_target(const std::filesystem::path& file, const std::string& context) {
+  // The kernel's own limit on links in one path (MAXSYMLINKS), so a loop ends with ELOOP's words.
+  constexpr int kMaxLinks = 40;
+  std::filesystem::path target = file;
+  for (int links = 0;; ++links) {
+    std::error_code error;
+    const std::filesystem::file_status status = std::filesystem::symlink_status(target, error);
+    if (!std::filesystem::is_symlink(status)) return target;
+    if (links == kMaxLinks) throw Error(context + ": " + system_reason(ELOOP) + " (a link loop?)");
+    const std::filesystem::path next = std::filesystem::read_symlink(target, error);
+    if (error) throw Error(context + ": cannot read the symbolic link " + target.string() + ": " + error.message());
+    target = next.is_absolute() ? next : target.parent_path() / next;
+  }
+}
+
 }  // namespace
 
 void write_file_atomically(const std::filesystem::path& file, const void* data, std::size_t size) {
-  const std::filesystem::path name = file.filename();
-  if (name.empty() || name == "." || name == "..") {
+  if (file.filename().empty() || file.filename() == "." || file.filename() == "..") {
     throw Error("cannot write '" + file.string() + "': the path names a directory, not a file");
   }
-  const std::filesystem::path directory = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
   const std::string context = "cannot write " + file.string();
+  const std::filesystem::path target = final_target(file, context);
+  const std::filesystem::path name = target.filename();
+  if (name.empty() || name == "." || name == "..") {
+    throw Error(context + ": it links to " + target.string() + ", which names a directory, not a file");
+  }
+  const std::filesystem::path directory = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+
+  // Only a regular file may be replaced: renaming over /dev/null or a FIFO would swap a device
+  // node for a plain file (as root, for everyone). lstat, not open: opening a FIFO would block.
+  struct stat existing {};
+  const bool target_exists = ::lstat(target.c_str(), &existing) == 0;
+  if (target_exists && !S_ISREG(existing.st_mode)) {
+    throw Error(context + ": " + (target == file ? std::string("it") : target.string()) + " is " +
+                file_type_name(existing.st_mode) + ", not a regular file; name a regular file to write");
+  }
+  // /proc's magic links (/dev/stdout -> /proc/self/fd/1 -> "pipe:[1234]") name nothing readlink
+  // can follow, but stat() through `file` reaches what the kernel would open.
+  struct stat opened {};
+  if (!target_exists && ::stat(file.c_str(), &opened) == 0 && !S_ISREG(opened.st_mode)) {
+    throw Error(context + ": it is " + file_type_name(opened.st_mode) + ", not a regular file; name a regular file to write");
+  }
 
   std::filesystem::path temporary_path;
   int fd = -1;
@@ -116,6 +155,11 @@ void write_file_atomically(const std::filesystem::path& file, const void* data, 
     pause_for_test(marker, temporary_path);
   }
   write_all(descriptor.get(), bytes + first_half, size - first_half, context, temporary_path);
+  // A replaced file keeps its permission bits (a 0600 checkpoint stays private); fchmod, since
+  // the umask shaped the temporary's mode at creation.
+  if (target_exists && ::fchmod(descriptor.get(), existing.st_mode & 07777) != 0) {
+    throw Error(context + ": setting the mode of " + temporary_path.string() + " failed: " + system_reason(errno));
+  }
   // The data must be on disk before the rename publishes it; otherwise a crash after the rename
   // could leave the new name pointing at an empty or partial file (ext4 delayed allocation).
   if (::fsync(descriptor.get()) != 0) {
@@ -124,7 +168,7 @@ void write_file_atomically(const std::filesystem::path& file, const void* data, 
   if (const int close_error = descriptor.close(); close_error != 0) {
     throw Error(context + ": closing " + temporary_path.string() + " failed: " + system_reason(close_error));
   }
-  if (::rename(temporary_path.c_str(), file.c_str()) != 0) {
+  if (::rename(temporary_path.c_str(), target.c_str()) != 0) {
     throw Error(context + ": renaming " + temporary_path.string() + " over it failed: " + system_reason(errno));
   }
   temporary.release();

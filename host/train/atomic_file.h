@@ -9,8 +9,12 @@
 
 namespace train_gpu {
 
-// Writes `size` bytes at `data` to `file`, atomically as above. The new file gets mode 0666
-// minus the umask, like any newly created file (a symlink at `file` is replaced, not followed).
+// Writes `size` bytes at `data` to `file`, atomically as above. A symbolic link at `file` is
+// followed to the end of its chain, and that target is replaced (the temporary lies beside it);
+// the links stay links, and a dangling one gets its target created. An existing target keeps its
+// permission bits; a new file gets mode 0666 minus the umask. A target that exists but is not a
+// regular file (a directory, a FIFO, a device such as /dev/null, a socket, or what /dev/stdout
+// leads to: a terminal or a pipe) is refused with an Error naming it, before anything is written.
 // On failure before the rename, the temporary file is removed, `file` is left as it was, and an
 // Error names the path and the system's reason. A failed fsync of the directory after the rename
 // also throws, saying the new file is in place but may not survive a power loss.

@@ -49,7 +49,8 @@ nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam
 
 void write_json_file(const std::filesystem::path& file, const nlohmann::json& json) {
   std::ofstream out(file, std::ios::trunc);
-  out << json.dump(2) << "\n";
+  // Paths in it are bytes, not necessarily UTF-8; a strict dump would throw on the first bad one.
+  out << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   if (!out) throw Error("cannot write " + file.string());
 }
 

@@ -14,6 +14,7 @@
 
 #include "host/common/error.h"
 #include "host/common/file_descriptor.h"
+#include "host/common/regular_file.h"
 
 namespace train_gpu::safetensors {
 namespace {
@@ -39,8 +40,9 @@ bool element_count(const std::vector<int64_t>& shape, uint64_t& count) {
 }
 
 std::vector<unsigned char> read_whole_file(const std::filesystem::path& path) {
-  FileDescriptor descriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (descriptor.get() < 0) throw Error("cannot open " + path.string() + ": " + std::strerror(errno));
+  // Opened without blocking: a FIFO given as --checkpoint is refused, not waited on.
+  const RegularFile opened = open_regular_file(path, "a .safetensors checkpoint");
+  const FileDescriptor& descriptor = opened.descriptor;
   struct stat info {};
   if (::fstat(descriptor.get(), &info) != 0) throw Error("cannot stat " + path.string() + ": " + std::strerror(errno));
   if (!S_ISREG(info.st_mode)) throw Error("cannot read " + path.string() + ": not a regular file");
