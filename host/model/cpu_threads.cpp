@@ -1,7 +1,5 @@
 #include "host/model/cpu_threads.h"
 
-#include <pthread.h>
-
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -70,18 +68,12 @@ void set_flush_denormals(bool flush) {
 }
 
 ComputeScope::ComputeScope(int threads, bool flush_denormals) : previous_flush_(flushes_denormals()) {
-  sigset_t held;
-  sigemptyset(&held);
-  sigaddset(&held, SIGINT);
-  sigaddset(&held, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &held, &previous_signals_);
   set_thread_count(threads);
   set_flush_denormals(flush_denormals);
 }
 
 ComputeScope::~ComputeScope() {
   set_flush_denormals(previous_flush_);
-  pthread_sigmask(SIG_SETMASK, &previous_signals_, nullptr);
 }
 
 }  // namespace train_gpu::cpu

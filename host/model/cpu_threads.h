@@ -11,7 +11,7 @@
 // threads as ours, so they compute flushed too.
 #pragma once
 
-#include <csignal>
+#include "host/common/held_signals.h"
 
 namespace train_gpu::cpu {
 
@@ -29,7 +29,7 @@ void set_flush_denormals(bool flush);
 // - the backend's thread count, set again each time: the pool's count is process-wide, and a
 //   second backend with another count must not leave this one computing with it;
 // - the backend's denormal mode, restored afterwards;
-// - SIGINT and SIGTERM held back until the call ends (pending ones arrive then). oneDNN's JIT
+// - SIGINT, SIGTERM and SIGHUP held back until the call ends (pending ones arrive then). oneDNN's JIT
 //   kernels keep data below the stack pointer, and a handler that runs on the interrupted
 //   thread's stack overwrites it: a Ctrl-C during a GEMM corrupted the heap in about one run in
 //   three. The pool's threads are created inside such a call, so they inherit the mask and
@@ -43,8 +43,8 @@ class ComputeScope {
   ComputeScope& operator=(const ComputeScope&) = delete;
 
  private:
+  TerminationSignalsHeld held_signals_;  // first: held before anything else is set, restored last
   bool previous_flush_;
-  sigset_t previous_signals_;
 };
 
 // body(i) for every i in [0, count), statically split over the pool; every pool thread first

@@ -13,6 +13,7 @@
 
 #include "host/common/error.h"
 #include "host/common/file_descriptor.h"
+#include "host/common/held_signals.h"
 #include "host/common/regular_file.h"
 
 namespace train_gpu {
@@ -69,8 +70,9 @@ std::filesystem::path test_pause_marker_for(const std::filesystem::path& name) {
 }
 
 // Publishes the temporary's path in the marker (written beside it, then renamed, so a test never
-// reads it half-written) and waits for the SIGKILL the test is about to send. Never returns.
-[[noreturn]] void pause_for_test(const std::filesystem::path& marker, const std::filesystem::path& temporary) {
+// reads it half-written) and stops the process (SIGSTOP) until the test kills it (SIGKILL) or
+// queues a signal and continues it (SIGCONT), whereupon the write goes on.
+void pause_for_test(const std::filesystem::path& marker, const std::filesystem::path& temporary) {
   const std::filesystem::path draft = marker.string() + ".draft";
   const std::string text = temporary.string() + "\n";
   const int fd = ::open(draft.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -80,7 +82,7 @@ std::filesystem::path test_pause_marker_for(const std::filesystem::path& name) {
               draft);
   }
   ::rename(draft.c_str(), marker.c_str());
-  for (;;) ::pause();
+  ::raise(SIGSTOP);
 }
 
 // Where writing `file` must land: `file` itself, or, when it is a symbolic link, the end of its
@@ -131,6 +133,10 @@ void write_file_atomically(const std::filesystem::path& file, const void* data, 
     throw Error(context + ": it is " + file_type_name(opened.st_mode) + ", not a regular file; name a regular file to write");
   }
 
+  // From the temporary's creation until it is renamed or removed: SIGTERM during an export (no
+  // handler, so the default action) killed the process there and left the temporary behind. Held,
+  // the signal ends the process only once the new file is in place or the temporary is gone.
+  const TerminationSignalsHeld held_signals;
   std::filesystem::path temporary_path;
   int fd = -1;
   // A leftover temporary of a killed process with the same pid could collide; try a few names.

@@ -19,10 +19,16 @@ namespace train_gpu {
 // Error names the path and the system's reason. A failed fsync of the directory after the rename
 // also throws, saying the new file is in place but may not survive a power loss.
 //
+// SIGINT, SIGTERM and SIGHUP are held from the temporary's creation until it is renamed or
+// removed (host/common/held_signals.h): one arriving meanwhile takes effect once the new file is
+// in place, so only SIGKILL (or a crash) can leave a temporary, which remove_stale_temporaries
+// clears later.
+//
 // TEST-ONLY: with the environment variable TRAIN_GPU_TEST_PAUSE_WRITING="NAME:MARKER", a write of a
-// file named NAME (e.g. "epoch-002.safetensors") stops for good once half of its bytes are in the
-// temporary, after creating the file MARKER holding the temporary's path. The kill tests use it to
-// SIGKILL a process inside a save; a user has no reason to set it.
+// file named NAME (e.g. "epoch-002.safetensors") stops the process (SIGSTOP) once half of its bytes
+// are in the temporary, after creating the file MARKER holding the temporary's path; it goes on
+// when continued (SIGCONT). The kill tests use it to signal a process inside a save; a user has no
+// reason to set it.
 void write_file_atomically(const std::filesystem::path& file, const void* data, std::size_t size);
 
 // Deletes the temporaries (".name.tmp-<pid>-<n>") in `directory` whose writing process no longer
