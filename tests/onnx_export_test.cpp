@@ -1,10 +1,14 @@
-// The ONNX exporter (host/onnx/onnx_export.h), read back with the classes protoc generates from
-// ONNX's own schema: versions, the graph's inputs and outputs, every node with its attributes in
-// order and wired to the one before, the weights bit for bit under their PyTorch names; and
+// The ONNX exporter (host/onnx/onnx_export.h), read back with ONNX's own classes (Debian's
+// libonnx-dev): every model written here passes ONNX's C++ checker and its strict shape
+// inference; versions, the graph's inputs and outputs, every node with its attributes in order
+// and wired to the one before, the weights bit for bit under their PyTorch names; and
 // `train_gpu export` as a user runs it. onnx_python_test.cpp runs the file in onnxruntime.
 #include "host/onnx/onnx_export.h"
 
 #include <gtest/gtest.h>
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
 
 #include <cstring>
 #include <map>
@@ -14,7 +18,6 @@
 
 #include "host/common/error.h"
 #include "host/model/model_spec.h"
-#include "host/onnx/onnx.pb.h"
 #include "host/train/checkpoint.h"
 #include "support/random_model.h"
 #include "support/state_dict_file.h"
@@ -26,9 +29,34 @@ namespace {
 namespace fs = std::filesystem;
 namespace t = train_gpu::testing;
 
+// ONNX's full check, as onnx.checker.check_model(model, full_check=True) runs it in Python: the
+// model's structure (IR version rules, every node against its opset-17 schema, initializers, names
+// defined before use), then shape inference in strict mode (error_mode 1: a node whose shapes do
+// not fit throws; check_type: inferred types must equal the declared ones). Returns the model with
+// the inferred shapes of the intermediate values in graph.value_info; throws
+// onnx::checker::ValidationError or onnx::InferenceError (std::runtime_error both).
+onnx::ModelProto checked_and_inferred(onnx::ModelProto model) {
+  onnx::checker::check_model(model);
+  onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                     onnx::ShapeInferenceOptions(/*check_type_val=*/true, /*strict_mode_val=*/1));
+  return model;
+}
+
+// What ONNX's checker says about a model: "" when it passes.
+std::string checker_error(const onnx::ModelProto& model) {
+  try {
+    checked_and_inferred(model);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Every model these tests read is put through ONNX's checker on the way in.
 onnx::ModelProto parse(const std::string& bytes) {
   onnx::ModelProto model;
   EXPECT_TRUE(model.ParseFromString(bytes)) << "not a ModelProto";
+  EXPECT_EQ(checker_error(model), "") << "ONNX's checker refuses the exported model";
   return model;
 }
 
@@ -84,6 +112,34 @@ TEST(OnnxExport, ModelDeclaresOpset17AndADynamicBatch) {
   EXPECT_EQ(graph.output(0).type().tensor_type().elem_type(), onnx::TensorProto::FLOAT);
   EXPECT_EQ(dims_of(graph.output(0), &params), (std::vector<int64_t>{-1, 10}));
   EXPECT_EQ(params[0], "N") << "input and output must share the batch dimension's name";
+}
+
+// The shapes ONNX infers through the graph are the network's, and the checker is no rubber
+// stamp: a declared output shape the graph does not produce, a missing weight and a misspelt
+// operator are each refused.
+TEST(OnnxExport, OnnxShapeInferenceFindsTheNetworksShapes) {
+  const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(7), {}));
+  const onnx::ModelProto inferred = checked_and_inferred(model);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const onnx::ValueInfoProto& value : inferred.graph().value_info()) {
+    std::vector<std::string> params;
+    shapes[value.name()] = dims_of(value, &params);
+    EXPECT_EQ(params.at(0), "N") << value.name() << ": the batch stays symbolic";
+  }
+  const std::map<std::string, std::vector<int64_t>> expected = {
+      {"conv_out", {-1, 32, 26, 26}}, {"conv_relu_out", {-1, 32, 26, 26}}, {"pool_out", {-1, 32, 13, 13}},
+      {"flatten_out", {-1, 5408}},    {"fc1_out", {-1, 128}},              {"fc1_relu_out", {-1, 128}}};
+  EXPECT_EQ(shapes, expected);
+
+  onnx::ModelProto wrong_output = model;
+  wrong_output.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(11);
+  EXPECT_NE(checker_error(wrong_output), "") << "strict shape inference must see (N,10) meet a declared (N,11)";
+  onnx::ModelProto missing_weight = model;
+  missing_weight.mutable_graph()->mutable_initializer()->RemoveLast();  // fc2.bias
+  t::expect_contains(checker_error(missing_weight), "fc2.bias");
+  onnx::ModelProto unknown_op = model;
+  unknown_op.mutable_graph()->mutable_node(1)->set_op_type("Rleu");
+  t::expect_contains(checker_error(unknown_op), "Rleu");
 }
 
 TEST(OnnxExport, GraphIsConvReluPoolFlattenGemmReluGemm) {

@@ -3,10 +3,11 @@
 #include <cstring>
 #include <initializer_list>
 
+#include <onnx/onnx_pb.h>  // Debian's libonnx-dev: the classes generated from ONNX's onnx-ml.proto
+
 #include "build_info.h"
 #include "host/common/error.h"
 #include "host/model/model_spec.h"
-#include "host/onnx/onnx.pb.h"
 #include "host/train/atomic_file.h"
 
 // raw_data is little-endian by the ONNX spec; we copy the arena's bytes as they lie in memory.

@@ -1,5 +1,6 @@
 // The trained model as an ONNX file, for onnxruntime, TensorRT and the rest of the ONNX world,
-// written through ONNX's own protobuf schema (host/onnx/onnx.proto).
+// written through ONNX's own protobuf schema: the classes generated from onnx-ml.proto that Debian's
+// libonnx-dev ships (the onnx_proto target).
 //
 // The graph is the network of model_spec.h, operator for operator, with the weights as
 // initializers under their PyTorch names (conv.weight, ...), stored as they are in the arena:
