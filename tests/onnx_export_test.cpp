@@ -209,6 +209,23 @@ TEST(OnnxExport, ProvenanceBecomesMetadataAndWrongSizesAreRefused) {
   t::expect_contains(t::error_of([&] { encode_onnx_model(short_arena, {}); }), "693961 parameters, expected 693962");
 }
 
+// A Linux file name is any bytes; ONNX strings are UTF-8, and onnxruntime's get_modelmeta() fails
+// to decode anything else (onnx_python_test.cpp runs it). Invalid bytes become U+FFFD; valid
+// UTF-8 stays as it is.
+TEST(OnnxExport, MetadataIsValidUtf8WhateverTheFileNameBytes) {
+  const auto checkpoint_metadata = [](const std::string& file_name) {
+    const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(8), {file_name, "mnist", 1, 938}));
+    for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
+      if (entry.key() == "train_gpu.checkpoint") return entry.value();
+    }
+    return std::string("(no train_gpu.checkpoint)");
+  };
+  EXPECT_EQ(checkpoint_metadata("epoch-\xE9t\xE9.safetensors"), "epoch-\xEF\xBF\xBDt\xEF\xBF\xBD.safetensors")
+      << "Latin-1 bytes: each becomes U+FFFD";
+  EXPECT_EQ(checkpoint_metadata("\xFF\xFE.safetensors"), "\xEF\xBF\xBD\xEF\xBF\xBD.safetensors");
+  EXPECT_EQ(checkpoint_metadata("\xC3\xA9t\xC3\xA9.safetensors"), "\xC3\xA9t\xC3\xA9.safetensors") << "valid UTF-8 is kept";
+}
+
 // `train_gpu export` on a checkpoint and on a PyTorch state_dict of the same weights.
 TEST(OnnxExport, CommandWritesTheFileFromEitherKindOfCheckpoint) {
   t::TempDir scratch;
@@ -246,6 +263,34 @@ TEST(OnnxExport, CommandWritesTheFileFromEitherKindOfCheckpoint) {
                           scratch.path());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(t::read_file(scratch / "model.onnx"), ours_bytes);
+}
+
+// Through the binary: a checkpoint whose name is Latin-1 exports, the metadata is valid UTF-8, and
+// the command says what it did to the name.
+TEST(OnnxExport, CommandSaysWhenTheFileNameIsNotUtf8) {
+  t::TempDir scratch;
+  const fs::path latin1 = scratch / "r\xE9seau.safetensors";
+  save_checkpoint(latin1, t::checkpoint_of(t::random_parameters(9)));
+  const fs::path out = scratch / "model.onnx";
+  const t::CommandResult result = t::run_command(t::shell_quote(TRAIN_GPU_BINARY) + " export --checkpoint " +
+                                                     t::shell_quote(latin1.string()) + " --out " + t::shell_quote(out.string()),
+                                                 scratch.path());
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  t::expect_contains(result.out, "not valid UTF-8");
+  const t::Bytes bytes = t::read_file(out);
+  const onnx::ModelProto model = parse(std::string(bytes.begin(), bytes.end()));
+  std::map<std::string, std::string> metadata;
+  for (const onnx::StringStringEntryProto& entry : model.metadata_props()) metadata[entry.key()] = entry.value();
+  EXPECT_EQ(metadata["train_gpu.checkpoint"], "r\xEF\xBF\xBDseau.safetensors");
+
+  // A UTF-8 name gets no note.
+  const fs::path utf8 = scratch / "r\xC3\xA9seau.safetensors";
+  save_checkpoint(utf8, t::checkpoint_of(t::random_parameters(9)));
+  const t::CommandResult clean = t::run_command(t::shell_quote(TRAIN_GPU_BINARY) + " export --checkpoint " +
+                                                    t::shell_quote(utf8.string()) + " --out " + t::shell_quote(out.string()),
+                                                scratch.path());
+  ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_EQ(clean.out.find("UTF-8"), std::string::npos) << clean.out;
 }
 
 TEST(OnnxExport, CommandErrorsAreOneLine) {

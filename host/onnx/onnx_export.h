@@ -29,8 +29,9 @@ constexpr int64_t kOnnxIrVersion = 8;      // the IR version that goes with opse
 constexpr const char* kOnnxInputName = "input";
 constexpr const char* kOnnxOutputName = "logits";
 
-// Where the weights came from, recorded as the model's metadata_props (train_gpu.*) and in its
-// doc string. Empty or negative fields are left out.
+// Where the weights came from, recorded as the model's metadata_props (train_gpu.*). Empty or
+// negative fields are left out; text that is not valid UTF-8 (a file name can be any bytes) is
+// written with U+FFFD in place of the invalid bytes, since ONNX strings are UTF-8.
 struct OnnxProvenance {
   std::string checkpoint;  // file name
   std::string dataset;     // "mnist" | "fashion-mnist" | "" (a foreign state_dict)
