@@ -8,13 +8,12 @@
 #
 # The bundle holds: bin/train_gpu and bin/tests/* (stripped), lib/ with every shared library
 # they load that the GPU machine may lack (oneDNN, libgomp, libpng, libcrypto, protobuf, ONNX's
-# libonnx_proto and libonnx (the ONNX tests' checker), cudart ...; never libc/libstdc++/libz, the driver's libcuda, or cuDNN/cuBLAS, which are too
-# large and which the machine has), data/mnist/ (the .gz files, for the tests and the training
-# run) and manifest.env with the absolute paths baked into the test binaries. The directory is
-# also packed as BUNDLE_DIR.tar.xz (oneDNN alone is 40 MB, 7 MB packed; the README gives the
-# whole bundle's packed size): carry that one file to the machine, where tools/device-check.sh
-# unpacks it. A device run
-# carries at most 64 MiB.
+# libonnx_proto and libonnx (the ONNX tests' checker), cudart ...; never libc/libstdc++/libz, the
+# driver's libcuda, or cuDNN/cuBLAS, which are too large and which the machine has), data/mnist/
+# (the .gz files, for the tests and the training run) and manifest.env with the absolute paths
+# baked into the test binaries. The directory is also packed as BUNDLE_DIR.tar.xz (oneDNN alone
+# is 40 MB, 7 MB packed; the README gives the whole bundle's packed size): carry that one file to
+# the machine, where tools/device-check.sh unpacks it. A device run carries at most 64 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
