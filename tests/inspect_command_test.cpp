@@ -73,7 +73,10 @@ TEST_F(InspectCommand, ShowFromTestSplitAndOutOfRange) {
   const t::CommandResult bad = expect_one_line_error(
       data + " --show 10000 --split test", "--show 10000: index out of range; the test split has 10000 images (0..9999)");
   EXPECT_THAT(bad.out, ::testing::Not(HasSubstr("Label distribution")));  // fails before printing tables
-  expect_one_line_error(data + " --show -1", "--show -1: index out of range; the train split has 60000 images");
+  // A negative index is a usage error, refused by the flag's check before the dataset loads.
+  const t::CommandResult negative = inspect(data + " --show -1");
+  EXPECT_NE(negative.exit_code, 0);
+  EXPECT_THAT(negative.err, StartsWith("--show: must be a whole number of at least 0, got '-1'\n"));
 }
 
 TEST_F(InspectCommand, BadDataDirsFailWithOneLine) {

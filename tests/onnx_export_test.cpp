@@ -1,10 +1,14 @@
-// The ONNX exporter (host/onnx/onnx_export.h), read back with the classes protoc generates from
-// ONNX's own schema: versions, the graph's inputs and outputs, every node with its attributes in
-// order and wired to the one before, the weights bit for bit under their PyTorch names; and
+// The ONNX exporter (host/onnx/onnx_export.h), read back with ONNX's own classes (Debian's
+// libonnx-dev): every model written here passes ONNX's C++ checker and its strict shape
+// inference; versions, the graph's inputs and outputs, every node with its attributes in order
+// and wired to the one before, the weights bit for bit under their PyTorch names; and
 // `train_gpu export` as a user runs it. onnx_python_test.cpp runs the file in onnxruntime.
 #include "host/onnx/onnx_export.h"
 
 #include <gtest/gtest.h>
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
 
 #include <cstring>
 #include <map>
@@ -14,7 +18,6 @@
 
 #include "host/common/error.h"
 #include "host/model/model_spec.h"
-#include "host/onnx/onnx.pb.h"
 #include "host/train/checkpoint.h"
 #include "support/random_model.h"
 #include "support/state_dict_file.h"
@@ -26,9 +29,34 @@ namespace {
 namespace fs = std::filesystem;
 namespace t = train_gpu::testing;
 
+// ONNX's full check, as onnx.checker.check_model(model, full_check=True) runs it in Python: the
+// model's structure (IR version rules, every node against its opset-17 schema, initializers, names
+// defined before use), then shape inference in strict mode (error_mode 1: a node whose shapes do
+// not fit throws; check_type: inferred types must equal the declared ones). Returns the model with
+// the inferred shapes of the intermediate values in graph.value_info; throws
+// onnx::checker::ValidationError or onnx::InferenceError (std::runtime_error both).
+onnx::ModelProto checked_and_inferred(onnx::ModelProto model) {
+  onnx::checker::check_model(model);
+  onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                     onnx::ShapeInferenceOptions(/*check_type_val=*/true, /*strict_mode_val=*/1));
+  return model;
+}
+
+// What ONNX's checker says about a model: "" when it passes.
+std::string checker_error(const onnx::ModelProto& model) {
+  try {
+    checked_and_inferred(model);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Every model these tests read is put through ONNX's checker on the way in.
 onnx::ModelProto parse(const std::string& bytes) {
   onnx::ModelProto model;
   EXPECT_TRUE(model.ParseFromString(bytes)) << "not a ModelProto";
+  EXPECT_EQ(checker_error(model), "") << "ONNX's checker refuses the exported model";
   return model;
 }
 
@@ -84,6 +112,34 @@ TEST(OnnxExport, ModelDeclaresOpset17AndADynamicBatch) {
   EXPECT_EQ(graph.output(0).type().tensor_type().elem_type(), onnx::TensorProto::FLOAT);
   EXPECT_EQ(dims_of(graph.output(0), &params), (std::vector<int64_t>{-1, 10}));
   EXPECT_EQ(params[0], "N") << "input and output must share the batch dimension's name";
+}
+
+// The shapes ONNX infers through the graph are the network's, and the checker is no rubber
+// stamp: a declared output shape the graph does not produce, a missing weight and a misspelt
+// operator are each refused.
+TEST(OnnxExport, OnnxShapeInferenceFindsTheNetworksShapes) {
+  const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(7), {}));
+  const onnx::ModelProto inferred = checked_and_inferred(model);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const onnx::ValueInfoProto& value : inferred.graph().value_info()) {
+    std::vector<std::string> params;
+    shapes[value.name()] = dims_of(value, &params);
+    EXPECT_EQ(params.at(0), "N") << value.name() << ": the batch stays symbolic";
+  }
+  const std::map<std::string, std::vector<int64_t>> expected = {
+      {"conv_out", {-1, 32, 26, 26}}, {"conv_relu_out", {-1, 32, 26, 26}}, {"pool_out", {-1, 32, 13, 13}},
+      {"flatten_out", {-1, 5408}},    {"fc1_out", {-1, 128}},              {"fc1_relu_out", {-1, 128}}};
+  EXPECT_EQ(shapes, expected);
+
+  onnx::ModelProto wrong_output = model;
+  wrong_output.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(11);
+  EXPECT_NE(checker_error(wrong_output), "") << "strict shape inference must see (N,10) meet a declared (N,11)";
+  onnx::ModelProto missing_weight = model;
+  missing_weight.mutable_graph()->mutable_initializer()->RemoveLast();  // fc2.bias
+  t::expect_contains(checker_error(missing_weight), "fc2.bias");
+  onnx::ModelProto unknown_op = model;
+  unknown_op.mutable_graph()->mutable_node(1)->set_op_type("Rleu");
+  t::expect_contains(checker_error(unknown_op), "Rleu");
 }
 
 TEST(OnnxExport, GraphIsConvReluPoolFlattenGemmReluGemm) {
@@ -153,6 +209,23 @@ TEST(OnnxExport, ProvenanceBecomesMetadataAndWrongSizesAreRefused) {
   t::expect_contains(t::error_of([&] { encode_onnx_model(short_arena, {}); }), "693961 parameters, expected 693962");
 }
 
+// A Linux file name is any bytes; ONNX strings are UTF-8, and onnxruntime's get_modelmeta() fails
+// to decode anything else (onnx_python_test.cpp runs it). Invalid bytes become U+FFFD; valid
+// UTF-8 stays as it is.
+TEST(OnnxExport, MetadataIsValidUtf8WhateverTheFileNameBytes) {
+  const auto checkpoint_metadata = [](const std::string& file_name) {
+    const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(8), {file_name, "mnist", 1, 938}));
+    for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
+      if (entry.key() == "train_gpu.checkpoint") return entry.value();
+    }
+    return std::string("(no train_gpu.checkpoint)");
+  };
+  EXPECT_EQ(checkpoint_metadata("epoch-\xE9t\xE9.safetensors"), "epoch-\xEF\xBF\xBDt\xEF\xBF\xBD.safetensors")
+      << "Latin-1 bytes: each becomes U+FFFD";
+  EXPECT_EQ(checkpoint_metadata("\xFF\xFE.safetensors"), "\xEF\xBF\xBD\xEF\xBF\xBD.safetensors");
+  EXPECT_EQ(checkpoint_metadata("\xC3\xA9t\xC3\xA9.safetensors"), "\xC3\xA9t\xC3\xA9.safetensors") << "valid UTF-8 is kept";
+}
+
 // `train_gpu export` on a checkpoint and on a PyTorch state_dict of the same weights.
 TEST(OnnxExport, CommandWritesTheFileFromEitherKindOfCheckpoint) {
   t::TempDir scratch;
@@ -190,6 +263,34 @@ TEST(OnnxExport, CommandWritesTheFileFromEitherKindOfCheckpoint) {
                           scratch.path());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(t::read_file(scratch / "model.onnx"), ours_bytes);
+}
+
+// Through the binary: a checkpoint whose name is Latin-1 exports, the metadata is valid UTF-8, and
+// the command says what it did to the name.
+TEST(OnnxExport, CommandSaysWhenTheFileNameIsNotUtf8) {
+  t::TempDir scratch;
+  const fs::path latin1 = scratch / "r\xE9seau.safetensors";
+  save_checkpoint(latin1, t::checkpoint_of(t::random_parameters(9)));
+  const fs::path out = scratch / "model.onnx";
+  const t::CommandResult result = t::run_command(t::shell_quote(TRAIN_GPU_BINARY) + " export --checkpoint " +
+                                                     t::shell_quote(latin1.string()) + " --out " + t::shell_quote(out.string()),
+                                                 scratch.path());
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  t::expect_contains(result.out, "not valid UTF-8");
+  const t::Bytes bytes = t::read_file(out);
+  const onnx::ModelProto model = parse(std::string(bytes.begin(), bytes.end()));
+  std::map<std::string, std::string> metadata;
+  for (const onnx::StringStringEntryProto& entry : model.metadata_props()) metadata[entry.key()] = entry.value();
+  EXPECT_EQ(metadata["train_gpu.checkpoint"], "r\xEF\xBF\xBDseau.safetensors");
+
+  // A UTF-8 name gets no note.
+  const fs::path utf8 = scratch / "r\xC3\xA9seau.safetensors";
+  save_checkpoint(utf8, t::checkpoint_of(t::random_parameters(9)));
+  const t::CommandResult clean = t::run_command(t::shell_quote(TRAIN_GPU_BINARY) + " export --checkpoint " +
+                                                    t::shell_quote(utf8.string()) + " --out " + t::shell_quote(out.string()),
+                                                scratch.path());
+  ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_EQ(clean.out.find("UTF-8"), std::string::npos) << clean.out;
 }
 
 TEST(OnnxExport, CommandErrorsAreOneLine) {

@@ -42,6 +42,29 @@ TEST(Options, DeviceFlagsReachTheBackendOptions) {
   EXPECT_EQ(backend.profile_last_step, 0);
 }
 
+// CLI11 converts integers with base 0: before the checks refused leading zeros, --limit-train 010
+// used 8 images.
+TEST(Options, IntegerFlagsHoldTheDecimalNumberTypedOrAreRefused) {
+  CLI::App app;
+  DataOptions data;
+  add_data_options(app, data);
+  DeviceOptions device;
+  add_device_options(app, device);
+  app.parse("--limit-train 10 --limit-test 100 --threads 8 --graph-steps 12", false);
+  EXPECT_EQ(data.limit_train, 10);
+  EXPECT_EQ(data.limit_test, 100);
+  EXPECT_EQ(device.threads, 8);
+  EXPECT_EQ(device.graph_steps, 12);
+  for (const char* octal : {"--limit-train 010", "--limit-test 0100", "--threads 010", "--graph-steps 010"}) {
+    CLI::App fresh;
+    DataOptions fresh_data;
+    add_data_options(fresh, fresh_data);
+    DeviceOptions fresh_device;
+    add_device_options(fresh, fresh_device);
+    EXPECT_THROW(fresh.parse(octal, false), CLI::ValidationError) << octal;
+  }
+}
+
 TEST(Options, UnknownKernelSetsAndPoolingAreRejectedByTheParser) {
   CLI::App app;
   DeviceOptions device;

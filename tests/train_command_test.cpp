@@ -172,7 +172,9 @@ TEST_F(TrainCommandTest, TensorBoardFilesAreOnByDefaultAndOffWithNoTensorboard) 
   EXPECT_FALSE(fs::exists(without / "tensorboard"));
   EXPECT_EQ(result.out.find("tensorboard"), std::string::npos) << result.out;
 
-  expect_one_error_line(train(common + t::shell_quote(without.string()) + " --tensorboard-every -1"), "--tensorboard-every");
+  const t::CommandResult refused = train(common + t::shell_quote(without.string()) + " --tensorboard-every -1");
+  EXPECT_NE(refused.exit_code, 0);
+  t::expect_contains(refused.err, "--tensorboard-every: must be a whole number of at least 0, got '-1'");
 }
 
 TEST_F(TrainCommandTest, AGpuThatDoesNotAnswerIsAnErrorNamingTheCause) {

@@ -7,14 +7,14 @@
 #     BUNDLE_DIR  where the bundle goes             (default: build/device-bundle, ignored by git)
 #
 # The bundle holds: bin/train_gpu and bin/tests/* (stripped), lib/ with every shared library
-# they load that the GPU node may lack (oneDNN, libgomp, libpng, libcrypto, protobuf, cudart
-# ...; never libc/libstdc++/libz, the driver's libcuda, or cuDNN/cuBLAS, which are too
-# large and which the node has), data/mnist/ (the .gz files, for the tests and the training
-# run) and manifest.env with the absolute paths baked into the test binaries. The directory is
-# also packed as BUNDLE_DIR.tar.xz (oneDNN alone is 40 MB, 7 MB packed; the README gives the
-# whole bundle's packed size): copy that one file to the node, where tools/device-check.sh
-# unpacks it. BUNDLE_MAX_MIB, when set, fails a bundle packed larger (where it must travel
-# through a size limit).
+# they load that the GPU node may lack (oneDNN, libgomp, libpng, libcrypto, protobuf, ONNX's
+# libonnx_proto and libonnx (the ONNX tests' checker), cudart ...; never libc/libstdc++/libz, the
+# driver's libcuda, or cuDNN/cuBLAS, which are too large and which the node has), data/mnist/
+# (the .gz files, for the tests and the training run) and manifest.env with the absolute paths
+# baked into the test binaries. The directory is also packed as BUNDLE_DIR.tar.xz (oneDNN alone
+# is 40 MB, 7 MB packed; the README gives the whole bundle's packed size): copy that one file to
+# the node, where tools/device-check.sh unpacks it. BUNDLE_MAX_MIB, when set, fails a bundle
+# packed larger (where it must travel through a size limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libpng-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libdnnl-dev
-  libprotobuf-dev protobuf-compiler
+  libprotobuf-dev protobuf-compiler libonnx-dev
   python3 python3-numpy python3-matplotlib python3-venv
   curl ca-certificates xz-utils
 )

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <iostream>
@@ -6,6 +7,7 @@
 
 #include "build_info.h"
 #include "host/cli/commands.h"
+#include "host/cli/unknown_command.h"
 #include "host/common/error.h"
 #include "host/model/backend_factory.h"
 
@@ -30,11 +32,17 @@ std::string version_text() {
   return text;
 }
 
-bool is_command(const CLI::App& app, const char* word) {
+std::vector<std::string> command_names(const CLI::App& app) {
+  std::vector<std::string> names;
   for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; })) {
-    if (command->get_name() == word) return true;
+    names.push_back(command->get_name());
   }
-  return false;
+  return names;
+}
+
+bool is_command(const CLI::App& app, const char* word) {
+  const std::vector<std::string> names = command_names(app);
+  return std::find(names.begin(), names.end(), word) != names.end();
 }
 
 }  // namespace
@@ -60,7 +68,14 @@ int run(int argc, char** argv) {
   std::vector<const char*> args(argv, argv + argc);
   const bool top_level_flag = argc > 1 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
                                            !std::strcmp(argv[1], "--version"));
-  if (!top_level_flag && (argc == 1 || !is_command(app, argv[1]))) args.insert(args.begin() + 1, "train");
+  if (!top_level_flag && (argc == 1 || !is_command(app, argv[1]))) {
+    // Only flags may follow the implied train: a first word that is no command is a mistyped one.
+    if (argc > 1 && argv[1][0] != '-') {
+      std::cerr << "train_gpu: error: " << unknown_command_message(argv[1], command_names(app)) << "\n";
+      return static_cast<int>(CLI::ExitCodes::ExtrasError);  // what CLI11 answers an unknown flag with
+    }
+    args.insert(args.begin() + 1, "train");
+  }
 
   try {
     app.parse(static_cast<int>(args.size()), args.data());

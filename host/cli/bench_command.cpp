@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -122,22 +123,24 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember({"eager", "graph"}))
       ->capture_default_str();
   command->add_option("--graph-steps", options->device.graph_steps, "GPU: training steps per graph replay")
-      ->check(CLI::Range(1, 64))
+      ->check(whole_number_in(1, 64))
       ->capture_default_str();
   command->add_option("--batch-sizes", options->batch_sizes, "Batch sizes to time")
       ->delimiter(',')
-      ->check(CLI::Range(1, 65536))
+      ->check(whole_number_in(1, 65536))
       ->capture_default_str();
   command->add_option("--epochs", options->epochs, "Timed epochs per batch size (their mean is reported)")
-      ->check(whole_number_at_least(1))
+      ->check(whole_number_in(1, std::numeric_limits<int>::max()))
       ->capture_default_str();
   command->add_option("--warmup-steps", options->warmup_steps, "Untimed steps before the timed epochs")
-      ->check(whole_number_at_least(0))
+      ->check(whole_number_in(0, std::numeric_limits<int>::max()))
       ->capture_default_str();
   command->add_option("--peak-tflops", options->peak_tflops,
                       "The device's fp32 peak in TFLOP/s, for the floor column (e.g. 67 for an H100/H200 SXM)")
       ->check(positive_finite());
-  command->add_option("--seed", options->seed, "Seed of the initial weights and the shuffles")->capture_default_str();
+  command->add_option("--seed", options->seed, "Seed of the initial weights and the shuffles")
+      ->check(unsigned_64bit_number())
+      ->capture_default_str();
   command->add_option("--csv", options->csv, "Also write the table as CSV to this file");
 
   command->callback([options] {

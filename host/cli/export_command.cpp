@@ -8,6 +8,7 @@
 #include "host/cli/commands.h"
 #include "host/cli/model_from_checkpoint.h"
 #include "host/common/format.h"
+#include "host/common/utf8.h"
 #include "host/model/model_spec.h"
 #include "host/onnx/onnx_export.h"
 #include "host/train/atomic_file.h"
@@ -35,6 +36,10 @@ void add_export_command(CLI::App& app) {
     const ModelWeights weights = load_weights_for_command(options->checkpoint, std::cout);
     OnnxProvenance provenance;
     provenance.checkpoint = std::filesystem::path(options->checkpoint).filename().string();
+    if (to_valid_utf8(provenance.checkpoint) != provenance.checkpoint) {
+      std::cout << "note: the checkpoint's file name is not valid UTF-8; the model's train_gpu.checkpoint metadata "
+                   "has U+FFFD in place of the invalid bytes\n";
+    }
     if (!weights.foreign) {
       provenance.dataset = weights.checkpoint.metadata.dataset;
       provenance.epoch = weights.checkpoint.metadata.epoch;

@@ -8,6 +8,7 @@
 
 #include "host/cli/commands.h"
 #include "host/cli/options.h"
+#include "host/cli/validators.h"
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/data/dataset_stats.h"
@@ -138,7 +139,8 @@ void add_inspect_command(CLI::App& app) {
       "inspect", "Validate the dataset and print its shapes, value ranges and label distribution");
   auto options = std::make_shared<InspectOptions>();
   add_data_options(*command, options->data);
-  CLI::Option* show = command->add_option("--show", options->show_index, "Draw image N in the terminal, with its label");
+  CLI::Option* show = command->add_option("--show", options->show_index, "Draw image N in the terminal, with its label")
+                          ->check(whole_number_at_least(0));
   command->add_option("--split", options->split, "Split --show draws from: train or test")
       ->check(CLI::IsMember({"train", "test"}))
       ->capture_default_str()

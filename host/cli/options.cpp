@@ -1,5 +1,6 @@
 #include "host/cli/options.h"
 
+#include <limits>
 #include <ostream>
 #include <tuple>
 
@@ -27,7 +28,7 @@ void add_device_options(CLI::App& command, DeviceOptions& options, bool with_lau
   command.add_option("--threads", options.threads,
                      "CPU: compute threads (0: every core this process may use, or OMP_NUM_THREADS). Results are "
                      "bit-identical for any count; see README, CPU backend")
-      ->check(whole_number_at_least(0))
+      ->check(whole_number_in(0, std::numeric_limits<int>::max()))
       ->capture_default_str();
   command.add_flag("--tf32", options.tf32, "GPU: allow TF32 tensor-core math (default fp32, for parity with the CPU)");
   command.add_option("--loader", options.loader, "GPU: how batches reach the device: auto, device (dataset resident) or pinned (streamed)")
@@ -38,7 +39,7 @@ void add_device_options(CLI::App& command, DeviceOptions& options, bool with_lau
                      "GPU: replay each step shape as a captured CUDA graph (needs --loader device). Experimental until "
                      "verified on a GPU, so off by default; --no-graph forces eager launches");
     command.add_option("--graph-steps", options.graph_steps, "GPU: training steps per graph replay with --graph")
-        ->check(CLI::Range(1, 64))
+        ->check(whole_number_in(1, 64))
         ->capture_default_str();
   }
   command.add_option("--kernels", options.kernels,

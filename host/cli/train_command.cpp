@@ -54,7 +54,6 @@ void write_label_distribution(const std::filesystem::path& run_dir, const Datase
 }
 
 void run_training(const TrainOptions& options) {
-  if (options.tensorboard_every < 0) throw Error("--tensorboard-every must be 0 (off) or a number of steps, not " + std::to_string(options.tensorboard_every));
   TrainConfig config = options.config;
   if (!options.resume.empty()) config.resume_from = resolve_resume_source(options.resume);
   if (!options.run_dir.empty()) {
@@ -153,11 +152,13 @@ void add_train_command(CLI::App& app) {
   add_device_options(*command, options->device);
   TrainConfig& config = options->config;
   command->add_option("--epochs", config.epochs, "Epochs to train")->check(whole_number_at_least(1))->capture_default_str();
-  command->add_option("--batch-size", config.batch_size, "Training batch size")->check(CLI::Range(1, 65536))->capture_default_str();
+  command->add_option("--batch-size", config.batch_size, "Training batch size")->check(whole_number_in(1, 65536))->capture_default_str();
   command->add_option("--test-batch-size", config.test_batch_size, "Evaluation batch size")
-      ->check(CLI::Range(1, 65536))
+      ->check(whole_number_in(1, 65536))
       ->capture_default_str();
-  command->add_option("--seed", config.seed, "Seed of the initial weights and of every epoch's shuffle")->capture_default_str();
+  command->add_option("--seed", config.seed, "Seed of the initial weights and of every epoch's shuffle")
+      ->check(unsigned_64bit_number())
+      ->capture_default_str();
   command->add_option("--lr", options->adam.learning_rate, "Adam learning rate")->check(positive_finite())->capture_default_str();
   command->add_option("--beta1", options->adam.beta1, "Adam beta1")->check(fraction_below_one())->capture_default_str();
   command->add_option("--beta2", options->adam.beta2, "Adam beta2")->check(fraction_below_one())->capture_default_str();
@@ -177,6 +178,7 @@ void add_train_command(CLI::App& app) {
                     "Write TensorBoard event files to RUN_DIR/tensorboard (on by default; --no-tensorboard skips them)");
   command->add_option("--tensorboard-every", options->tensorboard_every,
                       "TensorBoard: the running train loss and accuracy every N steps (0: only per epoch)")
+      ->check(whole_number_at_least(0))
       ->capture_default_str();
   command->callback([options] { run_training(*options); });
 }

@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <string>
 
@@ -24,28 +26,62 @@ bool parse_float(const std::string& text, float& value) {
   return true;
 }
 
-// ERANGE: beyond long long.
+// Plain decimal as validators.h describes it. strtoll alone would skip leading spaces, take a '+'
+// and stop at the first non-digit ("1x" is 1).
+bool is_plain_decimal(const std::string& text) {
+  if (text == "0") return true;
+  const std::size_t first_digit = !text.empty() && text[0] == '-' ? 1 : 0;
+  return text.size() > first_digit && text[first_digit] != '0' &&
+         text.find_first_not_of("0123456789", first_digit) == std::string::npos;
+}
+
+// False for anything but a plain decimal within long long (ERANGE).
 bool parse_integer(const std::string& text, long long& value) {
-  if (text.empty()) return false;
-  char* end = nullptr;
+  if (!is_plain_decimal(text)) return false;
   errno = 0;
-  value = std::strtoll(text.c_str(), &end, 10);
-  return end == text.c_str() + text.size() && errno != ERANGE;
+  value = std::strtoll(text.c_str(), nullptr, 10);
+  return errno != ERANGE;
 }
 
 std::string got(const std::string& text) { return ", got '" + text + "'"; }
 
+// The integer check of the flags: `in_range` judges the parsed value.
+CLI::Validator integer_check(const std::string& requirement, const std::string& name,
+                             std::function<bool(long long)> in_range) {
+  return CLI::Validator(
+      [requirement, in_range](std::string& text) {
+        long long value = 0;
+        if (!parse_integer(text, value) || !in_range(value)) return requirement + got(text);
+        return std::string();
+      },
+      name);
+}
+
 }  // namespace
 
 CLI::Validator whole_number_at_least(int64_t minimum) {
-  const std::string requirement = "must be a whole number of at least " + std::to_string(minimum);
+  return integer_check("must be a whole number of at least " + std::to_string(minimum), "INT>=" + std::to_string(minimum),
+                       [minimum](long long value) { return value >= minimum; });
+}
+
+CLI::Validator whole_number_in(int64_t minimum, int64_t maximum) {
+  return integer_check("must be a whole number from " + std::to_string(minimum) + " to " + std::to_string(maximum),
+                       "INT in [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "]",
+                       [minimum, maximum](long long value) { return value >= minimum && value <= maximum; });
+}
+
+CLI::Validator unsigned_64bit_number() {
+  const std::string requirement =
+      "must be a whole number from 0 to " + std::to_string(std::numeric_limits<uint64_t>::max());
   return CLI::Validator(
-      [minimum, requirement](std::string& text) {
-        long long value = 0;
-        if (!parse_integer(text, value) || value < minimum) return requirement + got(text);
+      [requirement](std::string& text) {
+        if (!is_plain_decimal(text) || text[0] == '-') return requirement + got(text);
+        errno = 0;
+        std::strtoull(text.c_str(), nullptr, 10);
+        if (errno == ERANGE) return requirement + got(text);
         return std::string();
       },
-      "INT>=" + std::to_string(minimum));
+      "UINT64");
 }
 
 CLI::Validator positive_finite() {

@@ -3,10 +3,12 @@
 #include <cstring>
 #include <initializer_list>
 
+#include <onnx/onnx_pb.h>  // Debian's libonnx-dev: the classes generated from ONNX's onnx-ml.proto
+
 #include "build_info.h"
 #include "host/common/error.h"
+#include "host/common/utf8.h"
 #include "host/model/model_spec.h"
-#include "host/onnx/onnx.pb.h"
 #include "host/train/atomic_file.h"
 
 // raw_data is little-endian by the ONNX spec; we copy the arena's bytes as they lie in memory.
@@ -73,11 +75,13 @@ void add_int(onnx::NodeProto& node, const char* name, int64_t value) {
   attribute->set_i(value);
 }
 
+// ONNX strings are UTF-8 and readers decode them so (onnxruntime's get_modelmeta() fails on a
+// file name of Latin-1 bytes): invalid bytes become U+FFFD.
 void add_metadata(onnx::ModelProto& model, const std::string& key, const std::string& value) {
   if (value.empty()) return;
   onnx::StringStringEntryProto* entry = model.add_metadata_props();
   entry->set_key(key);
-  entry->set_value(value);
+  entry->set_value(to_valid_utf8(value));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The trained model as an ONNX file, for onnxruntime, TensorRT and the rest of the ONNX world,
-// written through ONNX's own protobuf schema (host/onnx/onnx.proto).
+// written through ONNX's own protobuf schema: the classes generated from onnx-ml.proto that Debian's
+// libonnx-dev ships (the onnx_proto target).
 //
 // The graph is the network of model_spec.h, operator for operator, with the weights as
 // initializers under their PyTorch names (conv.weight, ...), stored as they are in the arena:
@@ -28,8 +29,9 @@ constexpr int64_t kOnnxIrVersion = 8;      // the IR version that goes with opse
 constexpr const char* kOnnxInputName = "input";
 constexpr const char* kOnnxOutputName = "logits";
 
-// Where the weights came from, recorded as the model's metadata_props (train_gpu.*) and in its
-// doc string. Empty or negative fields are left out.
+// Where the weights came from, recorded as the model's metadata_props (train_gpu.*). Empty or
+// negative fields are left out; text that is not valid UTF-8 (a file name can be any bytes) is
+// written with U+FFFD in place of the invalid bytes, since ONNX strings are UTF-8.
 struct OnnxProvenance {
   std::string checkpoint;  // file name
   std::string dataset;     // "mnist" | "fashion-mnist" | "" (a foreign state_dict)
