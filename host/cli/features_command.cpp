@@ -47,7 +47,7 @@ void add_features_command(CLI::App& app) {
 
     const ImageActivations activations = loaded->backend->activations(split, options->index);
     const eval::FeatureFiles files =
-        eval::write_feature_files(out_dir, loaded->dataset.kind, split, images, options->index, activations);
+        eval::write_feature_files(out_dir, loaded->dataset.kind, split, images, options->index, activations, loaded->evaluated);
 
     const std::vector<std::string>& names = class_names(loaded->dataset.kind);
     const auto& p = activations.probabilities;

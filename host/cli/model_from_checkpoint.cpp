@@ -35,7 +35,14 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
                                                        bool dataset_given, const DeviceOptions& device, std::ostream& out,
                                                        int max_batch) {
   auto loaded = std::make_unique<LoadedModel>();
-  loaded->checkpoint = load_weights_for_command(checkpoint_file, out).checkpoint;
+  const ModelWeights weights = load_weights_for_command(checkpoint_file, out);
+  loaded->checkpoint = weights.checkpoint;
+  loaded->evaluated.file = std::filesystem::absolute(checkpoint_file).lexically_normal();
+  if (!weights.foreign) {
+    loaded->evaluated.epoch = weights.checkpoint.metadata.epoch;
+    loaded->evaluated.step = weights.checkpoint.state.step;
+    loaded->evaluated.batches_into_epoch = weights.checkpoint.metadata.batches_into_epoch;
+  }
   const std::string& trained_on = loaded->checkpoint.metadata.dataset;
   if (!trained_on.empty()) {
     parse_dataset_kind(trained_on);  // an unknown name in the metadata is an Error naming the choices

@@ -105,8 +105,10 @@ void run_training(const TrainOptions& options) {
   if (!result.last_checkpoint.empty()) std::cout << "last checkpoint: " << result.last_checkpoint.string() << "\n";
   if (result.epochs_completed == config.epochs && !config.dry_run) {
     // The final model, evaluated as `train_gpu evaluate` would: confusion, mistakes, feature maps.
-    const eval::EvaluationReport report = eval::evaluate_and_write(*backend, dataset, Split::kTest, config.run_dir / "evaluation",
-                                                                   std::cout, config.test_batch_size);
+    const eval::EvaluatedCheckpoint final_checkpoint{std::filesystem::absolute(result.last_checkpoint).lexically_normal(),
+                                                     result.epochs_completed, backend->state().step};
+    const eval::EvaluationReport report = eval::evaluate_and_write(
+        *backend, dataset, Split::kTest, final_checkpoint, config.run_dir / "evaluation", std::cout, config.test_batch_size);
     if (board) board->add_evaluation(result.epochs_completed, report);
     if (options.plots) run_plot_script(config.run_dir, std::cout);
   }
