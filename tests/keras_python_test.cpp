@@ -82,6 +82,13 @@ TEST(KerasPython, KerasFileAndWeightsOpenWithoutOurCodeAndMatchEvaluate) {
     std::map<std::string, std::string> values = t::key_values(t::lines_of(result.output).back());
     EXPECT_EQ(values["layers"], "Conv2D,MaxPooling2D,Flatten,Dense,Dense") << result.output;
     EXPECT_EQ(values["repository_modules"], "0") << result.output;
+    // Logits (centred; see keras_matches_evaluate.py) of every image: no probability of this
+    // model underflows float32 (the smallest is ~2e-10). Both sides are float32 forward passes
+    // differing in summation order (our CPU backend vs TensorFlow's kernels, 5,408-term dots):
+    // ~1e-6 of the logits' size, which reaches ~13 here -- measured 4.6e-6 apart. 1e-4 leaves 20x room; a layout slip
+    // (a permuted flatten, a transposed kernel) moves logits by whole units.
+    EXPECT_EQ(values["logit_rows"], "10000") << result.output;
+    EXPECT_LE(std::stod(values["logit_max_abs_difference"]), 1e-4) << result.output;
   }
 }
 
