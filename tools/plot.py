@@ -216,6 +216,10 @@ def choose_evaluation(run_dir, chosen=None):
     return evaluation
 
 
+# What tight_layout leaves free at the bottom for the caption (a 8-point line in a 7-inch figure).
+CAPTION_ROOM = (0, 0.03, 1, 1)
+
+
 def caption(figure, text):
     """Which checkpoint a figure shows, in its bottom-left corner."""
     figure.text(0.005, 0.005, text, fontsize=8, color="dimgray", ha="left", va="bottom")
@@ -375,7 +379,7 @@ def plot_samples(evaluation, out_dir):
             axes.set_title("label %d, pred %d" % (labels[i], predictions[i]), fontsize=9,
                            color="red" if wrong else "black")
     figure.suptitle("Test samples with labels" + ("" if predictions is None else " and predictions (red: wrong)"))
-    figure.tight_layout()
+    figure.tight_layout(rect=CAPTION_ROOM)
     caption(figure, evaluation.caption)
     return save(figure, os.path.join(out_dir, "samples.png"))
 
@@ -408,7 +412,7 @@ def plot_mistakes(evaluation, out_dir):
         axes.set_title("#%s: %s \u2192 %s\n%.1f%%" % (row["index"], row["true_label"], row["predicted_label"],
                                                    100 * float(row["confidence"])), fontsize=8)
     figure.suptitle("Most confident mistakes (%d of %d): true \u2192 predicted, confidence" % (count, len(rows)))
-    figure.tight_layout()
+    figure.tight_layout(rect=CAPTION_ROOM)
     caption(figure, evaluation.caption)
     return save(figure, os.path.join(out_dir, "mistakes.png"))
 
