@@ -249,7 +249,8 @@ TEST_F(EvaluateCommand, OlderCheckpointIsEvaluatedBesideTheRunsFinalEvaluation) 
   const fs::path older = run / "checkpoints" / "epoch-001.safetensors";
   result = train_gpu("evaluate --checkpoint " + quoted(older) + " " + mnist_args() + limits);
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  t::expect_contains(result.output, "not the run's newest checkpoint: writing to " + (run / "evaluation" / "epoch-001").string());
+  t::expect_contains(result.output, "writing to " + (run / "evaluation" / "epoch-001").string() + ": " +
+                                        (run / "evaluation").string() + " keeps the run's final evaluation");
   EXPECT_EQ(t::read_text(final_json), final_text) << "the final evaluation was replaced";
   const nlohmann::json epoch1 = nlohmann::json::parse(t::read_text(run / "evaluation" / "epoch-001" / "evaluation.json"));
   EXPECT_EQ(epoch1["checkpoint"], absolute(older));
@@ -260,7 +261,7 @@ TEST_F(EvaluateCommand, OlderCheckpointIsEvaluatedBesideTheRunsFinalEvaluation) 
   // The newest checkpoint again: its own directory, the same checkpoint, so nothing to announce.
   result = train_gpu("evaluate --checkpoint " + quoted(run / "checkpoints" / "epoch-002.safetensors") + " " + mnist_args() + limits);
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_EQ(result.output.find("not the run's newest"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("keeps the run's final evaluation"), std::string::npos) << result.output;
   EXPECT_EQ(result.output.find("note: replacing"), std::string::npos) << result.output;
   EXPECT_EQ(nlohmann::json::parse(t::read_text(final_json))["epoch"], 2);
 

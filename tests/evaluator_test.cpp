@@ -367,6 +367,9 @@ TEST(EvaluateAndWrite, DefaultDirectoryFollowsTheRunLayout) {
   EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "epoch-002-batch-00005.safetensors"),
             run / "evaluation" / "epoch-002-batch-00005");
   EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "best.safetensors"), run / "evaluation" / "best");
+  // The training split never replaces the final (test) evaluation.
+  EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "epoch-002.safetensors", Split::kTrain),
+            run / "evaluation" / "epoch-002-train");
   // Interrupted mid-epoch 3: that checkpoint is the newest.
   std::ofstream(run / "checkpoints" / "epoch-003-batch-00007.safetensors") << "x";
   EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "epoch-003-batch-00007.safetensors"), run / "evaluation");

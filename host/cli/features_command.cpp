@@ -43,7 +43,7 @@ void add_features_command(CLI::App& app) {
                   std::to_string(images.count - 1) + ")");
     }
     const std::filesystem::path out_dir =
-        options->out.empty() ? eval::default_evaluation_dir(options->checkpoint) : std::filesystem::path(options->out);
+        options->out.empty() ? eval::default_evaluation_dir(options->checkpoint, split) : std::filesystem::path(options->out);
 
     const ImageActivations activations = loaded->backend->activations(split, options->index);
     const eval::FeatureFiles files =

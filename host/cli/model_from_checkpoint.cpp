@@ -11,8 +11,8 @@ void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions&
   command.add_option("--checkpoint", options.checkpoint, checkpoint_help)->required()->check(CLI::ExistingFile);
   command.add_option("--split", options.split, split_help)->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   command.add_option("--out", options.out,
-                     "Output directory [default: RUN/evaluation for the newest of RUN/checkpoints/*, RUN/evaluation/<name> for an older "
-                     "one, else ./evaluation]");
+                     "Output directory [default: RUN/evaluation for the newest of RUN/checkpoints/* on the test split, else "
+                     "RUN/evaluation/<name>[-train]; ./evaluation for a checkpoint outside a run]");
   add_data_options(command, options.data);
   add_device_options(command, options.device);
 }

@@ -308,10 +308,11 @@ EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Sp
   return report;
 }
 
-std::filesystem::path default_evaluation_dir(const std::filesystem::path& checkpoint) {
+std::filesystem::path default_evaluation_dir(const std::filesystem::path& checkpoint, Split split) {
   const std::filesystem::path directory = checkpoint.parent_path();
   if (directory.filename() != "checkpoints") return "evaluation";
   const std::filesystem::path run_evaluation = directory.parent_path() / "evaluation";
+  if (split == Split::kTrain) return run_evaluation / (checkpoint.stem().string() + "-train");
   std::error_code error;
   try {
     if (std::filesystem::equivalent(resolve_resume_source(directory), checkpoint, error)) return run_evaluation;

@@ -26,9 +26,9 @@
 //                                   captioned "EPOCH e STEP s" below
 //
 // Where they go by default (default_evaluation_dir): RUN/evaluation holds the evaluation of the
-// run's newest checkpoint -- what training writes after its last epoch -- and an evaluation of
-// any other checkpoint of the run goes to RUN/evaluation/<checkpoint name>/ (epoch-002/), so it
-// never replaces the final one. Replacing an evaluation of another checkpoint or split (an
+// run's newest checkpoint on the test split -- what training writes after its last epoch -- and
+// an evaluation of any other checkpoint of the run goes to RUN/evaluation/<checkpoint name>/
+// (epoch-002/; epoch-002-train/ for the training split), so it never replaces the final one. Replacing an evaluation of another checkpoint or split (an
 // explicit --out) is said in the log.
 #pragma once
 
@@ -94,9 +94,10 @@ FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKi
 Image feature_grid(const ImageActivations& activations);
 
 // For `checkpoint` = RUN/checkpoints/<name>.safetensors: RUN/evaluation when it is the run's
-// newest checkpoint (the one training evaluates at its end), else RUN/evaluation/<name>. For a
-// checkpoint outside a run: ./evaluation.
-std::filesystem::path default_evaluation_dir(const std::filesystem::path& checkpoint);
+// newest checkpoint (the one training evaluates at its end) and `split` the test split, else
+// RUN/evaluation/<name> (RUN/evaluation/<name>-train for the training split). For a checkpoint
+// outside a run: ./evaluation.
+std::filesystem::path default_evaluation_dir(const std::filesystem::path& checkpoint, Split split = Split::kTest);
 
 // Writes `text` to `file` (replacing it); an Error names the file and the system's reason.
 void write_text_file(const std::filesystem::path& file, const std::string& text);
