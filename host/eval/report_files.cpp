@@ -251,7 +251,7 @@ FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKi
     throw Error("feature maps: expected " + std::to_string(model::kClasses) + " probabilities, got " +
                 std::to_string(activations.probabilities.size()));
   }
-  // Validates the map count before anything is written.
+  // feature_grid validates the map count before anything is written.
   const Image grid = with_caption(to_rgb(feature_grid(activations)), figure_caption(checkpoint), Rgb{40, 40, 40}, 128);
   ensure_directory(out_dir);
   const std::string stem = std::string("features-") + split_name(split) + "-" + std::to_string(index);
