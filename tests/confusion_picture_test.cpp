@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <vector>
 
 namespace train_gpu::eval {
@@ -52,6 +54,22 @@ TEST(ConfusionPicture, DrawsTheCountsAndTheLabels) {
   EXPECT_TRUE(has_ink(0, 2, white));   // row label 1
   EXPECT_TRUE(has_ink(1, 1, cell_corner(image, 1, 1)));  // the count 5 on the dark diagonal
   EXPECT_TRUE(has_ink(2, 1, white));   // the count 0
+}
+
+// Issue 24: the picture says which checkpoint it describes, in a strip below the matrix.
+TEST(ConfusionPicture, CaptionNamesTheCheckpointBelowTheMatrix) {
+  const ConfusionMatrix matrix(3, {40, 0, 0, 30, 10, 0, 0, 0, 0});
+  const Image plain = confusion_picture(matrix);
+  const Image captioned = confusion_picture(matrix, "EPOCH 3 STEP 20");
+  ASSERT_EQ(captioned.width, plain.width);
+  ASSERT_EQ(captioned.height, plain.height + 22);  // 10-pixel text, 6 pixels above and below
+  EXPECT_TRUE(std::equal(plain.pixels.begin(), plain.pixels.end(), captioned.pixels.begin()));
+  Image expected(plain.width, 22, 3, 255);
+  draw_text(expected, 6, 6, "EPOCH 3 STEP 20", 2, Rgb{60, 60, 60});
+  EXPECT_TRUE(std::equal(expected.pixels.begin(), expected.pixels.end(), captioned.pixels.begin() + static_cast<std::ptrdiff_t>(plain.pixels.size())));
+  // Too wide for a 2-class picture at scale 2: drawn at scale 1 rather than cut off.
+  const Image small = confusion_picture(ConfusionMatrix(2, {1, 0, 0, 1}), "EPOCH 3 STEP 20");
+  EXPECT_EQ(small.height, 3 * kCell + 5 + 12);
 }
 
 }  // namespace

@@ -182,7 +182,7 @@ TEST_F(EvaluateCommand, FeaturesPrintsPredictionAndWritesMaps) {
   const t::PngSize size = t::png_size(out / "features-test-10.png");
   EXPECT_TRUE(size.valid);
   EXPECT_EQ(size.width, 4u + 8 * 108);
-  EXPECT_EQ(size.height, 4u + 4 * 108);
+  EXPECT_EQ(size.height, 4u + 4 * 108 + 22);  // and the "EPOCH 1 STEP 938" strip
   const std::string input = t::read_text(out / "features-test-10-input.npy");
   EXPECT_EQ(input.substr(128), std::string(reinterpret_cast<const char*>(mnist.test.image(10)), 784));
 }
@@ -241,6 +241,49 @@ TEST_F(EvaluateCommand, EvaluatesACheckpointTheTrainerWrote) {
   EXPECT_NE(result.output.find("test loss " + fixed(test_loss, 4) + "  acc " + fixed(100 * test_accuracy, 2) + "%"),
             std::string::npos)
       << result.output;
+}
+
+// Issue 24, item 1: evaluating an older checkpoint of a finished run must not replace the run's
+// final evaluation (tools/plot.py would draw its confusion matrix beside the last epoch's curves),
+// and every evaluation.json says which checkpoint, epoch and step it describes.
+TEST_F(EvaluateCommand, OlderCheckpointIsEvaluatedBesideTheRunsFinalEvaluation) {
+  const fs::path run = dir_.path() / "two-epochs";
+  const std::string limits = " --limit-train 640 --limit-test 300";  // 640 / 64 = 10 steps per epoch
+  t::MergedCommandResult result =
+      train_gpu("train --epochs 2 --no-progress --run-dir " + quoted(run) + " " + mnist_args() + limits);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const fs::path final_json = run / "evaluation" / "evaluation.json";
+  const std::string final_text = t::read_text(final_json);
+  const nlohmann::json final_evaluation = nlohmann::json::parse(final_text);
+  const auto absolute = [](const fs::path& p) { return fs::absolute(p).lexically_normal().string(); };
+  EXPECT_EQ(final_evaluation["checkpoint"], absolute(run / "checkpoints" / "epoch-002.safetensors")) << final_text;
+  EXPECT_EQ(final_evaluation["epoch"], 2);
+  EXPECT_EQ(final_evaluation["step"], 20);
+
+  const fs::path older = run / "checkpoints" / "epoch-001.safetensors";
+  result = train_gpu("evaluate --checkpoint " + quoted(older) + " " + mnist_args() + limits);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  t::expect_contains(result.output, "writing to " + (run / "evaluation" / "epoch-001").string() + ": " +
+                                        (run / "evaluation").string() + " keeps the run's final evaluation");
+  EXPECT_EQ(t::read_text(final_json), final_text) << "the final evaluation was replaced";
+  const nlohmann::json epoch1 = nlohmann::json::parse(t::read_text(run / "evaluation" / "epoch-001" / "evaluation.json"));
+  EXPECT_EQ(epoch1["checkpoint"], absolute(older));
+  EXPECT_EQ(epoch1["epoch"], 1);
+  EXPECT_EQ(epoch1["step"], 10);
+  EXPECT_TRUE(t::png_size(run / "evaluation" / "epoch-001" / "mistakes.png").valid);
+
+  // The newest checkpoint again: its own directory, the same checkpoint, so nothing to announce.
+  result = train_gpu("evaluate --checkpoint " + quoted(run / "checkpoints" / "epoch-002.safetensors") + " " + mnist_args() + limits);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output.find("keeps the run's final evaluation"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("note: replacing"), std::string::npos) << result.output;
+  EXPECT_EQ(nlohmann::json::parse(t::read_text(final_json))["epoch"], 2);
+
+  // An explicit --out over another checkpoint's evaluation is the user's call, but it is said.
+  result = train_gpu("evaluate --checkpoint " + quoted(older) + " " + mnist_args() + limits + " --out " + quoted(run / "evaluation"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  t::expect_contains(result.output, "note: replacing " + final_json.string() + ", the evaluation of " +
+                                        absolute(run / "checkpoints" / "epoch-002.safetensors") + " (epoch 2, step 20, test split)");
 }
 
 // tools/plot.py draws every figure of a run the trainer and evaluate wrote (plot_script_test

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
@@ -204,7 +205,8 @@ TEST(EvaluateAndWrite, WritesEveryFileConsistently) {
   t::TempDir dir;
   const std::filesystem::path out = dir.path() / "run" / "evaluation";  // created on demand
   std::ostringstream log;
-  const EvaluationReport report = evaluate_and_write(*backend, dataset, Split::kTest, out, log);
+  const EvaluatedCheckpoint checkpoint{"/somewhere/run/checkpoints/epoch-002.safetensors", 2, 20, 0};
+  const EvaluationReport report = evaluate_and_write(*backend, dataset, Split::kTest, checkpoint, out, log);
 
   const Evaluation& evaluation = report.evaluation;
   const int64_t wrong = 250 - evaluation.totals.correct;
@@ -244,6 +246,10 @@ TEST(EvaluateAndWrite, WritesEveryFileConsistently) {
   EXPECT_EQ(mistakes[1], expected_first);
 
   const nlohmann::json json = nlohmann::json::parse(t::read_text(out / "evaluation.json"));
+  EXPECT_EQ(json["checkpoint"], "/somewhere/run/checkpoints/epoch-002.safetensors");
+  EXPECT_EQ(json["epoch"], 2);
+  EXPECT_EQ(json["step"], 20);
+  EXPECT_EQ(json["batches_into_epoch"], 0);
   EXPECT_EQ(json["dataset"], "mnist");
   EXPECT_EQ(json["split"], "test");
   EXPECT_EQ(json["samples"], 250);
@@ -256,22 +262,33 @@ TEST(EvaluateAndWrite, WritesEveryFileConsistently) {
   EXPECT_DOUBLE_EQ(json["classes"][4]["precision"].get<double>(), report.confusion.class_metrics(4).precision);
   EXPECT_EQ(json["confusion"][3][5], evaluation.totals.confusion[3 * kClasses + 5]);
 
-  // mistakes.png: 32 tiles of 112 x (112 + 15 + 8), 8 per row, 6 px apart and around.
+  // mistakes.png: 32 tiles of 112 x (112 + 15 + 8), 8 per row, 6 px apart and around, then the
+  // caption strip: 10-pixel text with 6 pixels above and below.
   const Image mistakes_png = read_png(out / "mistakes.png");
   EXPECT_EQ(mistakes_png.width, 6 + 8 * (112 + 6));
-  EXPECT_EQ(mistakes_png.height, 6 + 4 * (135 + 6));
+  EXPECT_EQ(mistakes_png.height, 6 + 4 * (135 + 6) + 22);
   EXPECT_EQ(mistakes_png.channels, 3);
   // Its first tile is the most confident mistake's image, upscaled 4x.
   const uint8_t* pixel = mistakes_png.at(6 + 4 * 10 + 1, 6 + 4 * 12 + 2);
   EXPECT_EQ(pixel[0], dataset.test.image(top.index)[12 * 28 + 10]);
 
-  // features-test-0.png: 32 maps of 104 x 104 (26 x 4), 8 per row, 4 px of gray between.
+  // features-test-0.png: 32 maps of 104 x 104 (26 x 4), 8 per row, 4 px of gray between, and
+  // the caption strip.
   const Image features_png = read_png(out / "features-test-0.png");
   EXPECT_EQ(features_png.width, 4 + 8 * 108);
-  EXPECT_EQ(features_png.height, 4 + 4 * 108);
+  EXPECT_EQ(features_png.height, 4 + 4 * 108 + 22);
   EXPECT_EQ(*features_png.at(0, 0), 128);
+  for (const Image* picture : {&mistakes_png, &features_png}) {
+    Image caption = *picture;  // the strip alone, compared with one drawn here
+    caption.pixels.erase(caption.pixels.begin(), caption.pixels.begin() + static_cast<std::ptrdiff_t>((picture->height - 22) * picture->width * 3));
+    caption.height = 22;
+    Image expected(picture->width, 22, 3, *picture->at(0, picture->height - 1));
+    draw_text(expected, 6, 6, "EPOCH 2 STEP 20", 2, Rgb{40, 40, 40});
+    EXPECT_EQ(caption.pixels, expected.pixels) << "caption of a " << picture->width << "-pixel-wide picture";
+  }
 
   const nlohmann::json features = nlohmann::json::parse(t::read_text(out / "features-test-0.json"));
+  EXPECT_EQ(features["epoch"], 2);
   EXPECT_EQ(features["index"], 0);
   EXPECT_EQ(features["label"], dataset.test.labels[0]);
   EXPECT_EQ(features["predicted"], evaluation.predictions[0].predicted_label);
@@ -296,7 +313,7 @@ TEST(EvaluateAndWrite, NumpyReadsTheArrays) {
   std::unique_ptr<Backend> backend = cpu_backend_with(dataset, random_state(5));
   t::TempDir dir;
   std::ostringstream log;
-  const EvaluationReport report = evaluate_and_write(*backend, dataset, Split::kTest, dir.path(), log);
+  const EvaluationReport report = evaluate_and_write(*backend, dataset, Split::kTest, EvaluatedCheckpoint{}, dir.path(), log);
   const std::string script =
       "import numpy as np, sys, csv\n"
       "d = sys.argv[1]\n"
@@ -330,7 +347,7 @@ TEST(EvaluateAndWrite, UnwritableOutputIsAnErrorNamingIt) {
   std::ofstream(blocker) << "x";
   std::ostringstream log;
   try {
-    evaluate_and_write(*backend, dataset, Split::kTest, blocker / "evaluation", log);
+    evaluate_and_write(*backend, dataset, Split::kTest, EvaluatedCheckpoint{}, blocker / "evaluation", log);
     FAIL() << "expected an Error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(blocker.string()), std::string::npos) << e.what();
@@ -338,11 +355,47 @@ TEST(EvaluateAndWrite, UnwritableOutputIsAnErrorNamingIt) {
 }
 
 TEST(EvaluateAndWrite, DefaultDirectoryFollowsTheRunLayout) {
-  EXPECT_EQ(default_evaluation_dir("runs/r1/checkpoints/epoch-003.safetensors"), std::filesystem::path("runs/r1/evaluation"));
-  EXPECT_EQ(default_evaluation_dir("/abs/run/checkpoints/x.safetensors"), std::filesystem::path("/abs/run/evaluation"));
-  EXPECT_EQ(default_evaluation_dir("checkpoints/x.safetensors"), std::filesystem::path("evaluation"));
+  t::TempDir dir;
+  const std::filesystem::path run = dir.path() / "run";
+  std::filesystem::create_directories(run / "checkpoints");
+  for (const char* name : {"epoch-001.safetensors", "epoch-002.safetensors", "epoch-002-batch-00005.safetensors", "best.safetensors"}) {
+    std::ofstream(run / "checkpoints" / name) << "x";  // only the names matter here
+  }
+  // The newest (what training evaluated last) owns RUN/evaluation; any other goes beside it.
+  EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "epoch-002.safetensors"), run / "evaluation");
+  EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "epoch-001.safetensors"), run / "evaluation" / "epoch-001");
+  EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "epoch-002-batch-00005.safetensors"),
+            run / "evaluation" / "epoch-002-batch-00005");
+  EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "best.safetensors"), run / "evaluation" / "best");
+  // The training split never replaces the final (test) evaluation.
+  EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "epoch-002.safetensors", Split::kTrain),
+            run / "evaluation" / "epoch-002-train");
+  // Interrupted mid-epoch 3: that checkpoint is the newest.
+  std::ofstream(run / "checkpoints" / "epoch-003-batch-00007.safetensors") << "x";
+  EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "epoch-003-batch-00007.safetensors"), run / "evaluation");
+  EXPECT_EQ(default_evaluation_dir(run / "checkpoints" / "epoch-002.safetensors"), run / "evaluation" / "epoch-002");
+
   EXPECT_EQ(default_evaluation_dir("model.safetensors"), std::filesystem::path("evaluation"));
   EXPECT_EQ(default_evaluation_dir("/tmp/somewhere/model.safetensors"), std::filesystem::path("evaluation"));
+}
+
+// An evaluation replacing another checkpoint's (an explicit --out) says so; the same one again does not.
+TEST(EvaluateAndWrite, ReplacingAnotherCheckpointsEvaluationIsSaid) {
+  const Dataset dataset = synthetic_dataset(30);
+  std::unique_ptr<Backend> backend = cpu_backend_with(dataset, random_state(5));
+  t::TempDir dir;
+  const EvaluatedCheckpoint third{"/r/checkpoints/epoch-003.safetensors", 3, 30, 0};
+  const EvaluatedCheckpoint second{"/r/checkpoints/epoch-002.safetensors", 2, 20, 0};
+  std::ostringstream log;
+  evaluate_and_write(*backend, dataset, Split::kTest, third, dir.path(), log);
+  EXPECT_EQ(log.str().find("note: replacing"), std::string::npos) << log.str();
+  evaluate_and_write(*backend, dataset, Split::kTest, third, dir.path(), log);
+  EXPECT_EQ(log.str().find("note: replacing"), std::string::npos) << log.str();
+  evaluate_and_write(*backend, dataset, Split::kTest, second, dir.path(), log);
+  EXPECT_NE(log.str().find("note: replacing " + (dir.path() / "evaluation.json").string() +
+                           ", the evaluation of /r/checkpoints/epoch-003.safetensors (epoch 3, step 30, test split)"),
+            std::string::npos)
+      << log.str();
 }
 
 }  // namespace

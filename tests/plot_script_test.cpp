@@ -106,6 +106,67 @@ TEST_F(PlotScript, WritesEveryFigureAtItsSize) {
   }
 }
 
+// evaluation.json as `train_gpu evaluate` writes it (the fields plot.py reads).
+void write_evaluation_json(const fs::path& dir, int epoch, int step) {
+  write(dir / "evaluation.json", "{\"checkpoint\": \"/r/checkpoints/epoch-00" + std::to_string(epoch) +
+                                     ".safetensors\", \"epoch\": " + std::to_string(epoch) + ", \"step\": " +
+                                     std::to_string(step) + ", \"batches_into_epoch\": 0, \"split\": \"test\"}\n");
+}
+
+// plot.py's figures, each with the texts placed on it (its caption), instead of PNG files.
+t::MergedCommandResult figure_texts(const fs::path& run_dir) {
+  const std::string code = "import sys; sys.path.insert(0, '" + std::string(TRAIN_GPU_SOURCE_DIR) + "/tools'); import plot\n"
+                           "def save(figure, path):\n"
+                           "    print('texts of %s: %s' % (path.split('/')[-1], [t.get_text() for t in figure.texts]))\n"
+                           "    return path\n"
+                           "plot.save = save\n"
+                           "sys.exit(plot.main([sys.argv[1]]))\n";
+  return t::run_command_merged("/usr/bin/python3 -c " + t::shell_quote(code) + " " + t::shell_quote(run_dir.string()));
+}
+
+// figure_texts' line for one figure: its title and caption.
+std::string texts_of(const std::string& output, const std::string& figure) {
+  for (const std::string& line : t::lines_of(output)) {
+    if (line.rfind("texts of " + figure + ": ", 0) == 0) return line;
+  }
+  return "(no figure " + figure + " in: " + output + ")";
+}
+
+// Issue 24, item 1: RUN/evaluation holds epoch 2's evaluation (an older checkpoint evaluated over
+// it), the final checkpoint's is in evaluation/epoch-003/: the figures come from the latter, and
+// each names its checkpoint.
+TEST_F(PlotScript, DrawsTheEvaluationOfTheFinalCheckpointAndSaysWhich) {
+  const fs::path run = dir_.path() / "run";
+  fabricate_run(run);  // metrics.csv ends at epoch 3
+  write_evaluation_json(run / "evaluation", 2, 20);
+  fabricate_run(dir_.path() / "copy");
+  fs::copy(dir_.path() / "copy" / "evaluation", run / "evaluation" / "epoch-003");
+  write_evaluation_json(run / "evaluation" / "epoch-003", 3, 30);
+
+  const t::MergedCommandResult result = figure_texts(run);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string label = "checkpoint epoch-003.safetensors: epoch 3, step 30 (test split)";
+  t::expect_contains(result.output, "drawing the evaluation in " + (run / "evaluation" / "epoch-003").string() + ": " + label);
+  // features-test-3.json records no checkpoint: the evaluation's is its caption too.
+  for (const char* name : {"confusion.png", "features.png", "samples.png", "mistakes.png"}) {
+    t::expect_contains(texts_of(result.output, name), "'" + label + "'");
+  }
+}
+
+// Only another epoch's evaluation: drawn, but the script warns and the figures say which it is.
+TEST_F(PlotScript, WarnsWhenNoEvaluationMatchesTheCurves) {
+  const fs::path run = dir_.path() / "run";
+  fabricate_run(run);
+  write_evaluation_json(run / "evaluation", 2, 20);
+  const t::MergedCommandResult result = figure_texts(run);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string label = "checkpoint epoch-002.safetensors: epoch 2, step 20 (test split)";
+  t::expect_contains(result.output, "warning: " + (run / "evaluation").string() +
+                                        " is not the evaluation of the final checkpoint (epoch 3, where metrics.csv ends) but of " +
+                                        label);
+  t::expect_contains(texts_of(result.output, "confusion.png"), "'" + label + "'");
+}
+
 TEST_F(PlotScript, SkipsFiguresWhoseInputIsMissing) {
   const fs::path run = dir_.path() / "empty-run";
   fs::create_directories(run);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Figures of a train_gpu run directory.
 
-Usage: tools/plot.py RUN_DIR [--out DIR] [--features-index I]
+Usage: tools/plot.py RUN_DIR [--out DIR] [--features-index I] [--evaluation DIR]
 
 Reads what `train_gpu train` and `train_gpu evaluate` leave in RUN_DIR and writes PNGs into
 RUN_DIR/plots/ (or --out):
@@ -14,6 +14,12 @@ RUN_DIR/plots/ (or --out):
                                                              (the lowest i, or --features-index)
   samples.png             25 test digits with their labels   <- evaluation/sample_images.npy, sample_labels.npy
   mistakes.png            the most confident mistakes        <- evaluation/mistakes.csv, mistake_images.npy
+
+"evaluation/" above is the evaluation of the run's final checkpoint, the one metrics.csv's last
+epoch ends with: RUN_DIR/evaluation (training writes it), or else the RUN_DIR/evaluation/<name>/
+whose evaluation.json records that epoch (`train_gpu evaluate` of an older checkpoint writes
+there). The script says which it draws, warns when none matches the curves, and writes the
+checkpoint, epoch and step under every figure drawn from it. --evaluation DIR draws another.
 
 A figure whose input is missing is skipped with a message. Needs numpy and matplotlib
 (Debian: apt install python3-matplotlib; else pip install -r tools/requirements-plots.txt).
@@ -133,12 +139,98 @@ def plot_curves(run_dir, out_dir):
     return written
 
 
-def plot_confusion(run_dir, out_dir):
+class Evaluation:
+    """The evaluation directory the figures come from, and the caption that names its checkpoint."""
+
+    def __init__(self, directory, caption):
+        self.directory = directory
+        self.caption = caption
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError as error:
+        raise InputError("%s: not JSON: %s" % (path, error))
+
+
+def describe_checkpoint(info):
+    """'checkpoint epoch-003.safetensors: epoch 3, step 2,814 (test split)' from an evaluation.json."""
+    if info is None or "checkpoint" not in info:
+        return "checkpoint not recorded (an evaluation written before train_gpu recorded it)"
+    name = os.path.basename(info["checkpoint"]) if info["checkpoint"] else "unknown file"
+    epoch = "?" if info.get("epoch") is None else str(info["epoch"])
+    if info.get("batches_into_epoch"):
+        epoch += " + %d batches" % info["batches_into_epoch"]
+    step = "?" if info.get("step") is None else "{:,}".format(info["step"])
+    return "checkpoint %s: epoch %s, step %s (%s split)" % (name, epoch, step, info.get("split", "?"))
+
+
+def final_epoch(run_dir):
+    """metrics.csv's last epoch, or None without a readable one."""
+    source = os.path.join(run_dir, "metrics.csv")
+    if not os.path.isfile(source):
+        return None
+    epochs = read_columns(source, ["epoch"])["epoch"]
+    return int(epochs[-1])
+
+
+def describes_final_checkpoint(info, epoch):
+    return (info is not None and info.get("epoch") == epoch and not info.get("batches_into_epoch")
+            and info.get("split") == "test")
+
+
+def choose_evaluation(run_dir, chosen=None):
+    """RUN/evaluation, or the evaluation of the final checkpoint beside it (see the docstring)."""
+    if chosen is not None:
+        if not os.path.isdir(chosen):
+            raise InputError("--evaluation %s: no such directory" % chosen)
+        candidates = [chosen]
+    else:
+        main = os.path.join(run_dir, "evaluation")
+        others = []
+        if os.path.isdir(main):
+            others = sorted(os.path.join(main, name) for name in os.listdir(main)
+                            if os.path.isfile(os.path.join(main, name, "evaluation.json")))
+        candidates = [main] + others
+    infos = []
+    for directory in candidates:
+        path = os.path.join(directory, "evaluation.json")
+        infos.append(read_json(path) if os.path.isfile(path) else None)
+    epoch = final_epoch(run_dir)
+    index = 0
+    if chosen is None and epoch is not None:
+        matching = [i for i, info in enumerate(infos) if describes_final_checkpoint(info, epoch)]
+        index = matching[0] if matching else 0
+        if not matching and infos[0] is not None and "checkpoint" in infos[0]:
+            print("warning: %s is not the evaluation of the final checkpoint (epoch %d, where metrics.csv ends) but of "
+                  "%s; its figures say so. Run train_gpu evaluate on the final checkpoint to replace it."
+                  % (candidates[0], epoch, describe_checkpoint(infos[0])))
+        elif not matching and infos[0] is not None:
+            print("note: %s/evaluation.json records no checkpoint (an older train_gpu wrote it): whether its figures "
+                  "are of epoch %d, where metrics.csv ends, is unknown" % (candidates[0], epoch))
+    evaluation = Evaluation(candidates[index], describe_checkpoint(infos[index]))
+    if infos[index] is not None:
+        print("drawing the evaluation in %s: %s" % (evaluation.directory, evaluation.caption))
+    return evaluation
+
+
+# What tight_layout leaves free at the bottom for the caption (a 8-point line in a 7-inch figure).
+CAPTION_ROOM = (0, 0.03, 1, 1)
+
+
+def caption(figure, text):
+    """Which checkpoint a figure shows, in its bottom-left corner."""
+    figure.text(0.005, 0.005, text, fontsize=8, color="dimgray", ha="left", va="bottom")
+
+
+def plot_confusion(evaluation, out_dir):
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.colors import PowerNorm
 
-    source = os.path.join(run_dir, "evaluation", "confusion.csv")
+    source = os.path.join(evaluation.directory, "confusion.csv")
     if not os.path.isfile(source):
         return skip("confusion.png", source)
     header, rows = read_csv_rows(source)
@@ -197,6 +289,7 @@ def plot_confusion(run_dir, out_dir):
     bottom.set_xlabel("predicted class")
     figure.colorbar(image, ax=[main, right, bottom], fraction=0.03, pad=0.02,
                     label="share of the true class (power scale)")
+    caption(figure, evaluation.caption)
     return save(figure, os.path.join(out_dir, "confusion.png"))
 
 
@@ -210,11 +303,11 @@ def feature_files(evaluation_dir):
     return [path for _, path in sorted(found)]
 
 
-def plot_features(run_dir, out_dir, index=None):
+def plot_features(evaluation, out_dir, index=None):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    evaluation_dir = os.path.join(run_dir, "evaluation")
+    evaluation_dir = evaluation.directory
     if index is not None:
         candidates = [os.path.join(evaluation_dir, "features-test-%d.npy" % index)]
         if not os.path.isfile(candidates[0]):
@@ -229,9 +322,11 @@ def plot_features(run_dir, out_dir, index=None):
         raise InputError("%s: expected (maps, rows, cols), found shape %s" % (source, maps.shape))
     stem = source[: -len(".npy")]
     title = "Convolution feature maps after ReLU: %s" % os.path.basename(source)
+    label = evaluation.caption
     if os.path.isfile(stem + ".json"):
-        with open(stem + ".json") as f:
-            info = json.load(f)
+        info = read_json(stem + ".json")
+        if "checkpoint" in info:  # `train_gpu features` may have written it from another checkpoint
+            label = describe_checkpoint(info)
         p = info["probabilities"][info["predicted"]]
         title = "Conv maps after ReLU, test image %d: label %s, predicted %s (p = %.3f)" % (
             info["index"], info["label"], info["predicted"], p)
@@ -252,14 +347,15 @@ def plot_features(run_dir, out_dir, index=None):
         axes.set_title("%d" % i, fontsize=7, pad=2)
         axes.axis("off")
     figure.suptitle(title)
+    caption(figure, label)
     return save(figure, os.path.join(out_dir, "features.png"))
 
 
-def plot_samples(run_dir, out_dir):
+def plot_samples(evaluation, out_dir):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    evaluation_dir = os.path.join(run_dir, "evaluation")
+    evaluation_dir = evaluation.directory
     images_path = os.path.join(evaluation_dir, "sample_images.npy")
     labels_path = os.path.join(evaluation_dir, "sample_labels.npy")
     for path in (images_path, labels_path):
@@ -283,15 +379,16 @@ def plot_samples(run_dir, out_dir):
             axes.set_title("label %d, pred %d" % (labels[i], predictions[i]), fontsize=9,
                            color="red" if wrong else "black")
     figure.suptitle("Test samples with labels" + ("" if predictions is None else " and predictions (red: wrong)"))
-    figure.tight_layout()
+    figure.tight_layout(rect=CAPTION_ROOM)
+    caption(figure, evaluation.caption)
     return save(figure, os.path.join(out_dir, "samples.png"))
 
 
-def plot_mistakes(run_dir, out_dir):
+def plot_mistakes(evaluation, out_dir):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    evaluation_dir = os.path.join(run_dir, "evaluation")
+    evaluation_dir = evaluation.directory
     table_path = os.path.join(evaluation_dir, "mistakes.csv")
     images_path = os.path.join(evaluation_dir, "mistake_images.npy")
     for path in (table_path, images_path):
@@ -315,7 +412,8 @@ def plot_mistakes(run_dir, out_dir):
         axes.set_title("#%s: %s \u2192 %s\n%.1f%%" % (row["index"], row["true_label"], row["predicted_label"],
                                                    100 * float(row["confidence"])), fontsize=8)
     figure.suptitle("Most confident mistakes (%d of %d): true \u2192 predicted, confidence" % (count, len(rows)))
-    figure.tight_layout()
+    figure.tight_layout(rect=CAPTION_ROOM)
+    caption(figure, evaluation.caption)
     return save(figure, os.path.join(out_dir, "mistakes.png"))
 
 
@@ -330,6 +428,9 @@ def main(argv):
     parser.add_argument("--out", help="output directory [default: RUN_DIR/plots]")
     parser.add_argument("--features-index", type=int, metavar="I",
                         help="plot evaluation/features-test-I.npy [default: the lowest index present]")
+    parser.add_argument("--evaluation", metavar="DIR",
+                        help="draw this evaluation directory (e.g. RUN_DIR/evaluation/epoch-002) [default: the "
+                             "evaluation of the final checkpoint]")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.run_dir):
         sys.stderr.write("plot.py: error: %s is not a directory; pass a run directory such as runs/20250101-120000\n"
@@ -344,10 +445,13 @@ def main(argv):
         return 1
     written = []
     try:
-        plots = (plot_label_distribution, plot_curves, plot_confusion,
-                 lambda run_dir, out: plot_features(run_dir, out, args.features_index), plot_samples, plot_mistakes)
+        evaluation = choose_evaluation(args.run_dir, args.evaluation)
+        plots = (lambda: plot_label_distribution(args.run_dir, out_dir), lambda: plot_curves(args.run_dir, out_dir),
+                 lambda: plot_confusion(evaluation, out_dir),
+                 lambda: plot_features(evaluation, out_dir, args.features_index),
+                 lambda: plot_samples(evaluation, out_dir), lambda: plot_mistakes(evaluation, out_dir))
         for plot in plots:
-            result = plot(args.run_dir, out_dir)
+            result = plot()
             written += [p for p in (result if isinstance(result, list) else [result]) if p]
     except (InputError, OSError, ValueError, KeyError) as error:
         sys.stderr.write("plot.py: error: %s\n" % error)

@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
-"""A train_gpu checkpoint's weights in the tutorial's own Keras model, saved as Keras weights.
+"""A train_gpu checkpoint as a Keras model made of standard layers: a .keras file or Keras weights.
 
 Usage:
-    tools/to_keras.py CHECKPOINT OUT.weights.h5 [--data-dir DIR]
+    tools/to_keras.py CHECKPOINT OUT.keras       [--data-dir DIR]
+    tools/to_keras.py CHECKPOINT OUT.weights.h5  [--data-dir DIR]
 
-CHECKPOINT is a train_gpu checkpoint or a PyTorch state_dict of the same model (safetensors).
-The script rebuilds the tutorial's SimpleConvModel (Conv2D 32 3x3 ReLU -> MaxPooling2D 2x2 ->
-Flatten -> Dense 128 ReLU -> Dense 10 softmax, channels last), loads the weights into it and
-saves them with model.save_weights(OUT.weights.h5). With --data-dir (the t10k IDX files of
-MNIST) it also prints the Keras model's test accuracy, and how far its probabilities are from
-this repository's numpy forward pass of the checkpoint (tools/checkpoint_accuracy.py).
+CHECKPOINT is a train_gpu checkpoint or a PyTorch state_dict of the same model (safetensors),
+MNIST's or Fashion-MNIST's (the engine trains one architecture on either). The script builds the
+tutorial's network as a plain keras.Sequential of standard layers -- Input (28, 28, 1),
+Conv2D 32 3x3 ReLU, MaxPooling2D 2x2, Flatten, Dense 128 ReLU, Dense 10 softmax, channels last --
+and sets the checkpoint's weights:
+
+  OUT.keras       the whole model, compiled as the tutorial trains it (Adam with Keras's defaults,
+                  which are train_gpu's; sparse categorical cross-entropy; accuracy). It needs no
+                  code of this repository: keras.models.load_model("OUT.keras") opens it as it is.
+                  The optimizer starts afresh: train_gpu's Adam moments are not carried over.
+  OUT.weights.h5  the weights alone, for the same Sequential built by hand (README, "Export").
+
+With --data-dir (the t10k IDX files) it also prints the Keras model's test accuracy, and how far
+its probabilities are from this repository's numpy forward pass (tools/checkpoint_accuracy.py).
 
 Layouts: train_gpu stores PyTorch's (NCHW), Keras expects channels last (NHWC):
   conv.weight (32,1,3,3) = (out, in, h, w)  -> Conv2D kernel (3,3,1,32) = (h, w, in, out)
@@ -20,15 +29,7 @@ Layouts: train_gpu stores PyTorch's (NCHW), Keras expects channels last (NHWC):
   fc2.weight (10,128) = (out, in)           -> Dense kernel (128,10) = (in, out)
   biases                                    -> unchanged
 The last Dense has the tutorial's softmax activation, so the Keras model outputs probabilities
-(train_gpu's logits through a softmax).
-
-To use the weights elsewhere:
-
-    import sys; sys.path.insert(0, "tools")
-    from to_keras import build_model
-    model = build_model()                       # the tutorial's SimpleConvModel, built
-    model.load_weights("model.weights.h5")
-    probabilities = model(x_test.reshape(-1, 28, 28, 1) / 255.0)
+(train_gpu's logits through a softmax) of inputs scaled as the tutorial scales them, byte / 255.
 
 Needs TensorFlow 2 with Keras 3 (pip install tensorflow-cpu); the layout conversion alone
 (keras_weights) needs only numpy.
@@ -60,27 +61,31 @@ def keras_weights(parameters):
 
 
 def build_model():
-    """The tutorial's SimpleConvModel, layer for layer, built for (N, 28, 28, 1) inputs."""
-    from tensorflow.keras import Model
-    from tensorflow.keras.layers import Conv2D, Dense, Flatten, MaxPooling2D
+    """The tutorial's network as a keras.Sequential of standard layers, built for (N, 28, 28, 1).
+    Its layers are named after the tutorial's SimpleConvModel attributes (keras_weights' keys);
+    the names do not matter for loading: a Sequential built without them takes the same files."""
+    import keras
 
-    class SimpleConvModel(Model):
-        def __init__(self):
-            super().__init__()
-            self.convolution = Conv2D(32, (3, 3), activation="relu")
-            self.max_pooling = MaxPooling2D(2, 2)
-            self.flatten = Flatten()
-            self.dense = Dense(128, activation="relu")
-            self.softmax = Dense(10, activation="softmax")
+    return keras.Sequential([
+        keras.Input((28, 28, 1), name="image"),
+        keras.layers.Conv2D(CONV_FILTERS, (3, 3), activation="relu", name="convolution"),
+        keras.layers.MaxPooling2D((2, 2), name="max_pooling"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(HIDDEN, activation="relu", name="dense"),
+        keras.layers.Dense(10, activation="softmax", name="softmax"),
+    ], name="simple_conv_model")
 
-        def call(self, inputs):
-            x = self.max_pooling(self.convolution(inputs))
-            return self.softmax(self.dense(self.flatten(x)))
 
-    model = SimpleConvModel()
-    # Keras 3's build() of a subclassed model does not build the layers inside; one call does.
-    model(np.zeros((1, 28, 28, 1), np.float32))
-    return model
+def compile_as_the_tutorial(model):
+    """Adam (Keras's defaults: learning rate 1e-3, betas 0.9/0.999, epsilon 1e-7, as train_gpu's),
+    sparse categorical cross-entropy on the probabilities, accuracy: model.evaluate and model.fit
+    work on the loaded file. The optimizer is built before saving, so that its (fresh) variables
+    are in the file and load_model restores them without a warning."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=["accuracy"])
+    model.optimizer.build(model.trainable_variables)
 
 
 def softmax(logits):
@@ -91,11 +96,13 @@ def softmax(logits):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
-    parser.add_argument("out", help="the Keras weights file; Keras 3 wants the name to end in .weights.h5")
+    parser.add_argument("out", help="OUT.keras: the whole model; OUT.weights.h5: the weights alone")
     parser.add_argument("--data-dir", help="t10k IDX files of MNIST: also report the Keras model's test accuracy")
     args = parser.parse_args()
-    if not args.out.endswith(".weights.h5"):
-        print(f"error: {args.out}: Keras's save_weights needs a name ending in .weights.h5", file=sys.stderr)
+    whole_model = args.out.endswith(".keras")
+    if not whole_model and not args.out.endswith(".weights.h5"):
+        print(f"error: {args.out}: expected a name ending in .keras (the whole model, what keras.models.load_model "
+              f"opens) or .weights.h5 (the weights alone), as Keras 3 requires", file=sys.stderr)
         return 2
     try:
         parameters, metadata = read_checkpoint(args.checkpoint, allow_state_dict=True)
@@ -112,9 +119,15 @@ def main():
         return 1
 
     for name, weights in keras_weights(parameters).items():
-        getattr(model, name).set_weights(weights)
-    model.save_weights(args.out)
-    print(f"wrote {args.out}: the tutorial's SimpleConvModel with the weights of {args.checkpoint} "
+        model.get_layer(name).set_weights(weights)
+    if whole_model:
+        compile_as_the_tutorial(model)
+        model.save(args.out)
+        what = "a keras.Sequential of standard layers, compiled"
+    else:
+        model.save_weights(args.out)
+        what = "the weights of the tutorial's network as a keras.Sequential"
+    print(f"wrote {args.out}: {what}, from {args.checkpoint} "
           f"(epoch {metadata.get('epoch', '?')}, dataset {metadata.get('dataset', '?')})")
 
     if args.data_dir:

@@ -26,10 +26,16 @@ void add_evaluate_command(CLI::App& app) {
     const bool dataset_given = command->count("--dataset") > 0;
     const std::unique_ptr<LoadedModel> loaded =
         load_model_for_checkpoint(options->checkpoint, options->data, dataset_given, options->device, std::cout);
-    const std::filesystem::path out_dir =
-        options->out.empty() ? eval::default_evaluation_dir(options->checkpoint) : std::filesystem::path(options->out);
     const Split split = options->split_value();
-    eval::evaluate_and_write(*loaded->backend, loaded->dataset, split, out_dir, std::cout);
+    const std::filesystem::path out_dir =
+        options->out.empty() ? eval::default_evaluation_dir(options->checkpoint, split) : std::filesystem::path(options->out);
+    if (options->out.empty() && out_dir.parent_path().filename() == "evaluation") {
+      // A Keras user's model.evaluate() changes nothing on disk; here the run's own evaluation
+      // (of its final checkpoint) stays, and this one goes beside it -- said, not silent.
+      std::cout << "writing to " << out_dir.string() << ": " << out_dir.parent_path().string()
+                << " keeps the run's final evaluation (its newest checkpoint on the test split)\n";
+    }
+    eval::evaluate_and_write(*loaded->backend, loaded->dataset, split, loaded->evaluated, out_dir, std::cout);
   });
 }
 

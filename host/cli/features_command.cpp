@@ -43,11 +43,11 @@ void add_features_command(CLI::App& app) {
                   std::to_string(images.count - 1) + ")");
     }
     const std::filesystem::path out_dir =
-        options->out.empty() ? eval::default_evaluation_dir(options->checkpoint) : std::filesystem::path(options->out);
+        options->out.empty() ? eval::default_evaluation_dir(options->checkpoint, split) : std::filesystem::path(options->out);
 
     const ImageActivations activations = loaded->backend->activations(split, options->index);
     const eval::FeatureFiles files =
-        eval::write_feature_files(out_dir, loaded->dataset.kind, split, images, options->index, activations);
+        eval::write_feature_files(out_dir, loaded->dataset.kind, split, images, options->index, activations, loaded->evaluated);
 
     const std::vector<std::string>& names = class_names(loaded->dataset.kind);
     const auto& p = activations.probabilities;

@@ -11,7 +11,8 @@ void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions&
   command.add_option("--checkpoint", options.checkpoint, checkpoint_help)->required()->check(CLI::ExistingFile);
   command.add_option("--split", options.split, split_help)->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   command.add_option("--out", options.out,
-                     "Output directory [default: RUN/evaluation when the checkpoint is RUN/checkpoints/*, else ./evaluation]");
+                     "Output directory [default: RUN/evaluation for the newest of RUN/checkpoints/* on the test split, else "
+                     "RUN/evaluation/<name>[-train]; ./evaluation for a checkpoint outside a run]");
   add_data_options(command, options.data);
   add_device_options(command, options.device);
 }
@@ -35,7 +36,14 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
                                                        bool dataset_given, const DeviceOptions& device, std::ostream& out,
                                                        int max_batch) {
   auto loaded = std::make_unique<LoadedModel>();
-  loaded->checkpoint = load_weights_for_command(checkpoint_file, out).checkpoint;
+  const ModelWeights weights = load_weights_for_command(checkpoint_file, out);
+  loaded->checkpoint = weights.checkpoint;
+  loaded->evaluated.file = std::filesystem::absolute(checkpoint_file).lexically_normal();
+  if (!weights.foreign) {
+    loaded->evaluated.epoch = weights.checkpoint.metadata.epoch;
+    loaded->evaluated.step = weights.checkpoint.state.step;
+    loaded->evaluated.batches_into_epoch = weights.checkpoint.metadata.batches_into_epoch;
+  }
   const std::string& trained_on = loaded->checkpoint.metadata.dataset;
   if (!trained_on.empty()) {
     parse_dataset_kind(trained_on);  // an unknown name in the metadata is an Error naming the choices

@@ -14,6 +14,7 @@
 
 #include "host/cli/options.h"
 #include "host/data/dataset.h"
+#include "host/eval/evaluated_checkpoint.h"
 #include "host/model/backend.h"
 #include "host/train/checkpoint.h"
 
@@ -23,6 +24,7 @@ namespace train_gpu::cli {
 // lives here, declared before the backend so that it is destroyed after it.
 struct LoadedModel {
   Checkpoint checkpoint;
+  eval::EvaluatedCheckpoint evaluated;  // which checkpoint, for the files written from it
   Dataset dataset;
   std::unique_ptr<Backend> backend;
 

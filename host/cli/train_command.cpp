@@ -128,8 +128,10 @@ void run_training(const TrainOptions& options) {
     }
     test_stop_point("final-evaluation");
     // The final model, evaluated as `train_gpu evaluate` would: confusion, mistakes, feature maps.
-    const eval::EvaluationReport report = eval::evaluate_and_write(*backend, dataset, Split::kTest, config.run_dir / "evaluation",
-                                                                   std::cout, config.test_batch_size);
+    const eval::EvaluatedCheckpoint final_checkpoint{std::filesystem::absolute(result.last_checkpoint).lexically_normal(),
+                                                     result.epochs_completed, backend->state().step};
+    const eval::EvaluationReport report = eval::evaluate_and_write(
+        *backend, dataset, Split::kTest, final_checkpoint, config.run_dir / "evaluation", std::cout, config.test_batch_size);
     if (board) board->add_evaluation(result.epochs_completed, report);
     const std::string evaluated = " and evaluated in " + (config.run_dir / "evaluation").string();
     if (StopSignal::received() != 0) {

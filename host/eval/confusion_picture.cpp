@@ -35,7 +35,7 @@ void label_cell(Image& image, int column, int row, const std::string& text, Rgb 
 
 }  // namespace
 
-Image confusion_picture(const ConfusionMatrix& confusion) {
+Image confusion_picture(const ConfusionMatrix& confusion, const std::string& caption) {
   const int classes = confusion.classes();
   Image image((classes + 1) * kCell, (classes + 1) * kCell, 3, 255);
   const Rgb label_color{60, 60, 60};
@@ -55,7 +55,7 @@ Image confusion_picture(const ConfusionMatrix& confusion) {
       label_cell(image, p + 1, t + 1, std::to_string(count), share > 0.5 ? kWhite : Rgb{20, 20, 20});
     }
   }
-  return image;
+  return with_caption(image, caption, label_color, 255);
 }
 
 }  // namespace train_gpu::eval

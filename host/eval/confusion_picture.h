@@ -5,13 +5,16 @@
 // (true, then predicted), as the mistakes picture's labels do.
 #pragma once
 
+#include <string>
+
 #include "host/eval/confusion.h"
 #include "host/eval/png_image.h"
 
 namespace train_gpu::eval {
 
 // An RGB image of (classes + 1) x (classes + 1) cells of 36 pixels (the first row and column
-// are the labels).
-Image confusion_picture(const ConfusionMatrix& confusion);
+// are the labels), with `caption` (which checkpoint: evaluated_checkpoint.h's figure_caption) in
+// a strip below when it is not empty.
+Image confusion_picture(const ConfusionMatrix& confusion, const std::string& caption = "");
 
 }  // namespace train_gpu::eval

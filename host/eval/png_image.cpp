@@ -271,7 +271,9 @@ constexpr Glyph kFont[] = {
     {'>', {0b100, 0b010, 0b001, 0b010, 0b100}}, {':', {0b000, 0b010, 0b000, 0b010, 0b000}},
     {'/', {0b001, 0b001, 0b010, 0b100, 0b100}}, {'(', {0b010, 0b100, 0b100, 0b100, 0b010}},
     {')', {0b010, 0b001, 0b001, 0b001, 0b010}}, {'T', {0b111, 0b010, 0b010, 0b010, 0b010}},
-    {'P', {0b110, 0b101, 0b110, 0b100, 0b100}},
+    {'P', {0b110, 0b101, 0b110, 0b100, 0b100}}, {'E', {0b111, 0b100, 0b110, 0b100, 0b111}},
+    {'O', {0b010, 0b101, 0b101, 0b101, 0b010}}, {'C', {0b011, 0b100, 0b100, 0b100, 0b011}},
+    {'H', {0b101, 0b101, 0b111, 0b101, 0b101}}, {'S', {0b011, 0b100, 0b010, 0b001, 0b110}},
 };
 
 const Glyph& glyph(char c) {
@@ -309,6 +311,18 @@ void draw_text(Image& image, int x, int y, const std::string& text, int scale, R
       }
     }
   }
+}
+
+Image with_caption(const Image& image, const std::string& caption, Rgb color, uint8_t background) {
+  if (caption.empty()) return image;
+  if (image.channels != 3) throw Error("with_caption: expected an RGB image, got " + std::to_string(image.channels) + " channels");
+  constexpr int kPadding = 6;
+  // Half size rather than clipped when a small picture (a 2-class matrix) is narrower than the text.
+  const int scale = text_width(caption, 2) + 2 * kPadding <= image.width ? 2 : 1;
+  Image captioned(image.width, image.height + text_height(scale) + 2 * kPadding, 3, background);
+  std::copy(image.pixels.begin(), image.pixels.end(), captioned.pixels.begin());
+  draw_text(captioned, kPadding, image.height + kPadding, caption, scale, color);
+  return captioned;
 }
 
 }  // namespace train_gpu::eval

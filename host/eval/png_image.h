@@ -63,11 +63,15 @@ Image tile_grid(const std::vector<Image>& tiles, int columns, int padding, uint8
 
 // Text in the built-in 3x5 font, each font pixel a scale x scale block, glyphs 1 font pixel
 // apart; (x, y) is the top-left corner. Characters: 0-9 and space . % - > : / ( ) and the
-// letters T P. Others are an Error. Pixels outside the image are clipped. Grayscale images get
-// the color's red component.
+// letters T P E O C H S (enough for "T>P" and "EPOCH 3 STEP 20"). Others are an Error. Pixels
+// outside the image are clipped. Grayscale images get the color's red component.
 void draw_text(Image& image, int x, int y, const std::string& text, int scale, Rgb color);
 // Width and height in pixels that draw_text covers.
 int text_width(const std::string& text, int scale);
 int text_height(int scale);
+
+// `image` (RGB) with a strip of `background` below it holding `caption` at scale 2, left-aligned,
+// 6 pixels of padding around the text; the image unchanged when the caption is empty.
+Image with_caption(const Image& image, const std::string& caption, Rgb color, uint8_t background);
 
 }  // namespace train_gpu::eval

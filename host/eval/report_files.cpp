@@ -12,6 +12,7 @@
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/eval/npy.h"
+#include "host/train/run_directory.h"
 
 namespace train_gpu::eval {
 
@@ -63,7 +64,7 @@ std::string mistakes_csv(const std::vector<SamplePrediction>& mistakes) {
 nlohmann::json number(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr); }
 
 std::string evaluation_json(DatasetKind kind, const Evaluation& evaluation, const ConfusionMatrix& confusion,
-                            size_t mistake_count) {
+                            size_t mistake_count, const EvaluatedCheckpoint& checkpoint) {
   const std::vector<std::string>& names = class_names(kind);
   nlohmann::json classes = nlohmann::json::array();
   nlohmann::json matrix = nlohmann::json::array();
@@ -82,7 +83,8 @@ std::string evaluation_json(DatasetKind kind, const Evaluation& evaluation, cons
     for (int p = 0; p < confusion.classes(); ++p) row.push_back(confusion.count(c, p));
     matrix.push_back(row);
   }
-  const nlohmann::json document = {
+  nlohmann::json document = checkpoint_fields(checkpoint);
+  document.update({
       {"dataset", dataset_kind_name(kind)},
       {"split", split_name(evaluation.split)},
       {"samples", evaluation.totals.samples},
@@ -95,7 +97,7 @@ std::string evaluation_json(DatasetKind kind, const Evaluation& evaluation, cons
       {"zero_division", "a precision or recall of 0/0 is written as 0 with its *_defined flag false"},
       {"classes", classes},
       {"confusion", matrix},
-      {"confusion_layout", "rows: true class, columns: predicted class"}};
+      {"confusion_layout", "rows: true class, columns: predicted class"}});
   return document.dump(2) + "\n";
 }
 
@@ -128,6 +130,29 @@ Image mistake_tile(const ImageSet& images, const SamplePrediction& mistake) {
 
 std::string plural(size_t n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
 
+std::string describe(const nlohmann::json& value) {
+  return value.is_null() ? "unknown" : value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// Says so when `out_dir` already holds an evaluation of another checkpoint, state or split, which
+// this one is about to replace (an unreadable or older evaluation.json is replaced without a word:
+// there is nothing to compare).
+void note_replaced_evaluation(const std::filesystem::path& out_dir, const nlohmann::json& incoming, std::ostream& log) {
+  std::ifstream file(out_dir / "evaluation.json");
+  if (!file) return;
+  const nlohmann::json existing = nlohmann::json::parse(file, nullptr, /*allow_exceptions=*/false);
+  if (!existing.is_object() || !existing.contains("checkpoint")) return;
+  for (const char* key : {"checkpoint", "epoch", "step", "batches_into_epoch", "split"}) {
+    if (existing.value(key, nlohmann::json()) != incoming.value(key, nlohmann::json())) {
+      log << "note: replacing " << (out_dir / "evaluation.json").string() << ", the evaluation of "
+          << describe(existing["checkpoint"]) << " (epoch " << describe(existing.value("epoch", nlohmann::json()))
+          << ", step " << describe(existing.value("step", nlohmann::json())) << ", "
+          << existing.value("split", std::string("?")) << " split)\n";
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 void write_text_file(const std::filesystem::path& file, const std::string& text) {
@@ -145,7 +170,8 @@ std::string evaluation_summary_line(const Evaluation& evaluation) {
 
 std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, DatasetKind kind,
                                                           const ImageSet& images, const Evaluation& evaluation,
-                                                          const ConfusionMatrix& confusion) {
+                                                          const ConfusionMatrix& confusion,
+                                                          const EvaluatedCheckpoint& checkpoint) {
   if (evaluation.predictions.size() != static_cast<size_t>(images.count) ||
       evaluation.probabilities.size() != static_cast<size_t>(images.count) * model::kClasses) {
     throw Error("evaluation files: " + std::to_string(evaluation.predictions.size()) + " predictions and " +
@@ -159,7 +185,7 @@ std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem:
   written.push_back(out_dir / "confusion.csv");
   write_text_file(written.back(), confusion_csv(confusion, class_names(kind)));
   written.push_back(out_dir / "evaluation.json");
-  write_text_file(written.back(), evaluation_json(kind, evaluation, confusion, mistakes.size()));
+  write_text_file(written.back(), evaluation_json(kind, evaluation, confusion, mistakes.size(), checkpoint));
   written.push_back(out_dir / "mistakes.csv");
   write_text_file(written.back(), mistakes_csv(mistakes));
   written.push_back(out_dir / "probabilities.npy");
@@ -181,7 +207,8 @@ std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem:
     std::vector<Image> tiles;
     for (size_t i = 0; i < std::min<size_t>(kMistakeTiles, mistakes.size()); ++i) tiles.push_back(mistake_tile(images, mistakes[i]));
     written.push_back(out_dir / "mistakes.png");
-    write_png(written.back(), tile_grid(tiles, kMistakeTileColumns, 6, 255));
+    write_png(written.back(),
+              with_caption(tile_grid(tiles, kMistakeTileColumns, 6, 255), figure_caption(checkpoint), Rgb{40, 40, 40}, 255));
   }
 
   const int64_t samples = std::min<int64_t>(kSampleImages, images.count);
@@ -214,7 +241,8 @@ Image feature_grid(const ImageActivations& activations) {
 }
 
 FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKind kind, Split split,
-                                 const ImageSet& images, int64_t index, const ImageActivations& activations) {
+                                 const ImageSet& images, int64_t index, const ImageActivations& activations,
+                                 const EvaluatedCheckpoint& checkpoint) {
   if (index < 0 || index >= images.count) {
     throw Error("--index " + std::to_string(index) + " is outside the " + split_name(split) + " split (0.." +
                 std::to_string(images.count - 1) + ")");
@@ -223,7 +251,8 @@ FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKi
     throw Error("feature maps: expected " + std::to_string(model::kClasses) + " probabilities, got " +
                 std::to_string(activations.probabilities.size()));
   }
-  const Image grid = feature_grid(activations);  // validates the map count before anything is written
+  // feature_grid validates the map count before anything is written.
+  const Image grid = with_caption(to_rgb(feature_grid(activations)), figure_caption(checkpoint), Rgb{40, 40, 40}, 128);
   ensure_directory(out_dir);
   const std::string stem = std::string("features-") + split_name(split) + "-" + std::to_string(index);
   FeatureFiles files{out_dir / (stem + ".npy"), out_dir / (stem + "-input.npy"), out_dir / (stem + ".json"),
@@ -233,24 +262,27 @@ FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKi
 
   const auto& probabilities = activations.probabilities;
   const int predicted = static_cast<int>(std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
-  const nlohmann::json document = {{"dataset", dataset_kind_name(kind)},
+  nlohmann::json document = checkpoint_fields(checkpoint);
+  document.update({{"dataset", dataset_kind_name(kind)},
                                    {"split", split_name(split)},
                                    {"index", index},
                                    {"label", images.labels[static_cast<size_t>(index)]},
                                    {"predicted", predicted},
                                    {"probabilities", probabilities},
                                    {"class_names", class_names(kind)},
-                                   {"maps_shape", {model::kConvFilters, model::kConvSide, model::kConvSide}}};
+                                   {"maps_shape", {model::kConvFilters, model::kConvSide, model::kConvSide}}});
   write_text_file(files.json, document.dump(2) + "\n");
   write_png(files.png, grid);
   return files;
 }
 
 EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Split split,
-                                    const std::filesystem::path& out_dir, std::ostream& log, int batch_size) {
+                                    const EvaluatedCheckpoint& checkpoint, const std::filesystem::path& out_dir,
+                                    std::ostream& log, int batch_size) {
   const ImageSet& images = split == Split::kTrain ? dataset.train : dataset.test;
   EvaluationReport report;
   report.out_dir = out_dir;
+  report.checkpoint = checkpoint;
   log << "evaluating the " << split_name(split) << " split (" << with_thousands(images.count) << " images) on "
       << backend.description() << "\n";
   report.evaluation = evaluate_split(backend, images, split, batch_size);
@@ -262,8 +294,12 @@ EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Sp
       << "confusion matrix (rows: true class, columns: predicted class)\n"
       << confusion_table(report.confusion, class_names(dataset.kind)) << "\n";
 
-  report.files = write_evaluation_files(out_dir, dataset.kind, images, report.evaluation, report.confusion);
-  const FeatureFiles features = write_feature_files(out_dir, dataset.kind, split, images, 0, backend.activations(split, 0));
+  nlohmann::json incoming = checkpoint_fields(checkpoint);
+  incoming["split"] = split_name(split);
+  note_replaced_evaluation(out_dir, incoming, log);
+  report.files = write_evaluation_files(out_dir, dataset.kind, images, report.evaluation, report.confusion, checkpoint);
+  const FeatureFiles features =
+      write_feature_files(out_dir, dataset.kind, split, images, 0, backend.activations(split, 0), checkpoint);
   for (const auto& file : {features.maps_npy, features.input_npy, features.json, features.png}) report.files.push_back(file);
 
   log << "wrote " << plural(report.files.size(), "file") << " to " << out_dir.string() << ": ";
@@ -272,10 +308,18 @@ EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Sp
   return report;
 }
 
-std::filesystem::path default_evaluation_dir(const std::filesystem::path& checkpoint) {
+std::filesystem::path default_evaluation_dir(const std::filesystem::path& checkpoint, Split split) {
   const std::filesystem::path directory = checkpoint.parent_path();
-  if (directory.filename() == "checkpoints") return directory.parent_path() / "evaluation";
-  return "evaluation";
+  if (directory.filename() != "checkpoints") return "evaluation";
+  const std::filesystem::path run_evaluation = directory.parent_path() / "evaluation";
+  if (split == Split::kTrain) return run_evaluation / (checkpoint.stem().string() + "-train");
+  std::error_code error;
+  try {
+    if (std::filesystem::equivalent(resolve_resume_source(directory), checkpoint, error)) return run_evaluation;
+  } catch (const Error&) {
+    // No epoch-*.safetensors there: the checkpoint is not one the trainer wrote, so not its final one.
+  }
+  return run_evaluation / checkpoint.stem();
 }
 
 }  // namespace train_gpu::eval

@@ -77,7 +77,7 @@ void TensorBoardLog::write_weights(int64_t epoch, const ModelState& state) {
 
 void TensorBoardLog::add_evaluation(int64_t epoch, const eval::EvaluationReport& report) {
   if (!writer_) return;
-  std::vector<Summary::Value> values{image_value("evaluation/confusion_matrix", eval::confusion_picture(report.confusion))};
+  std::vector<Summary::Value> values{image_value("evaluation/confusion_matrix", eval::confusion_picture(report.confusion, eval::figure_caption(report.checkpoint)))};
   for (const fs::path& file : report.files) {
     if (file.extension() != ".png") continue;
     const std::string stem = file.stem().string();
