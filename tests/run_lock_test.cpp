@@ -151,7 +151,7 @@ TEST_F(RunLockProcessTest, ASecondTrainingOrResumeOnALiveRunDirectoryIsRefused) 
   ASSERT_EQ(checkpoints.size(), 2u);
   for (const fs::path& file : checkpoints) EXPECT_EQ(load_checkpoint(file).metadata.seed, 1u) << file;
   int event_files = 0;
-  for (const fs::directory_entry& entry : fs::directory_iterator(run / "tensorboard")) {
+  for (const fs::directory_entry& entry : fs::directory_iterator(run / "train")) {
     event_files += entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
   }
   EXPECT_EQ(event_files, 1);

@@ -1,4 +1,4 @@
-// What `train` does to the files already in RUN/tensorboard, run as a user runs it (the built
+// What `train` does to the files already in RUN/train (TensorBoard's "train" run), run as a user runs it (the built
 // binary): a new run and a resume leave a user's notes-tfevents.txt alone, and a resume over an
 // event file with one flipped byte keeps every readable value of it (epoch 1's scalars,
 // histograms and running steps), moves the original aside and names it. Skips without MNIST.
@@ -48,7 +48,7 @@ class TensorBoardLog : public ::testing::Test {
 
   t::TempDir scratch_;
   fs::path run_ = scratch_ / "run";
-  fs::path board_ = run_ / "tensorboard";
+  fs::path board_ = run_ / "train";  // Keras's layout: RUN/train/, RUN/validation/
 };
 
 TEST_F(TensorBoardLog, ANewRunAndAResumeLeaveAUsersFileAlone) {
@@ -69,9 +69,9 @@ TEST_F(TensorBoardLog, ANewRunAndAResumeLeaveAUsersFileAlone) {
   t::expect_contains(resumed.out, "tensorboard: left " + notes.string() + " as it is");
 }
 
-// The case: one flipped byte in the config record, and the run resumed from epoch 1
-// (epoch 2's checkpoint lost), so epoch 2's values are trained again. Before, the resume deleted
-// the whole file, epoch 1's scalars, histograms and running steps with it.
+// The case: one flipped byte in a record (here the initial weights' histograms), and the
+// run resumed from epoch 1 (epoch 2's checkpoint lost), so epoch 2's values are trained again.
+// Before, the resume deleted the whole file, epoch 1's scalars, histograms and running steps with it.
 TEST_F(TensorBoardLog, AResumeKeepsEveryReadableValueOfADamagedFileAndTheOriginal) {
   const t::CommandResult first = train("--epochs 2");
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
@@ -80,9 +80,9 @@ TEST_F(TensorBoardLog, AResumeKeepsEveryReadableValueOfADamagedFileAndTheOrigina
   const fs::path ours = files[0];
   const std::set<std::pair<std::string, int64_t>> written = values_in(ours);
   std::string bytes = t::read_text(ours);
-  const std::size_t config_at = bytes.find("```json");
-  ASSERT_NE(config_at, std::string::npos);
-  bytes[config_at] ^= 0x01;
+  const std::size_t initial_weights_at = bytes.find("weights/conv.weight");  // the first record with it: step 0
+  ASSERT_NE(initial_weights_at, std::string::npos);
+  bytes[initial_weights_at] ^= 0x01;
   t::write_file(ours, t::Bytes(bytes.begin(), bytes.end()));
   ASSERT_TRUE(fs::remove(checkpoint_path(run_, 2)));
 
@@ -95,14 +95,14 @@ TEST_F(TensorBoardLog, AResumeKeepsEveryReadableValueOfADamagedFileAndTheOrigina
   t::expect_contains(resumed.out, "tensorboard: " + ours.string() + ": unreadable records (record data that fails its CRC-32C");
   t::expect_contains(resumed.out, "the original is now " + copy.filename().string());
   t::expect_contains(resumed.out, "written after the checkpoint (epoch 1, step 10)");
-  // What the first file keeps: everything it had up to the checkpoint but the config text.
+  // What the first file keeps: everything it had up to the checkpoint but the initial weights.
   std::set<std::pair<std::string, int64_t>> expected;
   for (const auto& [tag, step] : written) {
-    const bool counts_steps = tag.rfind("running/", 0) == 0;
-    if (tag != "config" && step <= (counts_steps ? kStepsPerEpoch : 1)) expected.insert({tag, step});
+    const bool counts_steps = tag.rfind("batch_", 0) == 0;
+    if (step != 0 && step <= (counts_steps ? kStepsPerEpoch : 1)) expected.insert({tag, step});
   }
-  EXPECT_TRUE(expected.count({"train_loss", 1}) && expected.count({"weights/fc1.weight", 1}) &&
-              expected.count({"running/train_loss", 8}))
+  EXPECT_TRUE(expected.count({"epoch_loss", 1}) && expected.count({"weights/fc1.weight", 1}) &&
+              expected.count({"batch_loss", 8}))
       << "epoch 1's scalars, histograms and running steps";
   EXPECT_EQ(values_in(ours), expected);
   EXPECT_EQ(tb::read_event_file(ours).damage, "");

@@ -159,18 +159,25 @@ TEST_F(TrainCommandTest, TensorBoardFilesAreOnByDefaultAndOffWithNoTensorboard) 
   const fs::path with = scratch_.path() / "with";
   t::CommandResult result = train(common + t::shell_quote(with.string()));
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-  int event_files = 0;
-  for (const auto& entry : fs::directory_iterator(with / "tensorboard")) {
-    event_files += entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  for (const fs::path& directory : {with, with / "train", with / "validation"}) {  // Keras's layout
+    int event_files = 0;
+    for (const auto& entry : fs::directory_iterator(directory)) {
+      event_files += entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+    }
+    EXPECT_EQ(event_files, 1) << directory;
   }
-  EXPECT_EQ(event_files, 1);
 
   const fs::path without = scratch_.path() / "without";
   result = train(common + t::shell_quote(without.string()) + " --no-tensorboard");
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_TRUE(fs::exists(without / "metrics.csv"));
-  EXPECT_FALSE(fs::exists(without / "tensorboard"));
-  EXPECT_EQ(result.out.find("tensorboard"), std::string::npos) << result.out;
+  EXPECT_FALSE(fs::exists(without / "train"));
+  EXPECT_FALSE(fs::exists(without / "validation"));
+  for (const auto& entry : fs::directory_iterator(without)) {
+    EXPECT_EQ(entry.path().filename().string().find("tfevents"), std::string::npos) << entry.path();
+  }
+  // "tensorboard:" begins each of its lines; a bare "tensorboard" may be in the data's path.
+  EXPECT_EQ(result.out.find("tensorboard:"), std::string::npos) << result.out;
 
   const t::CommandResult refused = train(common + t::shell_quote(without.string()) + " --tensorboard-every -1");
   EXPECT_NE(refused.exit_code, 0);

@@ -10,6 +10,7 @@
 #include "host/eval/report_files.h"
 #include "host/common/error.h"
 #include "host/model/backend_factory.h"
+#include "host/tensorboard/run_hparams.h"
 #include "host/tensorboard/tensorboard_log.h"
 #include "host/train/algorithm_record.h"
 #include "host/train/checkpoint.h"
@@ -109,8 +110,9 @@ void run_training(const TrainOptions& options) {
 
   std::unique_ptr<tensorboard::TensorBoardLog> board;
   if (options.tensorboard) {
-    board = std::make_unique<tensorboard::TensorBoardLog>(config.run_dir / "tensorboard", options.tensorboard_every,
-                                                          config_text, std::cout);
+    board = std::make_unique<tensorboard::TensorBoardLog>(
+        config.run_dir, options.tensorboard_every, config.epochs, config_text,
+        tensorboard::run_hparams(config, backend_options.adam, dataset_kind_name(dataset.kind)), std::cout);
   }
   StopSignal stop_signal;
   Trainer trainer(*backend, dataset, config, std::cout, board.get());
@@ -177,7 +179,7 @@ void add_train_command(CLI::App& app) {
   command->add_flag("--plots", options->plots, "At the end, draw the run's figures into RUN_DIR/plots (needs Python with matplotlib)");
   command->add_flag("--no-progress", options->no_progress, "No live progress bar even on a terminal");
   command->add_flag("--tensorboard,!--no-tensorboard", options->tensorboard,
-                    "Write TensorBoard event files to RUN_DIR/tensorboard (on by default; --no-tensorboard skips them)");
+                    "Write TensorBoard event files to RUN_DIR/train and RUN_DIR/validation, as Keras's callback does (on by default; --no-tensorboard skips them)");
   command->add_option("--tensorboard-every", options->tensorboard_every,
                       "TensorBoard: the running train loss and accuracy every N steps (0: only per epoch)")
       ->check(whole_number_at_least(0))

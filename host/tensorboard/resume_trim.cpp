@@ -33,7 +33,11 @@ bool read_if_ours(const fs::path& file, EventFileContents& contents, std::string
 
 }  // namespace
 
-bool tag_counts_optimizer_steps(const std::string& tag) { return tag.rfind(kRunningTagPrefix, 0) == 0; }
+bool tag_counts_optimizer_steps(const std::string& tag) {
+  return tag.rfind(kBatchTagPrefix, 0) == 0 || tag.rfind("running/", 0) == 0;  // the latter: files written before 2026-12
+}
+
+bool tag_describes_whole_run(const std::string& tag) { return tag.rfind(kHParamsTagPrefix, 0) == 0; }
 
 fs::path damaged_copy_name(const fs::path& file) {
   std::string name = file.filename().string();
@@ -63,6 +67,7 @@ TrimSummary drop_events_after(const fs::path& directory, int64_t epochs_complete
     std::string kept;
     int64_t values_kept = 0;
     int64_t values_dropped = 0;
+    int64_t values_replaced = 0;
     for (const Event& event : contents.events) {
       if (!event.has_summary()) {  // the file_version record
         kept += frame_record(event.SerializeAsString());
@@ -72,6 +77,11 @@ TrimSummary drop_events_after(const fs::path& directory, int64_t epochs_complete
       Summary* values = trimmed.mutable_summary();
       values->clear_value();
       for (const Summary::Value& value : event.summary().value()) {
+        if (tag_describes_whole_run(value.tag())) {
+          ++values_replaced;
+          ++values_dropped;
+          continue;
+        }
         const int64_t limit = tag_counts_optimizer_steps(value.tag()) ? step : epochs_completed;
         if (event.step() <= limit) {
           *values->add_value() = value;
@@ -85,6 +95,7 @@ TrimSummary drop_events_after(const fs::path& directory, int64_t epochs_complete
     }
     if (!damaged && values_dropped == 0) continue;
     summary.values_dropped += values_dropped;
+    summary.values_replaced += values_replaced;
 
     std::string notice = file.string() + ": ";
     if (damaged) {
@@ -103,13 +114,20 @@ TrimSummary drop_events_after(const fs::path& directory, int64_t epochs_complete
         fs::remove(file, ignored);
         ++summary.files_removed;
       }
-      notice += damaged ? "and no readable value was written before the checkpoint" : "removed: all its values were" + after;
+      notice += damaged                            ? "and no readable value was written before the checkpoint"
+                : values_replaced == values_dropped ? std::string("removed: it held only the HParams session, which this start writes again")
+                                                    : "removed: all its values were" + after;
     } else {
       write_file_atomically(file, kept.data(), kept.size());
       ++summary.files_rewritten;
       notice += damaged ? "rewritten with the " + std::to_string(values_kept) + " readable value(s)" : "";
-      if (values_dropped > 0) {
-        notice += (damaged ? "; " : "") + std::string("dropped ") + std::to_string(values_dropped) + " value(s)" + after;
+      const int64_t values_after = values_dropped - values_replaced;
+      if (values_after > 0) {
+        notice += (damaged ? "; " : "") + std::string("dropped ") + std::to_string(values_after) + " value(s)" + after;
+      }
+      if (values_replaced > 0) {
+        notice += (damaged || values_after > 0 ? "; " : "") + std::string("dropped the HParams session (") +
+                  std::to_string(values_replaced) + " value(s)): this start writes it again";
       }
     }
     summary.notices.push_back(notice);

@@ -6,6 +6,7 @@
 
 #include "host/common/error.h"
 #include "host/tensorboard/event_file.h"
+#include "host/tensorboard/proto/hparams.pb.h"
 
 namespace train_gpu::tensorboard {
 
@@ -85,6 +86,50 @@ Summary::Value text_value(const std::string& tag, const std::string& markdown) {
   tensor->mutable_tensor_shape();  // no dims: a scalar string
   tensor->add_string_val(markdown);
   return result;
+}
+
+namespace {
+
+// What the HParams plugin reads: plugin_data "hparams" with the serialized HParamsPluginData, and
+// the empty float tensor its Python API attaches (metadata.NULL_TENSOR), as a tensor-class value.
+Summary::Value hparams_value(const std::string& tag, const ::tensorboard::hparams::HParamsPluginData& data) {
+  Summary::Value result;
+  result.set_tag(tag);
+  ::tensorboard::SummaryMetadata* metadata = result.mutable_metadata();
+  metadata->mutable_plugin_data()->set_plugin_name("hparams");
+  metadata->mutable_plugin_data()->set_content(data.SerializeAsString());
+  metadata->set_data_class(::tensorboard::DATA_CLASS_TENSOR);
+  ::tensorboard::TensorProto* tensor = result.mutable_tensor();
+  tensor->set_dtype(::tensorboard::DT_FLOAT);
+  tensor->mutable_tensor_shape()->add_dim()->set_size(0);
+  return result;
+}
+
+}  // namespace
+
+Summary::Value hparams_start_value(const std::vector<HParam>& hparams, double start_time_secs) {
+  ::tensorboard::hparams::HParamsPluginData data;
+  data.set_version(0);
+  ::tensorboard::hparams::SessionStartInfo* start = data.mutable_session_start_info();
+  start->set_start_time_secs(start_time_secs);
+  for (const HParam& hparam : hparams) {
+    google::protobuf::Value& value = (*start->mutable_hparams())[hparam.name];
+    if (const double* number = std::get_if<double>(&hparam.value)) {
+      value.set_number_value(*number);
+    } else {
+      value.set_string_value(std::get<std::string>(hparam.value));
+    }
+  }
+  return hparams_value("_hparams_/session_start_info", data);
+}
+
+Summary::Value hparams_end_value(double end_time_secs) {
+  ::tensorboard::hparams::HParamsPluginData data;
+  data.set_version(0);
+  ::tensorboard::hparams::SessionEndInfo* end = data.mutable_session_end_info();
+  end->set_status(::tensorboard::hparams::STATUS_SUCCESS);
+  end->set_end_time_secs(end_time_secs);
+  return hparams_value("_hparams_/session_end_info", data);
 }
 
 Event summary_event(int64_t step, std::vector<Summary::Value> values) {
