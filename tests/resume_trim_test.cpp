@@ -212,9 +212,47 @@ TEST(ResumeTrim, RemovesAFileLeftWithoutValues) {
 }
 
 TEST(ResumeTrim, TellsTheStepAxisFromTheTag) {
-  EXPECT_TRUE(tag_counts_optimizer_steps("running/train_loss"));
+  EXPECT_TRUE(tag_counts_optimizer_steps("batch_loss"));          // Keras's name, written since 2026-12
+  EXPECT_TRUE(tag_counts_optimizer_steps("running/train_loss"));  // in the files of older runs
+  EXPECT_FALSE(tag_counts_optimizer_steps("epoch_loss"));
   EXPECT_FALSE(tag_counts_optimizer_steps("train_loss"));
   EXPECT_FALSE(tag_counts_optimizer_steps("weights/running"));
+  EXPECT_FALSE(tag_counts_optimizer_steps("weights/batch_norm"));
+  EXPECT_TRUE(tag_describes_whole_run("_hparams_/session_start_info"));
+  EXPECT_FALSE(tag_describes_whole_run("config"));
+}
+
+// The HParams session is written at step 0 by every start, so a resume must drop the earlier one
+// whatever the resume point, or the run's directory holds two starts (and a finished run's end
+// beside a resumed, unfinished one). The config text, also at step 0, stays.
+TEST(ResumeTrim, AResumeDropsTheHParamsSessionWhateverItsStep) {
+  t::TempDir dir;
+  fs::path file;
+  {
+    EventFileWriter writer(dir.path());
+    file = writer.path();
+    writer.write(summary_event(0, {text_value("config", "{}"), hparams_start_value({{"learning_rate", 0.001}}, 1.0)}));
+    writer.write(summary_event(0, {hparams_end_value(2.0)}));
+  }
+  const TrimSummary summary = drop_events_after(dir.path(), 3, 30);  // past every step written
+  EXPECT_EQ(summary.values_replaced, 2);
+  EXPECT_EQ(summary.values_dropped, 2);
+  EXPECT_EQ(values_in(dir.path()), (std::set<std::pair<std::string, int64_t>>{{"config", 0}}));
+  ASSERT_EQ(summary.notices.size(), 1u);
+  EXPECT_EQ(summary.notices[0], file.string() + ": dropped the HParams session (2 value(s)): this start writes it again");
+
+  // With nothing else in it, the file goes, and the notice says why.
+  t::TempDir alone;
+  {
+    EventFileWriter writer(alone.path());
+    file = writer.path();
+    writer.write(summary_event(0, {hparams_start_value({{"optimizer", std::string("adam")}}, 1.0)}));
+  }
+  const TrimSummary removed = drop_events_after(alone.path(), 3, 30);
+  EXPECT_EQ(removed.files_removed, 1);
+  EXPECT_TRUE(event_files(alone.path()).empty());
+  ASSERT_EQ(removed.notices.size(), 1u);
+  EXPECT_EQ(removed.notices[0], file.string() + ": removed: it held only the HParams session, which this start writes again");
 }
 
 }  // namespace
