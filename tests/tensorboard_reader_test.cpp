@@ -244,6 +244,10 @@ class TensorBoardReader : public TensorBoardRun {
         const double csv = rows[static_cast<size_t>(epoch - 1)].at(column);
         EXPECT_NEAR(point.at(1).get<double>(), csv, unit / 2 + 1e-7 * std::abs(csv)) << column << " at epoch " << epoch;
       }
+      // The tutorial's names, for a reader who knows them, in the chart's tooltip.
+      if (tag == "epoch_loss" || tag == "epoch_accuracy") {
+        EXPECT_NE(run->at("descriptions").at(tag).get<std::string>().find("`" + column + "`"), std::string::npos) << tag;
+      }
     }
 
     // Running means every kRunningEvery steps; the one at an epoch's last step is that epoch's

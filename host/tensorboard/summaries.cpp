@@ -10,9 +10,10 @@
 
 namespace train_gpu::tensorboard {
 
-Summary::Value scalar_value(const std::string& tag, double value) {
+Summary::Value scalar_value(const std::string& tag, double value, const std::string& description) {
   Summary::Value result;
   result.set_tag(tag);
+  if (!description.empty()) result.mutable_metadata()->set_summary_description(description);
   result.set_simple_value(static_cast<float>(value));
   return result;
 }

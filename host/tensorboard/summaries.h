@@ -16,7 +16,8 @@
 
 namespace train_gpu::tensorboard {
 
-Summary::Value scalar_value(const std::string& tag, double value);
+// `description` (Markdown, may be empty) is what the chart's info tooltip shows.
+Summary::Value scalar_value(const std::string& tag, double value, const std::string& description = "");
 
 // `buckets` equal-width buckets from the smallest value to the largest (the largest value falls in
 // the last bucket); one bucket when all values are equal. Non-finite values are left out of

@@ -14,6 +14,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The tutorial's names of the values under Keras's tags, in each chart's tooltip: one text for
+// both runs, since one chart shows both.
+constexpr const char* kLossNames = "train: the tutorial's `train_loss`; validation: its `test_loss` (metrics.csv's columns)";
+constexpr const char* kAccuracyNames =
+    "train: the tutorial's `train_accuracy`; validation: its `test_accuracy` (metrics.csv's columns), fractions 0..1";
+
 // Markdown for the Text dashboard: the JSON as a fenced code block, which TensorBoard's Markdown
 // (with the fenced_code extension) shows verbatim in a monospace font.
 std::string config_markdown(const std::string& json) { return "```json\n" + json + "\n```"; }
@@ -62,13 +68,13 @@ void TensorBoardLog::on_running_totals(int64_t, int64_t step, const PassTotals& 
 
 void TensorBoardLog::on_epoch_end(const EpochMetrics& metrics, int64_t, const ModelState& state) {
   if (!train_writer_) return;
-  train_writer_->write(summary_event(metrics.epoch, {scalar_value("epoch_loss", metrics.train_loss),
-                                                     scalar_value("epoch_accuracy", metrics.train_accuracy),
+  train_writer_->write(summary_event(metrics.epoch, {scalar_value("epoch_loss", metrics.train_loss, kLossNames),
+                                                     scalar_value("epoch_accuracy", metrics.train_accuracy, kAccuracyNames),
                                                      scalar_value("epoch_seconds", metrics.epoch_seconds),
                                                      scalar_value("epoch_samples_per_second", metrics.samples_per_second)}));
   write_weights(metrics.epoch, state);
-  validation_writer_->write(summary_event(metrics.epoch, {scalar_value("epoch_loss", metrics.test_loss),
-                                                          scalar_value("epoch_accuracy", metrics.test_accuracy)}));
+  validation_writer_->write(summary_event(metrics.epoch, {scalar_value("epoch_loss", metrics.test_loss, kLossNames),
+                                                          scalar_value("epoch_accuracy", metrics.test_accuracy, kAccuracyNames)}));
   if (metrics.epoch == epochs_) run_writer_->write(summary_event(0, {hparams_end_value(wall_time_now())}));
   for (EventFileWriter* writer : {run_writer_.get(), train_writer_.get(), validation_writer_.get()}) writer->flush();
 }

@@ -22,7 +22,9 @@
 //               _hparams_/session_end_info          batch size, ... (hparams) when the run starts, and
 //                                                   its end when the last epoch is done; step 0. Its
 //                                                   metrics are the runs' last epoch_* values
-// Accuracies are fractions 0..1, as Keras's are. Each epoch's events are flushed before its
+// epoch_loss and epoch_accuracy carry the tutorial's names in their description (the chart's
+// tooltip) rather than as tags of their own, which would repeat each chart. Accuracies are
+// fractions 0..1, as Keras's are. Each epoch's events are flushed before its
 // checkpoint is written, so a live TensorBoard follows.
 //
 // Resume: each start writes a new event file in each of the three directories. A resumed run

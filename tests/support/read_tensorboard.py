@@ -1,7 +1,7 @@
 """Reads a TensorBoard log directory with TensorBoard's own readers and prints what they found as
 JSON, for tests/tensorboard_reader_test.cpp to check:
 
-  {"runs": {run: {"scalars": {tag: [[step, value], ...]},
+  {"runs": {run: {"scalars": {tag: [[step, value], ...]}, "descriptions": {scalar tag: text},
                   "histograms": {tag: [[step, num, min, max, sum, bucket_total], ...]},
                   "images": {tag: [[step, width, height, png_ok], ...]}, "text": {tag: [[step, text], ...]}}},
    "raw": [[file, step, tag], ...], "files": [[file, intact], ...],
@@ -32,9 +32,13 @@ from werkzeug.wrappers import Response
 
 def read_run(accumulator):
     tags = accumulator.Tags()
-    found = {"scalars": {}, "histograms": {}, "images": {}, "text": {}}
+    found = {"scalars": {}, "descriptions": {}, "histograms": {}, "images": {}, "text": {}}
     for tag in tags["scalars"]:
         found["scalars"][tag] = [[e.step, e.value] for e in accumulator.Scalars(tag)]
+        try:
+            found["descriptions"][tag] = accumulator.SummaryMetadata(tag).summary_description
+        except KeyError:  # a tag written without metadata
+            found["descriptions"][tag] = ""
     for tag in tags["histograms"]:
         found["histograms"][tag] = [
             [e.step, e.histogram_value.num, e.histogram_value.min, e.histogram_value.max, e.histogram_value.sum,
