@@ -70,21 +70,31 @@ class PredictCommand : public ::testing::Test {
     return prediction.at("probabilities").get<std::vector<float>>();
   }
 
-  // The first 20 test digits the model knows on the raw test images (confidently, so that
-  // redrawing them is a test of the preprocessing rather than of the model's margins).
-  std::vector<int> known_digits(const fs::path& checkpoint, const Dataset& mnist) {
+  // A small model the binary trains, and which of the first 20 test digits it knows on the raw
+  // test images (confidently, so that redrawing them is a test of the preprocessing rather than
+  // of the model's margins). `indices` stays empty when training fails.
+  struct KnownDigits {
+    fs::path checkpoint;
+    Dataset mnist;
+    std::vector<int> indices;
+  };
+  KnownDigits train_and_find_known_digits() {
+    KnownDigits known;
+    known.checkpoint = t::train_small_model(scratch_.path(), /*evaluate_test_set=*/false).checkpoint;
+    if (known.checkpoint.empty()) return known;
+    known.mnist = load_dataset(TRAIN_GPU_MNIST_DIR, DatasetKind::kMnist);
     const t::CommandResult result =
-        predict(checkpoint, "--json --index 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19 " +
-                                t::shell_quote(kTestImages.string()),
+        predict(known.checkpoint, "--json --index 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19 " +
+                                      t::shell_quote(kTestImages.string()),
                 scratch_.path());
     EXPECT_EQ(result.exit_code, 0) << result.err;
     const nlohmann::json raw = json_of(result);
-    std::vector<int> known;
     for (const nlohmann::json& p : raw["predictions"]) {
       const int index = std::stoi(p["input"].get<std::string>().substr(p["input"].get<std::string>().find('[') + 1));
-      EXPECT_EQ(p["label"], mnist.test.labels[static_cast<size_t>(index)]) << "the label comes from the labels file beside";
-      if (p["predicted"] == p["label"] && p["top3"][0]["probability"].get<double>() > 0.95) known.push_back(index);
+      EXPECT_EQ(p["label"], known.mnist.test.labels[static_cast<size_t>(index)]) << "the label comes from the labels file beside";
+      if (p["predicted"] == p["label"] && p["top3"][0]["probability"].get<double>() > 0.95) known.indices.push_back(index);
     }
+    EXPECT_GE(known.indices.size(), 8u) << "the small model should know most of the first 20 digits: " << raw.dump();
     return known;
   }
 
@@ -108,11 +118,10 @@ eval::Image drawn_dark_on_light(const uint8_t* image, int offset_x, int offset_y
 }
 
 TEST_F(PredictCommand, PngsOfTestDigitsDrawnDarkOnLightInColourAreClassified) {
-  const t::SmallTrainedModel trained = t::train_small_model(scratch_.path(), /*evaluate_test_set=*/false);
-  ASSERT_FALSE(trained.checkpoint.empty());
-  const Dataset mnist = load_dataset(TRAIN_GPU_MNIST_DIR, DatasetKind::kMnist);
-  const std::vector<int> known = known_digits(trained.checkpoint, mnist);
-  ASSERT_GE(known.size(), 8u) << "the small model should know most of the first 20 digits";
+  const KnownDigits trained = train_and_find_known_digits();
+  ASSERT_GE(trained.indices.size(), 8u);
+  const Dataset& mnist = trained.mnist;
+  const std::vector<int>& known = trained.indices;
 
   std::string pictures;
   for (size_t k = 0; k < known.size(); ++k) {
@@ -188,11 +197,10 @@ eval::Image photographed(const uint8_t* image, float grain, bool colour, unsigne
 // when photographed: shaded, shaded and grainy (sd 8), and the grainy colour photo saved as a
 // quality-85 JPEG. --save-input shows what the model saw: the digit alone, on black.
 TEST_F(PredictCommand, ShadedGrainyAndJpegPhotosOfKnownDigitsKeepTheirClass) {
-  const t::SmallTrainedModel trained = t::train_small_model(scratch_.path(), /*evaluate_test_set=*/false);
-  ASSERT_FALSE(trained.checkpoint.empty());
-  const Dataset mnist = load_dataset(TRAIN_GPU_MNIST_DIR, DatasetKind::kMnist);
-  const std::vector<int> known = known_digits(trained.checkpoint, mnist);
-  ASSERT_GE(known.size(), 8u) << "the small model should know most of the first 20 digits";
+  const KnownDigits trained = train_and_find_known_digits();
+  ASSERT_GE(trained.indices.size(), 8u);
+  const Dataset& mnist = trained.mnist;
+  const std::vector<int>& known = trained.indices;
 
   std::string pictures;
   for (const int index : known) {
