@@ -55,6 +55,7 @@ std::vector<float> to_gray(const RgbaPicture& picture, std::vector<std::string>&
   std::string description = size_text(picture.width, picture.height) + (picture.colour ? " colour" : " grayscale") +
                              (picture.alpha ? " with alpha" : "") + (picture.bits == 16 ? ", 16-bit read as 8" : "");
   if (picture.colour) description += " -> gray by luma (0.299 R + 0.587 G + 0.114 B)";
+  if (!picture.turned.empty()) steps.push_back(picture.turned);
   steps.push_back(description);
   if (transparent) {
     if (opaque == 0) throw Error("no digit found: the picture is fully transparent");

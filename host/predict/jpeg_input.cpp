@@ -11,6 +11,7 @@
 
 #include "host/common/error.h"
 #include "host/common/regular_file.h"
+#include "host/predict/exif_orientation.h"
 
 namespace train_gpu::predict {
 
@@ -38,7 +39,7 @@ enum class Decoded { kOk, kLibjpegError, kTooLarge };
 
 // Only C objects live in this frame, so the longjmp out of libjpeg skips no destructor; the
 // picture is the caller's and is only resized between libjpeg calls.
-Decoded decode(const std::vector<uint8_t>& bytes, RgbaPicture& picture, JumpingErrors& errors) {
+Decoded decode(const std::vector<uint8_t>& bytes, RgbaPicture& picture, int& orientation, JumpingErrors& errors) {
   jpeg_decompress_struct info;
   info.err = jpeg_std_error(&errors.manager);
   errors.manager.error_exit = jump_back;
@@ -49,7 +50,11 @@ Decoded decode(const std::vector<uint8_t>& bytes, RgbaPicture& picture, JumpingE
   }
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_save_markers(&info, JPEG_APP0 + 1, 0xFFFF);  // APP1: Exif, for the orientation
   jpeg_read_header(&info, TRUE);
+  for (jpeg_saved_marker_ptr marker = info.marker_list; marker != nullptr; marker = marker->next) {
+    if (marker->marker == JPEG_APP0 + 1) orientation = exif_orientation(marker->data, marker->data_length);
+  }
   picture.width = static_cast<int>(info.image_width);
   picture.height = static_cast<int>(info.image_height);
   if (int64_t{info.image_width} * int64_t{info.image_height} > kMaxPicturePixels) {
@@ -77,8 +82,12 @@ RgbaPicture read_jpeg_rgba(const std::filesystem::path& file) {
   const std::vector<uint8_t> bytes = read_regular_file(file, "a JPEG picture");
   RgbaPicture picture;
   JumpingErrors errors{};
-  switch (decode(bytes, picture, errors)) {
+  int orientation = 1;
+  switch (decode(bytes, picture, orientation, errors)) {
     case Decoded::kOk:
+      if (orientation == 1) return picture;
+      picture = upright(picture, orientation);
+      picture.turned = orientation_text(orientation) + " (Exif orientation " + std::to_string(orientation) + ")";
       return picture;
     case Decoded::kLibjpegError:
       throw Error(file.string() + ": not a readable JPEG (libjpeg: " + errors.message + ")");

@@ -3,7 +3,8 @@
 // calling error_exit, whose default prints and calls exit(); ours jumps back (longjmp) to the
 // reader, which turns the reason into an Error naming the file. Warnings (a truncated or
 // damaged stream, which libjpeg would otherwise pad with grey and accept) are errors too: a
-// picture the model sees only half of would be predicted as if it were whole.
+// picture the model sees only half of would be predicted as if it were whole. A photo whose
+// Exif data says how to turn it upright is turned so (exif_orientation.h), as viewers show it.
 #pragma once
 
 #include <filesystem>
