@@ -78,8 +78,10 @@ Decoded decode(const std::vector<uint8_t>& bytes, RgbaPicture& picture, int& ori
 }  // namespace
 
 RgbaPicture read_jpeg_rgba(const std::filesystem::path& file) {
-  // The bytes outlive the decoder, which reads them in place (jpeg_mem_src).
-  const std::vector<uint8_t> bytes = read_regular_file(file, "a JPEG picture");
+  return decode_jpeg_rgba(read_regular_file(file, "a JPEG picture"), file.string());
+}
+
+RgbaPicture decode_jpeg_rgba(const std::vector<uint8_t>& bytes, const std::string& name) {
   RgbaPicture picture;
   JumpingErrors errors{};
   int orientation = 1;
@@ -90,11 +92,11 @@ RgbaPicture read_jpeg_rgba(const std::filesystem::path& file) {
       picture.turned = orientation_text(orientation) + " (Exif orientation " + std::to_string(orientation) + ")";
       return picture;
     case Decoded::kLibjpegError:
-      throw Error(file.string() + ": not a readable JPEG (libjpeg: " + errors.message + ")");
+      throw Error(name + ": not a readable JPEG (libjpeg: " + errors.message + ")");
     case Decoded::kTooLarge:
       break;
   }
-  throw Error(file.string() + ": " + std::to_string(picture.width) + "x" + std::to_string(picture.height) +
+  throw Error(name + ": " + std::to_string(picture.width) + "x" + std::to_string(picture.height) +
               " pixels; predict reads pictures of up to " + std::to_string(kMaxPicturePixels) + " pixels");
 }
 

@@ -7,7 +7,10 @@
 // Exif data says how to turn it upright is turned so (exif_orientation.h), as viewers show it.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "host/predict/png_input.h"
 
@@ -17,5 +20,8 @@ namespace train_gpu::predict {
 // and YCbCr/RGB JPEGs are read; CMYK, a damaged or truncated file, or a picture over
 // kMaxPicturePixels is an Error "FILE: ..." with libjpeg's reason.
 RgbaPicture read_jpeg_rgba(const std::filesystem::path& file);
+
+// The same for JPEG bytes already read; errors are "NAME: ..." (the fuzz target's entry).
+RgbaPicture decode_jpeg_rgba(const std::vector<uint8_t>& bytes, const std::string& name);
 
 }  // namespace train_gpu::predict
