@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,50 @@ TEST(NormalizeDigit, DarkBarOnWhiteBecomesALightBar20PixelsTallCentred) {
   EXPECT_EQ(bottom - top + 1, 20);
   EXPECT_EQ(top, 5);
   EXPECT_EQ(left, 12);
+}
+
+TEST(NormalizeDigit, ShadedPaperIsSubtractedSoTheBoxIsTheStrokesAlone) {
+  // Issue 24's page: paper shaded from 230 (top) to 170 (bottom), a grey (90) 10x40 bar at
+  // (45,30). Without the paper model, the darker lower half passes the stroke threshold once
+  // inverted and stretched, and the box grows to the picture's bottom edge.
+  RgbaPicture shaded = picture(100, 100, 0, 45, 30, 10, 40, 90);
+  for (int y = 0; y < 100; ++y) {
+    for (int x = 0; x < 100; ++x) {
+      uint8_t* pixel = shaded.pixels.data() + (static_cast<size_t>(y) * 100 + x) * 4;
+      if (pixel[0] == 0) pixel[0] = pixel[1] = pixel[2] = static_cast<uint8_t>(std::lround(230.0 - 60.0 * y / 99.0));
+    }
+  }
+  const NormalizedDigit digit = normalize_digit(shaded);
+  EXPECT_TRUE(mentions(digit, "uneven or grainy paper (levels vary by 60 across it, grain sd 0)")) << all_steps(digit);
+  EXPECT_TRUE(mentions(digit, "bounding box 10x40 at (45,30) scaled to 5x20")) << all_steps(digit);
+  int lit = 0;
+  for (const uint8_t value : digit.pixels) lit += value > 0 ? 1 : 0;
+  EXPECT_EQ(lit, 5 * 20) << "only the bar: " << all_steps(digit);
+}
+
+TEST(NormalizeDigit, GrainIsNotInkAndGrainAloneIsNoDigit) {
+  // Seeded normal grain of sd 10 on even paper of 200, with and without a 12x40 bar of 60. On
+  // the old path the grain's peaks pass the stroke threshold (10% of the stretched range, about
+  // 2.5 sds) all over the picture and the box is the whole picture.
+  std::mt19937 random(5);
+  std::normal_distribution<float> grain(0.0f, 10.0f);
+  RgbaPicture page = picture(80, 80, 200, 30, 20, 12, 40, 60), blank = picture(80, 80, 200, 0, 0, 0, 0, 0);
+  for (RgbaPicture* p : {&page, &blank}) {
+    for (size_t i = 0; i < p->pixels.size(); i += 4) {
+      const float value = std::clamp(p->pixels[i] + grain(random), 0.0f, 255.0f);
+      p->pixels[i] = p->pixels[i + 1] = p->pixels[i + 2] = static_cast<uint8_t>(std::lround(value));
+    }
+  }
+  const NormalizedDigit digit = normalize_digit(page);
+  EXPECT_TRUE(mentions(digit, "grain sd 10)")) << all_steps(digit);
+  EXPECT_TRUE(mentions(digit, "bounding box 12x40 at (30,20)")) << all_steps(digit);
+  t::expect_contains(t::error_of([&] { normalize_digit(blank); }), "no digit found: nothing stands out of the paper (its grain sd 10");
+}
+
+TEST(NormalizeDigit, EvenCleanPaperSkipsThePaperModel) {
+  // Uniform paper of any level is the old path, step for step (clean drawings predict as before).
+  const NormalizedDigit digit = normalize_digit(picture(80, 80, 200, 30, 20, 12, 40, 60));
+  for (const std::string& step : digit.steps) EXPECT_EQ(step.find("paper"), std::string::npos) << step;
 }
 
 TEST(NormalizeDigit, LightOnDarkIsKeptAndGrayLevelsAreStretched) {

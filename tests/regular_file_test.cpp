@@ -82,7 +82,7 @@ TEST(RegularFile, EveryReaderOfUserFilesRefusesAFifoAtOnce) {
          const std::vector<predict::PredictInput> inputs = predict::load_predict_inputs(f, {});
          if (inputs.size() == 1 && !inputs[0].error.empty()) throw Error(inputs[0].error);
        },
-       "expected a PNG, a .npy array or an IDX images file"},
+       "expected a PNG or JPEG picture, a .npy array or an IDX images file"},
   };
   for (const Case& c : cases) {
     const fs::path fifo = make_fifo(dir / c.name);

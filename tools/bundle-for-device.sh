@@ -7,7 +7,7 @@
 #     BUNDLE_DIR  where the bundle goes             (default: build/device-bundle, ignored by git)
 #
 # The bundle holds: bin/train_gpu and bin/tests/* (stripped), lib/ with every shared library
-# they load that the GPU node may lack (oneDNN, libgomp, libpng, libcrypto, protobuf, ONNX's
+# they load that the GPU node may lack (oneDNN, libgomp, libpng, libjpeg, libcrypto, protobuf, ONNX's
 # libonnx_proto and libonnx (the ONNX tests' checker), cudart ...; never libc/libstdc++/libz, the
 # driver's libcuda, or cuDNN/cuBLAS, which are too large and which the node has), data/mnist/
 # (the .gz files, for the tests and the training run) and manifest.env with the absolute paths

@@ -5,10 +5,12 @@
 # Usage: sudo tools/install-deps.sh        (as root, sudo is not needed)
 set -euo pipefail
 
+# libjpeg-dev is libjpeg-turbo's on both Debian (libjpeg62-turbo-dev) and Ubuntu
+# (libjpeg-turbo8-dev), where the -turbo package names differ.
 packages=(
   cmake ninja-build g++ git pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev libpng-dev libssl-dev
+  zlib1g-dev libpng-dev libjpeg-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libdnnl-dev
   libprotobuf-dev protobuf-compiler libonnx-dev
   python3 python3-numpy python3-matplotlib python3-venv

@@ -1,7 +1,8 @@
 // `train_gpu predict --checkpoint FILE IMAGE...`: the trained model asked about new images -- PNG
-// pictures of digits, .npy arrays, IDX files (host/predict/predict_inputs.h). Prints the class and
-// the top-3 probabilities per image, or JSON with --json. An image that cannot be read is one
-// error line; the others are still predicted, and the exit status is 1.
+// or JPEG pictures of digits, .npy arrays, IDX files (host/predict/predict_inputs.h). Prints the
+// class and the top-3 probabilities per image, or JSON with --json; --save-input writes the 28x28
+// each prediction saw (host/predict/saved_inputs.h). An image that cannot be read is one error
+// line; the others are still predicted, and the exit status is 1.
 #include <algorithm>
 #include <iostream>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "host/model/backend_factory.h"
 #include "host/predict/predict_inputs.h"
 #include "host/predict/prediction_report.h"
+#include "host/predict/saved_inputs.h"
 
 namespace train_gpu::cli {
 
@@ -29,6 +31,7 @@ struct PredictOptions {
   std::vector<std::string> images;
   std::vector<int64_t> indices;
   bool json = false;
+  std::string save_input;  // directory for the 28x28 pictures the model saw; empty: none
   DeviceOptions device;
 };
 
@@ -61,6 +64,7 @@ std::vector<float> probabilities_of(const std::vector<const predict::PredictInpu
 void run_predict(const PredictOptions& options) {
   // With --json, stdout carries the JSON document alone.
   std::ostream& log = options.json ? std::cerr : std::cout;
+  if (!options.save_input.empty()) predict::prepare_saved_inputs_directory(options.save_input);
   const ModelWeights weights = load_weights_for_command(options.checkpoint, log);
   const std::string& dataset = weights.checkpoint.metadata.dataset;
   const std::vector<std::string>& names = class_names(parse_dataset_kind(dataset.empty() ? "mnist" : dataset));
@@ -70,6 +74,7 @@ void run_predict(const PredictOptions& options) {
     std::vector<predict::PredictInput> more = predict::load_predict_inputs(image, options.indices);
     inputs.insert(inputs.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }
+  if (!options.save_input.empty()) predict::save_inputs(options.save_input, inputs);
   std::vector<const predict::PredictInput*> usable;
   for (const predict::PredictInput& input : inputs) {
     if (input.error.empty()) usable.push_back(&input);
@@ -119,23 +124,28 @@ void add_predict_command(CLI::App& app) {
   auto options = std::make_shared<PredictOptions>();
   CLI::App* command = app.add_subcommand(
       "predict",
-      "Ask a trained model about images: PNG pictures of digits (any size, colour or gray, alpha; made to look\n"
-      "like MNIST digits: inverted when dark on light, the digit scaled into 20x20 and centred in 28x28 by its\n"
-      "centre of mass, each step printed), .npy arrays of 28x28 images or IDX files. Prints the class and the\n"
-      "top-3 probabilities per image; an unreadable image is one error line, the rest still run");
+      "Ask a trained model about images: PNG or JPEG pictures of digits (any size, colour or gray, alpha; made\n"
+      "to look like MNIST digits: inverted when dark on light, uneven or grainy paper fitted and subtracted,\n"
+      "the digit scaled into 20x20 and centred in 28x28 by its centre of mass, each step printed), .npy arrays\n"
+      "of 28x28 images or IDX files. Prints the class and the top-3 probabilities per image; an unreadable\n"
+      "image is one error line, the rest still run");
   command->add_option("--checkpoint", options->checkpoint,
                       "Checkpoint (.safetensors): train_gpu's, or a PyTorch state_dict of the model")
       ->required()
       ->check(CLI::ExistingFile);
-  command->add_option("images", options->images, "PNG, .npy or IDX images files")->required();
+  command->add_option("images", options->images, "PNG or JPEG pictures, .npy arrays or IDX images files")->required();
   command->add_option("--index", options->indices,
                       "Which images of each multi-image file (IDX, an (N,28,28) .npy) to predict, e.g. --index 0,7,42 [default: all];\n"
-                      "a single-image file (PNG, a (28,28) .npy) is predicted as it is, and its preprocessing says --index did not apply")
+                      "a single-image file (PNG, JPEG, a (28,28) .npy) is predicted as it is, and its preprocessing says --index did not apply")
       ->delimiter(',')
       ->allow_extra_args(false)  // one word per --index, so the image files after it stay images
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->check(whole_number_at_least(0));
   command->add_flag("--json", options->json, "Print one JSON document (progress and errors go to stderr)");
+  command->add_option("--save-input", options->save_input,
+                      "Write the 28x28 picture each prediction saw, as PNG, into DIR (created; a new or empty\n"
+                      "directory), named POSITION-NAME.png: digit.jpg first -> 0-digit.png, x.npy[3] second -> 1-x-3.png")
+      ->option_text("DIR");
   add_device_options(*command, options->device);
   command->callback([options] { run_predict(*options); });
 }

@@ -18,6 +18,7 @@ struct RgbaPicture {
   bool colour = false;          // the file had colour channels (else grayscale)
   bool alpha = false;           // the file had an alpha channel or a transparent colour
   int bits = 8;                 // bits per channel in the file: 8, or 16 (converted to 8)
+  std::string turned;           // how it was turned upright (a JPEG's Exif orientation); empty if not
 };
 
 // Largest picture read: 8,192 x 8,192 pixels (256 MB as RGBA). Beyond that a digit photo is

@@ -10,6 +10,7 @@
 #include "host/eval/npy_reader.h"
 #include "host/model/model_spec.h"
 #include "host/predict/digit_normalizer.h"
+#include "host/predict/jpeg_input.h"
 #include "host/predict/png_input.h"
 
 namespace train_gpu::predict {
@@ -19,8 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 constexpr int kSide = model::kImageSide;
 constexpr size_t kPixels = model::kImagePixels;
+constexpr const char* kWhatPredictReads = "a PNG or JPEG picture, a .npy array or an IDX images file";
 
-enum class FileKind { kPng, kNpy, kIdxImages, kIdxLabels, kIdxOther, kGzip, kEmpty, kUnknown };
+enum class FileKind { kPng, kJpeg, kNpy, kIdxImages, kIdxLabels, kIdxOther, kGzip, kEmpty, kUnknown };
 
 // The element type an IDX magic's third byte names (the IDX format's table); empty when none.
 std::string idx_element_type(unsigned char code) {
@@ -37,10 +39,12 @@ std::string idx_element_type(unsigned char code) {
 
 // What `file` is, by its first bytes; `head` receives up to 8 of them.
 FileKind sniff(const fs::path& file, unsigned char (&head)[8]) {
-  const RegularFile opened = open_regular_file(file, "a PNG, a .npy array or an IDX images file");
+  const RegularFile opened = open_regular_file(file, kWhatPredictReads);
   const size_t got = read_up_to(opened.descriptor.get(), head, sizeof head, file);
   if (got == 0) return FileKind::kEmpty;
   if (got == 8 && std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0) return FileKind::kPng;
+  // SOI then the first marker's 0xFF: every JPEG (JFIF, Exif, raw) starts so.
+  if (got >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) return FileKind::kJpeg;
   if (got >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) return FileKind::kNpy;
   if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) return FileKind::kGzip;
   if (got >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 && head[3] == 0x03) return FileKind::kIdxImages;
@@ -86,16 +90,18 @@ void note_index_for_single_image(PredictInput& input, const std::vector<int64_t>
   input.steps.insert(input.steps.begin(), what + " holds one image: --index applies to multi-image files only");
 }
 
-std::vector<PredictInput> png_inputs(const fs::path& file, const std::vector<int64_t>& indices) {
+// A PNG or JPEG picture, read by `read` into RGBA and made to look like an MNIST digit.
+std::vector<PredictInput> picture_inputs(const fs::path& file, const std::vector<int64_t>& indices,
+                                         RgbaPicture (*read)(const fs::path&), const std::string& what) {
   PredictInput input;
   input.name = file.filename().string();
   try {
-    NormalizedDigit digit = normalize_digit(read_png_rgba(file));
+    NormalizedDigit digit = normalize_digit(read(file));
     input.pixels = std::move(digit.pixels);
     input.steps = std::move(digit.steps);
-    note_index_for_single_image(input, indices, "a PNG");
+    note_index_for_single_image(input, indices, what);
   } catch (const Error& e) {
-    // read_png_rgba names the file already; normalize_digit's messages do not.
+    // The readers name the file already; normalize_digit's messages do not.
     const std::string message = e.what();
     input.error = message.rfind(file.string(), 0) == 0 ? message : file.string() + ": " + message;
   }
@@ -223,7 +229,9 @@ std::vector<PredictInput> load_predict_inputs(const fs::path& file, const std::v
     unsigned char head[8] = {};
     switch (sniff(file, head)) {
       case FileKind::kPng:
-        return png_inputs(file, indices);
+        return picture_inputs(file, indices, read_png_rgba, "a PNG");
+      case FileKind::kJpeg:
+        return picture_inputs(file, indices, read_jpeg_rgba, "a JPEG");
       case FileKind::kNpy:
         return npy_inputs(file, indices);
       case FileKind::kIdxImages:
@@ -247,7 +255,7 @@ std::vector<PredictInput> load_predict_inputs(const fs::path& file, const std::v
       case FileKind::kUnknown:
         break;
     }
-    throw Error(file.string() + ": not a PNG, a .npy array or an IDX images file");
+    throw Error(file.string() + ": not " + kWhatPredictReads);
   } catch (const Error& e) {
     return {failed(file.filename().string(), e.what())};
   }

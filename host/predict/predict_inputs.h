@@ -3,6 +3,7 @@
 // name:
 //   PNG     any size, grayscale or colour, alpha: made to look like an MNIST digit
 //           (digit_normalizer.h);
+//   JPEG    the same, through libjpeg (jpeg_input.h);
 //   .npy    (28,28), (N,28,28), (N,1,28,28), (N,28,28,1) or (N,784); uint8 as is, float in [0,1]
 //           (the tutorial's x / 255) scaled by 255, float in [0,255] rounded; taken to be
 //           MNIST-style already (light digit on black, centred), so nothing else is done;
@@ -12,7 +13,7 @@
 //           A labels file there that cannot be used (damaged, another count) is ignored, and
 //           each image's steps say so and why: the labels are optional, the images are not.
 // `indices` picks images of a multi-image file (.npy with N, IDX); empty means all of them. A
-// single-image file (PNG, a (28,28) .npy) is predicted as it is, and with indices its first step
+// single-image file (PNG, JPEG, a (28,28) .npy) is predicted as it is, and with indices its first step
 // says that --index did not apply to it.
 // A file that cannot be used gives one input with an error (a FIFO, a directory, an IDX file of
 // another type, an array of no images: each named for what it is); an index outside a file gives
