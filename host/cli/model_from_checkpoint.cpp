@@ -13,8 +13,8 @@ void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions&
   command.add_option("--out", options.out,
                      "Output directory [default: RUN/evaluation for the newest of RUN/checkpoints/* on the test split, else "
                      "RUN/evaluation/<name>[-train]; ./evaluation for a checkpoint outside a run]");
-  add_data_options(command, options.data);
-  add_device_options(command, options.device);
+  add_data_options(command, options.data, /*checkpoint_dataset=*/true);
+  add_device_options(command, options.device, DeviceFlags::kInference);
 }
 
 ModelWeights load_weights_for_command(const std::filesystem::path& file, std::ostream& out) {

@@ -277,7 +277,7 @@ TrainResult Trainer::run() {
       result.stop_signal = StopSignal::received();
       out_ << "\nstopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " at epoch " << epoch + 1
            << ", batch " << stop_at.batches_into_epoch << "/" << batches_per_epoch_ << "; checkpoint written to "
-           << file.string() << "\nresume with: train_gpu --resume " << config_.run_dir.string() << " (and the same options)\n";
+           << file.string() << "\nresume with: train_gpu --resume " << config_.run_dir.string() << "\n";
       return result;
     }
     position = Position{};
@@ -324,7 +324,7 @@ TrainResult Trainer::run() {
       result.stop_signal = StopSignal::received();
       out_ << "stopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " after epoch " << epoch + 1
            << "; checkpoint written to " << result.last_checkpoint.string()
-           << "\nresume with: train_gpu --resume " << config_.run_dir.string() << " (and the same options)\n";
+           << "\nresume with: train_gpu --resume " << config_.run_dir.string() << "\n";
       return result;
     }
   }
