@@ -33,8 +33,8 @@ ModelWeights load_weights_for_command(const std::filesystem::path& file, std::os
 }
 
 std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,
-                                                       bool dataset_given, const DeviceOptions& device, std::ostream& out,
-                                                       int max_batch) {
+                                                       bool dataset_given, const DeviceOptions& device, Split split,
+                                                       std::ostream& out, int max_batch) {
   auto loaded = std::make_unique<LoadedModel>();
   const ModelWeights weights = load_weights_for_command(checkpoint_file, out);
   loaded->checkpoint = weights.checkpoint;
@@ -55,9 +55,12 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
     }
   }
   out << "dataset " << data.dataset << ":\n";
-  loaded->dataset = load_dataset_from_options(data, out);
+  const bool test_only = split == Split::kTest;
+  loaded->dataset = load_dataset_from_options(data, out, test_only ? DatasetSplits::kTestOnly : DatasetSplits::kBoth);
   loaded->backend = make_backend(parse_device(device.device), backend_options_from(device, max_batch), out);
-  loaded->backend->attach_data(loaded->dataset.train, loaded->dataset.test);
+  // Without training images the test split stands in for them: the backends' loaders are built
+  // for two non-empty splits, and nothing here reads the train side.
+  loaded->backend->attach_data(test_only ? loaded->dataset.test : loaded->dataset.train, loaded->dataset.test);
   loaded->backend->set_state(loaded->checkpoint.state);
   return loaded;
 }

@@ -99,8 +99,8 @@ std::filesystem::path data_directory(const DataOptions& options) {
   return options.data_dir.empty() ? default_data_dir(parse_dataset_kind(options.dataset)) : std::filesystem::path(options.data_dir);
 }
 
-Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out) {
-  Dataset dataset = load_dataset(data_directory(options), parse_dataset_kind(options.dataset));
+Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out, DatasetSplits splits) {
+  Dataset dataset = load_dataset(data_directory(options), parse_dataset_kind(options.dataset), splits);
   for (const DatasetFile& file : dataset.files) {
     out << "  " << file.path.string() << ": " << (file.recognized.empty() ? "unrecognized " + file.role : file.recognized)
         << "\n";

@@ -57,7 +57,8 @@ std::pair<int64_t, int64_t> parse_step_range(const std::string& text);
 std::filesystem::path data_directory(const DataOptions& options);
 
 // Loads the dataset the options name, applies the limits, and prints one line per file.
-Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out);
+Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out,
+                                  DatasetSplits splits = DatasetSplits::kBoth);
 
 // BackendOptions from the device flags (the Adam settings are the caller's).
 BackendOptions backend_options_from(const DeviceOptions& options, int max_batch);

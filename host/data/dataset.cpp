@@ -125,31 +125,40 @@ const std::vector<std::string>& class_names(DatasetKind kind) {
   return kind == DatasetKind::kMnist ? digits : fashion;
 }
 
-Dataset load_dataset(const fs::path& directory, DatasetKind kind) {
+Dataset load_dataset(const fs::path& directory, DatasetKind kind, DatasetSplits splits) {
   check_directory(directory, kind);
-  // Every file is looked up before any is read, so a missing one is reported at once.
-  const fs::path train_images = find_idx_file(directory, "train-images", 3, "train images");
-  const fs::path train_labels = find_idx_file(directory, "train-labels", 1, "train labels");
-  const fs::path test_images = find_idx_file(directory, "t10k-images", 3, "test images");
-  const fs::path test_labels = find_idx_file(directory, "t10k-labels", 1, "test labels");
-
-  // The test split (1/6 of the bytes) decodes on a second thread while this one does the train
-  // split; an Error there is rethrown by get(), after the train split's own checks.
-  std::future<Split> test_future = std::async(std::launch::async, load_split, test_images, test_labels);
-  Split train = load_split(train_images, train_labels);
-  Split test = test_future.get();
-
   Dataset dataset;
   dataset.kind = kind;
-  dataset.files = {
-      {"train images", train_images, train.images.sha256, ""},
-      {"train labels", train_labels, train.labels.sha256, ""},
-      {"test images", test_images, test.images.sha256, ""},
-      {"test labels", test_labels, test.labels.sha256, ""},
-  };
+  if (splits == DatasetSplits::kTestOnly) {
+    const fs::path test_images = find_idx_file(directory, "t10k-images", 3, "test images");
+    const fs::path test_labels = find_idx_file(directory, "t10k-labels", 1, "test labels");
+    Split test = load_split(test_images, test_labels);
+    dataset.files = {{"test images", test_images, test.images.sha256, ""}, {"test labels", test_labels, test.labels.sha256, ""}};
+    dataset.test = to_image_set(std::move(test));
+    dataset.train.rows = dataset.test.rows;  // an empty split of the same shape
+    dataset.train.cols = dataset.test.cols;
+  } else {
+    // Every file is looked up before any is read, so a missing one is reported at once.
+    const fs::path train_images = find_idx_file(directory, "train-images", 3, "train images");
+    const fs::path train_labels = find_idx_file(directory, "train-labels", 1, "train labels");
+    const fs::path test_images = find_idx_file(directory, "t10k-images", 3, "test images");
+    const fs::path test_labels = find_idx_file(directory, "t10k-labels", 1, "test labels");
+
+    // The test split (1/6 of the bytes) decodes on a second thread while this one does the train
+    // split; an Error there is rethrown by get(), after the train split's own checks.
+    std::future<Split> test_future = std::async(std::launch::async, load_split, test_images, test_labels);
+    Split train = load_split(train_images, train_labels);
+    Split test = test_future.get();
+    dataset.files = {
+        {"train images", train_images, train.images.sha256, ""},
+        {"train labels", train_labels, train.labels.sha256, ""},
+        {"test images", test_images, test.images.sha256, ""},
+        {"test labels", test_labels, test.labels.sha256, ""},
+    };
+    dataset.train = to_image_set(std::move(train));
+    dataset.test = to_image_set(std::move(test));
+  }
   for (DatasetFile& file : dataset.files) file.recognized = recognize(file.sha256, kind, file.role);
-  dataset.train = to_image_set(std::move(train));
-  dataset.test = to_image_set(std::move(test));
   return dataset;
 }
 

@@ -35,7 +35,13 @@ struct Dataset {
   std::vector<DatasetFile> files;  // train images, train labels, test images, test labels
 };
 
-// Loads and validates all four files; any problem is an Error naming the file and what is wrong.
-Dataset load_dataset(const std::filesystem::path& directory, DatasetKind kind);
+// Which splits a command needs: evaluating the test split has no use for the 60,000 training
+// images, whose decoding and sha256 take most of the load.
+enum class DatasetSplits { kBoth, kTestOnly };
+
+// Loads and validates the split files (all four, or only the two test files, leaving `train`
+// empty); any problem is an Error naming the file and what is wrong.
+Dataset load_dataset(const std::filesystem::path& directory, DatasetKind kind,
+                     DatasetSplits splits = DatasetSplits::kBoth);
 
 }  // namespace train_gpu
