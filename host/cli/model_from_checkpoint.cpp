@@ -25,9 +25,10 @@ ModelWeights load_weights_for_command(const std::filesystem::path& file, std::os
            "and dataset unknown)\n";
   } else {
     const CheckpointMetadata& meta = weights.checkpoint.metadata;
+    const auto idx_name = meta.extra.find("dataset_name");
     out << "checkpoint " << file.string() << ": epoch " << meta.epoch << ", step "
         << with_thousands(weights.checkpoint.state.step) << ", trained on " << (meta.dataset.empty() ? "?" : meta.dataset)
-        << "\n";
+        << (idx_name == meta.extra.end() ? "" : " (" + idx_name->second + ")") << "\n";
   }
   return weights;
 }
@@ -52,6 +53,14 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
     } else if (data.dataset != trained_on) {
       throw Error(checkpoint_file.string() + " was trained on " + trained_on + ", but --dataset is " + data.dataset +
                   "; drop --dataset or pass --dataset " + trained_on);
+    }
+    const auto idx_name = loaded->checkpoint.metadata.extra.find("dataset_name");
+    if (trained_on == dataset_kind_name(DatasetKind::kIdx) && idx_name != loaded->checkpoint.metadata.extra.end()) {
+      if (data.data_dir.empty()) {
+        throw Error(checkpoint_file.string() + " was trained on the idx set '" + idx_name->second +
+                    "', which has no default directory: give --data-dir, the directory holding its four IDX files");
+      }
+      if (data.dataset_name.empty()) data.dataset_name = idx_name->second;
     }
   }
   out << "dataset " << data.dataset << ":\n";

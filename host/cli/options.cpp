@@ -12,12 +12,16 @@ namespace train_gpu::cli {
 
 void add_data_options(CLI::App& command, DataOptions& options, bool checkpoint_dataset) {
   CLI::Option* dataset = command.add_option("--dataset", options.dataset,
-                                            checkpoint_dataset ? "Dataset: mnist or fashion-mnist [default: the checkpoint's]"
-                                                               : "Dataset: mnist or fashion-mnist");
-  dataset->check(CLI::IsMember({"mnist", "fashion-mnist"}));
+                                            checkpoint_dataset ? "Dataset: mnist, fashion-mnist or idx [default: the checkpoint's]"
+                                                               : "Dataset: mnist, fashion-mnist, or idx: another set of 28x28 "
+                                                                 "images in 10 classes in the MNIST file layout (needs --data-dir)");
+  dataset->check(CLI::IsMember({"mnist", "fashion-mnist", "idx"}));
   if (!checkpoint_dataset) dataset->capture_default_str();
   command.add_option("--data-dir", options.data_dir,
                      "Directory with the four IDX files (.gz or raw) [default: ./data/mnist or ./data/fashion-mnist]");
+  command.add_option("--dataset-name", options.dataset_name,
+                     "With --dataset idx: the set's name, recorded in checkpoints and config.json [default: the "
+                     "--data-dir directory's name]");
   command.add_option("--limit-train", options.limit_train, "Use only the first N training images (0: all)")
       ->check(whole_number_at_least(0));
   command.add_option("--limit-test", options.limit_test, "Use only the first N test images (0: all)")
@@ -100,7 +104,17 @@ std::filesystem::path data_directory(const DataOptions& options) {
 }
 
 Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out, DatasetSplits splits) {
-  Dataset dataset = load_dataset(data_directory(options), parse_dataset_kind(options.dataset), splits);
+  const DatasetKind kind = parse_dataset_kind(options.dataset);
+  if (kind != DatasetKind::kIdx && !options.dataset_name.empty()) {
+    throw Error("--dataset-name '" + options.dataset_name + "' names an idx set; give it with --dataset idx, or drop it");
+  }
+  const std::filesystem::path directory = data_directory(options);
+  Dataset dataset = load_dataset(directory, kind, splits);
+  if (kind == DatasetKind::kIdx) {
+    dataset.name = options.dataset_name.empty() ? std::filesystem::absolute(directory).lexically_normal().filename().string()
+                                                : options.dataset_name;
+    if (dataset.name.empty()) dataset.name = "idx";  // --data-dir / has no name of its own
+  }
   for (const DatasetFile& file : dataset.files) {
     out << "  " << file.path.string() << ": " << (file.recognized.empty() ? "unrecognized " + file.role : file.recognized)
         << "\n";

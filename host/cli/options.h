@@ -15,6 +15,7 @@ namespace train_gpu::cli {
 struct DataOptions {
   std::string dataset = "mnist";
   std::string data_dir;          // empty: default_data_dir(dataset)
+  std::string dataset_name;      // --dataset idx: the set's name; empty: the directory's name
   int64_t limit_train = 0;       // 0: all
   int64_t limit_test = 0;        // 0: all
 };

@@ -102,6 +102,7 @@ void apply_run_settings(const Json& run_config, const fs::path& config_file, con
   run.take("/training/optimizer/epsilon", {"--epsilon"}, options.adam.epsilon);
   run.take("/dataset/name", {"--dataset"}, options.data.dataset);
   run.take("/dataset/directory", {"--data-dir"}, options.data.data_dir);
+  run.take("/dataset/dataset_name", {"--dataset-name"}, options.data.dataset_name);
   run.take("/settings/limit_train", {"--limit-train"}, options.data.limit_train);
   run.take("/settings/limit_test", {"--limit-test"}, options.data.limit_test);
   DeviceOptions& device = options.device;

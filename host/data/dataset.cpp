@@ -109,20 +109,40 @@ ImageSet to_image_set(Split&& split) {
 DatasetKind parse_dataset_kind(const std::string& name) {
   if (name == "mnist") return DatasetKind::kMnist;
   if (name == "fashion-mnist") return DatasetKind::kFashionMnist;
-  throw Error("unknown dataset '" + name + "': expected mnist or fashion-mnist");
+  if (name == "idx") return DatasetKind::kIdx;
+  throw Error("unknown dataset '" + name + "': expected mnist, fashion-mnist or idx (another 28x28 10-class set in IDX files)");
 }
 
-std::string dataset_kind_name(DatasetKind kind) { return kind == DatasetKind::kMnist ? "mnist" : "fashion-mnist"; }
+std::string dataset_kind_name(DatasetKind kind) {
+  switch (kind) {
+    case DatasetKind::kMnist: return "mnist";
+    case DatasetKind::kFashionMnist: return "fashion-mnist";
+    case DatasetKind::kIdx: break;
+  }
+  return "idx";
+}
 
-std::string dataset_display_name(DatasetKind kind) { return kind == DatasetKind::kMnist ? "MNIST" : "Fashion-MNIST"; }
+std::string dataset_display_name(DatasetKind kind) {
+  switch (kind) {
+    case DatasetKind::kMnist: return "MNIST";
+    case DatasetKind::kFashionMnist: return "Fashion-MNIST";
+    case DatasetKind::kIdx: break;
+  }
+  return "IDX";
+}
 
-fs::path default_data_dir(DatasetKind kind) { return fs::path("data") / dataset_kind_name(kind); }
+fs::path default_data_dir(DatasetKind kind) {
+  if (kind == DatasetKind::kIdx) {
+    throw Error("--dataset idx has no default directory: give --data-dir, the directory holding the set's four IDX files");
+  }
+  return fs::path("data") / dataset_kind_name(kind);
+}
 
 const std::vector<std::string>& class_names(DatasetKind kind) {
   static const std::vector<std::string> digits{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
   static const std::vector<std::string> fashion{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  return kind == DatasetKind::kMnist ? digits : fashion;
+  return kind == DatasetKind::kFashionMnist ? fashion : digits;
 }
 
 Dataset load_dataset(const fs::path& directory, DatasetKind kind, DatasetSplits splits) {

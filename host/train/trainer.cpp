@@ -188,6 +188,7 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
   checkpoint.metadata.batches_into_epoch = position.batches_into_epoch;
   checkpoint.metadata.seed = config_.seed;
   checkpoint.metadata.dataset = dataset_kind_name(dataset_.kind);
+  if (dataset_.kind == DatasetKind::kIdx) checkpoint.metadata.extra["dataset_name"] = dataset_.name;
   checkpoint.metadata.extra["batch_size"] = std::to_string(config_.batch_size);
   checkpoint.metadata.extra["train_count"] = std::to_string(train_count_);
   if (position.batches_into_epoch > 0) totals_to_extra(position.partial, checkpoint.metadata.extra);
