@@ -72,9 +72,11 @@ TEST_F(ResumeSettings, ARunResumedWithNoFlagsKeepsItsEpochsDataAndSettings) {
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("nothing to do: the checkpoint has already completed 3 of 3"), std::string::npos) << again.out;
 
-  const CommandResult longer = train_in(other_cwd(), "--resume " + shell_quote(run().string()) + " --epochs 4");
+  const CommandResult longer = train_in(other_cwd(), "--resume " + shell_quote(run().string()) + " --epochs 4 --tensorboard");
   ASSERT_EQ(longer.exit_code, 0) << longer.out << longer.err;
   EXPECT_NE(longer.out.find("--epochs 4 overrides the run's 3"), std::string::npos) << longer.out;
+  EXPECT_NE(longer.out.find("--tensorboard overrides the run's false"), std::string::npos) << longer.out;
+  EXPECT_TRUE(fs::exists(run() / "tensorboard")) << longer.out;
   EXPECT_TRUE(fs::exists(run() / "checkpoints" / "epoch-004.safetensors")) << longer.out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <string>
+#include <type_traits>
 
 #include "host/common/error.h"
 #include "host/train/run_config.h"
@@ -38,13 +39,15 @@ class RunSettings {
       throw Error(file_.string() + ": " + pointer + " is " + text_of(config_.at(at)) +
                   ", not a value of its flag; fix the file or start a new run");
     }
-    bool given = false;
-    for (const char* flag : flags) given = given || command_.count(flag) > 0;
-    if (!given) {
+    const char* given = nullptr;  // the flag the command line gave, e.g. --no-tensorboard of the pair
+    for (const char* flag : flags) given = command_.count(flag) > 0 ? flag : given;
+    if (given == nullptr) {
       value = recorded;
     } else if (!(value == recorded)) {
-      out_ << *flags.begin() << " " << text_of(json_of(value)) << " overrides the run's " << text_of(json_of(recorded))
-           << " (" << file_.string() << ")\n";
+      // A switch is its flag alone (--no-tensorboard); a value flag shows its value (--epochs 5).
+      const std::string given_text = std::is_same_v<T, bool> ? "" : " " + text_of(json_of(value));
+      out_ << given << given_text << " overrides the run's " << text_of(json_of(recorded)) << " (" << file_.string()
+           << ")\n";
     }
   }
 
