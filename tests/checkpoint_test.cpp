@@ -327,8 +327,8 @@ TEST_F(CheckpointFile, EveryMetadataFieldIsRangeChecked) {
   refused("batches_into_epoch", nullptr, "is missing, expected an integer from 0 to 1874");
   refused("seed", "-1", "is '-1', expected an integer from 0 to 18446744073709551615");
   refused("seed", "18446744073709551616", "expected an integer from 0 to 18446744073709551615");
-  refused("dataset", nullptr, "is missing, expected mnist or fashion-mnist");
-  refused("dataset", "cifar10", "is 'cifar10', expected mnist or fashion-mnist");
+  refused("dataset", nullptr, "is missing, expected mnist, fashion-mnist or idx");
+  refused("dataset", "cifar10", "is 'cifar10', expected mnist, fashion-mnist or idx");
   refused("model", nullptr, "is missing, expected the model description");
   refused("data_crc32", nullptr, "is missing, expected 8 hexadecimal digits");
   refused("data_crc32", "0x12345", "is '0x12345', expected 8 hexadecimal digits");

@@ -26,7 +26,11 @@ TEST(DatasetNames, KindsNamesDirectoriesAndClasses) {
   EXPECT_EQ(parse_dataset_kind("mnist"), DatasetKind::kMnist);
   EXPECT_EQ(parse_dataset_kind("fashion-mnist"), DatasetKind::kFashionMnist);
   EXPECT_THAT(t::error_of([] { parse_dataset_kind("cifar10"); }),
-              HasSubstr("unknown dataset 'cifar10': expected mnist or fashion-mnist"));
+              HasSubstr("unknown dataset 'cifar10': expected mnist, fashion-mnist or idx"));
+  EXPECT_EQ(parse_dataset_kind("idx"), DatasetKind::kIdx);
+  EXPECT_EQ(dataset_kind_name(DatasetKind::kIdx), "idx");
+  EXPECT_THAT(t::error_of([] { default_data_dir(DatasetKind::kIdx); }), HasSubstr("give --data-dir"));
+  EXPECT_EQ(class_names(DatasetKind::kIdx), class_names(DatasetKind::kMnist));
   EXPECT_EQ(dataset_kind_name(DatasetKind::kFashionMnist), "fashion-mnist");
   EXPECT_EQ(dataset_display_name(DatasetKind::kMnist), "MNIST");
   EXPECT_EQ(dataset_display_name(DatasetKind::kFashionMnist), "Fashion-MNIST");

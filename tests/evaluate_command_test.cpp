@@ -98,6 +98,33 @@ TEST_F(EvaluateCommand, WritesReportIntoTheRunsEvaluationDirectory) {
   EXPECT_FALSE(json["classes"][0]["precision_defined"].get<bool>());  // nothing predicted as 0
 }
 
+// Issue 24 item 7: the test split needs only the test files; the 60,000 training images were
+// decoded and hashed anyway. A directory holding only the two test files proves they are not read.
+TEST_F(EvaluateCommand, TheTestSplitReadsOnlyTheTestFiles) {
+  const fs::path test_only = dir_.path() / "test-only";
+  fs::create_directories(test_only);
+  for (const char* name : {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+    fs::create_symlink(fs::absolute(fs::path(TRAIN_GPU_MNIST_DIR) / name), test_only / name);
+  }
+  const std::string data = "--device cpu --data-dir " + quoted(test_only) + " --limit-test 500";
+  t::MergedCommandResult result = train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + " " + data + " --out " +
+                                            quoted(dir_.path() / "evaluation"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output.find("train images"), std::string::npos) << result.output;
+  EXPECT_EQ(nlohmann::json::parse(t::read_text(dir_.path() / "evaluation" / "evaluation.json"))["samples"], 500);
+
+  result = train_gpu("features --checkpoint " + quoted(checkpoint_) + " --index 3 " + data + " --out " +
+                     quoted(dir_.path() / "features"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(fs::is_regular_file(dir_.path() / "features" / "features-test-3.npy")) << result.output;
+
+  // The train split still needs its files, and says which is missing.
+  result = train_gpu("evaluate --split train --checkpoint " + quoted(checkpoint_) + " " + data + " --out " +
+                     quoted(dir_.path() / "train-evaluation"));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("train images"), std::string::npos) << result.output;
+}
+
 TEST_F(EvaluateCommand, OutOptionAndTrainSplit) {
   const fs::path out = dir_.path() / "elsewhere";
   const t::MergedCommandResult result = train_gpu("evaluate --checkpoint " + quoted(checkpoint_) + " " + mnist_args() +

@@ -19,7 +19,7 @@ TEST(Options, ProfileStepsAreAClosedOneBasedRange) {
 TEST(Options, DeviceFlagsReachTheBackendOptions) {
   CLI::App app;
   DeviceOptions device;
-  add_device_options(app, device);
+  add_device_options(app, device, DeviceFlags::kTraining);
   app.parse("--graph --graph-steps 4 --kernels fused --pooling cudnn --profile-steps 3:5", false);
   BackendOptions backend = backend_options_from(device, 64);
   EXPECT_TRUE(backend.graph);
@@ -32,7 +32,7 @@ TEST(Options, DeviceFlagsReachTheBackendOptions) {
 
   CLI::App defaults_app;
   DeviceOptions defaults;
-  add_device_options(defaults_app, defaults);
+  add_device_options(defaults_app, defaults, DeviceFlags::kTraining);
   defaults_app.parse("--no-graph", false);
   backend = backend_options_from(defaults, 32);
   EXPECT_FALSE(backend.graph);  // the default until a device run has proven graphs
@@ -49,7 +49,7 @@ TEST(Options, IntegerFlagsHoldTheDecimalNumberTypedOrAreRefused) {
   DataOptions data;
   add_data_options(app, data);
   DeviceOptions device;
-  add_device_options(app, device);
+  add_device_options(app, device, DeviceFlags::kTraining);
   app.parse("--limit-train 10 --limit-test 100 --threads 8 --graph-steps 12", false);
   EXPECT_EQ(data.limit_train, 10);
   EXPECT_EQ(data.limit_test, 100);
@@ -60,7 +60,7 @@ TEST(Options, IntegerFlagsHoldTheDecimalNumberTypedOrAreRefused) {
     DataOptions fresh_data;
     add_data_options(fresh, fresh_data);
     DeviceOptions fresh_device;
-    add_device_options(fresh, fresh_device);
+    add_device_options(fresh, fresh_device, DeviceFlags::kTraining);
     EXPECT_THROW(fresh.parse(octal, false), CLI::ValidationError) << octal;
   }
 }
@@ -68,7 +68,7 @@ TEST(Options, IntegerFlagsHoldTheDecimalNumberTypedOrAreRefused) {
 TEST(Options, UnknownKernelSetsAndPoolingAreRejectedByTheParser) {
   CLI::App app;
   DeviceOptions device;
-  add_device_options(app, device);
+  add_device_options(app, device, DeviceFlags::kTraining);
   EXPECT_THROW(app.parse("--kernels fast", false), CLI::ValidationError);
   EXPECT_THROW(app.parse("--pooling avg", false), CLI::ValidationError);
 }

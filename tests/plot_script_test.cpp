@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -165,6 +166,45 @@ TEST_F(PlotScript, WarnsWhenNoEvaluationMatchesTheCurves) {
                                         " is not the evaluation of the final checkpoint (epoch 3, where metrics.csv ends) but of " +
                                         label);
   t::expect_contains(texts_of(result.output, "confusion.png"), "'" + label + "'");
+}
+
+// Issue 24 item 7: precision and recall margins colored on 0-100% made 94.9% and 99.3% the same
+// dark green. Their color range now starts 2 points below the lowest value (a whole percent).
+TEST_F(PlotScript, ConfusionMarginsSpanTheValuesNotZeroToOne) {
+  const fs::path run = dir_.path() / "run";
+  // Class t: 1000 - 5t right and 5t + 5 taken for class t + 1: recalls from 99.5% down to 95.0%
+  // (class 9: 955 of 1005), precisions from 99.5% down to 95.2% (class 0: 1000 of 1050).
+  std::string confusion = "true\\predicted,0,1,2,3,4,5,6,7,8,9\n";
+  for (int t = 0; t < 10; ++t) {
+    confusion += std::to_string(t);
+    for (int p = 0; p < 10; ++p) confusion += "," + std::to_string(p == t ? 1000 - 5 * t : (p == (t + 1) % 10 ? 5 * t + 5 : 0));
+    confusion += "\n";
+  }
+  write(run / "evaluation" / "confusion.csv", confusion);
+  const std::string code = "import sys; sys.path.insert(0, '" + std::string(TRAIN_GPU_SOURCE_DIR) + "/tools'); import plot\n"
+                           "def save(figure, path):\n"
+                           "    if path.endswith('confusion.png'):\n"
+                           "        for axes in figure.axes[1:3]: print('clim', *axes.images[0].get_clim())\n"
+                           "    return path\n"
+                           "plot.save = save\n"
+                           "sys.exit(plot.main([sys.argv[1]]))\n";
+  const t::MergedCommandResult result =
+      t::run_command_merged("/usr/bin/python3 -c " + t::shell_quote(code) + " " + t::shell_quote(run.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  int margins = 0;
+  for (const std::string& line : t::lines_of(result.output)) {
+    if (line.rfind("clim ", 0) != 0) continue;
+    ++margins;
+    std::istringstream words(line.substr(5));
+    double low = 0, high = 0;
+    words >> low >> high;
+    // Lowest recall 95.0%, lowest precision 95.2%: 2 points below, floored to a whole percent, is
+    // 93% for both (printed as 0.93, read back as the same double).
+    EXPECT_GE(low, 0.92) << line;
+    EXPECT_LE(low, 0.93) << line;
+    EXPECT_EQ(high, 1.0) << line;
+  }
+  EXPECT_EQ(margins, 2) << result.output;
 }
 
 TEST_F(PlotScript, SkipsFiguresWhoseInputIsMissing) {

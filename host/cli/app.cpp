@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "build_info.h"
+#include "host/cli/command_line.h"
 #include "host/cli/commands.h"
 #include "host/cli/unknown_command.h"
 #include "host/common/error.h"
@@ -48,6 +49,7 @@ bool is_command(const CLI::App& app, const char* word) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  remember_command_line(argc, argv);
   CLI::App app{"train_gpu: trains the TensorFlow 2 MNIST tutorial's CNN natively, on a GPU or the CPU.\n"
                "The default command is train: `train_gpu --device 0` trains on GPU 0.",
                "train_gpu"};

@@ -50,7 +50,7 @@ bool bench_batch_size(const BenchOptions& options, const Dataset& dataset, int b
                       std::string& device, BenchRow& row) {
   BackendOptions backend_options = backend_options_from(options.device, batch);
   backend_options.graph = launch == "graph";
-  const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr);
+  const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr, "benchmarking");
   if (backend_options.graph && !backend->execution_report(batch).launches_kernels()) return false;
   device = backend->description();
   backend->attach_data(dataset.train, dataset.test);
@@ -115,7 +115,7 @@ void add_bench_command(CLI::App& app) {
       "samples/s, achieved TFLOP/s and, with --peak-tflops, the floor (the matmul FLOPs of an epoch at that\n"
       "rate). Warm-up steps (graph launches: two whole epochs, capturing every step shape) are not timed");
   add_data_options(*command, options->data);
-  add_device_options(*command, options->device, /*with_launch_flags=*/false);
+  add_device_options(*command, options->device, DeviceFlags::kBench);
   command->add_option("--launch", options->launches,
                       "GPU: how steps are launched, one row each: eager (one kernel launch at a time) and/or graph "
                       "(captured CUDA graphs, needs --loader device); the CPU has one row per batch size")

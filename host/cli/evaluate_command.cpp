@@ -24,9 +24,9 @@ void add_evaluate_command(CLI::App& app) {
 
   command->callback([options, command] {
     const bool dataset_given = command->count("--dataset") > 0;
-    const std::unique_ptr<LoadedModel> loaded =
-        load_model_for_checkpoint(options->checkpoint, options->data, dataset_given, options->device, std::cout);
     const Split split = options->split_value();
+    const std::unique_ptr<LoadedModel> loaded =
+        load_model_for_checkpoint(options->checkpoint, options->data, dataset_given, options->device, split, std::cout);
     const std::filesystem::path out_dir =
         options->out.empty() ? eval::default_evaluation_dir(options->checkpoint, split) : std::filesystem::path(options->out);
     if (options->out.empty() && out_dir.parent_path().filename() == "evaluation") {

@@ -34,9 +34,9 @@ void add_features_command(CLI::App& app) {
 
   command->callback([options, command] {
     const bool dataset_given = command->count("--dataset") > 0;
-    const std::unique_ptr<LoadedModel> loaded =
-        load_model_for_checkpoint(options->checkpoint, options->data, dataset_given, options->device, std::cout, 1);
     const Split split = options->split_value();
+    const std::unique_ptr<LoadedModel> loaded =
+        load_model_for_checkpoint(options->checkpoint, options->data, dataset_given, options->device, split, std::cout, 1);
     const ImageSet& images = split == Split::kTrain ? loaded->dataset.train : loaded->dataset.test;
     if (options->index >= images.count) {
       throw Error("--index " + std::to_string(options->index) + " is outside the " + options->split + " split (0.." +

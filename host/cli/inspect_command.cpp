@@ -72,7 +72,7 @@ void print_summary(const Dataset& dataset, std::ostream& out) {
   const std::vector<double> train_percent = label_percentages(dataset.train, num_classes);
   const std::vector<double> test_percent = label_percentages(dataset.test, num_classes);
   // MNIST's class names are its labels; a second identical column would only be noise.
-  const bool named_classes = dataset.kind != DatasetKind::kMnist;
+  const bool named_classes = dataset.kind == DatasetKind::kFashionMnist;  // the others' names are the digits
   std::vector<std::vector<std::string>> distribution{named_classes
                                                          ? std::vector<std::string>{"label", "class", "train %", "test %"}
                                                          : std::vector<std::string>{"label", "train %", "test %"}};
@@ -105,7 +105,7 @@ void show_image(const Dataset& dataset, const InspectOptions& options, std::ostr
   const ImageSet& set = shown_split(dataset, options);
   const int label = set.labels[static_cast<size_t>(options.show_index)];
   out << "\n" << options.split << " image " << options.show_index << ": label " << label;
-  if (dataset.kind != DatasetKind::kMnist) out << " (" << class_names(dataset.kind)[static_cast<size_t>(label)] << ")";
+  if (dataset.kind == DatasetKind::kFashionMnist) out << " (" << class_names(dataset.kind)[static_cast<size_t>(label)] << ")";
   out << "\n" << render_image(set, options.show_index);
 }
 

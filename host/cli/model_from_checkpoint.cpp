@@ -13,8 +13,8 @@ void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions&
   command.add_option("--out", options.out,
                      "Output directory [default: RUN/evaluation for the newest of RUN/checkpoints/* on the test split, else "
                      "RUN/evaluation/<name>[-train]; ./evaluation for a checkpoint outside a run]");
-  add_data_options(command, options.data);
-  add_device_options(command, options.device);
+  add_data_options(command, options.data, /*checkpoint_dataset=*/true);
+  add_device_options(command, options.device, DeviceFlags::kInference);
 }
 
 ModelWeights load_weights_for_command(const std::filesystem::path& file, std::ostream& out) {
@@ -25,16 +25,17 @@ ModelWeights load_weights_for_command(const std::filesystem::path& file, std::os
            "and dataset unknown)\n";
   } else {
     const CheckpointMetadata& meta = weights.checkpoint.metadata;
+    const auto idx_name = meta.extra.find("dataset_name");
     out << "checkpoint " << file.string() << ": epoch " << meta.epoch << ", step "
         << with_thousands(weights.checkpoint.state.step) << ", trained on " << (meta.dataset.empty() ? "?" : meta.dataset)
-        << "\n";
+        << (idx_name == meta.extra.end() ? "" : " (" + idx_name->second + ")") << "\n";
   }
   return weights;
 }
 
 std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,
-                                                       bool dataset_given, const DeviceOptions& device, std::ostream& out,
-                                                       int max_batch) {
+                                                       bool dataset_given, const DeviceOptions& device, Split split,
+                                                       std::ostream& out, int max_batch) {
   auto loaded = std::make_unique<LoadedModel>();
   const ModelWeights weights = load_weights_for_command(checkpoint_file, out);
   loaded->checkpoint = weights.checkpoint;
@@ -53,11 +54,22 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
       throw Error(checkpoint_file.string() + " was trained on " + trained_on + ", but --dataset is " + data.dataset +
                   "; drop --dataset or pass --dataset " + trained_on);
     }
+    const auto idx_name = loaded->checkpoint.metadata.extra.find("dataset_name");
+    if (trained_on == dataset_kind_name(DatasetKind::kIdx) && idx_name != loaded->checkpoint.metadata.extra.end()) {
+      if (data.data_dir.empty()) {
+        throw Error(checkpoint_file.string() + " was trained on the idx set '" + idx_name->second +
+                    "', which has no default directory: give --data-dir, the directory holding its four IDX files");
+      }
+      if (data.dataset_name.empty()) data.dataset_name = idx_name->second;
+    }
   }
   out << "dataset " << data.dataset << ":\n";
-  loaded->dataset = load_dataset_from_options(data, out);
+  const bool test_only = split == Split::kTest;
+  loaded->dataset = load_dataset_from_options(data, out, test_only ? DatasetSplits::kTestOnly : DatasetSplits::kBoth);
   loaded->backend = make_backend(parse_device(device.device), backend_options_from(device, max_batch), out);
-  loaded->backend->attach_data(loaded->dataset.train, loaded->dataset.test);
+  // Without training images the test split stands in for them: the backends' loaders are built
+  // for two non-empty splits, and nothing here reads the train side.
+  loaded->backend->attach_data(test_only ? loaded->dataset.test : loaded->dataset.train, loaded->dataset.test);
   loaded->backend->set_state(loaded->checkpoint.state);
   return loaded;
 }

@@ -52,11 +52,12 @@ void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions&
 // notice that the file carries no train_gpu metadata.
 ModelWeights load_weights_for_command(const std::filesystem::path& file, std::ostream& out);
 
-// Loads `checkpoint_file` (either kind, as load_weights_for_command), the dataset (the checkpoint's unless `dataset_given`), makes the
-// backend the device options ask for (batches of up to `max_batch`), sets the state and
-// attaches the data. Prints the files read and the device to `out`.
+// Loads `checkpoint_file` (either kind, as load_weights_for_command), the dataset (the checkpoint's
+// unless `dataset_given`; for the test `split` only its test files), makes the backend the device
+// options ask for (batches of up to `max_batch`), sets the state and attaches the data. Prints the
+// files read and the device to `out`.
 std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,
-                                                       bool dataset_given, const DeviceOptions& device, std::ostream& out,
-                                                       int max_batch = 100);
+                                                       bool dataset_given, const DeviceOptions& device, Split split,
+                                                       std::ostream& out, int max_batch = 100);
 
 }  // namespace train_gpu::cli

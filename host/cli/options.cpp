@@ -10,34 +10,51 @@
 
 namespace train_gpu::cli {
 
-void add_data_options(CLI::App& command, DataOptions& options) {
-  command.add_option("--dataset", options.dataset, "Dataset: mnist or fashion-mnist")
-      ->check(CLI::IsMember({"mnist", "fashion-mnist"}))
-      ->capture_default_str();
+void add_data_options(CLI::App& command, DataOptions& options, bool checkpoint_dataset) {
+  CLI::Option* dataset = command.add_option("--dataset", options.dataset,
+                                            checkpoint_dataset ? "Dataset: mnist, fashion-mnist or idx [default: the checkpoint's]"
+                                                               : "Dataset: mnist, fashion-mnist, or idx: another set of 28x28 "
+                                                                 "images in 10 classes in the MNIST file layout (needs --data-dir)");
+  dataset->check(CLI::IsMember({"mnist", "fashion-mnist", "idx"}));
+  if (!checkpoint_dataset) dataset->capture_default_str();
   command.add_option("--data-dir", options.data_dir,
                      "Directory with the four IDX files (.gz or raw) [default: ./data/mnist or ./data/fashion-mnist]");
+  command.add_option("--dataset-name", options.dataset_name,
+                     "With --dataset idx: the set's name, recorded in checkpoints and config.json [default: the "
+                     "--data-dir directory's name]");
   command.add_option("--limit-train", options.limit_train, "Use only the first N training images (0: all)")
       ->check(whole_number_at_least(0));
   command.add_option("--limit-test", options.limit_test, "Use only the first N test images (0: all)")
       ->check(whole_number_at_least(0));
 }
 
-void add_device_options(CLI::App& command, DeviceOptions& options, bool with_launch_flags) {
+void add_switch(CLI::App& command, const std::string& on, const std::string& off, bool& value, const std::string& help) {
+  CLI::Option* on_flag = command.add_flag_callback(on, [&value] { value = true; }, help);
+  CLI::Option* off_flag = command.add_flag_callback(off, [&value] { value = false; }, "The opposite of " + on);
+  on_flag->excludes(off_flag);
+}
+
+void add_device_options(CLI::App& command, DeviceOptions& options, DeviceFlags flags) {
+  const bool training = flags != DeviceFlags::kInference;
   command.add_option("--device", options.device, "cpu, or a GPU index such as 0 [default: GPU 0 when one answers, else cpu]");
-  command.add_flag("--deterministic", options.deterministic, "Bit-identical reruns: deterministic GPU algorithms only, and metrics.csv without its timing columns");
+  command.add_flag("--deterministic", options.deterministic,
+                   training ? "Bit-identical reruns: deterministic GPU algorithms only, and metrics.csv without its timing columns"
+                            : "GPU: deterministic algorithms only, for bit-identical reruns");
   command.add_option("--threads", options.threads,
                      "CPU: compute threads (0: every core this process may use, or OMP_NUM_THREADS). Results are "
                      "bit-identical for any count; see README, CPU backend")
       ->check(whole_number_in(0, std::numeric_limits<int>::max()))
       ->capture_default_str();
   command.add_flag("--tf32", options.tf32, "GPU: allow TF32 tensor-core math (default fp32, for parity with the CPU)");
-  command.add_option("--loader", options.loader, "GPU: how batches reach the device: auto, device (dataset resident) or pinned (streamed)")
-      ->check(CLI::IsMember({"auto", "device", "pinned"}))
-      ->capture_default_str();
-  if (with_launch_flags) {
-    command.add_flag("--graph,!--no-graph", options.graph,
-                     "GPU: replay each step shape as a captured CUDA graph (needs --loader device). Experimental until "
-                     "verified on a GPU, so off by default; --no-graph forces eager launches");
+  if (training) {
+    command.add_option("--loader", options.loader, "GPU: how batches reach the device: auto, device (dataset resident) or pinned (streamed)")
+        ->check(CLI::IsMember({"auto", "device", "pinned"}))
+        ->capture_default_str();
+  }
+  if (flags == DeviceFlags::kTraining) {
+    add_switch(command, "--graph", "--no-graph", options.graph,
+               "GPU: replay each step shape as a captured CUDA graph (needs --loader device). Experimental until "
+               "verified on a GPU, so off by default; --no-graph forces eager launches");
     command.add_option("--graph-steps", options.graph_steps, "GPU: training steps per graph replay with --graph")
         ->check(whole_number_in(1, 64))
         ->capture_default_str();
@@ -50,9 +67,11 @@ void add_device_options(CLI::App& command, DeviceOptions& options, bool with_lau
   command.add_option("--pooling", options.pooling, "GPU: max pooling by the custom kernels (fused) or by cuDNN (cudnn)")
       ->check(CLI::IsMember({"fused", "cudnn"}))
       ->capture_default_str();
-  command.add_option("--profile-steps", options.profile_steps,
-                     "GPU: A:B brackets training steps A..B (1-based, of this process) with cudaProfilerStart/Stop, "
-                     "for ncu/nsys capture ranges (tools/profile.sh)");
+  if (training) {
+    command.add_option("--profile-steps", options.profile_steps,
+                       "GPU: A:B brackets training steps A..B (1-based, of this process) with cudaProfilerStart/Stop, "
+                       "for ncu/nsys capture ranges (tools/profile.sh)");
+  }
 }
 
 std::pair<int64_t, int64_t> parse_step_range(const std::string& text) {
@@ -80,10 +99,22 @@ void truncate(ImageSet& set, int64_t limit) {
 
 }  // namespace
 
-Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out) {
+std::filesystem::path data_directory(const DataOptions& options) {
+  return options.data_dir.empty() ? default_data_dir(parse_dataset_kind(options.dataset)) : std::filesystem::path(options.data_dir);
+}
+
+Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out, DatasetSplits splits) {
   const DatasetKind kind = parse_dataset_kind(options.dataset);
-  const std::filesystem::path directory = options.data_dir.empty() ? default_data_dir(kind) : std::filesystem::path(options.data_dir);
-  Dataset dataset = load_dataset(directory, kind);
+  if (kind != DatasetKind::kIdx && !options.dataset_name.empty()) {
+    throw Error("--dataset-name '" + options.dataset_name + "' names an idx set; give it with --dataset idx, or drop it");
+  }
+  const std::filesystem::path directory = data_directory(options);
+  Dataset dataset = load_dataset(directory, kind, splits);
+  if (kind == DatasetKind::kIdx) {
+    dataset.name = options.dataset_name.empty() ? std::filesystem::absolute(directory).lexically_normal().filename().string()
+                                                : options.dataset_name;
+    if (dataset.name.empty()) dataset.name = "idx";  // --data-dir / has no name of its own
+  }
   for (const DatasetFile& file : dataset.files) {
     out << "  " << file.path.string() << ": " << (file.recognized.empty() ? "unrecognized " + file.role : file.recognized)
         << "\n";

@@ -43,19 +43,31 @@ fs::path find_tool(const std::string& name) {
   return {};
 }
 
+std::string python_for_plots() {
+  // An active virtual environment is where the user installed matplotlib (pip install -r
+  // tools/requirements-plots.txt); without one, Debian's python3-matplotlib lives under
+  // /usr/bin/python3, preferred over another python3 on PATH.
+  const char* virtual_env = std::getenv("VIRTUAL_ENV");
+  if (virtual_env != nullptr && *virtual_env != '\0') {
+    const fs::path python = fs::path(virtual_env) / "bin" / "python";
+    if (access(python.c_str(), X_OK) == 0) return python.string();
+  }
+  return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
 bool run_plot_script(const fs::path& run_dir, std::ostream& out) {
   const fs::path script = find_tool("plot.py");
   if (script.empty()) {
     out << "plots: tools/plot.py not found (set TRAIN_GPU_TOOLS_DIR to the tools/ directory of train_gpu)\n";
     return false;
   }
-  // Debian's python3-matplotlib lives under /usr/bin/python3; prefer it over another python3 on PATH.
-  const std::string python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  const std::string interpreter = python_for_plots();
+  const std::string python = quoted(interpreter);
   const std::string probe = python + " -c 'import matplotlib' >/dev/null 2>&1";
   if (std::system(probe.c_str()) != 0) {
     out << "plots: skipped, Python with matplotlib is not available. Install it with "
            "`apt-get install python3-matplotlib` or `pip install -r tools/requirements-plots.txt`, then run: "
-        << python << " " << script.string() << " " << run_dir.string() << "\n";
+        << interpreter << " " << script.string() << " " << run_dir.string() << "\n";
     return false;
   }
   out << std::flush;

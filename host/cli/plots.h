@@ -5,12 +5,17 @@
 
 #include <filesystem>
 #include <ostream>
+#include <string>
 
 namespace train_gpu::cli {
 
 // Where tools/plot.py is: $TRAIN_GPU_TOOLS_DIR, next to the binary (tools/ or
 // ../share/train_gpu/tools/), or the source tree the binary was built from. Empty when none.
 std::filesystem::path find_tool(const std::string& name);
+
+// The Python that runs plot.py: $VIRTUAL_ENV/bin/python in an active virtual environment, else
+// /usr/bin/python3 (Debian's matplotlib), else python3 on PATH.
+std::string python_for_plots();
 
 // Returns true when the plots were written.
 bool run_plot_script(const std::filesystem::path& run_dir, std::ostream& out);

@@ -2,9 +2,12 @@
 #include <csignal>
 #include <iostream>
 
+#include "host/cli/command_line.h"
 #include "host/cli/commands.h"
 #include "host/cli/options.h"
 #include "host/cli/plots.h"
+#include "host/cli/resume_settings.h"
+#include "host/cli/train_options.h"
 #include "host/cli/validators.h"
 #include "host/data/dataset_stats.h"
 #include "host/eval/report_files.h"
@@ -25,18 +28,6 @@ namespace train_gpu::cli {
 
 namespace {
 
-struct TrainOptions {
-  DataOptions data;
-  DeviceOptions device;
-  TrainConfig config;
-  AdamConfig adam;
-  std::string run_dir;
-  std::string resume;
-  bool no_progress = false;
-  bool plots = false;
-  bool tensorboard = true;
-  int64_t tensorboard_every = 100;
-};
 
 // label_distribution.csv: the tutorial's train-vs-test label table, for tools/plot.py.
 void write_label_distribution(const std::filesystem::path& run_dir, const Dataset& dataset) {
@@ -54,9 +45,16 @@ void write_label_distribution(const std::filesystem::path& run_dir, const Datase
   throw CLI::RuntimeError(128 + signal_number);
 }
 
-void run_training(const TrainOptions& options) {
+// `options` is a copy: a resume fills in what the command line left out from the run's config.json.
+void run_training(TrainOptions options, const CLI::App& command) {
+  std::filesystem::path resume_from;
+  if (!options.resume.empty()) {
+    resume_from = resolve_resume_source(options.resume);
+    const std::filesystem::path config_file = run_config_of_checkpoint(resume_from);
+    if (!config_file.empty()) apply_run_settings(read_run_config(config_file), config_file, command, options, std::cout);
+  }
   TrainConfig config = options.config;
-  if (!options.resume.empty()) config.resume_from = resolve_resume_source(options.resume);
+  config.resume_from = resume_from;
   if (!options.run_dir.empty()) {
     config.run_dir = options.run_dir;
   } else if (!config.resume_from.empty() && config.resume_from.parent_path().filename() == "checkpoints") {
@@ -75,7 +73,7 @@ void run_training(const TrainOptions& options) {
     // once more for the state: an 8 MB read at start-up, kept simple).
     backend_options.conv_algorithms = recorded_conv_algorithms(load_checkpoint(config.resume_from).metadata.extra);
   }
-  const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr);
+  const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr, "training");
   std::cout << "device: " << backend->description() << "\n";
   const ConvolutionAlgorithms algorithms = backend->conv_algorithms();
   if (algorithms.chosen()) std::cout << "cudnn: " << describe(algorithms) << "; " << algorithms.how << "\n";
@@ -99,9 +97,14 @@ void run_training(const TrainOptions& options) {
                                {"kernels", options.device.kernels},
                                {"pooling", options.device.pooling},
                                {"limit_train", options.data.limit_train},
-                               {"limit_test", options.data.limit_test}};
-    const nlohmann::json run_config =
+                               {"limit_test", options.data.limit_test},
+                               {"plots", options.plots},
+                               {"tensorboard", options.tensorboard},
+                               {"tensorboard_every", options.tensorboard_every}};
+    nlohmann::json run_config =
         run_config_json(config, backend_options.adam, dataset, backend->description(), algorithms, settings);
+    run_config["dataset"]["directory"] = std::filesystem::absolute(data_directory(options.data)).lexically_normal().string();
+    run_config["command_line"] = remembered_command_line();
     write_json_file(config.run_dir / "config.json", run_config);
     config_text = run_config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);  // paths need not be UTF-8
   }
@@ -153,7 +156,7 @@ void add_train_command(CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
   CLI::App* command = app.add_subcommand("train", "Train the model (the default command)");
   add_data_options(*command, options->data);
-  add_device_options(*command, options->device);
+  add_device_options(*command, options->device, DeviceFlags::kTraining);
   TrainConfig& config = options->config;
   command->add_option("--epochs", config.epochs, "Epochs to train")->check(whole_number_at_least(1))->capture_default_str();
   command->add_option("--batch-size", config.batch_size, "Training batch size")->check(whole_number_in(1, 65536))->capture_default_str();
@@ -178,13 +181,13 @@ void add_train_command(CLI::App& app) {
   command->add_flag("--dry-run", config.dry_run, "One training batch and one test batch, to check the setup quickly");
   command->add_flag("--plots", options->plots, "At the end, draw the run's figures into RUN_DIR/plots (needs Python with matplotlib)");
   command->add_flag("--no-progress", options->no_progress, "No live progress bar even on a terminal");
-  command->add_flag("--tensorboard,!--no-tensorboard", options->tensorboard,
-                    "Write TensorBoard event files to RUN_DIR/train and RUN_DIR/validation, as Keras's callback does (on by default; --no-tensorboard skips them)");
+  add_switch(*command, "--tensorboard", "--no-tensorboard", options->tensorboard,
+             "Write TensorBoard event files to RUN_DIR/train and RUN_DIR/validation, as Keras's callback does (on by default; --no-tensorboard skips them)");
   command->add_option("--tensorboard-every", options->tensorboard_every,
                       "TensorBoard: the running train loss and accuracy every N steps (0: only per epoch)")
       ->check(whole_number_at_least(0))
       ->capture_default_str();
-  command->callback([options] { run_training(*options); });
+  command->callback([options, command] { run_training(*options, *command); });
 }
 
 }  // namespace train_gpu::cli

@@ -109,47 +109,76 @@ ImageSet to_image_set(Split&& split) {
 DatasetKind parse_dataset_kind(const std::string& name) {
   if (name == "mnist") return DatasetKind::kMnist;
   if (name == "fashion-mnist") return DatasetKind::kFashionMnist;
-  throw Error("unknown dataset '" + name + "': expected mnist or fashion-mnist");
+  if (name == "idx") return DatasetKind::kIdx;
+  throw Error("unknown dataset '" + name + "': expected mnist, fashion-mnist or idx (another 28x28 10-class set in IDX files)");
 }
 
-std::string dataset_kind_name(DatasetKind kind) { return kind == DatasetKind::kMnist ? "mnist" : "fashion-mnist"; }
+std::string dataset_kind_name(DatasetKind kind) {
+  switch (kind) {
+    case DatasetKind::kMnist: return "mnist";
+    case DatasetKind::kFashionMnist: return "fashion-mnist";
+    case DatasetKind::kIdx: break;
+  }
+  return "idx";
+}
 
-std::string dataset_display_name(DatasetKind kind) { return kind == DatasetKind::kMnist ? "MNIST" : "Fashion-MNIST"; }
+std::string dataset_display_name(DatasetKind kind) {
+  switch (kind) {
+    case DatasetKind::kMnist: return "MNIST";
+    case DatasetKind::kFashionMnist: return "Fashion-MNIST";
+    case DatasetKind::kIdx: break;
+  }
+  return "IDX";
+}
 
-fs::path default_data_dir(DatasetKind kind) { return fs::path("data") / dataset_kind_name(kind); }
+fs::path default_data_dir(DatasetKind kind) {
+  if (kind == DatasetKind::kIdx) {
+    throw Error("--dataset idx has no default directory: give --data-dir, the directory holding the set's four IDX files");
+  }
+  return fs::path("data") / dataset_kind_name(kind);
+}
 
 const std::vector<std::string>& class_names(DatasetKind kind) {
   static const std::vector<std::string> digits{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
   static const std::vector<std::string> fashion{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  return kind == DatasetKind::kMnist ? digits : fashion;
+  return kind == DatasetKind::kFashionMnist ? fashion : digits;
 }
 
-Dataset load_dataset(const fs::path& directory, DatasetKind kind) {
+Dataset load_dataset(const fs::path& directory, DatasetKind kind, DatasetSplits splits) {
   check_directory(directory, kind);
-  // Every file is looked up before any is read, so a missing one is reported at once.
-  const fs::path train_images = find_idx_file(directory, "train-images", 3, "train images");
-  const fs::path train_labels = find_idx_file(directory, "train-labels", 1, "train labels");
-  const fs::path test_images = find_idx_file(directory, "t10k-images", 3, "test images");
-  const fs::path test_labels = find_idx_file(directory, "t10k-labels", 1, "test labels");
-
-  // The test split (1/6 of the bytes) decodes on a second thread while this one does the train
-  // split; an Error there is rethrown by get(), after the train split's own checks.
-  std::future<Split> test_future = std::async(std::launch::async, load_split, test_images, test_labels);
-  Split train = load_split(train_images, train_labels);
-  Split test = test_future.get();
-
   Dataset dataset;
   dataset.kind = kind;
-  dataset.files = {
-      {"train images", train_images, train.images.sha256, ""},
-      {"train labels", train_labels, train.labels.sha256, ""},
-      {"test images", test_images, test.images.sha256, ""},
-      {"test labels", test_labels, test.labels.sha256, ""},
-  };
+  if (splits == DatasetSplits::kTestOnly) {
+    const fs::path test_images = find_idx_file(directory, "t10k-images", 3, "test images");
+    const fs::path test_labels = find_idx_file(directory, "t10k-labels", 1, "test labels");
+    Split test = load_split(test_images, test_labels);
+    dataset.files = {{"test images", test_images, test.images.sha256, ""}, {"test labels", test_labels, test.labels.sha256, ""}};
+    dataset.test = to_image_set(std::move(test));
+    dataset.train.rows = dataset.test.rows;  // an empty split of the same shape
+    dataset.train.cols = dataset.test.cols;
+  } else {
+    // Every file is looked up before any is read, so a missing one is reported at once.
+    const fs::path train_images = find_idx_file(directory, "train-images", 3, "train images");
+    const fs::path train_labels = find_idx_file(directory, "train-labels", 1, "train labels");
+    const fs::path test_images = find_idx_file(directory, "t10k-images", 3, "test images");
+    const fs::path test_labels = find_idx_file(directory, "t10k-labels", 1, "test labels");
+
+    // The test split (1/6 of the bytes) decodes on a second thread while this one does the train
+    // split; an Error there is rethrown by get(), after the train split's own checks.
+    std::future<Split> test_future = std::async(std::launch::async, load_split, test_images, test_labels);
+    Split train = load_split(train_images, train_labels);
+    Split test = test_future.get();
+    dataset.files = {
+        {"train images", train_images, train.images.sha256, ""},
+        {"train labels", train_labels, train.labels.sha256, ""},
+        {"test images", test_images, test.images.sha256, ""},
+        {"test labels", test_labels, test.labels.sha256, ""},
+    };
+    dataset.train = to_image_set(std::move(train));
+    dataset.test = to_image_set(std::move(test));
+  }
   for (DatasetFile& file : dataset.files) file.recognized = recognize(file.sha256, kind, file.role);
-  dataset.train = to_image_set(std::move(train));
-  dataset.test = to_image_set(std::move(test));
   return dataset;
 }
 

@@ -4,6 +4,7 @@
 
 #include "host/common/error.h"
 #include "host/model/cpu_backend.h"
+#include "host/model/nvidia_driver.h"
 
 #ifdef TRAIN_GPU_HAVE_CUDA
 #include "cuda/cuda_backend.h"
@@ -35,13 +36,14 @@ DeviceRequest parse_device(const std::string& text) {
 }
 
 std::unique_ptr<Backend> make_backend(const DeviceRequest& request, const BackendOptions& options,
-                                      std::ostream& notices) {
+                                      std::ostream& notices, const std::string& work) {
   if (request.cpu) return make_cpu_backend(options);
 #ifdef TRAIN_GPU_HAVE_CUDA
-  const cuda::DeviceProbe probe = cuda::probe_devices();
+  cuda::DeviceProbe probe = cuda::probe_devices();
+  if (probe.device_count == 0) probe.error = no_gpu_reason(probe.error, nvidia_driver_found());
   if (request.automatic) {
     if (probe.device_count > 0) return cuda::make_cuda_backend(0, options);
-    notices << "note: no usable GPU (" << probe.error << "); training on the CPU\n";
+    notices << "note: no usable GPU (" << probe.error << "); " << work << " on the CPU\n";
     return make_cpu_backend(options);
   }
   const std::string flag = "--device " + std::to_string(request.gpu_index);
@@ -55,7 +57,7 @@ std::unique_ptr<Backend> make_backend(const DeviceRequest& request, const Backen
   return cuda::make_cuda_backend(request.gpu_index, options);
 #else
   if (request.automatic) {
-    notices << "note: CPU-only build; training on the CPU\n";
+    notices << "note: CPU-only build; " << work << " on the CPU\n";
     return make_cpu_backend(options);
   }
   throw Error("--device " + std::to_string(request.gpu_index) +

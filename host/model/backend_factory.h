@@ -21,8 +21,10 @@ struct DeviceRequest {
 // Parses "cpu", "auto", "" or a non-negative integer; anything else is an Error.
 DeviceRequest parse_device(const std::string& text);
 
+// `work` names what the command does on the CPU in the fallback note ("training", or "running"
+// for commands that train nothing).
 std::unique_ptr<Backend> make_backend(const DeviceRequest& request, const BackendOptions& options,
-                                      std::ostream& notices);
+                                      std::ostream& notices, const std::string& work = "running");
 
 // True when this binary has the CUDA backend compiled in.
 bool built_with_cuda();

@@ -195,10 +195,10 @@ void read_checkpoint_metadata(const safetensors::Metadata& metadata, const std::
   CheckpointMetadata& meta = checkpoint.metadata;
   meta.model = fields.text("model", "the model description");
   meta.seed = fields.unsigned_integer("seed");
-  meta.dataset = fields.text("dataset", "mnist or fashion-mnist");
+  meta.dataset = fields.text("dataset", "mnist, fashion-mnist or idx");
   if (!meta.dataset.empty() && meta.dataset != dataset_kind_name(DatasetKind::kMnist) &&
-      meta.dataset != dataset_kind_name(DatasetKind::kFashionMnist)) {
-    fields.fail("dataset", "mnist or fashion-mnist");
+      meta.dataset != dataset_kind_name(DatasetKind::kFashionMnist) && meta.dataset != dataset_kind_name(DatasetKind::kIdx)) {
+    fields.fail("dataset", "mnist, fashion-mnist or idx");
   }
 
   const std::string& data_crc32 = fields.text("data_crc32", "8 hexadecimal digits");

@@ -1,5 +1,7 @@
 #include "host/train/run_config.h"
 
+#include <charconv>
+#include <cstdlib>
 #include <fstream>
 
 #include "build_info.h"
@@ -9,6 +11,15 @@
 #include "host/train/algorithm_record.h"
 
 namespace train_gpu {
+
+nlohmann::json float_as_typed(float value) {
+  char text[64];
+  const std::to_chars_result end = std::to_chars(text, text + sizeof text - 1, value);
+  *end.ptr = '\0';
+  // The decimal that round-trips the float, read as the double nearest it: the double prints as
+  // that same decimal, since doubles print shortest too.
+  return std::strtod(text, nullptr);
+}
 
 nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam, const Dataset& dataset,
                                const std::string& device_description, const ConvolutionAlgorithms& conv_algorithms,
@@ -25,15 +36,20 @@ nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam
                       {"resume_from", config.resume_from.string()},
                       {"optimizer",
                        {{"name", "adam"},
-                        {"learning_rate", adam.learning_rate},
-                        {"beta1", adam.beta1},
-                        {"beta2", adam.beta2},
-                        {"epsilon", adam.epsilon}}}};
+                        {"learning_rate", float_as_typed(adam.learning_rate)},
+                        {"beta1", float_as_typed(adam.beta1)},
+                        {"beta2", float_as_typed(adam.beta2)},
+                        {"epsilon", float_as_typed(adam.epsilon)}}}};
   nlohmann::json files = nlohmann::json::array();
   for (const DatasetFile& file : dataset.files) {
-    files.push_back({{"role", file.role}, {"path", file.path.string()}, {"sha256", file.sha256}, {"recognized", file.recognized}});
+    // Absolute, so a resume from another working directory finds the files.
+    files.push_back({{"role", file.role},
+                     {"path", std::filesystem::absolute(file.path).lexically_normal().string()},
+                     {"sha256", file.sha256},
+                     {"recognized", file.recognized}});
   }
   json["dataset"] = {{"name", dataset_kind_name(dataset.kind)},
+                     {"dataset_name", dataset.name},  // --dataset idx's own name; empty for the others
                      {"train_images", dataset.train.count},
                      {"test_images", dataset.test.count},
                      {"files", files}};

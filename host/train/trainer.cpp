@@ -188,6 +188,7 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
   checkpoint.metadata.batches_into_epoch = position.batches_into_epoch;
   checkpoint.metadata.seed = config_.seed;
   checkpoint.metadata.dataset = dataset_kind_name(dataset_.kind);
+  if (dataset_.kind == DatasetKind::kIdx) checkpoint.metadata.extra["dataset_name"] = dataset_.name;
   checkpoint.metadata.extra["batch_size"] = std::to_string(config_.batch_size);
   checkpoint.metadata.extra["train_count"] = std::to_string(train_count_);
   if (position.batches_into_epoch > 0) totals_to_extra(position.partial, checkpoint.metadata.extra);
@@ -277,7 +278,7 @@ TrainResult Trainer::run() {
       result.stop_signal = StopSignal::received();
       out_ << "\nstopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " at epoch " << epoch + 1
            << ", batch " << stop_at.batches_into_epoch << "/" << batches_per_epoch_ << "; checkpoint written to "
-           << file.string() << "\nresume with: train_gpu --resume " << config_.run_dir.string() << " (and the same options)\n";
+           << file.string() << "\nresume with: train_gpu --resume " << config_.run_dir.string() << "\n";
       return result;
     }
     position = Position{};
@@ -324,7 +325,7 @@ TrainResult Trainer::run() {
       result.stop_signal = StopSignal::received();
       out_ << "stopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " after epoch " << epoch + 1
            << "; checkpoint written to " << result.last_checkpoint.string()
-           << "\nresume with: train_gpu --resume " << config_.run_dir.string() << " (and the same options)\n";
+           << "\nresume with: train_gpu --resume " << config_.run_dir.string() << "\n";
       return result;
     }
   }

@@ -1,0 +1,27 @@
+// What `train` is given on its command line, shared by the command and by the resume that fills
+// in what was not given from the run's config.json (resume_settings.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "host/cli/options.h"
+#include "host/model/backend.h"
+#include "host/train/trainer.h"
+
+namespace train_gpu::cli {
+
+struct TrainOptions {
+  DataOptions data;
+  DeviceOptions device;
+  TrainConfig config;
+  AdamConfig adam;
+  std::string run_dir;
+  std::string resume;
+  bool no_progress = false;
+  bool plots = false;
+  bool tensorboard = true;
+  int64_t tensorboard_every = 100;
+};
+
+}  // namespace train_gpu::cli
