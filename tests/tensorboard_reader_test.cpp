@@ -371,13 +371,13 @@ TEST_F(TensorBoardReader, ResumeAfterEventsPastTheCheckpointLeavesNoStepTwice) {
     const std::string tag = value.at(2);
     const int64_t step = value.at(1);
     const std::string directory = fs::path(file).parent_path().string();
-    const bool first = file == first_file_of.at(directory);
+    const bool in_first_file = file == first_file_of.at(directory);
     if (directory == "first") {
-      EXPECT_EQ(first, tag == "config") << tag << " in " << file;
+      EXPECT_EQ(in_first_file, tag == "config") << tag << " in " << file;
       continue;
     }
     const bool counts_steps = tag.rfind("batch_", 0) == 0;
-    if (first) {
+    if (in_first_file) {
       EXPECT_LE(step, counts_steps ? 20 : 2) << tag << " survived the resume in " << file;
     } else {
       EXPECT_GT(step, counts_steps ? 20 : 2) << tag << " was written again by the resumed run in " << file;
