@@ -1,6 +1,6 @@
 # FindCUDNN: cuDNN 9 headers and library, as the imported target CUDNN::cudnn.
 # Looks in CUDNN_ROOT (variable or environment), the CUDA toolkit, the system, and the pip wheel
-# layout nvidia/cudnn/{include,lib} that the GPU test machine uses.
+# layout nvidia/cudnn/{include,lib} that GPU nodes with PyTorch installed use.
 set(_cudnn_hints "${CUDNN_ROOT}" "$ENV{CUDNN_ROOT}" "${CUDAToolkit_LIBRARY_ROOT}" "${CUDAToolkit_TARGET_DIR}")
 find_package(Python3 COMPONENTS Interpreter QUIET)
 if(Python3_Interpreter_FOUND)

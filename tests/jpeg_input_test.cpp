@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "host/common/error.h"
 #include "host/eval/png_image.h"
+#include "support/fifo_unblocker.h"
 #include "support/jpeg_file.h"
 #include "support/test_support.h"
 
@@ -100,7 +102,13 @@ TEST(JpegInput, DamagedTruncatedAndHugeFilesAreOneErrorEach) {
 
   t::expect_contains(t::error_of([&] { read_jpeg_rgba(dir / "missing.jpg"); }), "missing.jpg: cannot open");
   ASSERT_EQ(mkfifo((dir / "pipe.jpg").c_str(), 0600), 0);
-  t::expect_contains(t::error_of([&] { read_jpeg_rgba(dir / "pipe.jpg"); }), "pipe.jpg: is a FIFO");
+  {
+    // A reader that regressed to a blocking open would hang the suite: this opens the FIFO's
+    // other end after the grace, so such a regression fails here instead.
+    t::FifoUnblocker unblocker(dir / "pipe.jpg", std::chrono::seconds(20));
+    t::expect_contains(t::error_of([&] { read_jpeg_rgba(dir / "pipe.jpg"); }), "pipe.jpg: is a FIFO");
+    EXPECT_FALSE(unblocker.fired()) << "read_jpeg_rgba blocked on a FIFO";
+  }
 }
 
 }  // namespace

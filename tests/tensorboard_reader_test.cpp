@@ -138,6 +138,17 @@ TEST_F(TensorBoardRun, KerasLayoutAndStepAxesInOurOwnReader) {
   EXPECT_EQ(whole_run.size(), 3u) << "nothing else in the run directory's own event file";
 }
 
+// A --dry-run trains one epoch of one batch, whatever --epochs says: its HParams session ends
+// after that epoch, as the trainer counts it (the count --epochs gave never came, and the
+// session stayed open in the HParams dashboard).
+TEST_F(TensorBoardRun, ADryRunEndsItsHParamsSession) {
+  const t::CommandResult result = train("--epochs 3 --dry-run --no-progress");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const std::map<std::string, std::vector<int64_t>> whole_run = steps_by_tag(run_);
+  EXPECT_EQ(whole_run.count("_hparams_/session_start_info"), 1u);
+  EXPECT_EQ(whole_run.count("_hparams_/session_end_info"), 1u) << "the dry run's session never ended";
+}
+
 // The same run read by TensorBoard itself, from the test venv.
 class TensorBoardReader : public TensorBoardRun {
  protected:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Profiles a few training steps of train_gpu with Nsight Compute (ncu, on the GPU test machine)
+# Profiles a few training steps of train_gpu with Nsight Compute (ncu, on a GPU node)
 # or Nsight Systems (nsys, where installed). train_gpu's --profile-steps A:B brackets steps A..B
 # with cudaProfilerStart/Stop, so the profiler skips start-up, data loading, cuDNN's algorithm
 # search and graph capture, and records only steady-state steps; each step sits in the NVTX

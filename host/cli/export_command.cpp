@@ -36,7 +36,7 @@ void add_export_command(CLI::App& app) {
     const ModelWeights weights = load_weights_for_command(options->checkpoint, std::cout);
     OnnxProvenance provenance;
     provenance.checkpoint = std::filesystem::path(options->checkpoint).filename().string();
-    if (to_valid_utf8(provenance.checkpoint) != provenance.checkpoint) {
+    if (!is_valid_utf8(provenance.checkpoint)) {
       std::cout << "note: the checkpoint's file name is not valid UTF-8; the model's train_gpu.checkpoint metadata "
                    "has U+FFFD in place of the invalid bytes\n";
     }

@@ -14,6 +14,7 @@
 #include "host/cli/model_from_checkpoint.h"
 #include "host/cli/options.h"
 #include "host/cli/validators.h"
+#include "host/common/utf8.h"
 #include "host/data/dataset.h"
 #include "host/model/backend_factory.h"
 #include "host/predict/predict_inputs.h"
@@ -102,7 +103,7 @@ void run_predict(const PredictOptions& options) {
   }
   if (options.json) {
     for (const predict::PredictInput& input : inputs) {
-      if (!predict::is_valid_utf8(input.name)) {
+      if (!is_valid_utf8(input.name)) {
         std::cerr << "train_gpu: warning: " << input.name
                   << ": the name is not valid UTF-8; in the JSON its invalid bytes are replaced by U+FFFD\n";
       }

@@ -114,7 +114,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
   std::unique_ptr<tensorboard::TensorBoardLog> board;
   if (options.tensorboard) {
     board = std::make_unique<tensorboard::TensorBoardLog>(
-        config.run_dir, options.tensorboard_every, config.epochs, config_text,
+        config.run_dir, options.tensorboard_every, config_text,
         tensorboard::run_hparams(config, backend_options.adam, dataset_kind_name(dataset.kind)), std::cout);
   }
   StopSignal stop_signal;

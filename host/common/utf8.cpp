@@ -11,4 +11,14 @@ std::string to_valid_utf8(const std::string& text) {
   return nlohmann::json::parse(quoted).get<std::string>();
 }
 
+bool is_valid_utf8(const std::string& text) {
+  // nlohmann::json validates UTF-8 as it serializes; its strict mode is the check.
+  try {
+    static_cast<void>(nlohmann::json(text).dump());
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+}
+
 }  // namespace train_gpu

@@ -10,4 +10,7 @@ namespace train_gpu {
 // Python's errors="replace" does); valid UTF-8 comes back unchanged.
 std::string to_valid_utf8(const std::string& text);
 
+// True when `text` is valid UTF-8, as JSON requires of its strings.
+bool is_valid_utf8(const std::string& text);
+
 }  // namespace train_gpu

@@ -42,16 +42,6 @@ std::string prediction_text(const PredictInput& input, const std::vector<float>&
   return text + "\n";
 }
 
-bool is_valid_utf8(const std::string& text) {
-  // nlohmann::json validates UTF-8 as it serializes; its strict mode is the check.
-  try {
-    static_cast<void>(nlohmann::json(text).dump());
-    return true;
-  } catch (const nlohmann::json::type_error&) {
-    return false;
-  }
-}
-
 nlohmann::json prediction_json(const PredictInput& input, const std::vector<float>& probabilities,
                                const std::vector<std::string>& class_names) {
   if (!input.error.empty()) return {{"input", input.name}, {"error", input.error}};

@@ -22,9 +22,6 @@ std::vector<int> classes_by_probability(const std::vector<float>& probabilities)
 std::string prediction_text(const PredictInput& input, const std::vector<float>& probabilities,
                             const std::vector<std::string>& class_names);
 
-// True when `text` is valid UTF-8, as JSON requires of its strings.
-bool is_valid_utf8(const std::string& text);
-
 // {"input", "predicted", "class_name", "top3": [{"class", "name", "probability"}], "probabilities",
 //  "preprocessing", "label" (when known)} or, for an input with an error, {"input", "error"}.
 nlohmann::json prediction_json(const PredictInput& input, const std::vector<float>& probabilities,

@@ -26,11 +26,10 @@ std::string config_markdown(const std::string& json) { return "```json\n" + json
 
 }  // namespace
 
-TensorBoardLog::TensorBoardLog(fs::path run_directory, int64_t running_every, int64_t epochs, std::string config_json,
+TensorBoardLog::TensorBoardLog(fs::path run_directory, int64_t running_every, std::string config_json,
                                std::vector<HParam> hparams, std::ostream& log)
     : directory_(std::move(run_directory)),
       running_every_(running_every),
-      epochs_(epochs),
       config_json_(std::move(config_json)),
       hparams_(std::move(hparams)),
       log_(log) {
@@ -38,6 +37,7 @@ TensorBoardLog::TensorBoardLog(fs::path run_directory, int64_t running_every, in
 }
 
 void TensorBoardLog::on_run_start(const RunStart& start) {
+  epochs_ = start.epochs;
   // "tensorboard": where runs before 2026-12 wrote their one event file; trimmed or removed with
   // the others, so a resumed old run does not show epochs twice.
   for (const fs::path& directory : {directory_, directory_ / kTrainRun, directory_ / kValidationRun, directory_ / "tensorboard"}) {

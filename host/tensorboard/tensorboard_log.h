@@ -59,8 +59,9 @@ class TensorBoardLog : public TrainingObserver {
  public:
   // `run_directory` is RUN; nothing is written until on_run_start. `config_json` becomes the
   // config text of a new run (empty: none); `hparams` the HParams session's, and the session ends
-  // after epoch `epochs`. Notices (where the files go, what a resume dropped) go to `log`.
-  TensorBoardLog(std::filesystem::path run_directory, int64_t running_every, int64_t epochs, std::string config_json,
+  // after the run's last epoch (RunStart::epochs). Notices (where the files go, what a resume
+  // dropped) go to `log`.
+  TensorBoardLog(std::filesystem::path run_directory, int64_t running_every, std::string config_json,
                  std::vector<HParam> hparams, std::ostream& log);
 
   void on_run_start(const RunStart& start) override;
@@ -80,7 +81,7 @@ class TensorBoardLog : public TrainingObserver {
 
   std::filesystem::path directory_;
   int64_t running_every_;
-  int64_t epochs_;
+  int64_t epochs_ = 0;  // from on_run_start: the trainer's count, which a --dry-run makes 1
   std::string config_json_;
   std::vector<HParam> hparams_;
   std::ostream& log_;

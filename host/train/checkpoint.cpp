@@ -18,18 +18,6 @@ namespace {
 
 constexpr const char* kMomentPrefixes[2] = {"optim.m.", "optim.v."};
 
-// zlib's crc32 (the one Python's zlib.crc32 and `gzip` use), in pieces so the writer can
-// checksum the tensors before they are laid out.
-uint32_t crc32_update(uint32_t crc, const void* data, std::size_t size) {
-  return static_cast<uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), size));
-}
-
-std::string hex32(uint32_t value) {
-  char text[9];
-  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(value));
-  return text;
-}
-
 std::vector<int64_t> spec_shape(const model::TensorSpec& spec) {
   return std::vector<int64_t>(spec.shape, spec.shape + spec.rank);
 }

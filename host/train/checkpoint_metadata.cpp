@@ -26,12 +26,6 @@ constexpr const char* kTrainCountKey = "x.train_count";
 constexpr const char* kPartialKeys[] = {"x.partial.batch_loss_sum", "x.partial.sample_loss_sum", "x.partial.batches",
                                         "x.partial.samples", "x.partial.correct", "x.partial.confusion"};
 
-std::string hex32(uint32_t value) {
-  char text[9];
-  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(value));
-  return text;
-}
-
 std::string range_text(int64_t low, int64_t high) {
   return "an integer from " + std::to_string(low) + " to " + std::to_string(high);
 }
@@ -151,16 +145,26 @@ void check_partial_totals(const FieldReader& fields, int64_t batches_into_epoch,
 }  // namespace
 
 std::string metadata_checksum(const safetensors::Metadata& metadata) {
-  uLong crc = crc32_z(0, nullptr, 0);
-  const Bytef separator = 0;
+  uint32_t crc = crc32_update(0, nullptr, 0);
+  const char separator = 0;
   for (const auto& [key, value] : metadata) {
     if (key == kMetadataCrcKey) continue;
-    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(key.data()), key.size());
-    crc = crc32_z(crc, &separator, 1);
-    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(value.data()), value.size());
-    crc = crc32_z(crc, &separator, 1);
+    crc = crc32_update(crc, key.data(), key.size());
+    crc = crc32_update(crc, &separator, 1);
+    crc = crc32_update(crc, value.data(), value.size());
+    crc = crc32_update(crc, &separator, 1);
   }
-  return hex32(static_cast<uint32_t>(crc));
+  return hex32(crc);
+}
+
+uint32_t crc32_update(uint32_t crc, const void* data, std::size_t size) {
+  return static_cast<uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), size));
+}
+
+std::string hex32(uint32_t value) {
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(value));
+  return text;
 }
 
 safetensors::Metadata checkpoint_metadata_to_write(const Checkpoint& checkpoint, const std::string& data_crc32) {

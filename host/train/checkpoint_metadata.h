@@ -6,6 +6,9 @@
 // produced.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 #include <string>
 
 #include "host/train/checkpoint.h"
@@ -16,6 +19,11 @@ namespace train_gpu {
 inline constexpr const char* kCheckpointFormat = "train_gpu-checkpoint-v1";
 inline constexpr const char* kExtraPrefix = "x.";  // keeps the orchestrator's keys apart from ours
 inline constexpr const char* kMetadataCrcKey = "metadata_crc32";
+
+// zlib's crc32 (the one Python's zlib.crc32 and `gzip` use), in pieces so a writer can checksum
+// data as it goes; and a CRC as the 8 lowercase hex digits the metadata stores.
+uint32_t crc32_update(uint32_t crc, const void* data, std::size_t size);
+std::string hex32(uint32_t value);
 
 // zlib's crc32, as 8 lowercase hex digits, of every entry but metadata_crc32 itself in key order
 // (byte order, as std::map and Python's sorted() order them), each entry as its key, a NUL byte,

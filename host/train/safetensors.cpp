@@ -1,11 +1,6 @@
 #include "host/train/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -13,7 +8,6 @@
 #include <utility>
 
 #include "host/common/error.h"
-#include "host/common/file_descriptor.h"
 #include "host/common/regular_file.h"
 
 namespace train_gpu::safetensors {
@@ -40,28 +34,11 @@ bool element_count(const std::vector<int64_t>& shape, uint64_t& count) {
 }
 
 std::vector<unsigned char> read_whole_file(const std::filesystem::path& path) {
-  // Opened without blocking: a FIFO given as --checkpoint is refused, not waited on.
-  const RegularFile opened = open_regular_file(path, "a .safetensors checkpoint");
-  const FileDescriptor& descriptor = opened.descriptor;
-  struct stat info {};
-  if (::fstat(descriptor.get(), &info) != 0) throw Error("cannot stat " + path.string() + ": " + std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) throw Error("cannot read " + path.string() + ": not a regular file");
-
-  // The size comes from the filesystem, not from the file's contents, so this allocation is
-  // bounded by what is really on disk.
-  std::vector<unsigned char> bytes(static_cast<std::size_t>(info.st_size));
-  std::size_t filled = 0;
-  while (filled < bytes.size()) {
-    const ssize_t got = ::read(descriptor.get(), bytes.data() + filled, bytes.size() - filled);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw Error("cannot read " + path.string() + ": " + std::strerror(errno));
-    }
-    if (got == 0) break;  // shrank while we read: validation below reports the short file
-    filled += static_cast<std::size_t>(got);
-  }
-  bytes.resize(filled);
-  return bytes;
+  // Opened without blocking: a FIFO given as --checkpoint is refused, not waited on. The size
+  // comes from the filesystem, not from the file's contents, so the allocation is bounded by
+  // what is really on disk; a file that shrank while read comes back short, and the header
+  // checks below report it.
+  return read_regular_file(path, "a .safetensors checkpoint");
 }
 
 uint64_t read_u64_le(const unsigned char* bytes) {

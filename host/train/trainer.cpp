@@ -242,6 +242,7 @@ TrainResult Trainer::run() {
     start.epochs_completed = position.epoch;
     start.batches_into_epoch = position.batches_into_epoch;
     start.step = state.step;
+    start.epochs = config_.epochs;
     start.state = &state;
     observer_->on_run_start(start);
   }

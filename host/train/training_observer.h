@@ -16,6 +16,7 @@ struct RunStart {
   int64_t epochs_completed = 0;     // 0 for a new run
   int64_t batches_into_epoch = 0;   // batches of the next epoch already taken (a mid-epoch checkpoint)
   int64_t step = 0;                 // optimizer steps taken so far
+  int64_t epochs = 0;               // the epoch the run ends after (1 for a --dry-run)
   const ModelState* state = nullptr;  // the weights training starts from
 };
 

@@ -83,6 +83,8 @@ inline ::testing::AssertionResult one_step_close(const ModelState& gpu, const Mo
     if (tight) continue;
     const bool conv_weight = i >= kConvWeightOffset && i < kConvWeightOffset + kConvWeightCount;
     const double g = std::fabs(cpu.adam_m[i]) / 0.1;
+    // The w clause holds by construction (one Adam step from zero moments moves each side by at
+    // most lr): a flip is told by m and v, which the two clauses after it bound.
     const bool within_one_flip =
         conv_weight && std::fabs(gpu.parameters[i] - cpu.parameters[i]) <= 2 * learning_rate &&
         std::fabs(gpu.adam_m[i] - cpu.adam_m[i]) <= 0.1 * routed + 1e-9 &&
