@@ -31,12 +31,17 @@ std::vector<std::string> files_in(const fs::path& dir) {
 
 // An export held inside its write by the writer's test-only pause point (half the file in the
 // temporary, the process stopped), so that a signal lands inside the write for certain. Returns
-// the temporary's path.
+// the temporary's path. The writer writes the marker and only then stops itself: a SIGCONT sent
+// between the two would be spent before the stop and leave the child stopped for good, so this
+// returns only once the child is seen stopped.
 fs::path pause_export_in_write(t::Child& child, const fs::path& marker) {
   const t::Clock::time_point deadline = t::Clock::now() + t::kDeadline;
   while (!fs::exists(marker) && child.running() && t::Clock::now() < deadline) std::this_thread::sleep_for(t::kPollInterval);
   EXPECT_TRUE(fs::exists(marker)) << "the export never reached the pause point\n" << child.output();
   if (!fs::exists(marker)) return {};
+  const bool stopped = child.wait_until_stopped(deadline);
+  EXPECT_TRUE(stopped) << "the export wrote the marker but never stopped\n" << child.output();
+  if (!stopped) return {};
   const std::string marker_text = t::read_text(marker);
   return marker_text.substr(0, marker_text.size() - 1);  // without its newline
 }
