@@ -33,6 +33,7 @@ struct ModelState {
   std::vector<float> parameters;  // model::kParameterCount
   std::vector<float> adam_m;      // first moments, same layout
   std::vector<float> adam_v;      // second moments, same layout
+  std::vector<float> buffers;     // the spec's buffer arena (BatchNorm moving statistics); empty for the tutorial
   int64_t step = 0;               // Adam steps taken so far: t of the bias correction
 };
 

@@ -11,6 +11,7 @@
 
 #include "host/common/error.h"
 #include "host/data/dataset.h"
+#include "host/model/keras_json.h"
 #include "host/model/model_spec.h"
 
 namespace train_gpu {
@@ -176,7 +177,8 @@ safetensors::Metadata checkpoint_metadata_to_write(const Checkpoint& checkpoint,
       {"batches_into_epoch", std::to_string(meta.batches_into_epoch)},
       {"seed", std::to_string(meta.seed)},
       {"dataset", meta.dataset},
-      {"model", meta.model},
+      {"model", checkpoint.spec.description()},
+      {kKerasModelKey, model::keras_json(checkpoint.spec)},
       {"data_crc32", data_crc32},
   };
   for (const auto& [key, value] : meta.extra) metadata[kExtraPrefix + key] = value;

@@ -19,6 +19,8 @@ namespace train_gpu {
 inline constexpr const char* kCheckpointFormat = "train_gpu-checkpoint-v1";
 inline constexpr const char* kExtraPrefix = "x.";  // keeps the orchestrator's keys apart from ours
 inline constexpr const char* kMetadataCrcKey = "metadata_crc32";
+// The model itself, as Keras's JSON (host/model/keras_json.h); "model" is its one-line description.
+inline constexpr const char* kKerasModelKey = "keras_model";
 
 // zlib's crc32 (the one Python's zlib.crc32 and `gzip` use), in pieces so a writer can checksum
 // data as it goes; and a CRC as the 8 lowercase hex digits the metadata stores.
