@@ -288,6 +288,16 @@ void read_input_shape(ParsedModel& model, ConfigReader& config, bool first_layer
   }
 }
 
+// The options Conv2D and Dense share: activation, bias, and what Keras does to their weights.
+void read_weights_options(ConfigReader& config, LayerSpec& layer) {
+    layer.activation = config.activation();
+    layer.use_bias = config.boolean("use_bias", true);
+    config.initializer("kernel_initializer", "GlorotUniform");
+    config.initializer("bias_initializer", "Zeros");
+    for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer"}) config.no_regularizer(key);
+    for (const char* key : {"kernel_constraint", "bias_constraint"}) config.no_constraint(key);
+}
+
 // One layer of the list into `model` (nothing for InputLayer and no-op Reshapes).
 void read_layer(ParsedModel& model, const json& entry, std::size_t position, const std::string& source,
                 std::vector<std::string>* notes) {
@@ -331,12 +341,7 @@ void read_layer(ParsedModel& model, const json& entry, std::size_t position, con
     set_format(model, config);
     config.require_one("dilation_rate", "1");
     config.require_one("groups", "1");
-    layer.activation = config.activation();
-    layer.use_bias = config.boolean("use_bias", true);
-    config.initializer("kernel_initializer", "GlorotUniform");
-    config.initializer("bias_initializer", "Zeros");
-    for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer"}) config.no_regularizer(key);
-    for (const char* key : {"kernel_constraint", "bias_constraint"}) config.no_constraint(key);
+    read_weights_options(config, layer);
   } else if (kind == "MaxPooling2D" || kind == "AveragePooling2D") {
     layer.kind = kind == "MaxPooling2D" ? LayerKind::kMaxPool2D : LayerKind::kAvgPool2D;
     std::tie(layer.kernel_h, layer.kernel_w) = config.pair("pool_size", 1, kMaxDimension, std::make_pair(2, 2));
@@ -350,12 +355,7 @@ void read_layer(ParsedModel& model, const json& entry, std::size_t position, con
   } else if (kind == "Dense") {
     layer.kind = LayerKind::kDense;
     layer.units = config.integer("units", 1, kMaxDimension);
-    layer.activation = config.activation();
-    layer.use_bias = config.boolean("use_bias", true);
-    config.initializer("kernel_initializer", "GlorotUniform");
-    config.initializer("bias_initializer", "Zeros");
-    for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer"}) config.no_regularizer(key);
-    for (const char* key : {"kernel_constraint", "bias_constraint"}) config.no_constraint(key);
+    read_weights_options(config, layer);
     config.find("input_dim");  // Keras 2's record of the input width: build_network derives it
   } else if (kind == "Dropout") {
     layer.kind = LayerKind::kDropout;
