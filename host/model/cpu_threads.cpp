@@ -45,17 +45,23 @@ constexpr std::size_t kMaxEnvironment = 4096;  // entries; a larger environment 
 
 bool starts_with(const char* text, const char* prefix) { return std::strncmp(text, prefix, std::strlen(prefix)) == 0; }
 
-// Runs before libc is initialized: only system calls and functions without state.
+// Runs before libc is initialized: only system calls and functions without state. Not under
+// valgrind (its preload library in LD_PRELOAD), which would not follow the exec, nor when the
+// program was started through the dynamic loader (`ld-linux-x86-64.so.2 train_gpu ...`), whose
+// /proc/self/exe is the loader: both run with libgomp's default.
 void bound_openmp_spinning(int, char** argv, char** envp) {
   std::size_t count = 0;
   for (char** entry = envp; *entry != nullptr; ++entry, ++count) {
     if (starts_with(*entry, "OMP_WAIT_POLICY=") || starts_with(*entry, "GOMP_SPINCOUNT=")) return;
+    if (starts_with(*entry, "LD_PRELOAD=") && std::strstr(*entry, "vgpreload") != nullptr) return;
   }
   if (count + 3 > kMaxEnvironment) return;
   static char self[4096];
   const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
   if (length <= 0) return;
   self[length] = '\0';
+  const char* slash = std::strrchr(self, '/');
+  if (starts_with(slash == nullptr ? self : slash + 1, "ld-")) return;
   static char* environment[kMaxEnvironment];
   for (std::size_t i = 0; i < count; ++i) environment[i] = envp[i];
   environment[count] = const_cast<char*>(kOpenMpSpinCount);
