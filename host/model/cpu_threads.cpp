@@ -29,7 +29,7 @@ constexpr unsigned kDenormalsAreZero = 0x0040u;  // MXCSR.DAZ
 constexpr unsigned kFlushBits = kFlushToZero | kDenormalsAreZero;
 #endif
 
-#if defined(_OPENMP) && defined(__GLIBC__)
+#if defined(_OPENMP) && defined(__GLIBC__) && !defined(__clang__)  // GCC: libgomp, whose variable this is
 // libgomp reads GOMP_SPINCOUNT once, in its own constructor, which the dynamic loader runs
 // before any constructor of the executable and long before main(), and it has no call that
 // changes the spin count afterwards (its variable is not exported). Nor does a setenv() in the
