@@ -282,7 +282,7 @@ KernelChoice choose_variant() {
   }
   std::vector<std::string> names;
   for (const ConvPoolVariant* variant : candidates) names.push_back(variant->name);
-  if (candidates.size() == 1) return time_kernels(names, 0, [](std::size_t) { return 0.0; });
+  if (candidates.size() == 1) return KernelChoice{names.front(), {}, ""};
   TimingBatch batch;
   return time_kernels(names, kTimingRounds, [&](std::size_t i) { return batch.seconds_with(*candidates[i]); });
 }
