@@ -4,13 +4,20 @@
 #include <gtest/gtest.h>
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <limits>
+#include <string>
 #include <vector>
 
 #if defined(_OPENMP)
@@ -18,6 +25,7 @@
 #endif
 
 #include "support/pool_threads.h"
+#include "support/test_support.h"
 
 namespace train_gpu {
 namespace {
@@ -120,19 +128,25 @@ TEST(ComputeScope, PoolThreadsStartedInACallNeverTakeStopSignals) {
 #endif
 }
 
-// "0 threads" is OpenMP's own choice, whatever count was asked for before: the backend of a
-// second run in one process (--threads 1, then the default) must not keep the first one's.
-TEST(ThreadCount, ZeroMeansOpenMpsDefaultEvenAfterAnExplicitCount) {
+// "0 threads" is the default (OpenMP's own choice, capped by the cgroup's CPU quota), whatever
+// count was asked for before: the backend of a second run in one process (--threads 1, then the
+// default) must not keep the first one's.
+TEST(ThreadCount, ZeroMeansTheDefaultEvenAfterAnExplicitCount) {
 #if !defined(_OPENMP)
   EXPECT_EQ(cpu::set_thread_count(0), 1);
   GTEST_SKIP() << "built without OpenMP: always one thread";
 #else
+  const int default_count =
+      cpu::choose_default_threads(kOpenMpDefaultThreads, std::getenv("OMP_NUM_THREADS") != nullptr,
+                                  cpu::process_cpu_quota())
+          .count;
+  ASSERT_LE(default_count, kOpenMpDefaultThreads);
   // default + 1 differs from the default on any machine, 1 on any with more than one core.
-  for (const int explicit_count : {kOpenMpDefaultThreads + 1, 1}) {
+  for (const int explicit_count : {default_count + 1, 1}) {
     EXPECT_EQ(cpu::set_thread_count(explicit_count), explicit_count);
     EXPECT_EQ(cpu::thread_count(), explicit_count);
-    EXPECT_EQ(cpu::set_thread_count(0), kOpenMpDefaultThreads) << "after " << explicit_count;
-    EXPECT_EQ(cpu::thread_count(), kOpenMpDefaultThreads) << "after " << explicit_count;
+    EXPECT_EQ(cpu::set_thread_count(0), default_count) << "after " << explicit_count;
+    EXPECT_EQ(cpu::thread_count(), default_count) << "after " << explicit_count;
   }
 #endif
 }
@@ -172,6 +186,111 @@ TEST(ComputeScope, FlushingReadsSubnormalsAsZeroAndFlushesResultsOnEveryThread) 
   cpu::set_flush_denormals(false);
   cpu::set_thread_count(0);
 #endif
+}
+
+// ---- How waiting threads wait (cpu_threads.h) ----------------------------------------------------
+
+constexpr int kProbeRegions = 60;
+constexpr double kProbeWorkSeconds = 0.010;  // per region, on one thread of two
+
+double thread_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return double(now.tv_sec) + 1e-9 * double(now.tv_nsec);
+}
+
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
+// The child half of the test below (it skips unless started by it): two-thread parallel
+// regions in which index 0 computes for kProbeWorkSeconds of its own CPU time and index 1 has
+// nothing to do, so the second thread waits for the first at every region's end. Prints the
+// working thread's CPU time and the whole process's.
+TEST(WaitPolicy, UnbalancedRegionsProbe) {
+  if (std::getenv("TRAIN_GPU_TEST_WAIT_PROBE") == nullptr) GTEST_SKIP() << "started only by WaitPolicy's test below";
+  cpu::set_thread_count(2);
+  cpu::parallel_for(2, [](int) {});  // the pool exists before the clocks start
+  double work_seconds = 0.0;
+  volatile double sink = 0.0;
+  const double process_start = process_cpu_seconds();
+  for (int region = 0; region < kProbeRegions; ++region) {
+    cpu::parallel_for(2, [&](int i) {
+      if (i != 0) return;
+      const double start = thread_cpu_seconds();
+      double now = start;
+      while (now - start < kProbeWorkSeconds) {
+        for (int k = 0; k < 1000; ++k) sink = sink + 1.0;
+        now = thread_cpu_seconds();
+      }
+      work_seconds += now - start;
+    });
+  }
+  const double process_seconds = process_cpu_seconds() - process_start;
+  std::printf("probe work_cpu_s=%.6f process_cpu_s=%.6f\n", work_seconds, process_seconds);
+}
+
+// The process's CPU time over the working thread's, from a probe child with `environment`.
+double cpu_over_work(const std::string& environment, const std::filesystem::path& scratch) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const testing::CommandResult result = testing::run_command(
+      "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT TRAIN_GPU_TEST_WAIT_PROBE=1 " + environment + " " +
+          testing::shell_quote(self) + " --gtest_filter=WaitPolicy.UnbalancedRegionsProbe",
+      scratch);
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  for (const std::string& line : testing::lines_of(result.out)) {
+    if (line.rfind("probe ", 0) != 0) continue;
+    const auto values = testing::key_values(line);
+    const double work = std::stod(values.at("work_cpu_s")), process = std::stod(values.at("process_cpu_s"));
+    EXPECT_GE(work, kProbeRegions * kProbeWorkSeconds) << line;
+    return process / work;
+  }
+  ADD_FAILURE() << "no probe line from the child (" << environment << "):\n" << result.out << result.err;
+  return 0.0;
+}
+
+// A thread that waits for a partner with work left stops burning a core after a short spin:
+// the process uses little more CPU time than the work itself. Under OpenMP's active policy
+// (what libgomp's default becomes for waits shorter than its 300,000 PAUSEs, milliseconds) the
+// waiting thread spins through the whole wait and the process uses about twice the work. CPU
+// times, not wall times, so a loaded machine changes both ratios little: the spinner burns
+// whatever share of a core it is given, as the worker does. Margins: ours pays at most
+// kOpenMpSpinCount PAUSEs (under 1 ms even at 140 cycles each on a 2 GHz core) per 10 ms
+// region, ratio <= 1.1 plus the process's own overhead, asserted < 1.4; the spinner's ~2 is
+// asserted > 1.6, so the probe is shown to see spinning when there is some.
+TEST(WaitPolicy, ThreadsWaitingForAnUnbalancedPartnerSleepInsteadOfSpinning) {
+#if !defined(_OPENMP) || defined(__clang__)
+  GTEST_SKIP() << "no libgomp (built without OpenMP, or clang's libomp): the bound is libgomp's GOMP_SPINCOUNT";
+#else
+  testing::TempDir scratch;
+  const double spinning = cpu_over_work("OMP_WAIT_POLICY=active", scratch.path());
+  const double ours = cpu_over_work("", scratch.path());
+  EXPECT_LT(ours, 1.4) << "process CPU over work CPU with the default wait (spinning: " << spinning << ")";
+  EXPECT_GT(spinning, 1.6) << "process CPU over work CPU with OMP_WAIT_POLICY=active (ours: " << ours << ")";
+#endif
+}
+
+// The bound reaches libgomp before it reads its environment, and leaves the environment as the
+// user gave it: children of train_gpu (Python for --plots) do not inherit our GOMP_SPINCOUNT.
+TEST(WaitPolicy, TheSpinCountIsNotLeftInTheEnvironment) {
+  if (std::getenv("TRAIN_GPU_TEST_WAIT_PROBE") != nullptr) GTEST_SKIP() << "a probe child";
+  testing::TempDir scratch;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const testing::CommandResult result = testing::run_command(
+      "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT TRAIN_GPU_TEST_WAIT_ENV=1 " + testing::shell_quote(self) +
+          " --gtest_filter=WaitPolicy.EnvironmentProbe",
+      scratch.path());
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  testing::expect_contains(result.out, "probe GOMP_SPINCOUNT=(unset)");
+}
+
+TEST(WaitPolicy, EnvironmentProbe) {
+  if (std::getenv("TRAIN_GPU_TEST_WAIT_ENV") == nullptr) GTEST_SKIP() << "started only by WaitPolicy's test above";
+  const char* value = std::getenv("GOMP_SPINCOUNT");
+  std::printf("probe GOMP_SPINCOUNT=%s\n", value == nullptr ? "(unset)" : value);
 }
 
 }  // namespace

@@ -118,7 +118,7 @@ TEST_F(TrainCommandTest, FirstEpochOfFashionMnistReaches85Percent) {
 // (stdout, config.json's "device"); config.json's "settings" records the flag as given.
 TEST_F(TrainCommandTest, ThreadsFlagSetsTheCpuBackendsCountAndZeroMeansTheDefault) {
   if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
-  const std::pair<int, std::string> cases[] = {{1, ", 1 thread,"}, {0, ", 3 threads,"}};
+  const std::pair<int, std::string> cases[] = {{1, ", 1 thread,"}, {0, ", 3 threads (OMP_NUM_THREADS),"}};
   for (const auto& [threads, in_force] : cases) {
     const fs::path run = scratch_.path() / ("threads-" + std::to_string(threads));
     const t::CommandResult result =

@@ -41,7 +41,7 @@ void add_device_options(CLI::App& command, DeviceOptions& options, DeviceFlags f
                    training ? "Bit-identical reruns: deterministic GPU algorithms only, and metrics.csv without its timing columns"
                             : "GPU: deterministic algorithms only, for bit-identical reruns");
   command.add_option("--threads", options.threads,
-                     "CPU: compute threads (0: every core this process may use, or OMP_NUM_THREADS). Results are "
+                     "CPU: compute threads (0: every core this process may use, at most its cgroup's CPU quota rounded up; or OMP_NUM_THREADS). Results are "
                      "bit-identical for any count; see README, CPU backend")
       ->check(whole_number_in(0, std::numeric_limits<int>::max()))
       ->capture_default_str();

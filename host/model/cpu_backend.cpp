@@ -39,17 +39,20 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(const BackendOptions& options)
       : adam_(options.adam),
         flush_denormals_(options.flush_denormals),
-        threads_(cpu::set_thread_count(checked_threads(options.threads))),  // 0 -> the count in force
+        requested_threads_(checked_threads(options.threads)),
+        threads_(cpu::set_thread_count(requested_threads_)),  // 0 -> the default count
         workspace_(checked_max_batch(options.max_batch)) {
     parameters_.assign(kParameterCount, 0.0f);
     gradients_.assign(kParameterCount, 0.0f);
     adam_m_.assign(kParameterCount, 0.0f);
     adam_v_.assign(kParameterCount, 0.0f);
     labels_.assign(std::size_t(options.max_batch), 0);
+    cpu::conv_pool_isa();  // chosen now (timed, or TRAIN_GPU_CONV_POOL checked), before anything is printed
   }
 
   std::string description() const override {
-    return "cpu (" + kernels() + ", " + std::to_string(threads_) + (threads_ == 1 ? " thread" : " threads") +
+    return "cpu (" + cpu::gemm_library() + " sgemm, conv+pool " + cpu::conv_pool_choice() + ", " +
+           cpu::thread_count_phrase(threads_, requested_threads_) +
            (flush_denormals_ ? ", denormals flushed)" : ", denormals kept)");
   }
 
@@ -293,6 +296,7 @@ class CpuBackend final : public Backend {
 
   AdamConfig adam_;
   bool flush_denormals_;
+  int requested_threads_;  // --threads: 0 for the default, which the device line explains
   int threads_;
   cpu::NetworkWorkspace workspace_;
   std::vector<uint8_t> labels_;  // (max_batch): the current batch's labels

@@ -7,12 +7,18 @@
 // Images are split over the threads of cpu_threads.h; each image's work is the same whatever
 // thread runs it, and the backward pass adds per-image partial sums in image order, so results
 // do not depend on the thread count. The inner loops run over the 32 filters, compiled for
-// AVX-512, AVX2+FMA and baseline x86-64 and picked when the program loads (conv_pool_isa()).
+// AVX-512 with 512-bit and with 256-bit vectors, AVX2+FMA and baseline x86-64; the first use in
+// a process times the ones this CPU runs that give the same bits as its best instruction set
+// (the FMA builds agree to the bit; the baseline, without FMA, rounds each product apart and
+// differs in the last bits) and keeps the fastest (kernel_choice.h). The environment variable
+// TRAIN_GPU_CONV_POOL=<name> forces one instead (conv_pool_variants() lists the names; a name
+// this CPU cannot run is an error), e.g. x86-64 to reproduce a run from a CPU without FMA.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "host/model/model_spec.h"
 
@@ -36,7 +42,15 @@ constexpr std::size_t kConvGradientFloatsPerImage = model::kConvWeightCount + mo
 void conv_relu_pool_backward_params(const float* images, const float* dpooled, const uint8_t* argmax, int count,
                                     float* scratch, float* weight_grad, float* bias_grad);
 
-// Which compiled version of the loops runs on this CPU: "avx512", "avx2" or "x86-64".
+// Which compiled version of the loops runs: "avx512", "avx512-256", "avx2" or "x86-64".
 std::string conv_pool_isa();
+// The same with how it was chosen, for the device line: "avx512-256 (fastest at start-up:
+// avx512 0.95, avx512-256 0.81, avx2 0.90 ms)", "avx2 (TRAIN_GPU_CONV_POOL)", or the name alone.
+std::string conv_pool_choice();
+// The versions this CPU can run, the instruction-set flags' preference first.
+std::vector<std::string> conv_pool_variants();
+// Runs `name` (one of conv_pool_variants()) from now on, in this whole process: for tests and
+// benchmarks that compare the versions.
+void use_conv_pool_variant(const std::string& name);
 
 }  // namespace train_gpu::cpu

@@ -2,6 +2,19 @@
 // runs both oneDNN's GEMMs (Debian's libdnnl is built on OpenMP, libgomp) and the per-image
 // loops of cpu_conv_pool.cpp and the Adam update, so the two never oversubscribe the cores.
 //
+// How many: every CPU the affinity mask allows, but no more than the cgroup's CPU quota
+// (cpu_quota.h) rounded up; OMP_NUM_THREADS, when set, wins over both.
+//
+// How they wait: libgomp's default lets a thread that reaches a barrier spin for 300,000 PAUSE
+// instructions (milliseconds) before it sleeps. When a core is shared (other processes, a CPU
+// quota, a hypervisor taking the vCPU away) the partner it waits for is not running, and the
+// spinning takes the very core that partner needs: one epoch took 38 s with two threads where
+// one thread took 9.8 s (issue 22). So, unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT,
+// the process starts with kOpenMpSpinCount (cpu_threads.cpp says how: an exec of
+// itself before any library runs, because libgomp reads it only then): long enough to cover the microseconds between one step's parallel
+// regions, short enough that a wait for a descheduled partner costs a fraction of a
+// millisecond of CPU before the thread sleeps.
+//
 // Denormals: the tutorial's gradients and Adam's second moments decay into the denormal range
 // within the first epoch, and x86 cores take microcode assists on every denormal operand: with
 // them, steady epochs ran about twice as long as with FTZ/DAZ set (issue 13's measurements).
@@ -11,14 +24,39 @@
 // threads as ours, so they compute flushed too.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "host/common/held_signals.h"
+#include "host/model/cpu_quota.h"
 
 namespace train_gpu::cpu {
 
-// Sets how many threads compute (0: every core this process may run on, the OpenMP default or
-// OMP_NUM_THREADS). Returns the count now in force (1 in a build without OpenMP).
+// PAUSE iterations a waiting pool thread spins before it sleeps, as the environment entry that
+// tells libgomp.
+inline constexpr char kOpenMpSpinCount[] = "GOMP_SPINCOUNT=10000";
+
+// What "0 threads" means, and why: "affinity", "OMP_NUM_THREADS", or the quota's file, CPUs
+// and rounding ("cpu.max 1.5 CPUs → 2").
+struct DefaultThreads {
+  int count = 1;
+  std::string reason;
+};
+// From OpenMP's own default (OMP_NUM_THREADS when `omp_num_threads_set`, else the CPUs of the
+// affinity mask) and the cgroup's quota: the quota rounded up, at least 1, caps the affinity
+// count; it never overrides OMP_NUM_THREADS, which a user sets on purpose.
+DefaultThreads choose_default_threads(int openmp_default, bool omp_num_threads_set, std::optional<CpuQuota> quota);
+// This process's, decided once, on the first call.
+const DefaultThreads& default_threads();
+
+// Sets how many threads compute (0: default_threads()). Returns the count now in force (1 in a
+// build without OpenMP).
 int set_thread_count(int requested);
 int thread_count();
+
+// For the device line: "3 threads" when `requested` them, "1 thread", and with the reason when
+// the count is the default (requested 0): "2 threads (affinity)".
+std::string thread_count_phrase(int count, int requested);
 
 // The calling thread's mode: true when denormal results flush to zero (FTZ) and denormal inputs
 // read as zero (DAZ). Always false on CPUs without such a mode (non-x86 builds).

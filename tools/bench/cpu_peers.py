@@ -23,10 +23,19 @@ zero biases, on the CPU with --threads threads (default 2):
                  with one thread)
   train_gpu      the engine (--train-gpu BIN): `BIN train --device cpu --threads N ...`. Epoch
                  times and test accuracies come from the run's metrics.csv.
+  train_gpu-1thread  the same with --threads 1, pinned to the same CPUs: under load, the default
+                 thread count must never be slower than one thread (issue 22). Included by
+                 default with --contention.
 
 Every run is its own process, so imports and thread settings never leak between systems. Each
 one is pinned to the first --threads CPUs it may use (sched_setaffinity; --no-pin to skip) and
 gets OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = --threads.
+
+Load: quiet by default. --contention starts one busy process per CPU the runs are pinned to
+(each pinned to its CPU, in a session of its own, a pure-Python loop) before the first round and
+stops them after the last, whatever happens (an error, Ctrl-C, SIGTERM or SIGHUP; a busy process
+also ends by itself once this script is gone, even after a SIGKILL): every system then runs
+beside the same load, as in a container with a CPU quota on a shared node or a CI runner.
 
 Protocol: --rounds rounds (default 3); each round runs every system once, the order rotating by
 one system per round so slow drifts of the machine's load fall on all of them. A run trains
@@ -34,7 +43,9 @@ one system per round so slow drifts of the machine's load fall on all of them. A
 warm-up), each timed as the training pass alone (no test pass). The table gives, per system, the
 min and the median s/epoch over all steady epochs of all rounds, the test accuracy after epoch 1
 and after epoch E (median over rounds), and the versions; then train_gpu's ratio to the faster of
-TensorFlow and PyTorch. The machine (CPU model, nproc) and the date are printed with it.
+TensorFlow and PyTorch. The table's heading names the CPU model and the load (quiet, or the busy
+processes), and the date and machine (nproc, platform) are printed with it; --csv repeats the
+CPU model, the load and the date on every row.
 
 The frameworks come from PyPI into a virtual environment that the script creates and fills itself
 (--venv, default build/cpu-peers-venv; --no-install to use one as it is): tensorflow-cpu (or
@@ -67,7 +78,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import peers  # noqa: E402  (data, initial weights, the PyTorch and JAX runs, metrics.csv)
 
-SYSTEMS = ("tensorflow", "torch-eager", "torch-compile", "jax", "train_gpu")
+SYSTEMS = ("tensorflow", "torch-eager", "torch-compile", "jax", "train_gpu", "train_gpu-1thread")
+TRAIN_GPU_SYSTEMS = ("train_gpu", "train_gpu-1thread")
 PYTHON_SYSTEMS = ("tensorflow", "torch-eager", "torch-compile", "jax")
 MODULES = {"tensorflow": ["tensorflow"], "torch-eager": ["torch"], "torch-compile": ["torch"],
            "jax": ["jax", "jaxlib", "optax"]}
@@ -198,16 +210,20 @@ def run_tensorflow(args, data, accuracies):
 # ---------------------------------------------------------------------------------------------
 # The parent: venv, machine, rounds, table
 
-def machine_description():
-    model = "unknown CPU"
+def cpu_model():
+    """The first "model name" of /proc/cpuinfo, e.g. "AMD EPYC 9R14 96-Core Processor"."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "unknown CPU"
+
+
+def machine_description():
+    model = cpu_model()
     try:
         nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     except OSError:
@@ -284,7 +300,8 @@ class RunFailed(Exception):
 
 
 def run_process(command, env, cpus, timeout, log_path):
-    """Runs command in its own process group pinned to cpus; kills the group on timeout."""
+    """Runs command in its own process group pinned to cpus; kills the group on timeout, and on
+    Ctrl-C or a signal that ends this script (the run would otherwise go on without it)."""
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                    preexec_fn=lambda: os.sched_setaffinity(0, cpus))
@@ -294,6 +311,62 @@ def run_process(command, env, cpus, timeout, log_path):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             raise RunFailed(f"timed out after {timeout} s (log {log_path})")
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+
+
+# A busy process: pure Python, no imports beyond os and sys, so it starts in milliseconds and
+# loads nothing that could change the others' speed but the CPU time it takes. It ends by itself
+# when its parent (this script) is gone, whatever ended it.
+BUSY_LOOP = ("import os, sys\n"
+             "parent = int(sys.argv[1])\n"
+             "while os.getppid() == parent:\n"
+             "    for _ in range(200000):\n"
+             "        pass\n")
+
+
+def stop_on_termination(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+class Contention:
+    """One busy process per CPU in `cpus`, each pinned to its CPU, for the life of a with-block;
+    they are killed and reaped when the block ends, however it ends (SIGTERM and SIGHUP become
+    SystemExit while it lasts, Ctrl-C is KeyboardInterrupt: both unwind through __exit__)."""
+
+    def __init__(self, cpus):
+        self.cpus = list(cpus)
+        self.processes = []
+        self.previous_handlers = {}
+
+    def __enter__(self):
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            self.previous_handlers[signum] = signal.signal(signum, stop_on_termination)
+        try:
+            for cpu in self.cpus:
+                self.processes.append(subprocess.Popen(
+                    [sys.executable, "-c", BUSY_LOOP, str(os.getpid())], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                    preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, [cpu])))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def pids(self):
+        return [process.pid for process in self.processes]
+
+    def __exit__(self, kind, value, traceback):
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+        for process in self.processes:
+            process.wait()
+        for signum, handler in self.previous_handlers.items():
+            signal.signal(signum, handler)
+        return False
 
 
 def log_tail(path, lines=8):
@@ -333,8 +406,8 @@ class TrainGpu:
                              f"{version.stderr.strip()[-300:]}")
         self.version = (version.stdout.strip().splitlines() or ["train_gpu"])[0]
 
-    def command(self, args, run_dir):
-        command = [self.binary, "train", "--device", "cpu", "--threads", str(args.threads), "--epochs",
+    def command(self, args, run_dir, threads):
+        command = [self.binary, "train", "--device", "cpu", "--threads", str(threads), "--epochs",
                    str(args.epochs), "--batch-size", str(args.batch), "--seed", str(args.seed), "--lr", "0.001",
                    "--beta1", "0.9", "--beta2", "0.999", "--epsilon", "1e-07", "--data-dir", args.data_dir,
                    "--run-dir", run_dir, "--save-every", str(args.epochs), "--no-progress", "--no-tensorboard"]
@@ -344,12 +417,12 @@ class TrainGpu:
             command += ["--limit-test", str(args.limit_test)]
         return command + shlex.split(args.train_gpu_args)
 
-    def run(self, args, work):
+    def run(self, args, work, threads):
         run_dir = os.path.join(work, "run")
         log_path = os.path.join(work, "log.txt")
         env = child_environment(args, "train_gpu")
-        status = run_process(self.command(args, run_dir), env, pinned_cpus(args.threads, args.pin), args.timeout,
-                             log_path)
+        status = run_process(self.command(args, run_dir, threads), env, pinned_cpus(args.threads, args.pin),
+                             args.timeout, log_path)
         if status != 0:
             raise RunFailed(f"exit status {status}; the end of its log ({log_path}):\n{log_tail(log_path)}")
         device = ""
@@ -365,7 +438,7 @@ class TrainGpu:
             raise RunFailed(f"metrics.csv has no {missing} column (--deterministic drops the timing columns)")
         except (OSError, peers.Skip) as error:
             raise RunFailed(str(error))
-        note = f"device {device or '?'}; --threads {args.threads}"
+        note = f"device {device or '?'}; --threads {threads}"
         if args.train_gpu_args:
             note += f"; extra args: {args.train_gpu_args}"
         return {"epoch_seconds": seconds, "accuracies": accuracies, "version": self.version, "threads_note": note,
@@ -412,28 +485,37 @@ def format_table(rows, epochs):
     return "\n".join(out)
 
 
-def ratio_lines(rows):
+def ratio_lines(rows, threads):
     by_name = {row["system"]: row for row in rows if row["min"] is not None}
     ours = by_name.get("train_gpu")
     peers_rows = [by_name[s] for s in ("tensorflow", "torch-eager", "torch-compile") if s in by_name]
+    out = []
     if not ours or not peers_rows:
-        return ["train_gpu vs the faster of TensorFlow and PyTorch: not available (a side is missing)"]
-    out = ["train_gpu vs the faster of TensorFlow and PyTorch (train_gpu's s/epoch / theirs; below 1: train_gpu faster):"]
-    for key in ("min", "median"):
-        best = min(peers_rows, key=lambda row: row[key])
-        out.append(f"  {key}: {ours[key] / best[key]:.2f}x  ({ours[key]:.2f} s vs {best['system']} {best[key]:.2f} s)")
+        out.append("train_gpu vs the faster of TensorFlow and PyTorch: not available (a side is missing)")
+    else:
+        out.append("train_gpu vs the faster of TensorFlow and PyTorch (train_gpu's s/epoch / theirs; "
+                   "below 1: train_gpu faster):")
+        for key in ("min", "median"):
+            best = min(peers_rows, key=lambda row: row[key])
+            out.append(f"  {key}: {ours[key] / best[key]:.2f}x  ({ours[key]:.2f} s vs {best['system']} "
+                       f"{best[key]:.2f} s)")
+    one = by_name.get("train_gpu-1thread")
+    if ours and one:
+        out.append(f"train_gpu --threads {threads} vs --threads 1 (below 1: more threads faster):")
+        for key in ("min", "median"):
+            out.append(f"  {key}: {ours[key] / one[key]:.2f}x  ({ours[key]:.2f} s vs {one[key]:.2f} s)")
     return out
 
 
-def write_csv(path, rows):
+def write_csv(path, rows, cpu, load, date):
     with open(path, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["system", "runs", "failed_runs", "s_per_epoch_min", "s_per_epoch_median",
-                         "test_accuracy_epoch_1", "test_accuracy_last_epoch", "versions", "threads",
-                         "steady_epoch_seconds"])
+        writer.writerow(["cpu_model", "load", "date", "system", "runs", "failed_runs", "s_per_epoch_min",
+                         "s_per_epoch_median", "test_accuracy_epoch_1", "test_accuracy_last_epoch", "versions",
+                         "threads", "steady_epoch_seconds"])
         for row in rows:
             number = lambda v, fmt: "" if v is None else format(v, fmt)  # noqa: E731
-            writer.writerow([row["system"], row["runs"], row["failed"], number(row["min"], ".4f"),
+            writer.writerow([cpu, load, date, row["system"], row["runs"], row["failed"], number(row["min"], ".4f"),
                              number(row["median"], ".4f"), number(row["acc_first"], ".4f"),
                              number(row["acc_last"], ".4f"), row["version"], row["threads_note"],
                              " ".join(f"{s:.4f}" for s in row["steady_seconds"])])
@@ -459,8 +541,12 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--limit-train", type=int, default=0, help="smoke runs: the first N training images (0: all)")
     parser.add_argument("--limit-test", type=int, default=0, help="the first N test images (0: all 10,000)")
-    parser.add_argument("--systems", default=",".join(s for s in SYSTEMS if s != "torch-compile"),
-                        help="comma-separated, from " + ",".join(SYSTEMS) + " (default: all but torch-compile)")
+    parser.add_argument("--systems", default=None,
+                        help="comma-separated, from " + ",".join(SYSTEMS) + " (default: all but torch-compile, "
+                             "and train_gpu-1thread only with --contention)")
+    parser.add_argument("--contention", action="store_true",
+                        help="run everything beside one busy process per CPU the runs use (started and stopped "
+                             "by this script)")
     parser.add_argument("--torch-compile", action="store_true", help="add torch-compile (slow to compile)")
     parser.add_argument("--skip", default="", help="comma-separated systems to leave out")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per run before it is killed (default 1800)")
@@ -479,6 +565,9 @@ def parse_args(argv):
         parser.error("--threads, --tf-inter-op, --rounds, --epochs, --batch and --timeout must be positive")
     if args.limit_train < 0 or args.limit_test < 0:
         parser.error("--limit-train and --limit-test must not be negative")
+    if args.systems is None:
+        args.systems = ",".join(s for s in SYSTEMS if s != "torch-compile"
+                                and (s != "train_gpu-1thread" or args.contention))
     systems = [s for s in args.systems.split(",") if s]
     if args.torch_compile and "torch-compile" not in systems:
         systems.append("torch-compile")
@@ -490,7 +579,7 @@ def parse_args(argv):
     if not args.systems:
         parser.error("no system left to run")
     args.data_dir = os.path.abspath(args.data_dir)
-    if "train_gpu" in args.systems:
+    if any(s in TRAIN_GPU_SYSTEMS for s in args.systems):
         args.train_gpu = os.path.abspath(args.train_gpu or os.path.join(REPO, "build", "release", "train_gpu"))
         if not os.access(args.train_gpu, os.X_OK):
             parser.error(f"no train_gpu binary at {args.train_gpu} (--train-gpu BIN, or --skip train_gpu)")
@@ -517,10 +606,25 @@ def main(argv=None):
     if python:
         python_version = subprocess.run([python, "--version"], capture_output=True, text=True).stdout.strip()
         say(f"frameworks: {python_version} in {args.venv}")
-    train_gpu = TrainGpu(args) if "train_gpu" in args.systems else None
+    train_gpu = TrainGpu(args) if any(s in TRAIN_GPU_SYSTEMS for s in args.systems) else None
 
     runs = {system: [] for system in args.systems}
     work_root = tempfile.mkdtemp(prefix="cpu-peers-")
+    load = "quiet"
+    if args.contention:
+        with Contention(cpus) as contention:
+            load = f"loaded: one busy process on each of CPUs {','.join(map(str, cpus))}"
+            say(f"contention: {len(cpus)} busy processes (pids {' '.join(map(str, contention.pids()))}), "
+                f"one pinned to each of CPUs {','.join(map(str, cpus))}")
+            run_rounds(args, python, train_gpu, runs, work_root)
+        say("contention: the busy processes are stopped")
+    else:
+        run_rounds(args, python, train_gpu, runs, work_root)
+    report(args, runs, work_root, python_version, load, started)
+    return 0 if all(runs[s] and any("error" not in r for r in runs[s]) for s in args.systems) else 1
+
+
+def run_rounds(args, python, train_gpu, runs, work_root):
     count = len(args.systems)
     for round_index in range(args.rounds):
         order = args.systems[round_index % count:] + args.systems[:round_index % count]
@@ -530,8 +634,8 @@ def main(argv=None):
             os.makedirs(work)
             start = time.perf_counter()
             try:
-                if system == "train_gpu":
-                    result = train_gpu.run(args, work)
+                if system in TRAIN_GPU_SYSTEMS:
+                    result = train_gpu.run(args, work, 1 if system == "train_gpu-1thread" else args.threads)
                 else:
                     result = run_python_system(args, python, system, work)
                 wall = time.perf_counter() - start
@@ -545,12 +649,15 @@ def main(argv=None):
                 say(f"  {system:<14} FAILED: {error}")
             runs[system].append(result)
 
+
+def report(args, runs, work_root, python_version, load, started):
     rows = [summarize(system, runs[system], args.epochs) for system in args.systems]
     train_count = next((r["train_count"] for rs in runs.values() for r in rs if "train_count" in r), None)
+    date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     say("")
-    say(f"## train_gpu and its peers on the CPU, {args.threads} thread(s) each")
+    say(f"## {cpu_model()}: train_gpu and its peers on the CPU, {args.threads} thread(s) each, {load}")
     say("")
-    say(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
+    say(f"- date: {date}")
     say(f"- machine: {machine_description()}")
     if python_version:
         say(f"- frameworks' Python: {python_version} ({args.venv})")
@@ -565,18 +672,17 @@ def main(argv=None):
     say("")
     say(format_table(rows, args.epochs))
     say("")
-    for line in ratio_lines(rows):
+    for line in ratio_lines(rows, args.threads):
         say(line)
     for row in rows:
         for error in row["errors"]:
             say(f"\n{row['system']} failed: {error}")
     if args.csv:
-        write_csv(args.csv, rows)
+        write_csv(args.csv, rows, cpu_model(), load, date)
         say(f"\nrows written to {args.csv}")
     say(f"\n(total {time.time() - started:.0f} s)")
     if not any(row["errors"] for row in rows):
         shutil.rmtree(work_root, ignore_errors=True)
-    return 0 if all(row["min"] is not None for row in rows) else 1
 
 
 if __name__ == "__main__":
