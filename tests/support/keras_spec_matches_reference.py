@@ -21,11 +21,11 @@ import zlib
 import numpy as np
 from safetensors.numpy import save_file
 
-from reference_forward import forward, layers_of
+from reference_forward import forward
 
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
 sys.path.insert(0, TOOLS)
-from sequential_spec import tensor_shapes  # noqa: E402
+from sequential_spec import layers_of, tensor_shapes  # noqa: E402
 
 
 def random_tensors(layers, rng):

@@ -15,7 +15,8 @@ import onnx
 import onnxruntime
 from safetensors.numpy import load_file
 
-from reference_forward import forward, softmax
+from evaluate_reference import softmax
+from reference_forward import forward
 
 
 def main():

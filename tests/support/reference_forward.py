@@ -72,8 +72,3 @@ def forward(json_text, tensors, images):
             x = activate(x, layer.activation)
         # Dropout: the identity at inference.
     return x.reshape(len(x), -1)
-
-
-def softmax(logits):
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
