@@ -241,6 +241,21 @@ TEST_F(EvaluateCommand, StateDictWithoutMetadataIsEvaluatedWithANotice) {
   EXPECT_NE(features.output.find("predicted 1 (1) with probability 0.2320"), std::string::npos) << features.output;
 }
 
+// --layer picks the tutorial's one Conv2D by position or name (the same files as without it);
+// any other layer is one error line, given before anything is loaded.
+TEST_F(EvaluateCommand, FeaturesLayerPicksAConv2D) {
+  const std::string common = " --index 10 " + mnist_args() + " --limit-test 100 --out " + quoted(dir_.path() / "layer");
+  t::MergedCommandResult result = train_gpu("features --checkpoint " + quoted(checkpoint_) + " --layer conv2d" + common);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  t::expect_contains(result.output, "feature maps of layer 1 (conv2d): (32, 26, 26) after relu; 32 of 32 are all zero");
+  EXPECT_TRUE(fs::is_regular_file(dir_.path() / "layer" / "features-test-10.npy")) << result.output;
+
+  result = train_gpu("features --checkpoint " + quoted(checkpoint_) + " --layer 3" + common);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(t::lines_of(result.output).size(), 1u) << result.output;
+  t::expect_contains(result.output, "--layer 3: layer 3 (flatten) is a Flatten, not a Conv2D; the Conv2D layers are 1 (conv2d)");
+}
+
 TEST_F(EvaluateCommand, FeaturesIndexOutsideTheSplitIsAnError) {
   const t::MergedCommandResult result =
       train_gpu("features --checkpoint " + quoted(checkpoint_) + " --index 100 " + mnist_args() + " --limit-test 100");

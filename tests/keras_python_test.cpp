@@ -92,6 +92,53 @@ TEST(KerasPython, KerasFileAndWeightsOpenWithoutOurCodeAndMatchEvaluate) {
   }
 }
 
+// Any model a checkpoint records (metadata "keras_model": the JSON Keras's to_json() wrote, here
+// tests/support/models/*.json): to_keras.py rebuilds it and sets its weights, and the .keras file
+// and the weights file both reproduce a float64 NumPy forward pass of the spec in train_gpu's own
+// layouts (tests/support/reference_forward.py) -- Keras's channels last against our channels
+// first, so every kernel transpose and the (c,h,w) -> (h,w,c) rows of a Dense (and of a
+// BatchNormalization) after a Flatten are checked. Compared as centred logits: float32 against
+// float64 through at most 1,600-term dots of O(1) values, about sqrt(1600) * 6e-8 ~ 2.4e-6 per
+// layer (measured 2e-7); 1e-5 holds that, while a layout slip moves logits by ~1 (measured 1.09
+// with flatten_batchnorm's permutation left out).
+TEST(KerasPython, AnySpecsCheckpointBecomesAKerasModelThatMatchesTheReference) {
+  const std::string lacking = t::python_lacking(TRAIN_GPU_KERAS_PYTHON, "numpy, tensorflow, safetensors",
+                                                "configure with -DTRAIN_GPU_KERAS_PYTHON=<a python with tensorflow>");
+  if (!lacking.empty()) GTEST_SKIP() << lacking;
+  for (const char* json : {"simple_mnist_convnet", "cifar_batchnorm", "flatten_batchnorm"}) {
+    SCOPED_TRACE(json);
+    t::TempDir scratch;
+    const std::string model_json = std::string(TRAIN_GPU_SOURCE_DIR) + "/tests/support/models/" + json + ".json";
+    const t::MergedCommandResult result =
+        t::run_command_merged(t::shell_quote(TRAIN_GPU_KERAS_PYTHON) + " " + script("keras_spec_matches_reference.py") + " " +
+                              t::shell_quote(model_json) + " " + t::shell_quote(scratch.path().string()) + " 7");
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    std::map<std::string, std::string> values = t::key_values(t::lines_of(result.output).back());
+    EXPECT_GT(std::stod(values["max_abs_logit"]), 0.1) << "logits this flat would hide a layout slip";
+    EXPECT_LE(std::stod(values["keras_difference"]), 1e-5) << result.output;
+    EXPECT_LE(std::stod(values["weights_difference"]), 1e-5) << result.output;
+  }
+}
+
+// A checkpoint whose keras_model has a layer train_gpu does not run: one error line naming it.
+TEST(KerasPython, AnUnsupportedLayerInTheRecordedModelIsOneErrorLine) {
+  if (!t::system_python_has("numpy")) GTEST_SKIP() << "/usr/bin/python3 with numpy not available";
+  t::TempDir scratch;
+  const std::filesystem::path checkpoint = scratch / "epoch-001.safetensors";
+  t::write_state_dict(checkpoint, t::random_parameters(3),
+                      {{"format", "train_gpu-checkpoint-v1"},
+                       {"keras_model", R"({"class_name": "Sequential", "config": {"layers": [)"
+                                       R"({"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1]}},)"
+                                       R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 4}}]}})"}});
+  const t::MergedCommandResult result =
+      t::run_command_merged("/usr/bin/python3 " + t::shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/to_keras.py") +
+                            " " + t::shell_quote(checkpoint.string()) + " " + t::shell_quote((scratch / "m.keras").string()));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(t::lines_of(result.output).size(), 1u) << result.output;
+  t::expect_contains(result.output, "layer lstm: LSTM is not supported");
+  t::expect_contains(result.output, checkpoint.string());
+}
+
 TEST(KerasPython, OutputNameMustEndInKerasOrWeightsH5) {
   t::TempDir scratch;
   const t::MergedCommandResult result =

@@ -19,6 +19,7 @@
 #include "host/common/error.h"
 #include "host/model/model_spec.h"
 #include "host/train/checkpoint.h"
+#include "support/example_networks.h"
 #include "support/random_model.h"
 #include "support/state_dict_file.h"
 #include "support/test_support.h"
@@ -77,10 +78,17 @@ std::string attribute_text(const onnx::AttributeProto& attribute) {
   } else if (attribute.type() == onnx::AttributeProto::INTS) {
     text = "INTS";
     for (const int64_t value : attribute.ints()) text += " " + std::to_string(value);
+  } else if (attribute.type() == onnx::AttributeProto::FLOAT) {
+    text = "FLOAT " + std::to_string(attribute.f());
   } else {
     text = "type " + std::to_string(attribute.type());
   }
   return text;
+}
+
+// The tutorial's network, which has no buffers.
+std::string tutorial_onnx(const std::vector<float>& parameters, const OnnxProvenance& provenance) {
+  return encode_onnx_model(model::tutorial_network(), parameters, {}, provenance);
 }
 
 struct ExpectedNode {
@@ -91,7 +99,7 @@ struct ExpectedNode {
 };
 
 TEST(OnnxExport, ModelDeclaresOpset17AndADynamicBatch) {
-  const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(1), {}));
+  const onnx::ModelProto model = parse(tutorial_onnx(t::random_parameters(1), {}));
   EXPECT_EQ(model.ir_version(), 8);
   ASSERT_EQ(model.opset_import_size(), 1);
   EXPECT_EQ(model.opset_import(0).domain(), "");
@@ -118,7 +126,7 @@ TEST(OnnxExport, ModelDeclaresOpset17AndADynamicBatch) {
 // stamp: a declared output shape the graph does not produce, a missing weight and a misspelt
 // operator are each refused.
 TEST(OnnxExport, OnnxShapeInferenceFindsTheNetworksShapes) {
-  const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(7), {}));
+  const onnx::ModelProto model = parse(tutorial_onnx(t::random_parameters(7), {}));
   const onnx::ModelProto inferred = checked_and_inferred(model);
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const onnx::ValueInfoProto& value : inferred.graph().value_info()) {
@@ -142,19 +150,8 @@ TEST(OnnxExport, OnnxShapeInferenceFindsTheNetworksShapes) {
   t::expect_contains(checker_error(unknown_op), "Rleu");
 }
 
-TEST(OnnxExport, GraphIsConvReluPoolFlattenGemmReluGemm) {
-  const onnx::GraphProto graph = parse(encode_onnx_model(t::random_parameters(2), {})).graph();
-  const std::vector<ExpectedNode> expected = {
-      {"Conv", {"input", "conv.weight", "conv.bias"}, "conv_out",
-       {{"kernel_shape", "INTS 3 3"}, {"strides", "INTS 1 1"}, {"pads", "INTS 0 0 0 0"}, {"dilations", "INTS 1 1"}, {"group", "INT 1"}}},
-      {"Relu", {"conv_out"}, "conv_relu_out", {}},
-      {"MaxPool", {"conv_relu_out"}, "pool_out", {{"kernel_shape", "INTS 2 2"}, {"strides", "INTS 2 2"}, {"pads", "INTS 0 0 0 0"}}},
-      {"Flatten", {"pool_out"}, "flatten_out", {{"axis", "INT 1"}}},
-      // transB = 1: x @ W^T + b with W in PyTorch's (out, in) layout; transA stays 0.
-      {"Gemm", {"flatten_out", "fc1.weight", "fc1.bias"}, "fc1_out", {{"transB", "INT 1"}}},
-      {"Relu", {"fc1_out"}, "fc1_relu_out", {}},
-      {"Gemm", {"fc1_relu_out", "fc2.weight", "fc2.bias"}, "logits", {{"transB", "INT 1"}}},
-  };
+// Every node of `graph` in order: operator, inputs, its one output and its attributes.
+void expect_nodes(const onnx::GraphProto& graph, const std::vector<ExpectedNode>& expected) {
   ASSERT_EQ(graph.node_size(), static_cast<int>(expected.size()));
   std::set<std::string> names;
   for (int i = 0; i < graph.node_size(); ++i) {
@@ -174,9 +171,25 @@ TEST(OnnxExport, GraphIsConvReluPoolFlattenGemmReluGemm) {
   }
 }
 
+TEST(OnnxExport, GraphIsConvReluPoolFlattenGemmReluGemm) {
+  const onnx::GraphProto graph = parse(tutorial_onnx(t::random_parameters(2), {})).graph();
+  const std::vector<ExpectedNode> expected = {
+      {"Conv", {"input", "conv.weight", "conv.bias"}, "conv_out",
+       {{"kernel_shape", "INTS 3 3"}, {"strides", "INTS 1 1"}, {"pads", "INTS 0 0 0 0"}, {"dilations", "INTS 1 1"}, {"group", "INT 1"}}},
+      {"Relu", {"conv_out"}, "conv_relu_out", {}},
+      {"MaxPool", {"conv_relu_out"}, "pool_out", {{"kernel_shape", "INTS 2 2"}, {"strides", "INTS 2 2"}, {"pads", "INTS 0 0 0 0"}}},
+      {"Flatten", {"pool_out"}, "flatten_out", {{"axis", "INT 1"}}},
+      // transB = 1: x @ W^T + b with W in PyTorch's (out, in) layout; transA stays 0.
+      {"Gemm", {"flatten_out", "fc1.weight", "fc1.bias"}, "fc1_out", {{"transB", "INT 1"}}},
+      {"Relu", {"fc1_out"}, "fc1_relu_out", {}},
+      {"Gemm", {"fc1_relu_out", "fc2.weight", "fc2.bias"}, "logits", {{"transB", "INT 1"}}},
+  };
+  expect_nodes(graph, expected);
+}
+
 TEST(OnnxExport, InitializersAreTheArenaBitForBit) {
   const std::vector<float> parameters = t::random_parameters(3);
-  const onnx::GraphProto graph = parse(encode_onnx_model(parameters, {})).graph();
+  const onnx::GraphProto graph = parse(tutorial_onnx(parameters, {})).graph();
   ASSERT_EQ(graph.initializer_size(), model::kTensorCount);
   for (int i = 0; i < model::kTensorCount; ++i) {
     const model::TensorSpec& spec = model::kParameterTensors[i];
@@ -193,8 +206,126 @@ TEST(OnnxExport, InitializersAreTheArenaBitForBit) {
   }
 }
 
+// The tutorial's file is what it was before specs existed: the same graph name and doc string
+// (the nodes and initializers are pinned by the tests above), and no probabilities output.
+TEST(OnnxExport, TutorialKeepsItsNamesAndDocString) {
+  const onnx::ModelProto model = parse(tutorial_onnx(t::random_parameters(2), {}));
+  EXPECT_EQ(model.graph().name(), "train_gpu_mnist_cnn");
+  EXPECT_EQ(model.doc_string(),
+            std::string("The TensorFlow 2 MNIST tutorial's CNN, trained by train_gpu (") + model::kModelDescription +
+                "). Input: (N,1,28,28) float32 pixels scaled to [0,1] (byte / 255), white digit on black as in MNIST. "
+                "Output: (N,10) logits; softmax over axis 1 gives the class probabilities.");
+  EXPECT_EQ(model.graph().output_size(), 1);
+}
+
+// Any spec: every tensor of both arenas an initializer, bit for bit under its name, the graph
+// through ONNX's checker with the spec's shapes, and "probabilities" beside "logits" for a
+// Keras model that ends in softmax.
+TEST(OnnxExport, EverySpecsArenasAreInitializersAndItsShapesAreInferred) {
+  for (const model::NetworkSpec& spec : {t::simple_mnist_convnet(), t::cifar_batchnorm_network()}) {
+    SCOPED_TRACE(spec.description());
+    const std::vector<float> parameters = t::random_parameter_arena(spec, 21);
+    const std::vector<float> buffers = t::random_buffer_arena(spec, 22);
+    const onnx::ModelProto model = parse(encode_onnx_model(spec, parameters, buffers, {}));
+    const onnx::GraphProto& graph = model.graph();
+    EXPECT_EQ(graph.name(), "train_gpu_sequential_cnn");
+    t::expect_contains(model.doc_string(), spec.description());
+    std::vector<std::string> params;
+    EXPECT_EQ(dims_of(graph.input(0), &params),
+              (std::vector<int64_t>{-1, spec.input.channels, spec.input.height, spec.input.width}));
+    ASSERT_EQ(graph.output_size(), 2);
+    EXPECT_EQ(graph.output(0).name(), "logits");
+    EXPECT_EQ(graph.output(1).name(), "probabilities");
+    EXPECT_EQ(dims_of(graph.output(1), &params), (std::vector<int64_t>{-1, 10}));
+
+    ASSERT_EQ(std::size_t(graph.initializer_size()), spec.parameters.size() + spec.buffers.size());
+    for (int i = 0; i < graph.initializer_size(); ++i) {
+      const bool buffer = std::size_t(i) >= spec.parameters.size();
+      const model::ArenaTensor& tensor = buffer ? spec.buffers[std::size_t(i) - spec.parameters.size()] : spec.parameters[std::size_t(i)];
+      const std::vector<float>& arena = buffer ? buffers : parameters;
+      const onnx::TensorProto& initializer = graph.initializer(i);
+      EXPECT_EQ(initializer.name(), tensor.name);
+      EXPECT_EQ(std::vector<int64_t>(initializer.dims().begin(), initializer.dims().end()), tensor.shape) << tensor.name;
+      ASSERT_EQ(initializer.raw_data().size(), tensor.count * sizeof(float)) << tensor.name;
+      EXPECT_EQ(std::memcmp(initializer.raw_data().data(), arena.data() + tensor.offset, tensor.count * sizeof(float)), 0)
+          << tensor.name;
+    }
+
+    // ONNX's shape inference reaches each layer's output shape (flat ones as (N, features)).
+    std::map<std::string, std::vector<int64_t>> shapes;
+    const onnx::ModelProto inferred = checked_and_inferred(model);
+    for (const onnx::ValueInfoProto& value : inferred.graph().value_info()) {
+      shapes[value.name()] = dims_of(value, &params);
+    }
+    for (const model::LayerSpec& layer : spec.layers) {
+      if (layer.kind == model::LayerKind::kDropout || layer.activation != model::Activation::kLinear) continue;
+      if (&layer == &spec.layers.back()) continue;  // its value is "logits"
+      const std::vector<int64_t> expected = layer.output.flat() ? std::vector<int64_t>{-1, layer.output.channels}
+                                                                : std::vector<int64_t>{-1, layer.output.channels,
+                                                                                       layer.output.height, layer.output.width};
+      EXPECT_EQ(shapes[layer.name + "_out"], expected) << layer.name;
+    }
+  }
+}
+
+// The CIFAR-shaped spec node for node: no bias input for a bias-free Conv2D, TensorFlow's
+// asymmetric same padding (the odd one bottom/right), average pooling without the padded
+// positions, BatchNormalization on the moving statistics, Dropout gone.
+TEST(OnnxExport, CifarSpecGraphIsItsLayersNodeForNode) {
+  const model::NetworkSpec spec = t::cifar_batchnorm_network();
+  const onnx::GraphProto graph =
+      parse(encode_onnx_model(spec, t::random_parameter_arena(spec, 1), t::random_buffer_arena(spec, 2), {})).graph();
+  const std::string eps = "FLOAT " + std::to_string(1e-3f);
+  const std::vector<ExpectedNode> expected = {
+      {"Conv", {"input", "0.weight"}, "conv2d_2_out",
+       {{"kernel_shape", "INTS 3 3"}, {"strides", "INTS 1 1"}, {"pads", "INTS 1 1 1 1"}, {"dilations", "INTS 1 1"}, {"group", "INT 1"}}},
+      {"BatchNormalization", {"conv2d_2_out", "1.weight", "1.bias", "1.running_mean", "1.running_var"},
+       "batch_normalization_out", {{"epsilon", eps}}},
+      {"Relu", {"batch_normalization_out"}, "activation_relu_out", {}},
+      {"Conv", {"activation_relu_out", "3.weight", "3.bias"}, "conv2d_3_out",
+       {{"kernel_shape", "INTS 3 3"}, {"strides", "INTS 2 2"}, {"pads", "INTS 0 0 1 1"}, {"dilations", "INTS 1 1"}, {"group", "INT 1"}}},
+      {"Relu", {"conv2d_3_out"}, "conv2d_3_relu_out", {}},
+      {"AveragePool", {"conv2d_3_relu_out"}, "average_pooling2d_out",
+       {{"kernel_shape", "INTS 3 3"}, {"strides", "INTS 2 2"}, {"pads", "INTS 0 0 1 1"}, {"count_include_pad", "INT 0"}}},
+      {"MaxPool", {"average_pooling2d_out"}, "max_pooling2d_2_out",
+       {{"kernel_shape", "INTS 2 2"}, {"strides", "INTS 2 2"}, {"pads", "INTS 0 0 0 0"}}},
+      {"Flatten", {"max_pooling2d_2_out"}, "flatten_1_out", {{"axis", "INT 1"}}},
+      {"Gemm", {"flatten_1_out", "9.weight", "9.bias"}, "dense_1_out", {{"transB", "INT 1"}}},
+      {"Tanh", {"dense_1_out"}, "dense_1_tanh_out", {}},
+      {"BatchNormalization", {"dense_1_tanh_out", "11.weight", "11.bias", "11.running_mean", "11.running_var"},
+       "batch_normalization_1_out", {{"epsilon", eps}}},
+      {"Sigmoid", {"batch_normalization_1_out"}, "activation_1_sigmoid_out", {}},
+      {"Gemm", {"activation_1_sigmoid_out", "14.weight", "14.bias"}, "logits", {{"transB", "INT 1"}}},
+      {"Softmax", {"logits"}, "probabilities", {{"axis", "INT 1"}}},
+  };
+  expect_nodes(graph, expected);
+}
+
+// A spec whose input is already a vector (features x 1 x 1) and that has no Flatten: ONNX still
+// gets the (N, features) matrix Gemm needs.
+TEST(OnnxExport, AFlatInputIsFlattenedBeforeItsDense) {
+  const model::NetworkSpec spec = model::build_network(
+      {8, 1, 1}, {t::dense_layer("hidden", 4, model::Activation::kRelu), t::dense_layer("out", 3, model::Activation::kLinear)});
+  const onnx::ModelProto model = parse(encode_onnx_model(spec, t::random_parameter_arena(spec, 3), {}, {}));
+  ASSERT_EQ(model.graph().node_size(), 4);
+  EXPECT_EQ(model.graph().node(0).op_type(), "Flatten");
+  EXPECT_EQ(model.graph().output_size(), 1) << "a linear last layer: logits only";
+}
+
+TEST(OnnxExport, ArenasOfAnotherSizeAreRefused) {
+  const model::NetworkSpec spec = t::cifar_batchnorm_network();
+  const std::vector<float> parameters = t::random_parameter_arena(spec, 4);
+  std::vector<float> buffers = t::random_buffer_arena(spec, 5);
+  buffers.pop_back();
+  t::expect_contains(t::error_of([&] { encode_onnx_model(spec, parameters, buffers, {}); }),
+                     std::to_string(spec.buffer_count - 1) + " buffer values (BatchNormalization moving statistics), expected " +
+                         std::to_string(spec.buffer_count));
+  t::expect_contains(t::error_of([&] { encode_onnx_model(spec, t::random_parameters(1), t::random_buffer_arena(spec, 5), {}); }),
+                     "693962 parameters, expected " + std::to_string(spec.parameter_count));
+}
+
 TEST(OnnxExport, ProvenanceBecomesMetadataAndWrongSizesAreRefused) {
-  const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(4), {"epoch-003.safetensors", "mnist", 3, 2814}));
+  const onnx::ModelProto model = parse(tutorial_onnx(t::random_parameters(4), {"epoch-003.safetensors", "mnist", 3, 2814}));
   std::map<std::string, std::string> metadata;
   for (const onnx::StringStringEntryProto& entry : model.metadata_props()) metadata[entry.key()] = entry.value();
   EXPECT_EQ(metadata, (std::map<std::string, std::string>{{"train_gpu.checkpoint", "epoch-003.safetensors"},
@@ -202,11 +333,11 @@ TEST(OnnxExport, ProvenanceBecomesMetadataAndWrongSizesAreRefused) {
                                                           {"train_gpu.epoch", "3"},
                                                           {"train_gpu.step", "2814"}}));
   // A foreign state_dict knows none of these: nothing is invented.
-  EXPECT_EQ(parse(encode_onnx_model(t::random_parameters(4), {})).metadata_props_size(), 0);
+  EXPECT_EQ(parse(tutorial_onnx(t::random_parameters(4), {})).metadata_props_size(), 0);
 
   std::vector<float> short_arena = t::random_parameters(4);
   short_arena.pop_back();
-  t::expect_contains(t::error_of([&] { encode_onnx_model(short_arena, {}); }), "693961 parameters, expected 693962");
+  t::expect_contains(t::error_of([&] { tutorial_onnx(short_arena, {}); }), "693961 parameters, expected 693962");
 }
 
 // A Linux file name is any bytes; ONNX strings are UTF-8, and onnxruntime's get_modelmeta() fails
@@ -214,7 +345,7 @@ TEST(OnnxExport, ProvenanceBecomesMetadataAndWrongSizesAreRefused) {
 // UTF-8 stays as it is.
 TEST(OnnxExport, MetadataIsValidUtf8WhateverTheFileNameBytes) {
   const auto checkpoint_metadata = [](const std::string& file_name) {
-    const onnx::ModelProto model = parse(encode_onnx_model(t::random_parameters(8), {file_name, "mnist", 1, 938}));
+    const onnx::ModelProto model = parse(tutorial_onnx(t::random_parameters(8), {file_name, "mnist", 1, 938}));
     for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
       if (entry.key() == "train_gpu.checkpoint") return entry.value();
     }

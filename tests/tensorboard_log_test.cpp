@@ -5,13 +5,18 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <sstream>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "host/model/backend.h"
 #include "host/tensorboard/event_file.h"
+#include "host/tensorboard/tensorboard_log.h"
 #include "host/train/run_directory.h"
+#include "support/example_networks.h"
 #include "support/mnist_subset.h"
 #include "support/test_support.h"
 
@@ -106,6 +111,42 @@ TEST_F(TensorBoardLog, AResumeKeepsEveryReadableValueOfADamagedFileAndTheOrigina
       << "epoch 1's scalars, histograms and running steps";
   EXPECT_EQ(values_in(ours), expected);
   EXPECT_EQ(tb::read_event_file(ours).damage, "");
+}
+
+// Any model: the initial weights get one histogram per parameter tensor of its spec, tagged by
+// the tensor's name, holding that tensor's values (BatchNormalization's moving statistics are
+// not parameters, and get none); weights of another model's size are an error, not a histogram
+// of the wrong slices.
+TEST(TensorBoardWeights, OneHistogramPerParameterTensorOfTheSpec) {
+  const model::NetworkSpec spec = t::cifar_batchnorm_network();
+  t::TempDir scratch;
+  std::ostringstream log;
+  ModelState state;
+  state.parameters = t::random_parameter_arena(spec, 5);
+  RunStart start;
+  start.epochs = 1;
+  start.state = &state;
+  {
+    tb::TensorBoardLog board(scratch / "run", 0, "", {}, log, spec);
+    board.on_run_start(start);
+  }  // its writers flush and close
+
+  std::map<std::string, int64_t> counts;  // tag -> values in its histogram, at step 0
+  for (const fs::path& file : tb::event_files(scratch / "run" / tb::kTrainRun)) {
+    for (const tb::Event& event : tb::read_event_file(file).events) {
+      for (const tb::Summary::Value& value : event.summary().value()) {
+        if (event.step() == 0 && value.has_histo()) counts[value.tag()] = int64_t(value.histo().num());
+      }
+    }
+  }
+  std::map<std::string, int64_t> expected;
+  for (const model::ArenaTensor& tensor : spec.parameters) expected["weights/" + tensor.name] = int64_t(tensor.count);
+  EXPECT_EQ(counts, expected);
+  EXPECT_EQ(counts.count("weights/1.running_mean"), 0u);
+
+  tb::TensorBoardLog tutorial_board(scratch / "tutorial", 0, "", {}, log);
+  t::expect_contains(t::error_of([&] { tutorial_board.on_run_start(start); }),
+                     "tensorboard: expected 693962 parameters, got " + std::to_string(spec.parameter_count));
 }
 
 }  // namespace

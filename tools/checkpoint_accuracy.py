@@ -73,11 +73,13 @@ class CheckpointError(Exception):
     pass
 
 
-def read_checkpoint(path, allow_state_dict=False):
+def read_checkpoint(path, allow_state_dict=False, tensors=None):
     """Returns (parameters dict name -> float32 array, metadata dict).
 
-    allow_state_dict: also accept a file without train_gpu metadata that holds exactly the six
-    parameters (a PyTorch state_dict saved with safetensors); it has no checksum to verify."""
+    allow_state_dict: also accept a file without train_gpu metadata that holds exactly the
+    expected tensors (a PyTorch state_dict saved with safetensors); it has no checksum to verify.
+    tensors: the expected {name: shape}, or a function of the metadata that returns them (the
+    model a checkpoint records decides its tensors); the tutorial's six parameters by default."""
     with open(path, "rb") as f:
         blob = f.read()
     if len(blob) < 8:
@@ -90,7 +92,8 @@ def read_checkpoint(path, allow_state_dict=False):
     except ValueError as e:
         raise CheckpointError(f"{path}: the header is not valid JSON ({e})")
     metadata = header.pop("__metadata__", {})
-    state_dict = allow_state_dict and metadata.get("format") != FORMAT and set(header) == set(PARAMETERS)
+    expected = PARAMETERS if tensors is None else tensors(metadata) if callable(tensors) else tensors
+    state_dict = allow_state_dict and metadata.get("format") != FORMAT and set(header) == set(expected)
     if metadata.get("format") != FORMAT and not state_dict:
         raise CheckpointError(f"{path}: format {metadata.get('format')!r}, expected {FORMAT!r}")
     data_start = 8 + header_length
@@ -101,7 +104,8 @@ def read_checkpoint(path, allow_state_dict=False):
         raise CheckpointError(f"{path}: checksum mismatch: the tensor data is corrupt "
                               f"(expected crc32 {stored_crc}, found {actual_crc})")
     parameters = {}
-    for name, shape in PARAMETERS.items():
+    for name, shape in expected.items():
+        shape = tuple(shape)
         entry = header.get(name)
         if entry is None:
             raise CheckpointError(f"{path}: missing tensor {name!r}")

@@ -4,12 +4,13 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "host/cli/commands.h"
 #include "host/cli/model_from_checkpoint.h"
 #include "host/common/format.h"
 #include "host/common/utf8.h"
-#include "host/model/model_spec.h"
+#include "host/model/network_spec.h"
 #include "host/onnx/onnx_export.h"
 #include "host/train/atomic_file.h"
 
@@ -25,7 +26,8 @@ void add_export_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "export",
       "Export a checkpoint (train_gpu's, or a PyTorch state_dict of the model) for serving: ONNX opset 17,\n"
-      "input 'input' (N,1,28,28) float32 = pixels / 255, output 'logits' (N,10), any batch size N");
+      "input 'input' (N,C,H,W) float32 = pixels / 255 (the tutorial's: (N,1,28,28)), output 'logits' (N,classes)\n"
+      "and, for a model whose Keras form ends in softmax, 'probabilities'; any batch size N");
   command->add_option("--checkpoint", options->checkpoint, "Checkpoint (.safetensors) to export")
       ->required()
       ->check(CLI::ExistingFile);
@@ -52,11 +54,18 @@ void add_export_command(CLI::App& app) {
       std::cout << "removed " << removed << " unfinished file(s) that a killed process left in " << out_directory.string()
                 << "\n";
     }
-    const std::size_t bytes = write_onnx_model(options->out, weights.checkpoint.state.parameters, provenance);
+    // Until checkpoints carry their NetworkSpec and buffer arena (the spec-io and cpu-network
+    // work), every checkpoint holds the tutorial's network, which has no buffers.
+    const model::NetworkSpec& spec = model::tutorial_network();
+    const std::vector<float> buffers;
+    const std::size_t bytes = write_onnx_model(options->out, spec, weights.checkpoint.state.parameters, buffers, provenance);
     std::cout << "wrote " << options->out << " (" << with_thousands(static_cast<int64_t>(bytes)) << " bytes): ONNX opset "
               << kOnnxOpsetVersion << ", IR version " << kOnnxIrVersion << "; input '" << kOnnxInputName
-              << "' float32 (N,1," << model::kImageSide << "," << model::kImageSide << ") in [0,1], output '"
-              << kOnnxOutputName << "' (N," << model::kClasses << ") logits (apply softmax for probabilities)\n";
+              << "' float32 (N," << spec.input.channels << "," << spec.input.height << "," << spec.input.width
+              << ") in [0,1], output '" << kOnnxOutputName << "' (N," << spec.classes() << ") logits"
+              << (spec.softmax_output ? std::string(" and '") + kOnnxProbabilitiesName + "'"
+                                      : std::string(" (apply softmax for probabilities)"))
+              << "\n";
   });
 }
 

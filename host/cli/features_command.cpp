@@ -1,6 +1,7 @@
-// `train_gpu features --checkpoint FILE --index N`: what the convolution layer of a trained
-// model sees in one image -- its 32 post-ReLU maps as .npy and as a PNG grid, with the
-// prediction printed.
+// `train_gpu features --checkpoint FILE --index N [--layer N|NAME]`: what a convolution layer
+// of a trained model sees in one image -- its maps after the layer's activation (the tutorial's
+// 32 post-ReLU maps) as .npy and as a PNG grid (host/eval/feature_grid.h), with the prediction
+// printed.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "host/cli/validators.h"
 #include "host/common/error.h"
 #include "host/common/format.h"
+#include "host/eval/activation_maps.h"
 #include "host/eval/report_files.h"
 
 namespace train_gpu::cli {
@@ -21,18 +23,27 @@ namespace train_gpu::cli {
 void add_features_command(CLI::App& app) {
   struct Options : CheckpointCommandOptions {
     int64_t index = 0;
+    std::string layer;  // empty: the first Conv2D
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
       "features",
-      "Show the 32 convolution feature maps (after ReLU) of one image and the model's prediction;\n"
-      "writes features-<split>-<index>.npy (32, 26, 26), -input.npy, .json and a .png grid.\n"
-      "The dataset is the checkpoint's unless --dataset is given");
+      "Show a convolution layer's feature maps (after its activation) of one image and the model's\n"
+      "prediction; writes features-<split>-<index>.npy (channels, height, width) -- the tutorial's\n"
+      "(32, 26, 26) -- -input.npy, .json and a .png grid (another layer than the first Conv2D: its\n"
+      "name is added, features-<split>-<index>-<layer>.*). The dataset is the checkpoint's unless\n"
+      "--dataset is given");
   command->add_option("--index", options->index, "Image index within the split")->required()->check(whole_number_at_least(0));
+  command->add_option("--layer", options->layer,
+                      "The Conv2D layer to show: its 1-based position in the model or its name (default: the first Conv2D)");
   add_checkpoint_command_options(*command, *options, "Checkpoint (.safetensors): train_gpu's, or a PyTorch state_dict of the model",
                                  "Split the image comes from: test or train");
 
   command->callback([options, command] {
+    // Until checkpoints carry their NetworkSpec (the spec-io work), every checkpoint holds the
+    // tutorial's network. --layer is checked before anything is loaded.
+    const model::NetworkSpec& spec = model::tutorial_network();
+    const int layer = eval::feature_layer_index(spec, options->layer);
     const bool dataset_given = command->count("--dataset") > 0;
     const Split split = options->split_value();
     const std::unique_ptr<LoadedModel> loaded =
@@ -46,8 +57,9 @@ void add_features_command(CLI::App& app) {
         options->out.empty() ? eval::default_evaluation_dir(options->checkpoint, split) : std::filesystem::path(options->out);
 
     const ImageActivations activations = loaded->backend->activations(split, options->index);
-    const eval::FeatureFiles files =
-        eval::write_feature_files(out_dir, loaded->dataset.kind, split, images, options->index, activations, loaded->evaluated);
+    const eval::FeatureMaps maps = eval::feature_maps_of(activations, spec, layer);
+    const eval::FeatureFiles files = eval::write_feature_files(out_dir, loaded->dataset.kind, split, images, options->index,
+                                                               maps, activations.probabilities, loaded->evaluated);
 
     const std::vector<std::string>& names = class_names(loaded->dataset.kind);
     const auto& p = activations.probabilities;
@@ -59,16 +71,11 @@ void add_features_command(CLI::App& app) {
     std::cout << "probabilities:";
     for (size_t c = 0; c < p.size(); ++c) std::cout << "  " << c << ": " << fixed(p[c], 4);
     std::cout << "\n";
-    int dead = 0;
-    for (int f = 0; f < model::kConvFilters; ++f) {
-      bool any = false;
-      for (int i = 0; i < model::kConvSide * model::kConvSide; ++i) {
-        any = any || activations.conv_relu[static_cast<size_t>(f * model::kConvSide * model::kConvSide + i)] > 0;
-      }
-      dead += any ? 0 : 1;
-    }
-    std::cout << "feature maps: (" << model::kConvFilters << ", " << model::kConvSide << ", " << model::kConvSide
-              << ") after ReLU; " << dead << " of " << model::kConvFilters << " are all zero for this image\n";
+    const model::LayerSpec& shown = spec.layers[std::size_t(layer)];
+    const int dead = eval::all_zero_maps(maps);
+    std::cout << "feature maps of layer " << layer + 1 << " (" << shown.name << "): (" << maps.channels << ", " << maps.height
+              << ", " << maps.width << ") after " << model::activation_name(shown.activation) << "; " << dead << " of "
+              << maps.channels << " are all zero for this image\n";
     std::cout << "wrote " << files.maps_npy.string() << ", " << files.input_npy.filename().string() << ", "
               << files.json.filename().string() << ", " << files.png.filename().string() << "\n";
   });

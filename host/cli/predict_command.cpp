@@ -17,6 +17,7 @@
 #include "host/common/utf8.h"
 #include "host/data/dataset.h"
 #include "host/model/backend_factory.h"
+#include "host/model/network_spec.h"
 #include "host/predict/predict_inputs.h"
 #include "host/predict/prediction_report.h"
 #include "host/predict/saved_inputs.h"
@@ -70,9 +71,12 @@ void run_predict(const PredictOptions& options) {
   const std::string& dataset = weights.checkpoint.metadata.dataset;
   const std::vector<std::string>& names = class_names(parse_dataset_kind(dataset.empty() ? "mnist" : dataset));
 
+  // Until checkpoints carry their NetworkSpec (the spec-io work), every checkpoint holds the
+  // tutorial's network; the inputs are made for the model's input shape whatever it is.
+  const model::NetworkSpec& spec = model::tutorial_network();
   std::vector<predict::PredictInput> inputs;
   for (const std::string& image : options.images) {
-    std::vector<predict::PredictInput> more = predict::load_predict_inputs(image, options.indices);
+    std::vector<predict::PredictInput> more = predict::load_predict_inputs(image, options.indices, spec.input);
     inputs.insert(inputs.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }
   if (!options.save_input.empty()) predict::save_inputs(options.save_input, inputs);

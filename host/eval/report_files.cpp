@@ -11,6 +11,7 @@
 
 #include "host/common/error.h"
 #include "host/common/format.h"
+#include "host/eval/activation_maps.h"
 #include "host/eval/npy.h"
 #include "host/train/run_directory.h"
 
@@ -22,8 +23,6 @@ constexpr int kMistakeTiles = 32;        // in mistakes.png
 constexpr int kMistakeTileColumns = 8;
 constexpr int64_t kMistakeImages = 64;   // in mistake_images.npy
 constexpr int64_t kSampleImages = 25;    // in sample_images.npy
-constexpr int kFeatureColumns = 8;
-constexpr int kFeatureScale = 4;
 
 void ensure_directory(const std::filesystem::path& dir) {
   std::error_code error;
@@ -225,42 +224,27 @@ std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem:
   return written;
 }
 
-Image feature_grid(const ImageActivations& activations) {
-  const size_t map_size = static_cast<size_t>(model::kConvSide) * model::kConvSide;
-  if (activations.conv_relu.size() != map_size * model::kConvFilters) {
-    throw Error("feature maps: expected " + std::to_string(map_size * model::kConvFilters) + " values, got " +
-                std::to_string(activations.conv_relu.size()));
-  }
-  std::vector<Image> tiles;
-  for (int f = 0; f < model::kConvFilters; ++f) {
-    tiles.push_back(upscale(normalized_grayscale(activations.conv_relu.data() + static_cast<size_t>(f) * map_size,
-                                                 model::kConvSide, model::kConvSide),
-                            kFeatureScale));
-  }
-  return tile_grid(tiles, kFeatureColumns, 4, 128);
-}
-
 FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKind kind, Split split,
-                                 const ImageSet& images, int64_t index, const ImageActivations& activations,
-                                 const EvaluatedCheckpoint& checkpoint) {
+                                 const ImageSet& images, int64_t index, const FeatureMaps& maps,
+                                 const std::vector<float>& probabilities, const EvaluatedCheckpoint& checkpoint) {
   if (index < 0 || index >= images.count) {
     throw Error("--index " + std::to_string(index) + " is outside the " + split_name(split) + " split (0.." +
                 std::to_string(images.count - 1) + ")");
   }
-  if (activations.probabilities.size() != static_cast<size_t>(model::kClasses)) {
+  if (probabilities.size() != static_cast<size_t>(model::kClasses)) {
     throw Error("feature maps: expected " + std::to_string(model::kClasses) + " probabilities, got " +
-                std::to_string(activations.probabilities.size()));
+                std::to_string(probabilities.size()));
   }
-  // feature_grid validates the map count before anything is written.
-  const Image grid = with_caption(to_rgb(feature_grid(activations)), figure_caption(checkpoint), Rgb{40, 40, 40}, 128);
+  // feature_grid validates the maps before anything is written.
+  const Image grid = with_caption(to_rgb(feature_grid(maps)), figure_caption(checkpoint), Rgb{40, 40, 40}, 128);
   ensure_directory(out_dir);
-  const std::string stem = std::string("features-") + split_name(split) + "-" + std::to_string(index);
+  const std::string stem = std::string("features-") + split_name(split) + "-" + std::to_string(index) +
+                           (maps.layer.empty() ? "" : "-" + maps.layer);
   FeatureFiles files{out_dir / (stem + ".npy"), out_dir / (stem + "-input.npy"), out_dir / (stem + ".json"),
                      out_dir / (stem + ".png")};
-  write_npy(files.maps_npy, activations.conv_relu.data(), {model::kConvFilters, model::kConvSide, model::kConvSide});
+  write_npy(files.maps_npy, maps.values.data(), {maps.channels, maps.height, maps.width});
   write_npy(files.input_npy, images.image(index), {images.rows, images.cols});
 
-  const auto& probabilities = activations.probabilities;
   const int predicted = static_cast<int>(std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
   nlohmann::json document = checkpoint_fields(checkpoint);
   document.update({{"dataset", dataset_kind_name(kind)},
@@ -270,7 +254,8 @@ FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKi
                                    {"predicted", predicted},
                                    {"probabilities", probabilities},
                                    {"class_names", class_names(kind)},
-                                   {"maps_shape", {model::kConvFilters, model::kConvSide, model::kConvSide}}});
+                                   {"maps_shape", {maps.channels, maps.height, maps.width}}});
+  if (!maps.layer.empty()) document["layer"] = maps.layer;
   write_text_file(files.json, document.dump(2) + "\n");
   write_png(files.png, grid);
   return files;
@@ -298,8 +283,13 @@ EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Sp
   incoming["split"] = split_name(split);
   note_replaced_evaluation(out_dir, incoming, log);
   report.files = write_evaluation_files(out_dir, dataset.kind, images, report.evaluation, report.confusion, checkpoint);
-  const FeatureFiles features =
-      write_feature_files(out_dir, dataset.kind, split, images, 0, backend.activations(split, 0), checkpoint);
+  // The first Conv2D's maps of the first image. Until backends carry their NetworkSpec (the
+  // cpu-network work), every backend runs the tutorial's network.
+  const model::NetworkSpec& spec = model::tutorial_network();
+  const ImageActivations activations = backend.activations(split, 0);
+  const FeatureFiles features = write_feature_files(out_dir, dataset.kind, split, images, 0,
+                                                    feature_maps_of(activations, spec, feature_layer_index(spec, "")),
+                                                    activations.probabilities, checkpoint);
   for (const auto& file : {features.maps_npy, features.input_npy, features.json, features.png}) report.files.push_back(file);
 
   log << "wrote " << plural(report.files.size(), "file") << " to " << out_dir.string() << ": ";

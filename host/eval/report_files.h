@@ -42,6 +42,7 @@
 #include "host/eval/confusion.h"
 #include "host/eval/evaluated_checkpoint.h"
 #include "host/eval/evaluator.h"
+#include "host/eval/feature_grid.h"
 #include "host/eval/png_image.h"
 #include "host/model/backend.h"
 
@@ -83,15 +84,13 @@ struct FeatureFiles {
   std::filesystem::path png;        // features-<split>-<i>.png
 };
 
-// Writes the four features files of image `index` of `images` (which is `split`), the picture
-// captioned with figure_caption(checkpoint).
+// Writes the four features files of image `index` of `images` (which is `split`): `maps` (of
+// the first Conv2D: features-<split>-<i>.*; of another layer: features-<split>-<i>-<layer>.*)
+// and the model's `probabilities`, the picture (feature_grid.h) captioned with
+// figure_caption(checkpoint).
 FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKind kind, Split split,
-                                 const ImageSet& images, int64_t index, const ImageActivations& activations,
-                                 const EvaluatedCheckpoint& checkpoint);
-
-// The picture in features-*.png: 32 maps of 26x26, each normalized to 0..255, upscaled 4x, in 4
-// rows of 8 with 4 pixels of mid-gray between them.
-Image feature_grid(const ImageActivations& activations);
+                                 const ImageSet& images, int64_t index, const FeatureMaps& maps,
+                                 const std::vector<float>& probabilities, const EvaluatedCheckpoint& checkpoint);
 
 // For `checkpoint` = RUN/checkpoints/<name>.safetensors: RUN/evaluation when it is the run's
 // newest checkpoint (the one training evaluates at its end) and `split` the test split, else

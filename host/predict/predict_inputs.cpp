@@ -11,6 +11,7 @@
 #include "host/model/model_spec.h"
 #include "host/predict/digit_normalizer.h"
 #include "host/predict/jpeg_input.h"
+#include "host/predict/model_input.h"
 #include "host/predict/png_input.h"
 
 namespace train_gpu::predict {
@@ -82,6 +83,8 @@ std::vector<PredictInput> pick(const fs::path& file, int64_t count, const std::v
   return inputs;
 }
 
+model::Shape digit_shape() { return {1, kSide, kSide}; }
+
 // --index picks among the images of multi-image files, and a command line may mix those with
 // single pictures; a file of one image is predicted as it is, and its steps say that --index
 // did not apply to it rather than ignoring it in silence.
@@ -90,15 +93,24 @@ void note_index_for_single_image(PredictInput& input, const std::vector<int64_t>
   input.steps.insert(input.steps.begin(), what + " holds one image: --index applies to multi-image files only");
 }
 
-// A PNG or JPEG picture, read by `read` into RGBA and made to look like an MNIST digit.
+// A PNG or JPEG picture, read by `read` into RGBA and made to look like an MNIST digit for the
+// tutorial's input, or resized to any other.
 std::vector<PredictInput> picture_inputs(const fs::path& file, const std::vector<int64_t>& indices,
-                                         RgbaPicture (*read)(const fs::path&), const std::string& what) {
+                                         RgbaPicture (*read)(const fs::path&), const std::string& what,
+                                         const model::Shape& shape) {
   PredictInput input;
   input.name = file.filename().string();
+  input.shape = shape;
   try {
-    NormalizedDigit digit = normalize_digit(read(file));
-    input.pixels = std::move(digit.pixels);
-    input.steps = std::move(digit.steps);
+    if (shape == digit_shape()) {
+      NormalizedDigit digit = normalize_digit(read(file));
+      input.pixels = std::move(digit.pixels);
+      input.steps = std::move(digit.steps);
+    } else {
+      ModelPicture picture = picture_for_model(read(file), shape);
+      input.pixels = std::move(picture.pixels);
+      input.steps = std::move(picture.steps);
+    }
     note_index_for_single_image(input, indices, what);
   } catch (const Error& e) {
     // The readers name the file already; normalize_digit's messages do not.
@@ -224,14 +236,20 @@ std::vector<PredictInput> idx_inputs(const fs::path& file, const std::vector<int
 
 }  // namespace
 
-std::vector<PredictInput> load_predict_inputs(const fs::path& file, const std::vector<int64_t>& indices) {
+std::vector<PredictInput> load_predict_inputs(const fs::path& file, const std::vector<int64_t>& indices,
+                                              const model::Shape& input) {
   try {
     unsigned char head[8] = {};
-    switch (sniff(file, head)) {
+    const FileKind kind = sniff(file, head);
+    if ((kind == FileKind::kNpy || kind == FileKind::kIdxImages || kind == FileKind::kGzip) && input != digit_shape()) {
+      throw Error(file.string() + ": .npy and IDX inputs are 28x28 digits, for 1x28x28 models; this model takes " +
+                  model::to_string(input) + " (channels x height x width): give PNG or JPEG pictures, which are resized");
+    }
+    switch (kind) {
       case FileKind::kPng:
-        return picture_inputs(file, indices, read_png_rgba, "a PNG");
+        return picture_inputs(file, indices, read_png_rgba, "a PNG", input);
       case FileKind::kJpeg:
-        return picture_inputs(file, indices, read_jpeg_rgba, "a JPEG");
+        return picture_inputs(file, indices, read_jpeg_rgba, "a JPEG", input);
       case FileKind::kNpy:
         return npy_inputs(file, indices);
       case FileKind::kIdxImages:

@@ -1,9 +1,11 @@
-// The images `train_gpu predict` is given, each turned into the 28x28 uint8 picture the model
-// takes, with what was done to it in words. A file is recognized by its first bytes, not its
-// name:
+// The images `train_gpu predict` is given, each turned into the uint8 picture the model takes
+// (its input C x H x W; the tutorial's 1x28x28), with what was done to it in words. A file is
+// recognized by its first bytes, not its name:
 //   PNG     any size, grayscale or colour, alpha: made to look like an MNIST digit
-//           (digit_normalizer.h);
+//           (digit_normalizer.h) for a 1x28x28 model; for any other input resized to the model's
+//           H x W and made 1 or 3 channels (model_input.h);
 //   JPEG    the same, through libjpeg (jpeg_input.h);
+// and for a 1x28x28 model only (the others' errors say to give pictures):
 //   .npy    (28,28), (N,28,28), (N,1,28,28), (N,28,28,1) or (N,784); uint8 as is, float in [0,1]
 //           (the tutorial's x / 255) scaled by 255, float in [0,255] rounded; taken to be
 //           MNIST-style already (light digit on black, centred), so nothing else is done;
@@ -25,16 +27,22 @@
 #include <string>
 #include <vector>
 
+#include "host/model/model_spec.h"
+#include "host/model/network_spec.h"
+
 namespace train_gpu::predict {
 
 struct PredictInput {
   std::string name;                 // "digit.png", "x.npy[3]", "t10k-images-idx3-ubyte.gz[7]"
-  std::vector<uint8_t> pixels;      // (28, 28); empty when `error` is set
+  std::vector<uint8_t> pixels;      // (C, H, W) of `shape`; empty when `error` is set
+  model::Shape shape{1, model::kImageSide, model::kImageSide};
   std::vector<std::string> steps;   // preprocessing, in order
   int label = -1;                   // the true class when the file says it, else -1
   std::string error;                // why this input cannot be predicted; empty when it can
 };
 
-std::vector<PredictInput> load_predict_inputs(const std::filesystem::path& file, const std::vector<int64_t>& indices);
+// `input` is the model's input shape.
+std::vector<PredictInput> load_predict_inputs(const std::filesystem::path& file, const std::vector<int64_t>& indices,
+                                              const model::Shape& input = {1, model::kImageSide, model::kImageSide});
 
 }  // namespace train_gpu::predict

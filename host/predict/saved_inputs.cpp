@@ -40,8 +40,14 @@ void save_inputs(const fs::path& directory, const std::vector<PredictInput>& inp
   for (size_t position = 0; position < inputs.size(); ++position) {
     const PredictInput& input = inputs[position];
     if (!input.error.empty()) continue;
-    eval::write_png(directory / saved_input_name(position, input.name),
-                    eval::grayscale(input.pixels.data(), model::kImageSide, model::kImageSide));
+    const model::Shape& shape = input.shape;
+    eval::Image image(shape.width, shape.height, shape.channels == 3 ? 3 : 1);
+    // (C, H, W) planes to the PNG's interleaved (H, W, C).
+    const std::size_t plane = static_cast<std::size_t>(shape.height) * static_cast<std::size_t>(shape.width);
+    for (std::size_t i = 0; i < plane; ++i) {
+      for (std::size_t c = 0; c < std::size_t(image.channels); ++c) image.pixels[i * std::size_t(image.channels) + c] = input.pixels[c * plane + i];
+    }
+    eval::write_png(directory / saved_input_name(position, input.name), image);
   }
 }
 

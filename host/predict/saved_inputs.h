@@ -1,5 +1,6 @@
-// predict --save-input DIR: the 28x28 picture each prediction saw, as an 8-bit grayscale PNG, so
-// that a user can see what the preprocessing made of a photo (light digit on black, as MNIST).
+// predict --save-input DIR: the picture each prediction saw, the model's input as an 8-bit PNG
+// (grayscale for 1 channel, RGB for 3; 28x28 for the tutorial), so that a user can see what the
+// preprocessing made of a photo (for the tutorial: light digit on black, as MNIST).
 // Files are named POSITION-NAME.png: the input's position in predict's output, every image and
 // every error counted (which keeps two inputs of one name apart) and its name without the extension, an index as
 // "-INDEX" ("digit.jpg" -> "0-digit.png", "t10k-images-idx3-ubyte.gz[7]" ->

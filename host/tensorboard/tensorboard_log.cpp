@@ -5,7 +5,6 @@
 
 #include "host/common/error.h"
 #include "host/eval/confusion_picture.h"
-#include "host/model/model_spec.h"
 #include "host/train/atomic_file.h"
 
 namespace train_gpu::tensorboard {
@@ -27,12 +26,13 @@ std::string config_markdown(const std::string& json) { return "```json\n" + json
 }  // namespace
 
 TensorBoardLog::TensorBoardLog(fs::path run_directory, int64_t running_every, std::string config_json,
-                               std::vector<HParam> hparams, std::ostream& log)
+                               std::vector<HParam> hparams, std::ostream& log, model::NetworkSpec spec)
     : directory_(std::move(run_directory)),
       running_every_(running_every),
       config_json_(std::move(config_json)),
       hparams_(std::move(hparams)),
-      log_(log) {
+      log_(log),
+      spec_(std::move(spec)) {
   if (running_every_ < 0) throw Error("--tensorboard-every must be 0 (off) or a number of steps, not " + std::to_string(running_every_));
 }
 
@@ -80,12 +80,12 @@ void TensorBoardLog::on_epoch_end(const EpochMetrics& metrics, int64_t, const Mo
 }
 
 void TensorBoardLog::write_weights(int64_t epoch, const ModelState& state) {
-  if (state.parameters.size() != model::kParameterCount) {
-    throw Error("tensorboard: expected " + std::to_string(model::kParameterCount) + " parameters, got " +
+  if (state.parameters.size() != spec_.parameter_count) {
+    throw Error("tensorboard: expected " + std::to_string(spec_.parameter_count) + " parameters, got " +
                 std::to_string(state.parameters.size()));
   }
   std::vector<Summary::Value> values;
-  for (const model::TensorSpec& tensor : model::kParameterTensors) {
+  for (const model::ArenaTensor& tensor : spec_.parameters) {
     values.push_back(histogram_value(std::string("weights/") + tensor.name, state.parameters.data() + tensor.offset, tensor.count));
   }
   train_writer_->write(summary_event(epoch, std::move(values)));

@@ -12,8 +12,10 @@
 //   train/      batch_loss batch_accuracy           the epoch's running means so far (what Keras
 //                                                   writes under these names with update_freq=N), every
 //                                                   `running_every` optimizer steps, step = that step
-//   train/      weights/<tensor>                    histograms of conv.weight ... fc2.bias, step =
-//                                                   epoch (0: the initial weights)
+//   train/      weights/<tensor>                    histograms of each parameter tensor of the model,
+//                                                   under its name (the tutorial's conv.weight ...
+//                                                   fc2.bias; another spec's 0.weight, 0.bias, ...),
+//                                                   step = epoch (0: the initial weights)
 //   validation/ evaluation/confusion_matrix         images of the final evaluation (on the test set),
 //               evaluation/feature_maps             step = the last epoch
 //               evaluation/mistakes
@@ -45,6 +47,7 @@
 #include <vector>
 
 #include "host/eval/report_files.h"
+#include "host/model/network_spec.h"
 #include "host/tensorboard/event_file.h"
 #include "host/tensorboard/resume_trim.h"
 #include "host/tensorboard/summaries.h"
@@ -60,9 +63,10 @@ class TensorBoardLog : public TrainingObserver {
   // `run_directory` is RUN; nothing is written until on_run_start. `config_json` becomes the
   // config text of a new run (empty: none); `hparams` the HParams session's, and the session ends
   // after the run's last epoch (RunStart::epochs). Notices (where the files go, what a resume
-  // dropped) go to `log`.
+  // dropped) go to `log`. `spec` is the model trained, whose parameter tensors get histograms.
   TensorBoardLog(std::filesystem::path run_directory, int64_t running_every, std::string config_json,
-                 std::vector<HParam> hparams, std::ostream& log);
+                 std::vector<HParam> hparams, std::ostream& log,
+                 model::NetworkSpec spec = model::tutorial_network());
 
   void on_run_start(const RunStart& start) override;
   int64_t running_totals_every() const override { return running_every_; }
@@ -85,6 +89,7 @@ class TensorBoardLog : public TrainingObserver {
   std::string config_json_;
   std::vector<HParam> hparams_;
   std::ostream& log_;
+  model::NetworkSpec spec_;
   std::unique_ptr<EventFileWriter> run_writer_;  // RUN/: config and the HParams session
   std::unique_ptr<EventFileWriter> train_writer_;
   std::unique_ptr<EventFileWriter> validation_writer_;
