@@ -54,11 +54,9 @@ void add_export_command(CLI::App& app) {
       std::cout << "removed " << removed << " unfinished file(s) that a killed process left in " << out_directory.string()
                 << "\n";
     }
-    // Until checkpoints carry their NetworkSpec and buffer arena (the spec-io and cpu-network
-    // work), every checkpoint holds the tutorial's network, which has no buffers.
-    const model::NetworkSpec& spec = model::tutorial_network();
-    const std::vector<float> buffers;
-    const std::size_t bytes = write_onnx_model(options->out, spec, weights.checkpoint.state.parameters, buffers, provenance);
+    const model::NetworkSpec& spec = weights.checkpoint.spec;
+    const std::size_t bytes = write_onnx_model(options->out, spec, weights.checkpoint.state.parameters,
+                                               weights.checkpoint.state.buffers, provenance);
     std::cout << "wrote " << options->out << " (" << with_thousands(static_cast<int64_t>(bytes)) << " bytes): ONNX opset "
               << kOnnxOpsetVersion << ", IR version " << kOnnxIrVersion << "; input '" << kOnnxInputName
               << "' float32 (N," << spec.input.channels << "," << spec.input.height << "," << spec.input.width
