@@ -73,7 +73,7 @@ TEST_F(IdxDataset, TheNameDefaultsToTheDirectorysAndNeedsIdx) {
   result = train_gpu("train --dataset mnist --dataset-name mine --data-dir " + shell_quote(data_.string()) +
                      " --dry-run --device cpu --run-dir " + shell_quote((scratch_.path() / "r3").string()));
   EXPECT_EQ(result.exit_code, 1) << result.output;
-  expect_contains(result.output, "--dataset-name 'mine' names an idx set; give it with --dataset idx");
+  expect_contains(result.output, "--dataset-name 'mine' names an idx, cifar10 or folder set; give it with one of those --dataset kinds");
 }
 
 }  // namespace

@@ -47,9 +47,9 @@ void add_features_command(CLI::App& app) {
 
     const ImageActivations activations = loaded->backend->activations(split, options->index);
     const eval::FeatureFiles files =
-        eval::write_feature_files(out_dir, loaded->dataset.kind, split, images, options->index, activations, loaded->evaluated);
+        eval::write_feature_files(out_dir, loaded->dataset, split, images, options->index, activations, loaded->evaluated);
 
-    const std::vector<std::string>& names = class_names(loaded->dataset.kind);
+    const std::vector<std::string>& names = loaded->dataset.class_names;
     const auto& p = activations.probabilities;
     const int predicted = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
     const int label = images.labels[static_cast<size_t>(options->index)];

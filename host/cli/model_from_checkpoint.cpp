@@ -3,6 +3,7 @@
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/model/backend_factory.h"
+#include "host/model/image_set_check.h"
 
 namespace train_gpu::cli {
 
@@ -47,25 +48,27 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
   }
   const std::string& trained_on = loaded->checkpoint.metadata.dataset;
   if (!trained_on.empty()) {
-    parse_dataset_kind(trained_on);  // an unknown name in the metadata is an Error naming the choices
     if (!dataset_given) {
       data.dataset = trained_on;
     } else if (data.dataset != trained_on) {
       throw Error(checkpoint_file.string() + " was trained on " + trained_on + ", but --dataset is " + data.dataset +
                   "; drop --dataset or pass --dataset " + trained_on);
     }
-    const auto idx_name = loaded->checkpoint.metadata.extra.find("dataset_name");
-    if (trained_on == dataset_kind_name(DatasetKind::kIdx) && idx_name != loaded->checkpoint.metadata.extra.end()) {
-      if (data.data_dir.empty()) {
-        throw Error(checkpoint_file.string() + " was trained on the idx set '" + idx_name->second +
-                    "', which has no default directory: give --data-dir, the directory holding its four IDX files");
+    const DatasetKind kind = parse_dataset_kind(trained_on);  // an unknown name is an Error naming the choices
+    const auto own_name = loaded->checkpoint.metadata.extra.find("dataset_name");
+    if (dataset_has_own_name(kind) && own_name != loaded->checkpoint.metadata.extra.end()) {
+      // The checkpoint names its set, not where it lives: only CIFAR-10 has a default directory.
+      if (data.data_dir.empty() && kind != DatasetKind::kCifar10) {
+        throw Error(checkpoint_file.string() + " was trained on the " + trained_on + " set '" + own_name->second +
+                    "', which has no default directory: give --data-dir, the directory holding it");
       }
-      if (data.dataset_name.empty()) data.dataset_name = idx_name->second;
+      if (data.dataset_name.empty()) data.dataset_name = own_name->second;
     }
   }
   out << "dataset " << data.dataset << ":\n";
   const bool test_only = split == Split::kTest;
   loaded->dataset = load_dataset_from_options(data, out, test_only ? DatasetSplits::kTestOnly : DatasetSplits::kBoth);
+  check_data_fits_model(loaded->dataset.test, dataset_description(loaded->dataset), tutorial_model_input());
   loaded->backend = make_backend(parse_device(device.device), backend_options_from(device, max_batch), out);
   // Without training images the test split stands in for them: the backends' loaders are built
   // for two non-empty splits, and nothing here reads the train side.

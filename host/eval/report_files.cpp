@@ -63,9 +63,9 @@ std::string mistakes_csv(const std::vector<SamplePrediction>& mistakes) {
 // A JSON number, or null when not finite (JSON has no NaN).
 nlohmann::json number(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr); }
 
-std::string evaluation_json(DatasetKind kind, const Evaluation& evaluation, const ConfusionMatrix& confusion,
+std::string evaluation_json(const Dataset& dataset, const Evaluation& evaluation, const ConfusionMatrix& confusion,
                             size_t mistake_count, const EvaluatedCheckpoint& checkpoint) {
-  const std::vector<std::string>& names = class_names(kind);
+  const std::vector<std::string>& names = dataset.class_names;
   nlohmann::json classes = nlohmann::json::array();
   nlohmann::json matrix = nlohmann::json::array();
   for (int c = 0; c < confusion.classes(); ++c) {
@@ -85,7 +85,7 @@ std::string evaluation_json(DatasetKind kind, const Evaluation& evaluation, cons
   }
   nlohmann::json document = checkpoint_fields(checkpoint);
   document.update({
-      {"dataset", dataset_kind_name(kind)},
+      {"dataset", dataset_kind_name(dataset.kind)},
       {"split", split_name(evaluation.split)},
       {"samples", evaluation.totals.samples},
       {"correct", evaluation.totals.correct},
@@ -168,7 +168,7 @@ std::string evaluation_summary_line(const Evaluation& evaluation) {
          fixed(100 * evaluation.accuracy, 2) + "%";
 }
 
-std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, DatasetKind kind,
+std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, const Dataset& dataset,
                                                           const ImageSet& images, const Evaluation& evaluation,
                                                           const ConfusionMatrix& confusion,
                                                           const EvaluatedCheckpoint& checkpoint) {
@@ -183,9 +183,9 @@ std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem:
   const std::vector<SamplePrediction> mistakes = mistakes_by_confidence(evaluation);
 
   written.push_back(out_dir / "confusion.csv");
-  write_text_file(written.back(), confusion_csv(confusion, class_names(kind)));
+  write_text_file(written.back(), confusion_csv(confusion, dataset.class_names));
   written.push_back(out_dir / "evaluation.json");
-  write_text_file(written.back(), evaluation_json(kind, evaluation, confusion, mistakes.size(), checkpoint));
+  write_text_file(written.back(), evaluation_json(dataset, evaluation, confusion, mistakes.size(), checkpoint));
   written.push_back(out_dir / "mistakes.csv");
   write_text_file(written.back(), mistakes_csv(mistakes));
   written.push_back(out_dir / "probabilities.npy");
@@ -240,7 +240,7 @@ Image feature_grid(const ImageActivations& activations) {
   return tile_grid(tiles, kFeatureColumns, 4, 128);
 }
 
-FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKind kind, Split split,
+FeatureFiles write_feature_files(const std::filesystem::path& out_dir, const Dataset& dataset, Split split,
                                  const ImageSet& images, int64_t index, const ImageActivations& activations,
                                  const EvaluatedCheckpoint& checkpoint) {
   if (index < 0 || index >= images.count) {
@@ -263,13 +263,13 @@ FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKi
   const auto& probabilities = activations.probabilities;
   const int predicted = static_cast<int>(std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
   nlohmann::json document = checkpoint_fields(checkpoint);
-  document.update({{"dataset", dataset_kind_name(kind)},
+  document.update({{"dataset", dataset_kind_name(dataset.kind)},
                                    {"split", split_name(split)},
                                    {"index", index},
                                    {"label", images.labels[static_cast<size_t>(index)]},
                                    {"predicted", predicted},
                                    {"probabilities", probabilities},
-                                   {"class_names", class_names(kind)},
+                                   {"class_names", dataset.class_names},
                                    {"maps_shape", {model::kConvFilters, model::kConvSide, model::kConvSide}}});
   write_text_file(files.json, document.dump(2) + "\n");
   write_png(files.png, grid);
@@ -287,19 +287,19 @@ EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Sp
       << backend.description() << "\n";
   report.evaluation = evaluate_split(backend, images, split, batch_size);
   const PassTotals& totals = report.evaluation.totals;
-  report.confusion = ConfusionMatrix(model::kClasses, std::vector<int64_t>(totals.confusion.begin(), totals.confusion.end()));
+  report.confusion = ConfusionMatrix(images.classes, totals.confusion);
   report.mistakes = mistakes_by_confidence(report.evaluation);
 
   log << evaluation_summary_line(report.evaluation) << "\n\n"
       << "confusion matrix (rows: true class, columns: predicted class)\n"
-      << confusion_table(report.confusion, class_names(dataset.kind)) << "\n";
+      << confusion_table(report.confusion, dataset.class_names) << "\n";
 
   nlohmann::json incoming = checkpoint_fields(checkpoint);
   incoming["split"] = split_name(split);
   note_replaced_evaluation(out_dir, incoming, log);
-  report.files = write_evaluation_files(out_dir, dataset.kind, images, report.evaluation, report.confusion, checkpoint);
+  report.files = write_evaluation_files(out_dir, dataset, images, report.evaluation, report.confusion, checkpoint);
   const FeatureFiles features =
-      write_feature_files(out_dir, dataset.kind, split, images, 0, backend.activations(split, 0), checkpoint);
+      write_feature_files(out_dir, dataset, split, images, 0, backend.activations(split, 0), checkpoint);
   for (const auto& file : {features.maps_npy, features.input_npy, features.json, features.png}) report.files.push_back(file);
 
   log << "wrote " << plural(report.files.size(), "file") << " to " << out_dir.string() << ": ";

@@ -71,7 +71,7 @@ std::string evaluation_summary_line(const Evaluation& evaluation);
 
 // Writes confusion.csv ... sample_predictions.npy (not the features) for an evaluation of
 // `images`; returns the paths written.
-std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, DatasetKind kind,
+std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, const Dataset& dataset,
                                                           const ImageSet& images, const Evaluation& evaluation,
                                                           const ConfusionMatrix& confusion,
                                                           const EvaluatedCheckpoint& checkpoint);
@@ -85,7 +85,7 @@ struct FeatureFiles {
 
 // Writes the four features files of image `index` of `images` (which is `split`), the picture
 // captioned with figure_caption(checkpoint).
-FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKind kind, Split split,
+FeatureFiles write_feature_files(const std::filesystem::path& out_dir, const Dataset& dataset, Split split,
                                  const ImageSet& images, int64_t index, const ImageActivations& activations,
                                  const EvaluatedCheckpoint& checkpoint);
 
