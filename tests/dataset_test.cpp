@@ -169,6 +169,26 @@ TEST_F(SyntheticDataset, LabelTenIsRejected) {
               HasSubstr("t10k-labels-idx1-ubyte.gz: label 10 at index 9 is outside 0..9"));
 }
 
+// EMNIST-style: an idx set has max label + 1 classes over both splits, named "0".."N-1";
+// MNIST and Fashion-MNIST stay at 10.
+TEST_F(SyntheticDataset, AnIdxSetHasAsManyClassesAsItsLargestLabelSays) {
+  t::Bytes train_labels;
+  for (uint32_t i = 0; i < 30; ++i) train_labels.push_back(static_cast<uint8_t>(i % 11));  // 0..10
+  t::Bytes test_labels = t::cycling_labels(10);
+  test_labels[4] = 11;  // only the test split holds class 11
+  t::write_file(dir_ / "train-labels-idx1-ubyte.gz", t::gzip(t::idx_labels(train_labels)));
+  t::write_file(dir_ / "t10k-labels-idx1-ubyte.gz", t::gzip(t::idx_labels(test_labels)));
+  const Dataset dataset = load_dataset(dir_.path(), DatasetKind::kIdx);
+  EXPECT_EQ(dataset.train.classes, 12);
+  EXPECT_EQ(dataset.test.classes, 12);
+  EXPECT_EQ(dataset.class_names, numbered_class_names(12));
+  EXPECT_EQ(dataset.class_names.back(), "11");
+  EXPECT_EQ(dataset.train.labels, train_labels);
+  EXPECT_EQ(load_dataset(dir_.path(), DatasetKind::kIdx, DatasetSplits::kTestOnly).test.classes, 12);
+  EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
+              HasSubstr("train-labels-idx1-ubyte.gz: label 10 at index 10 is outside 0..9"));
+}
+
 TEST_F(SyntheticDataset, MissingFileListsNamesTried) {
   fs::remove(dir_ / "t10k-labels-idx1-ubyte.gz");
   EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
