@@ -28,6 +28,16 @@ ImageSet three_images() {
   return set;
 }
 
+// No images yet, of this shape and class count.
+ImageSet empty_set(int channels, int rows, int cols, int classes) {
+  ImageSet set;
+  set.channels = channels;
+  set.rows = rows;
+  set.cols = cols;
+  set.classes = classes;
+  return set;
+}
+
 TEST(ImageSetCheck, AValidSplitPasses) {
   EXPECT_NO_THROW(check_image_set(three_images(), "train", tutorial_model_input()));
   ImageSet empty = three_images();
@@ -63,12 +73,8 @@ TEST(ImageSetCheck, WrongShapesAndCountsAreRejected) {
 
 // The expected shape and classes are arguments, so a model of another input checks against its own.
 TEST(ImageSetCheck, ChecksAgainstTheModelsOwnShapeAndClasses) {
-  ImageSet colour;
+  ImageSet colour = empty_set(3, 4, 5, 12);
   colour.count = 2;
-  colour.channels = 3;
-  colour.rows = 4;
-  colour.cols = 5;
-  colour.classes = 12;
   colour.pixels.assign(2 * 3 * 4 * 5, 9);
   colour.labels = {11, 0};
   const ModelInput input{3, 4, 5, 12, "a 3x4x5 model"};
@@ -87,10 +93,7 @@ TEST(ImageSetCheck, ChecksAgainstTheModelsOwnShapeAndClasses) {
 
 // The commands' check before anything is written: one line naming both shapes and the remedy.
 TEST(ImageSetCheck, DataOfAnotherShapeOrClassCountDoesNotFitTheTutorialModel) {
-  ImageSet cifar;
-  cifar.channels = 3;
-  cifar.rows = 32;
-  cifar.cols = 32;
+  const ImageSet cifar = empty_set(3, 32, 32, 10);
   EXPECT_EQ(t::error_of([&] { check_data_fits_model(cifar, "cifar10", tutorial_model_input()); }),
             "the tutorial model takes 1x28x28 images in 10 classes; cifar10 has 3x32x32 in 10: give a model that "
             "fits with --model");
