@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -214,6 +215,18 @@ TEST_F(ImageFolder, ATenClassGraySetTrainsAndNamesItsClasses) {
   const nlohmann::json evaluation = nlohmann::json::parse(t::read_text(run / "evaluation" / "evaluation.json"));
   EXPECT_EQ(evaluation["classes"][8]["name"], "ibex");
   EXPECT_EQ(evaluation["dataset"], "folder");
+
+  // predict has the model but not the data: the checkpoint carries the names.
+  EXPECT_EQ(checkpoint.metadata.extra.at("class_names"), nlohmann::json(names).dump());
+  const t::CommandResult predicted = t::run_command(
+      t::shell_quote(TRAIN_GPU_BINARY) + " predict --device cpu --json --checkpoint " +
+          t::shell_quote((run / "checkpoints" / "epoch-001.safetensors").string()) + " " +
+          t::shell_quote((dir_ / "test" / "cat" / "0.png").string()),
+      dir_.path());
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  const nlohmann::json prediction = nlohmann::json::parse(predicted.out)["predictions"][0];
+  EXPECT_NE(std::find(names.begin(), names.end(), prediction["class_name"].get<std::string>()), names.end())
+      << predicted.out;
 }
 
 }  // namespace

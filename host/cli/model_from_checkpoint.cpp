@@ -1,5 +1,9 @@
 #include "host/cli/model_from_checkpoint.h"
 
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/model/backend_factory.h"
@@ -32,6 +36,22 @@ ModelWeights load_weights_for_command(const std::filesystem::path& file, std::os
         << (idx_name == meta.extra.end() ? "" : " (" + idx_name->second + ")") << "\n";
   }
   return weights;
+}
+
+std::vector<std::string> model_class_names(const ModelWeights& weights, const std::filesystem::path& file, int classes) {
+  const CheckpointMetadata& meta = weights.checkpoint.metadata;
+  const auto recorded = meta.extra.find("class_names");
+  if (recorded == meta.extra.end()) return standard_class_names(parse_dataset_kind(meta.dataset.empty() ? "mnist" : meta.dataset));
+  const nlohmann::json names = nlohmann::json::parse(recorded->second, nullptr, /*allow_exceptions=*/false);
+  const bool valid = names.is_array() && names.size() == static_cast<std::size_t>(classes) &&
+                     std::all_of(names.begin(), names.end(), [](const nlohmann::json& name) {
+                       return name.is_string() && !name.get<std::string>().empty();
+                     });
+  if (!valid) {
+    throw Error(file.string() + ": metadata field 'x.class_names' is not a JSON array of " + std::to_string(classes) +
+                " class names");
+  }
+  return names.get<std::vector<std::string>>();
 }
 
 std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,

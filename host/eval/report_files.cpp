@@ -258,7 +258,10 @@ FeatureFiles write_feature_files(const std::filesystem::path& out_dir, const Dat
   FeatureFiles files{out_dir / (stem + ".npy"), out_dir / (stem + "-input.npy"), out_dir / (stem + ".json"),
                      out_dir / (stem + ".png")};
   write_npy(files.maps_npy, activations.conv_relu.data(), {model::kConvFilters, model::kConvSide, model::kConvSide});
-  write_npy(files.input_npy, images.image(index), {images.rows, images.cols});
+  // (rows, cols) for gray, as ever; (channels, rows, cols) for colour, as stored.
+  write_npy(files.input_npy, images.image(index),
+            images.channels == 1 ? std::vector<int64_t>{images.rows, images.cols}
+                                 : std::vector<int64_t>{images.channels, images.rows, images.cols});
 
   const auto& probabilities = activations.probabilities;
   const int predicted = static_cast<int>(std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());

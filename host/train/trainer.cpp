@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/common/trace_range.h"
@@ -200,6 +202,10 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
   checkpoint.metadata.seed = config_.seed;
   checkpoint.metadata.dataset = dataset_kind_name(dataset_.kind);
   if (dataset_has_own_name(dataset_.kind)) checkpoint.metadata.extra["dataset_name"] = dataset_.name;
+  // For `predict`, which has the model but not the data (cli/model_from_checkpoint.h).
+  if (dataset_.class_names != standard_class_names(dataset_.kind)) {
+    checkpoint.metadata.extra["class_names"] = nlohmann::json(dataset_.class_names).dump();
+  }
   checkpoint.metadata.extra["batch_size"] = std::to_string(config_.batch_size);
   checkpoint.metadata.extra["train_count"] = std::to_string(train_count_);
   if (position.batches_into_epoch > 0) totals_to_extra(position.partial, checkpoint.metadata.extra);
