@@ -209,6 +209,11 @@ TEST_F(ImageFolder, ATenClassGraySetTrainsAndNamesItsClasses) {
   const Checkpoint checkpoint = load_checkpoint(run / "checkpoints" / "epoch-001.safetensors");
   EXPECT_EQ(checkpoint.metadata.dataset, "folder");
   EXPECT_EQ(checkpoint.metadata.extra.at("dataset_name"), dir_.path().filename().string());
+  const nlohmann::json config = nlohmann::json::parse(t::read_text(run / "config.json"));
+  EXPECT_EQ(config["dataset"]["name"], "folder");
+  EXPECT_EQ(config["dataset"]["image_shape"], nlohmann::json({1, 28, 28}));
+  EXPECT_EQ(config["dataset"]["classes"], 10);
+  EXPECT_EQ(config["dataset"]["class_names"], nlohmann::json(names));
   const std::vector<std::string> confusion = t::lines_of(t::read_text(run / "evaluation" / "confusion.csv"));
   ASSERT_FALSE(confusion.empty());
   t::expect_contains(confusion[1], "ant");

@@ -1,8 +1,9 @@
 // What every backend checks in attach_data before it trusts a split: images of the model's
 // C x H x W, pixel and label counts that match the image count, the model's class count, and
 // every label a class index below it. A label past the logits would read out of bounds on the
-// CPU, and read and atomicAdd out of bounds into the confusion counts on the GPU. Header-only because both the CPU backend
-// (host/) and the CUDA backend (cuda/, built into its own library) call it, with one message.
+// CPU, and read and atomicAdd out of bounds into the confusion counts on the GPU. Header-only
+// because both the CPU backend (host/) and the CUDA backend (cuda/, built into its own library)
+// call it, with one message.
 #pragma once
 
 #include <cstddef>

@@ -203,7 +203,7 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
   checkpoint.metadata.dataset = dataset_kind_name(dataset_.kind);
   if (dataset_has_own_name(dataset_.kind)) checkpoint.metadata.extra["dataset_name"] = dataset_.name;
   // For `predict`, which has the model but not the data (cli/model_from_checkpoint.h).
-  if (dataset_.class_names != standard_class_names(dataset_.kind)) {
+  if (!dataset_.class_names.empty() && dataset_.class_names != standard_class_names(dataset_.kind)) {
     checkpoint.metadata.extra["class_names"] = nlohmann::json(dataset_.class_names).dump();
   }
   checkpoint.metadata.extra["batch_size"] = std::to_string(config_.batch_size);
