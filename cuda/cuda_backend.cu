@@ -198,10 +198,19 @@ class CudaBackend final : public Backend {
   ConvolutionAlgorithms conv_algorithms() const override { return conv_->algorithms(); }
 
   void attach_data(const ImageSet& train, const ImageSet& test) override {
+    // The device totals (device_totals.h) count a fixed 10x10 confusion matrix: the CUDA backend
+    // runs the tutorial's model only, so data of another class count is refused here, whatever
+    // model the CPU backend could run for it.
+    for (const ImageSet* set : {&train, &test}) {
+      if (set->classes != model::kClasses) {
+        throw Error("the CUDA backend runs the tutorial model only (10 classes); this data has " +
+                    std::to_string(set->classes) + " classes: train it with --device cpu");
+      }
+    }
     // The CPU backend's checks, message for message: a label >= 10 would make softmax_xent read
     // past a row's logits and atomicAdd outside the 10x10 confusion counts.
-    check_image_set(train, "train");
-    check_image_set(test, "test");
+    check_image_set(train, "train", tutorial_model_input());
+    check_image_set(test, "test", tutorial_model_input());
     CUDA_CHECK(cudaSetDevice(device_));
     std::size_t free_bytes = 0;
     std::size_t total_bytes = 0;

@@ -327,8 +327,8 @@ TEST_F(CheckpointFile, EveryMetadataFieldIsRangeChecked) {
   refused("batches_into_epoch", nullptr, "is missing, expected an integer from 0 to 1874");
   refused("seed", "-1", "is '-1', expected an integer from 0 to 18446744073709551615");
   refused("seed", "18446744073709551616", "expected an integer from 0 to 18446744073709551615");
-  refused("dataset", nullptr, "is missing, expected mnist, fashion-mnist or idx");
-  refused("dataset", "cifar10", "is 'cifar10', expected mnist, fashion-mnist or idx");
+  refused("dataset", nullptr, "is missing, expected mnist, fashion-mnist, idx, cifar10 or folder");
+  refused("dataset", "cifar100", "is 'cifar100', expected mnist, fashion-mnist, idx, cifar10 or folder");
   refused("model", nullptr, "is missing, expected the model description");
   refused("data_crc32", nullptr, "is missing, expected 8 hexadecimal digits");
   refused("data_crc32", "0x12345", "is '0x12345', expected 8 hexadecimal digits");
@@ -340,12 +340,25 @@ TEST_F(CheckpointFile, EveryMetadataFieldIsRangeChecked) {
   refused("x.partial.batches", "16", "is '16', expected 17 (the batches_into_epoch)");
   refused("x.partial.samples", "545", "expected an integer from 0 to 544");
   refused("x.partial.correct", "545", "expected an integer from 0 to 544 (at most x.partial.samples)");
-  const std::string confusion_expected = "expected 100 counts separated by spaces, adding up to x.partial.samples (544)";
+  const std::string confusion_expected =
+      "expected a square number (classes x classes, 4 to 65536) of counts separated by spaces, adding up to "
+      "x.partial.samples (544)";
   refused("x.partial.confusion", confusion + " 0", confusion_expected);        // 101 counts
   refused("x.partial.confusion", confusion.substr(3), confusion_expected);     // 99 counts
   refused("x.partial.confusion", "4" + confusion, confusion_expected);         // 450 first: 944 in all
   refused("x.partial.confusion", confusion + " ", confusion_expected);         // a trailing space
   refused("x.partial.confusion", "-" + confusion, confusion_expected);
+  std::string not_square = "446";  // 99 counts adding up to 544: the total is right, the count is no square
+  for (int cell = 1; cell < 99; ++cell) not_square += cell == 11 ? " 98" : " 0";
+  refused("x.partial.confusion", not_square, confusion_expected);
+  refused("x.partial.confusion", "544", confusion_expected);  // 1 class: no classification
+  // Any other square is another class count's matrix: 144 counts for a 12-class set.
+  std::string twelve_classes = "500 44";
+  for (int cell = 2; cell < 144; ++cell) twelve_classes += " 0";
+  Checkpoint twelve = valid;
+  twelve.metadata.extra["partial.confusion"] = twelve_classes;
+  save_checkpoint(file_, twelve);
+  EXPECT_EQ(load_checkpoint(file_).metadata.extra.at("partial.confusion"), twelve_classes);
   refused("x.partial.confusion", std::string(300, '7'), "is '" + std::string(40, '7') + "... (300 characters)', expected");
   // Mid-epoch, the running totals are needed: without them a resume would count only the
   // batches after it in the epoch's metrics.

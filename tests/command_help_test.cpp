@@ -38,7 +38,7 @@ TEST(CommandHelp, TrainListsTheTrainingFlagsAndItsSwitchesWithoutAFalseDefault) 
     EXPECT_TRUE(lists(help, flag)) << flag << "\n" << help;
   }
   EXPECT_EQ(help.find("{false}"), std::string::npos) << help;
-  EXPECT_NE(help.find("--dataset TEXT:{mnist,fashion-mnist,idx}=mnist"), std::string::npos) << help;
+  EXPECT_NE(help.find("--dataset TEXT:{mnist,fashion-mnist,idx,cifar10,folder}=mnist"), std::string::npos) << help;
 }
 
 TEST(CommandHelp, CommandsThatTrainNothingListNoTrainingFlags) {

@@ -161,7 +161,7 @@ TEST_P(CpuBackendStepTest, AdamStepsMatchAFloat64Reimplementation) {
                       v = reference::to_double(state.adam_v);
   StepBound bound{std::vector<double>(kParameterCount, 0.0), std::vector<double>(kParameterCount, 0.0),
                   std::vector<double>(kParameterCount, 0.0)};
-  PassTotals expected;
+  PassTotals expected(kClasses);
   for (int s = 0; s < c.steps; ++s) {
     const int64_t first = 1 + s * kBatch;  // an offset into the order, not a sample index
     backend->train_step(first, kBatch);

@@ -52,6 +52,34 @@ TEST(DatasetStats, ShapesPercentagesAndCsv) {
             "label,train_percent,test_percent\n0,50.000000,12.345679\n1,50.000000,87.654321\n");
 }
 
+// Per-channel mean and std on the [0,1] scale, computed by hand from the planar bytes.
+TEST(DatasetStats, ChannelStatsOfAnRgbSet) {
+  ImageSet set;
+  set.count = 2;
+  set.channels = 3;
+  set.rows = 1;
+  set.cols = 2;
+  // image 0: R {0, 255}, G {51, 51}, B {10, 20}; image 1: R {255, 0}, G {51, 51}, B {30, 40}
+  set.pixels = {0, 255, 51, 51, 10, 20, 255, 0, 51, 51, 30, 40};
+  set.labels = {0, 1};
+  EXPECT_EQ(image_shape_text(set), "(2, 3, 1, 2)");
+  const std::vector<ChannelStats> stats = channel_stats(set);
+  ASSERT_EQ(stats.size(), 3u);
+  // R: half 0, half 255: mean 0.5, std 0.5. G: constant 0.2, std 0. B: {10,20,30,40}/255: mean
+  // 25/255, population std sqrt(125)/255. Exact sums, so only the last division rounds: 1e-12.
+  EXPECT_NEAR(stats[0].mean, 0.5, 1e-12);
+  EXPECT_NEAR(stats[0].std, 0.5, 1e-12);
+  EXPECT_NEAR(stats[1].mean, 0.2, 1e-12);
+  EXPECT_NEAR(stats[1].std, 0.0, 1e-12);
+  EXPECT_NEAR(stats[2].mean, 25.0 / 255.0, 1e-12);
+  EXPECT_NEAR(stats[2].std, std::sqrt(125.0) / 255.0, 1e-12);
+  // An RGB image is drawn by its luma: pixel 0 is 0.299*0 + 0.587*51 + 0.114*10 = 31.1 -> ' ';
+  // pixel 1 is 0.299*255 + 0.587*51 + 0.114*20 = 108.4 -> 108*5/256 = 2 -> the middle shade.
+  EXPECT_EQ(render_image(set, 0), "\u250c\u2500\u2500\u2500\u2500\u2510\n\u2502  \u2592\u2592\u2502\n\u2514\u2500\u2500\u2500\u2500\u2518\n");
+  EXPECT_EQ(channel_stats(ImageSet{}).size(), 1u);  // gray, empty: zeros
+  EXPECT_EQ(channel_stats(ImageSet{})[0].mean, 0.0);
+}
+
 TEST(DatasetStats, RenderImageShadesAndFrame) {
   // Shade index = value * 5 / 256: 0 and 51 are blank, 52 is the first '░', 255 is '█'.
   // 102 -> 1 ('░'), 153 -> 2 ('▒'): the bands are 51.2 values wide.

@@ -25,20 +25,36 @@ const fs::path kFashion = TRAIN_GPU_FASHION_DIR;
 TEST(DatasetNames, KindsNamesDirectoriesAndClasses) {
   EXPECT_EQ(parse_dataset_kind("mnist"), DatasetKind::kMnist);
   EXPECT_EQ(parse_dataset_kind("fashion-mnist"), DatasetKind::kFashionMnist);
-  EXPECT_THAT(t::error_of([] { parse_dataset_kind("cifar10"); }),
-              HasSubstr("unknown dataset 'cifar10': expected mnist, fashion-mnist or idx"));
+  EXPECT_THAT(t::error_of([] { parse_dataset_kind("cifar100"); }),
+              HasSubstr("unknown dataset 'cifar100': expected mnist, fashion-mnist, idx (another set in IDX files), "
+                        "cifar10 (CIFAR-10's binary version) or folder"));
+  EXPECT_EQ(parse_dataset_kind("cifar10"), DatasetKind::kCifar10);
+  EXPECT_EQ(parse_dataset_kind("folder"), DatasetKind::kFolder);
+  EXPECT_EQ(dataset_kind_name(DatasetKind::kCifar10), "cifar10");
+  EXPECT_EQ(dataset_kind_name(DatasetKind::kFolder), "folder");
+  EXPECT_EQ(dataset_display_name(DatasetKind::kCifar10), "CIFAR-10");
+  EXPECT_EQ(default_data_dir(DatasetKind::kCifar10), fs::path("data/cifar10"));
+  EXPECT_THAT(t::error_of([] { default_data_dir(DatasetKind::kFolder); }), HasSubstr("give --data-dir"));
+  EXPECT_FALSE(dataset_has_own_name(DatasetKind::kMnist));
+  EXPECT_FALSE(dataset_has_own_name(DatasetKind::kFashionMnist));
+  EXPECT_TRUE(dataset_has_own_name(DatasetKind::kIdx));
+  EXPECT_TRUE(dataset_has_own_name(DatasetKind::kCifar10));
+  EXPECT_TRUE(dataset_has_own_name(DatasetKind::kFolder));
+  EXPECT_EQ(standard_class_names(DatasetKind::kCifar10),
+            (std::vector<std::string>{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                                      "truck"}));
   EXPECT_EQ(parse_dataset_kind("idx"), DatasetKind::kIdx);
   EXPECT_EQ(dataset_kind_name(DatasetKind::kIdx), "idx");
   EXPECT_THAT(t::error_of([] { default_data_dir(DatasetKind::kIdx); }), HasSubstr("give --data-dir"));
-  EXPECT_EQ(class_names(DatasetKind::kIdx), class_names(DatasetKind::kMnist));
+  EXPECT_EQ(standard_class_names(DatasetKind::kIdx), standard_class_names(DatasetKind::kMnist));
   EXPECT_EQ(dataset_kind_name(DatasetKind::kFashionMnist), "fashion-mnist");
   EXPECT_EQ(dataset_display_name(DatasetKind::kMnist), "MNIST");
   EXPECT_EQ(dataset_display_name(DatasetKind::kFashionMnist), "Fashion-MNIST");
   EXPECT_EQ(default_data_dir(DatasetKind::kMnist), fs::path("data/mnist"));
   EXPECT_EQ(default_data_dir(DatasetKind::kFashionMnist), fs::path("data/fashion-mnist"));
-  EXPECT_EQ(class_names(DatasetKind::kMnist),
+  EXPECT_EQ(standard_class_names(DatasetKind::kMnist),
             (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
-  EXPECT_EQ(class_names(DatasetKind::kFashionMnist),
+  EXPECT_EQ(standard_class_names(DatasetKind::kFashionMnist),
             (std::vector<std::string>{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                                       "Sneaker", "Bag", "Ankle boot"}));
 }
@@ -122,11 +138,20 @@ TEST_F(SyntheticDataset, UnknownFilesLoadButAreUnrecognized) {
   for (const DatasetFile& file : dataset.files) EXPECT_EQ(file.recognized, "") << file.role;
 }
 
-TEST_F(SyntheticDataset, ImagesMustBe28x28) {
+// Any size loads (whether the model takes it is the model's check, image_set_check.h), but both
+// splits must have the same.
+TEST_F(SyntheticDataset, BothSplitsMustHaveOneImageSize) {
   write_split("t10k", 10, 32);
   EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
-              HasSubstr((dir_ / "t10k-images-idx3-ubyte.gz").string() +
-                        ": images are 32x32, but the model takes 28x28 (MNIST-format) images"));
+              AllOf(HasSubstr((dir_ / "t10k-images-idx3-ubyte.gz").string() + ": images are 32x32, but the train images ("),
+                    HasSubstr("train-images-idx3-ubyte.gz) are 28x28; both splits must have one size")));
+  write_split("train", 30, 32);
+  const Dataset dataset = load_dataset(dir_.path(), DatasetKind::kMnist);
+  EXPECT_EQ(dataset.train.rows, 32);
+  EXPECT_EQ(dataset.test.cols, 32);
+  EXPECT_EQ(dataset.train.channels, 1);
+  EXPECT_EQ(dataset.train.classes, 10);
+  EXPECT_EQ(dataset.class_names, standard_class_names(DatasetKind::kMnist));
 }
 
 TEST_F(SyntheticDataset, ImageAndLabelCountsMustMatch) {
@@ -142,6 +167,26 @@ TEST_F(SyntheticDataset, LabelTenIsRejected) {
   t::write_file(dir_ / "t10k-labels-idx1-ubyte.gz", t::gzip(t::idx_labels(labels)));
   EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
               HasSubstr("t10k-labels-idx1-ubyte.gz: label 10 at index 9 is outside 0..9"));
+}
+
+// EMNIST-style: an idx set has max label + 1 classes over both splits, named "0".."N-1";
+// MNIST and Fashion-MNIST stay at 10.
+TEST_F(SyntheticDataset, AnIdxSetHasAsManyClassesAsItsLargestLabelSays) {
+  t::Bytes train_labels;
+  for (uint32_t i = 0; i < 30; ++i) train_labels.push_back(static_cast<uint8_t>(i % 11));  // 0..10
+  t::Bytes test_labels = t::cycling_labels(10);
+  test_labels[4] = 11;  // only the test split holds class 11
+  t::write_file(dir_ / "train-labels-idx1-ubyte.gz", t::gzip(t::idx_labels(train_labels)));
+  t::write_file(dir_ / "t10k-labels-idx1-ubyte.gz", t::gzip(t::idx_labels(test_labels)));
+  const Dataset dataset = load_dataset(dir_.path(), DatasetKind::kIdx);
+  EXPECT_EQ(dataset.train.classes, 12);
+  EXPECT_EQ(dataset.test.classes, 12);
+  EXPECT_EQ(dataset.class_names, numbered_class_names(12));
+  EXPECT_EQ(dataset.class_names.back(), "11");
+  EXPECT_EQ(dataset.train.labels, train_labels);
+  EXPECT_EQ(load_dataset(dir_.path(), DatasetKind::kIdx, DatasetSplits::kTestOnly).test.classes, 12);
+  EXPECT_THAT(t::error_of([&] { load_dataset(dir_.path(), DatasetKind::kMnist); }),
+              HasSubstr("train-labels-idx1-ubyte.gz: label 10 at index 10 is outside 0..9"));
 }
 
 TEST_F(SyntheticDataset, MissingFileListsNamesTried) {

@@ -74,6 +74,7 @@ ImageSet random_images(int64_t count, uint32_t seed) {
 Dataset synthetic_dataset(int64_t test_count) {
   Dataset dataset;
   dataset.kind = DatasetKind::kMnist;
+  dataset.class_names = standard_class_names(DatasetKind::kMnist);
   dataset.train = random_images(20, 1);
   dataset.test = random_images(test_count, 2);
   return dataset;
@@ -143,7 +144,7 @@ TEST(Evaluator, PredictionsAgreeWithBackendTotalsAndBatchSize) {
 
   ASSERT_EQ(by_100.totals.samples, 250);
   ASSERT_EQ(by_100.predictions.size(), 250u);
-  std::array<int64_t, kClasses * kClasses> confusion{};
+  std::vector<int64_t> confusion(kClasses * kClasses, 0);
   int64_t correct = 0;
   std::vector<int> predicted_classes(kClasses, 0);
   for (size_t i = 0; i < by_100.predictions.size(); ++i) {

@@ -59,6 +59,24 @@ TEST_F(IdxDataset, TrainsUnderItsOwnNameAndEvaluatesFromItsDirectory) {
   EXPECT_EQ(nlohmann::json::parse(read_text(run / "evaluation" / "evaluation.json"))["samples"], 100);
 }
 
+// Twelve classes do not fit the tutorial model's ten: one line, before any run directory; inspect
+// lists every class.
+TEST_F(IdxDataset, TwelveClassesAreRefusedByTheTutorialModelAndInspected) {
+  Bytes labels = cycling_labels(100);
+  labels[7] = 11;
+  write_file(data_ / "t10k-labels-idx1-ubyte", idx_labels(labels));
+  const fs::path run = scratch_.path() / "run";
+  MergedCommandResult result = train_gpu("train --dataset idx --data-dir " + shell_quote(data_.string()) +
+                                         " --epochs 1 --device cpu --no-progress --run-dir " + shell_quote(run.string()));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  expect_contains(result.output, "error: the tutorial model takes 1x28x28 images in 10 classes; idx set 'glyphs' has "
+                                 "1x28x28 in 12: give a model that fits with --model\n");
+  EXPECT_FALSE(fs::exists(run));
+  result = train_gpu("inspect --dataset idx --data-dir " + shell_quote(data_.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  expect_contains(result.output, "\n  11      0.000000   1.000000\n");  // class 11: none in train, 1 of 100 in test
+}
+
 TEST_F(IdxDataset, TheNameDefaultsToTheDirectorysAndNeedsIdx) {
   const fs::path run = scratch_.path() / "run";
   MergedCommandResult result = train_gpu("train --dataset idx --data-dir " + shell_quote(data_.string()) +
@@ -73,7 +91,7 @@ TEST_F(IdxDataset, TheNameDefaultsToTheDirectorysAndNeedsIdx) {
   result = train_gpu("train --dataset mnist --dataset-name mine --data-dir " + shell_quote(data_.string()) +
                      " --dry-run --device cpu --run-dir " + shell_quote((scratch_.path() / "r3").string()));
   EXPECT_EQ(result.exit_code, 1) << result.output;
-  expect_contains(result.output, "--dataset-name 'mine' names an idx set; give it with --dataset idx");
+  expect_contains(result.output, "--dataset-name 'mine' names an idx, cifar10 or folder set; give it with one of those --dataset kinds");
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #
 # Usage: tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60
-#   TARGET              idx_reader, safetensors, event_file, npy_reader, jpeg_input, cli, keras_json (default: every tests/fuzz/*_fuzz.cpp)
+#   TARGET              idx_reader, cifar10_records, safetensors, event_file, npy_reader, jpeg_input, cli, keras_json (default: every tests/fuzz/*_fuzz.cpp)
 # Env:    FUZZ_BUILD_DIR  build and work folder (default: build/fuzz)
 #         CC, CXX         clang and clang++ (default: clang/clang++, else clang-14/clang++-14)
 # Reproduce a finding: <build>/bin/<target>_fuzz <build>/artifacts/<target>-crash-...

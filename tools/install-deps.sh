@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ git pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev libpng-dev libjpeg-dev libssl-dev
+  zlib1g-dev libpng-dev libjpeg-dev libarchive-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libdnnl-dev
   libprotobuf-dev protobuf-compiler libonnx-dev
   python3 python3-numpy python3-matplotlib python3-venv

@@ -28,7 +28,7 @@ inline DeviceTotals empty_device_totals() {
 }
 
 inline PassTotals to_pass_totals(const DeviceTotals& device) {
-  PassTotals totals;
+  PassTotals totals(model::kClasses);
   totals.batch_loss_sum = device.batch_loss_sum;
   totals.sample_loss_sum = device.sample_loss_sum;
   totals.batches = static_cast<int64_t>(device.batches);

@@ -23,6 +23,7 @@
 #include "host/common/format.h"
 #include "host/data/permutation.h"
 #include "host/model/backend_factory.h"
+#include "host/model/image_set_check.h"
 #include "host/model/initializer.h"
 #include "host/model/model_cost.h"
 
@@ -145,6 +146,7 @@ void add_bench_command(CLI::App& app) {
 
   command->callback([options] {
     const Dataset dataset = load_dataset_from_options(options->data, std::cout);
+    check_data_fits_model(dataset.test, dataset_description(dataset), tutorial_model_input());
     std::vector<BenchRow> rows;
     std::string device;
     for (const int batch : options->batch_sizes) {

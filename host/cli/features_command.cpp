@@ -58,10 +58,10 @@ void add_features_command(CLI::App& app) {
 
     const ImageActivations activations = loaded->backend->activations(split, options->index);
     const eval::FeatureMaps maps = eval::feature_maps_of(activations, spec, layer);
-    const eval::FeatureFiles files = eval::write_feature_files(out_dir, loaded->dataset.kind, split, images, options->index,
+    const eval::FeatureFiles files = eval::write_feature_files(out_dir, loaded->dataset, split, images, options->index,
                                                                maps, activations.probabilities, loaded->evaluated);
 
-    const std::vector<std::string>& names = class_names(loaded->dataset.kind);
+    const std::vector<std::string>& names = loaded->dataset.class_names;
     const auto& p = activations.probabilities;
     const int predicted = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
     const int label = images.labels[static_cast<size_t>(options->index)];

@@ -67,12 +67,24 @@ void print_summary(const Dataset& dataset, std::ostream& out) {
   out << "\nValues (distinct count, min, max)\n"
       << format_table(values, {false, true, true, true, true, true, true});
 
-  const std::vector<std::string>& names = class_names(dataset.kind);
+  // Per channel, on the [0,1] scale the model sees: the numbers a normalization step would use.
+  const bool colour = dataset.train.channels == 3;
+  std::vector<std::vector<std::string>> channels{{"split", "channel", "mean", "std"}};
+  for (const auto* set : {&dataset.train, &dataset.test}) {
+    const std::vector<ChannelStats> stats = channel_stats(*set);
+    for (size_t c = 0; c < stats.size(); ++c) {
+      channels.push_back({set == &dataset.train ? "train" : "test", colour ? std::string(1, "RGB"[c % 3]) : "gray",
+                          fixed(stats[c].mean, 4), fixed(stats[c].std, 4)});
+    }
+  }
+  out << "\nPixels per channel (scaled to [0,1])\n" << format_table(channels, {false, false, true, true});
+
+  const std::vector<std::string>& names = dataset.class_names;
   const int num_classes = static_cast<int>(names.size());
   const std::vector<double> train_percent = label_percentages(dataset.train, num_classes);
   const std::vector<double> test_percent = label_percentages(dataset.test, num_classes);
   // MNIST's class names are its labels; a second identical column would only be noise.
-  const bool named_classes = dataset.kind == DatasetKind::kFashionMnist;  // the others' names are the digits
+  const bool named_classes = names != numbered_class_names(num_classes);
   std::vector<std::vector<std::string>> distribution{named_classes
                                                          ? std::vector<std::string>{"label", "class", "train %", "test %"}
                                                          : std::vector<std::string>{"label", "train %", "test %"}};
@@ -105,7 +117,7 @@ void show_image(const Dataset& dataset, const InspectOptions& options, std::ostr
   const ImageSet& set = shown_split(dataset, options);
   const int label = set.labels[static_cast<size_t>(options.show_index)];
   out << "\n" << options.split << " image " << options.show_index << ": label " << label;
-  if (dataset.kind == DatasetKind::kFashionMnist) out << " (" << class_names(dataset.kind)[static_cast<size_t>(label)] << ")";
+  if (dataset.class_names != numbered_class_names(set.classes)) out << " (" << dataset.class_names[static_cast<size_t>(label)] << ")";
   out << "\n" << render_image(set, options.show_index);
 }
 
@@ -114,7 +126,7 @@ void write_distribution_csv(const Dataset& dataset, const std::string& out_dir, 
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) throw Error("--out " + out_dir + ": cannot create the directory: " + error.message());
-  const int num_classes = static_cast<int>(class_names(dataset.kind).size());
+  const int num_classes = static_cast<int>(dataset.class_names.size());
   const std::filesystem::path file = directory / "label_distribution.csv";
   eval::write_text_file(file, label_distribution_csv(dataset.train, dataset.test, num_classes));
   out << "\nwrote " << file.string() << "\n";
@@ -122,9 +134,7 @@ void write_distribution_csv(const Dataset& dataset, const std::string& out_dir, 
 
 void run_inspect(const InspectOptions& options) {
   const DatasetKind kind = parse_dataset_kind(options.data.dataset);
-  const std::string directory =
-      options.data.data_dir.empty() ? default_data_dir(kind).string() : options.data.data_dir;
-  std::cout << dataset_display_name(kind) << " from " << directory << "\n";
+  std::cout << dataset_display_name(kind) << " from " << data_directory(options.data).string() << "\n";
   const Dataset dataset = load_dataset_from_options(options.data, std::cout);
   if (options.show) check_show_index(dataset, options);
   print_summary(dataset, std::cout);

@@ -1,8 +1,13 @@
 #include "host/cli/model_from_checkpoint.h"
 
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/model/backend_factory.h"
+#include "host/model/image_set_check.h"
 
 namespace train_gpu::cli {
 
@@ -33,6 +38,22 @@ ModelWeights load_weights_for_command(const std::filesystem::path& file, std::os
   return weights;
 }
 
+std::vector<std::string> model_class_names(const ModelWeights& weights, const std::filesystem::path& file, int classes) {
+  const CheckpointMetadata& meta = weights.checkpoint.metadata;
+  const auto recorded = meta.extra.find("class_names");
+  if (recorded == meta.extra.end()) return standard_class_names(parse_dataset_kind(meta.dataset.empty() ? "mnist" : meta.dataset));
+  const nlohmann::json names = nlohmann::json::parse(recorded->second, nullptr, /*allow_exceptions=*/false);
+  const bool valid = names.is_array() && names.size() == static_cast<std::size_t>(classes) &&
+                     std::all_of(names.begin(), names.end(), [](const nlohmann::json& name) {
+                       return name.is_string() && !name.get<std::string>().empty();
+                     });
+  if (!valid) {
+    throw Error(file.string() + ": metadata field 'x.class_names' is not a JSON array of " + std::to_string(classes) +
+                " class names");
+  }
+  return names.get<std::vector<std::string>>();
+}
+
 std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::path& checkpoint_file, DataOptions data,
                                                        bool dataset_given, const DeviceOptions& device, Split split,
                                                        std::ostream& out, int max_batch) {
@@ -47,25 +68,27 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
   }
   const std::string& trained_on = loaded->checkpoint.metadata.dataset;
   if (!trained_on.empty()) {
-    parse_dataset_kind(trained_on);  // an unknown name in the metadata is an Error naming the choices
     if (!dataset_given) {
       data.dataset = trained_on;
     } else if (data.dataset != trained_on) {
       throw Error(checkpoint_file.string() + " was trained on " + trained_on + ", but --dataset is " + data.dataset +
                   "; drop --dataset or pass --dataset " + trained_on);
     }
-    const auto idx_name = loaded->checkpoint.metadata.extra.find("dataset_name");
-    if (trained_on == dataset_kind_name(DatasetKind::kIdx) && idx_name != loaded->checkpoint.metadata.extra.end()) {
-      if (data.data_dir.empty()) {
-        throw Error(checkpoint_file.string() + " was trained on the idx set '" + idx_name->second +
-                    "', which has no default directory: give --data-dir, the directory holding its four IDX files");
+    const DatasetKind kind = parse_dataset_kind(trained_on);  // an unknown name is an Error naming the choices
+    const auto own_name = loaded->checkpoint.metadata.extra.find("dataset_name");
+    if (dataset_has_own_name(kind) && own_name != loaded->checkpoint.metadata.extra.end()) {
+      // The checkpoint names its set, not where it lives: only CIFAR-10 has a default directory.
+      if (data.data_dir.empty() && kind != DatasetKind::kCifar10) {
+        throw Error(checkpoint_file.string() + " was trained on the " + trained_on + " set '" + own_name->second +
+                    "', which has no default directory: give --data-dir, the directory holding it");
       }
-      if (data.dataset_name.empty()) data.dataset_name = idx_name->second;
+      if (data.dataset_name.empty()) data.dataset_name = own_name->second;
     }
   }
   out << "dataset " << data.dataset << ":\n";
   const bool test_only = split == Split::kTest;
   loaded->dataset = load_dataset_from_options(data, out, test_only ? DatasetSplits::kTestOnly : DatasetSplits::kBoth);
+  check_data_fits_model(loaded->dataset.test, dataset_description(loaded->dataset), tutorial_model_input());
   loaded->backend = make_backend(parse_device(device.device), backend_options_from(device, max_batch), out);
   // Without training images the test split stands in for them: the backends' loaders are built
   // for two non-empty splits, and nothing here reads the train side.

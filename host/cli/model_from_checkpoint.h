@@ -9,6 +9,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -51,6 +52,13 @@ void add_checkpoint_command_options(CLI::App& command, CheckpointCommandOptions&
 // load_model_weights), with one line to `out`: the checkpoint's epoch, step and dataset, or a
 // notice that the file carries no train_gpu metadata.
 ModelWeights load_weights_for_command(const std::filesystem::path& file, std::ostream& out);
+
+// The class names a model's outputs stand for, without the data: the checkpoint's x.class_names
+// (a JSON array the trainer records when the data named its classes otherwise than its kind does,
+// e.g. a folder set's folder names), else the standard names of the dataset it was trained on
+// (MNIST's digits for a checkpoint that does not say). A malformed x.class_names is an Error
+// naming the file.
+std::vector<std::string> model_class_names(const ModelWeights& weights, const std::filesystem::path& file, int classes);
 
 // Loads `checkpoint_file` (either kind, as load_weights_for_command), the dataset (the checkpoint's
 // unless `dataset_given`; for the test `split` only its test files), makes the backend the device

@@ -11,17 +11,21 @@
 namespace train_gpu::cli {
 
 void add_data_options(CLI::App& command, DataOptions& options, bool checkpoint_dataset) {
-  CLI::Option* dataset = command.add_option("--dataset", options.dataset,
-                                            checkpoint_dataset ? "Dataset: mnist, fashion-mnist or idx [default: the checkpoint's]"
-                                                               : "Dataset: mnist, fashion-mnist, or idx: another set of 28x28 "
-                                                                 "images in 10 classes in the MNIST file layout (needs --data-dir)");
-  dataset->check(CLI::IsMember({"mnist", "fashion-mnist", "idx"}));
+  CLI::Option* dataset = command.add_option(
+      "--dataset", options.dataset,
+      checkpoint_dataset ? "Dataset: mnist, fashion-mnist, idx, cifar10 or folder [default: the checkpoint's]"
+                         : "Dataset: mnist, fashion-mnist; idx: another set in the MNIST file layout (needs --data-dir); "
+                           "cifar10: CIFAR-10's binary batches or its .tar.gz; folder: DIR/train/<class>/ and "
+                           "DIR/test/<class>/ folders of PNG/JPEG pictures (needs --data-dir)");
+  dataset->check(CLI::IsMember({"mnist", "fashion-mnist", "idx", "cifar10", "folder"}));
   if (!checkpoint_dataset) dataset->capture_default_str();
   command.add_option("--data-dir", options.data_dir,
-                     "Directory with the four IDX files (.gz or raw) [default: ./data/mnist or ./data/fashion-mnist]");
+                     "Where the set is: the directory with the four IDX files (.gz or raw), with CIFAR-10's batches "
+                     "or cifar-10-binary.tar.gz (or that file itself), or with a folder set's train/ and test/ "
+                     "[default: ./data/mnist, ./data/fashion-mnist or ./data/cifar10]");
   command.add_option("--dataset-name", options.dataset_name,
-                     "With --dataset idx: the set's name, recorded in checkpoints and config.json [default: the "
-                     "--data-dir directory's name]");
+                     "With --dataset idx, cifar10 or folder: the set's name, recorded in checkpoints and config.json "
+                     "[default: the --data-dir directory's name]");
   command.add_option("--limit-train", options.limit_train, "Use only the first N training images (0: all)")
       ->check(whole_number_at_least(0));
   command.add_option("--limit-test", options.limit_test, "Use only the first N test images (0: all)")
@@ -105,15 +109,18 @@ std::filesystem::path data_directory(const DataOptions& options) {
 
 Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out, DatasetSplits splits) {
   const DatasetKind kind = parse_dataset_kind(options.dataset);
-  if (kind != DatasetKind::kIdx && !options.dataset_name.empty()) {
-    throw Error("--dataset-name '" + options.dataset_name + "' names an idx set; give it with --dataset idx, or drop it");
+  if (!dataset_has_own_name(kind) && !options.dataset_name.empty()) {
+    throw Error("--dataset-name '" + options.dataset_name +
+                "' names an idx, cifar10 or folder set; give it with one of those --dataset kinds, or drop it");
   }
   const std::filesystem::path directory = data_directory(options);
   Dataset dataset = load_dataset(directory, kind, splits);
-  if (kind == DatasetKind::kIdx) {
-    dataset.name = options.dataset_name.empty() ? std::filesystem::absolute(directory).lexically_normal().filename().string()
-                                                : options.dataset_name;
-    if (dataset.name.empty()) dataset.name = "idx";  // --data-dir / has no name of its own
+  if (dataset_has_own_name(kind)) {
+    // A .tar.gz given as --data-dir is named after the directory holding it.
+    const std::filesystem::path where = std::filesystem::absolute(directory).lexically_normal();
+    const std::filesystem::path named = std::filesystem::is_regular_file(where) ? where.parent_path() : where;
+    dataset.name = options.dataset_name.empty() ? named.filename().string() : options.dataset_name;
+    if (dataset.name.empty()) dataset.name = dataset_kind_name(kind);  // --data-dir / has no name of its own
   }
   for (const DatasetFile& file : dataset.files) {
     out << "  " << file.path.string() << ": " << (file.recognized.empty() ? "unrecognized " + file.role : file.recognized)

@@ -69,7 +69,7 @@ void run_predict(const PredictOptions& options) {
   if (!options.save_input.empty()) predict::prepare_saved_inputs_directory(options.save_input);
   const ModelWeights weights = load_weights_for_command(options.checkpoint, log);
   const std::string& dataset = weights.checkpoint.metadata.dataset;
-  const std::vector<std::string>& names = class_names(parse_dataset_kind(dataset.empty() ? "mnist" : dataset));
+  const std::vector<std::string> names = model_class_names(weights, options.checkpoint, model::kClasses);
 
   // Until checkpoints carry their NetworkSpec (the spec-io work), every checkpoint holds the
   // tutorial's network; the inputs are made for the model's input shape whatever it is.

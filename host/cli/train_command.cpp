@@ -13,6 +13,7 @@
 #include "host/eval/report_files.h"
 #include "host/common/error.h"
 #include "host/model/backend_factory.h"
+#include "host/model/image_set_check.h"
 #include "host/tensorboard/run_hparams.h"
 #include "host/tensorboard/tensorboard_log.h"
 #include "host/train/algorithm_record.h"
@@ -32,7 +33,7 @@ namespace {
 // label_distribution.csv: the tutorial's train-vs-test label table, for tools/plot.py.
 void write_label_distribution(const std::filesystem::path& run_dir, const Dataset& dataset) {
   eval::write_text_file(run_dir / "label_distribution.csv",
-                        label_distribution_csv(dataset.train, dataset.test, model::kClasses));
+                        label_distribution_csv(dataset.train, dataset.test, dataset.train.classes));
 }
 
 // A stop signal after the last epoch: the training is complete and checkpointed, but the user
@@ -80,6 +81,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
 
   std::cout << "data:\n";
   const Dataset dataset = load_dataset_from_options(options.data, std::cout);
+  check_data_fits_model(dataset.test, dataset_description(dataset), tutorial_model_input());  // before the run directory
   prepare_run_directory(config.run_dir);
   // Before anything in the directory is written (config.json, event files, metrics.csv), and held
   // until the final evaluation and plots are done.

@@ -3,6 +3,7 @@
 #include "host/common/format.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace train_gpu {
 
@@ -29,6 +30,30 @@ ValueStats pixel_stats(const ImageSet& set) { return stats_of(set.pixels); }
 
 ValueStats label_stats(const ImageSet& set) { return stats_of(set.labels); }
 
+std::vector<ChannelStats> channel_stats(const ImageSet& set) {
+  std::vector<ChannelStats> stats(static_cast<size_t>(std::max(set.channels, 0)));
+  const int64_t plane = int64_t{set.rows} * set.cols;
+  if (set.count <= 0 || plane <= 0 || set.pixels.size() != static_cast<size_t>(set.count * set.image_size())) return stats;
+  // Exact integer sums (255^2 * 2^40 pixels stays below 2^63), so the mean and variance carry no
+  // accumulated rounding whatever the set's size.
+  for (int c = 0; c < set.channels; ++c) {
+    uint64_t sum = 0;
+    uint64_t sum_squares = 0;
+    for (int64_t n = 0; n < set.count; ++n) {
+      const uint8_t* pixels = set.image(n) + c * plane;
+      for (int64_t p = 0; p < plane; ++p) {
+        sum += pixels[p];
+        sum_squares += uint64_t{pixels[p]} * pixels[p];
+      }
+    }
+    const double count = static_cast<double>(set.count * plane);
+    const double mean = static_cast<double>(sum) / count;
+    const double variance = std::max(0.0, static_cast<double>(sum_squares) / count - mean * mean);
+    stats[static_cast<size_t>(c)] = ChannelStats{mean / 255.0, std::sqrt(variance) / 255.0};
+  }
+  return stats;
+}
+
 std::vector<double> label_percentages(const ImageSet& set, int num_classes) {
   std::vector<int64_t> counts(static_cast<size_t>(num_classes), 0);
   for (uint8_t label : set.labels) {
@@ -43,7 +68,8 @@ std::vector<double> label_percentages(const ImageSet& set, int num_classes) {
 }
 
 std::string image_shape_text(const ImageSet& set) {
-  return "(" + std::to_string(set.count) + ", " + std::to_string(set.rows) + ", " + std::to_string(set.cols) + ")";
+  const std::string channels = set.channels == 1 ? "" : std::to_string(set.channels) + ", ";
+  return "(" + std::to_string(set.count) + ", " + channels + std::to_string(set.rows) + ", " + std::to_string(set.cols) + ")";
 }
 
 std::string label_shape_text(const ImageSet& set) { return "(" + std::to_string(set.labels.size()) + ",)"; }
@@ -72,7 +98,12 @@ std::string render_image(const ImageSet& set, int64_t index) {
   for (int row = 0; row < set.rows; ++row) {
     art += "\u2502";
     for (int col = 0; col < set.cols; ++col) {
-      const char* shade = kShades[pixels[row * set.cols + col] * 5 / 256];
+      const int64_t at = int64_t{row} * set.cols + col;
+      const int64_t plane = int64_t{set.rows} * set.cols;
+      const int value = set.channels == 3 ? static_cast<int>(std::lround(0.299 * pixels[at] + 0.587 * pixels[plane + at] +
+                                                                         0.114 * pixels[2 * plane + at]))
+                                          : pixels[at];
+      const char* shade = kShades[value * 5 / 256];
       art += shade;
       art += shade;
     }

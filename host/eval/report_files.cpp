@@ -62,9 +62,9 @@ std::string mistakes_csv(const std::vector<SamplePrediction>& mistakes) {
 // A JSON number, or null when not finite (JSON has no NaN).
 nlohmann::json number(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr); }
 
-std::string evaluation_json(DatasetKind kind, const Evaluation& evaluation, const ConfusionMatrix& confusion,
+std::string evaluation_json(const Dataset& dataset, const Evaluation& evaluation, const ConfusionMatrix& confusion,
                             size_t mistake_count, const EvaluatedCheckpoint& checkpoint) {
-  const std::vector<std::string>& names = class_names(kind);
+  const std::vector<std::string>& names = dataset.class_names;
   nlohmann::json classes = nlohmann::json::array();
   nlohmann::json matrix = nlohmann::json::array();
   for (int c = 0; c < confusion.classes(); ++c) {
@@ -84,7 +84,7 @@ std::string evaluation_json(DatasetKind kind, const Evaluation& evaluation, cons
   }
   nlohmann::json document = checkpoint_fields(checkpoint);
   document.update({
-      {"dataset", dataset_kind_name(kind)},
+      {"dataset", dataset_kind_name(dataset.kind)},
       {"split", split_name(evaluation.split)},
       {"samples", evaluation.totals.samples},
       {"correct", evaluation.totals.correct},
@@ -167,7 +167,7 @@ std::string evaluation_summary_line(const Evaluation& evaluation) {
          fixed(100 * evaluation.accuracy, 2) + "%";
 }
 
-std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, DatasetKind kind,
+std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, const Dataset& dataset,
                                                           const ImageSet& images, const Evaluation& evaluation,
                                                           const ConfusionMatrix& confusion,
                                                           const EvaluatedCheckpoint& checkpoint) {
@@ -182,9 +182,9 @@ std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem:
   const std::vector<SamplePrediction> mistakes = mistakes_by_confidence(evaluation);
 
   written.push_back(out_dir / "confusion.csv");
-  write_text_file(written.back(), confusion_csv(confusion, class_names(kind)));
+  write_text_file(written.back(), confusion_csv(confusion, dataset.class_names));
   written.push_back(out_dir / "evaluation.json");
-  write_text_file(written.back(), evaluation_json(kind, evaluation, confusion, mistakes.size(), checkpoint));
+  write_text_file(written.back(), evaluation_json(dataset, evaluation, confusion, mistakes.size(), checkpoint));
   written.push_back(out_dir / "mistakes.csv");
   write_text_file(written.back(), mistakes_csv(mistakes));
   written.push_back(out_dir / "probabilities.npy");
@@ -224,7 +224,7 @@ std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem:
   return written;
 }
 
-FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKind kind, Split split,
+FeatureFiles write_feature_files(const std::filesystem::path& out_dir, const Dataset& dataset, Split split,
                                  const ImageSet& images, int64_t index, const FeatureMaps& maps,
                                  const std::vector<float>& probabilities, const EvaluatedCheckpoint& checkpoint) {
   if (index < 0 || index >= images.count) {
@@ -243,17 +243,20 @@ FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKi
   FeatureFiles files{out_dir / (stem + ".npy"), out_dir / (stem + "-input.npy"), out_dir / (stem + ".json"),
                      out_dir / (stem + ".png")};
   write_npy(files.maps_npy, maps.values.data(), {maps.channels, maps.height, maps.width});
-  write_npy(files.input_npy, images.image(index), {images.rows, images.cols});
+  // (rows, cols) for gray, as ever; (channels, rows, cols) for colour, as stored.
+  write_npy(files.input_npy, images.image(index),
+            images.channels == 1 ? std::vector<int64_t>{images.rows, images.cols}
+                                 : std::vector<int64_t>{images.channels, images.rows, images.cols});
 
   const int predicted = static_cast<int>(std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
   nlohmann::json document = checkpoint_fields(checkpoint);
-  document.update({{"dataset", dataset_kind_name(kind)},
+  document.update({{"dataset", dataset_kind_name(dataset.kind)},
                                    {"split", split_name(split)},
                                    {"index", index},
                                    {"label", images.labels[static_cast<size_t>(index)]},
                                    {"predicted", predicted},
                                    {"probabilities", probabilities},
-                                   {"class_names", class_names(kind)},
+                                   {"class_names", dataset.class_names},
                                    {"maps_shape", {maps.channels, maps.height, maps.width}}});
   if (!maps.layer.empty()) document["layer"] = maps.layer;
   write_text_file(files.json, document.dump(2) + "\n");
@@ -272,22 +275,22 @@ EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Sp
       << backend.description() << "\n";
   report.evaluation = evaluate_split(backend, images, split, batch_size);
   const PassTotals& totals = report.evaluation.totals;
-  report.confusion = ConfusionMatrix(model::kClasses, std::vector<int64_t>(totals.confusion.begin(), totals.confusion.end()));
+  report.confusion = ConfusionMatrix(images.classes, totals.confusion);
   report.mistakes = mistakes_by_confidence(report.evaluation);
 
   log << evaluation_summary_line(report.evaluation) << "\n\n"
       << "confusion matrix (rows: true class, columns: predicted class)\n"
-      << confusion_table(report.confusion, class_names(dataset.kind)) << "\n";
+      << confusion_table(report.confusion, dataset.class_names) << "\n";
 
   nlohmann::json incoming = checkpoint_fields(checkpoint);
   incoming["split"] = split_name(split);
   note_replaced_evaluation(out_dir, incoming, log);
-  report.files = write_evaluation_files(out_dir, dataset.kind, images, report.evaluation, report.confusion, checkpoint);
+  report.files = write_evaluation_files(out_dir, dataset, images, report.evaluation, report.confusion, checkpoint);
   // The first Conv2D's maps of the first image. Until backends carry their NetworkSpec (the
   // cpu-network work), every backend runs the tutorial's network.
   const model::NetworkSpec& spec = model::tutorial_network();
   const ImageActivations activations = backend.activations(split, 0);
-  const FeatureFiles features = write_feature_files(out_dir, dataset.kind, split, images, 0,
+  const FeatureFiles features = write_feature_files(out_dir, dataset, split, images, 0,
                                                     feature_maps_of(activations, spec, feature_layer_index(spec, "")),
                                                     activations.probabilities, checkpoint);
   for (const auto& file : {features.maps_npy, features.input_npy, features.json, features.png}) report.files.push_back(file);

@@ -72,7 +72,7 @@ std::string evaluation_summary_line(const Evaluation& evaluation);
 
 // Writes confusion.csv ... sample_predictions.npy (not the features) for an evaluation of
 // `images`; returns the paths written.
-std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, DatasetKind kind,
+std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem::path& out_dir, const Dataset& dataset,
                                                           const ImageSet& images, const Evaluation& evaluation,
                                                           const ConfusionMatrix& confusion,
                                                           const EvaluatedCheckpoint& checkpoint);
@@ -88,7 +88,7 @@ struct FeatureFiles {
 // the first Conv2D: features-<split>-<i>.*; of another layer: features-<split>-<i>-<layer>.*)
 // and the model's `probabilities`, the picture (feature_grid.h) captioned with
 // figure_caption(checkpoint).
-FeatureFiles write_feature_files(const std::filesystem::path& out_dir, DatasetKind kind, Split split,
+FeatureFiles write_feature_files(const std::filesystem::path& out_dir, const Dataset& dataset, Split split,
                                  const ImageSet& images, int64_t index, const FeatureMaps& maps,
                                  const std::vector<float>& probabilities, const EvaluatedCheckpoint& checkpoint);
 

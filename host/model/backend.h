@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,6 +43,11 @@ enum class PassKind { kTraining, kEvaluation };
 
 // What one pass (a training epoch, or an evaluation of a split) accumulates.
 struct PassTotals {
+  PassTotals() = default;
+  // Zeroed counts with a classes x classes confusion matrix, as a backend makes them in
+  // attach_data (once, so no step allocates).
+  explicit PassTotals(int classes) : confusion(std::size_t(classes) * std::size_t(classes), 0) {}
+
   double batch_loss_sum = 0;       // sum over batches of each batch's mean loss
   double sample_loss_sum = 0;      // sum over samples of each sample's loss
   int64_t batches = 0;
@@ -49,7 +55,7 @@ struct PassTotals {
   int64_t correct = 0;             // argmax(logits) == label, before the update for training
   int64_t first_nonfinite_batch = -1;  // index within the pass of the first batch whose loss or
                                        // gradients were not finite; -1 when all were finite
-  std::array<int64_t, model::kClasses * model::kClasses> confusion{};  // [true * 10 + predicted]
+  std::vector<int64_t> confusion;  // (classes, classes): [true * classes + predicted]; empty before attach_data
 
   // Keras's Mean metric over batch losses, as the tutorial's train_loss reports it.
   double mean_batch_loss() const { return batches > 0 ? batch_loss_sum / double(batches) : 0.0; }

@@ -70,8 +70,11 @@ class CpuBackend final : public Backend {
   }
 
   void attach_data(const ImageSet& train, const ImageSet& test) override {
-    check_image_set(train, "train");
-    check_image_set(test, "test");
+    check_image_set(train, "train", tutorial_model_input());
+    check_image_set(test, "test", tutorial_model_input());
+    classes_ = train.classes;
+    training_totals_ = PassTotals(classes_);
+    evaluation_totals_ = PassTotals(classes_);
     train_ = &train;
     test_ = &test;
     train_order_.clear();
@@ -174,8 +177,8 @@ class CpuBackend final : public Backend {
 
   PassTotals take_totals(PassKind kind) override {
     PassTotals& totals = kind == PassKind::kTraining ? training_totals_ : evaluation_totals_;
-    const PassTotals taken = totals;
-    totals = PassTotals{};
+    PassTotals taken = std::move(totals);
+    totals = PassTotals(classes_);
     return taken;
   }
 
@@ -307,7 +310,8 @@ class CpuBackend final : public Backend {
   const ImageSet* train_ = nullptr;
   const ImageSet* test_ = nullptr;
   std::vector<int32_t> train_order_, test_order_;
-  PassTotals training_totals_, evaluation_totals_;
+  int classes_ = model::kClasses;  // the attached data's; sizes the confusion counts
+  PassTotals training_totals_{model::kClasses}, evaluation_totals_{model::kClasses};
 };
 
 }  // namespace

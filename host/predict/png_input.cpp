@@ -30,16 +30,18 @@ class SimplifiedRead {
 }  // namespace
 
 RgbaPicture read_png_rgba(const std::filesystem::path& file) {
-  // Read through open_regular_file, not libpng's fopen, so that a FIFO is refused, not waited on;
-  // the bytes must outlive png_image_finish_read.
-  const std::vector<uint8_t> bytes = read_regular_file(file, "a PNG picture");
+  // Read through open_regular_file, not libpng's fopen, so that a FIFO is refused, not waited on.
+  return decode_png_rgba(read_regular_file(file, "a PNG picture"), file.string());
+}
+
+RgbaPicture decode_png_rgba(const std::vector<uint8_t>& bytes, const std::string& name) {
   SimplifiedRead read;
   png_image& image = read.image();
   if (png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()) == 0) {
-    throw Error(file.string() + ": not a readable PNG (libpng: " + image.message + ")");
+    throw Error(name + ": not a readable PNG (libpng: " + image.message + ")");
   }
   if (image.width == 0 || image.height == 0 || int64_t{image.width} * int64_t{image.height} > kMaxPicturePixels) {
-    throw Error(file.string() + ": " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+    throw Error(name + ": " + std::to_string(image.width) + "x" + std::to_string(image.height) +
                 " pixels; predict reads pictures of up to " + std::to_string(kMaxPicturePixels) + " pixels");
   }
   RgbaPicture picture;
@@ -52,7 +54,7 @@ RgbaPicture read_png_rgba(const std::filesystem::path& file) {
   image.format = PNG_FORMAT_RGBA;
   picture.pixels.resize(PNG_IMAGE_SIZE(image));
   if (png_image_finish_read(&image, nullptr, picture.pixels.data(), 0, nullptr) == 0) {
-    throw Error(file.string() + ": damaged PNG (libpng: " + image.message + ")");
+    throw Error(name + ": damaged PNG (libpng: " + image.message + ")");
   }
   return picture;
 }

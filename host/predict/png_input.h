@@ -29,4 +29,7 @@ constexpr int64_t kMaxPicturePixels = int64_t{8192} * 8192;
 // file and libpng's reason.
 RgbaPicture read_png_rgba(const std::filesystem::path& file);
 
+// The same for PNG bytes already read (the bytes must outlive the call only); errors are "NAME: ...".
+RgbaPicture decode_png_rgba(const std::vector<uint8_t>& bytes, const std::string& name);
+
 }  // namespace train_gpu::predict

@@ -49,9 +49,12 @@ nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam
                      {"recognized", file.recognized}});
   }
   json["dataset"] = {{"name", dataset_kind_name(dataset.kind)},
-                     {"dataset_name", dataset.name},  // --dataset idx's own name; empty for the others
+                     {"dataset_name", dataset.name},  // an idx, cifar10 or folder set's own name; empty for the others
                      {"train_images", dataset.train.count},
                      {"test_images", dataset.test.count},
+                     {"image_shape", {dataset.train.channels, dataset.train.rows, dataset.train.cols}},  // C, H, W
+                     {"classes", dataset.train.classes},
+                     {"class_names", dataset.class_names},
                      {"files", files}};
   json["device"] = device_description;
   json["cudnn_algorithms"] = conv_algorithms_json(conv_algorithms);

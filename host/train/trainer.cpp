@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "host/common/error.h"
 #include "host/common/format.h"
 #include "host/common/trace_range.h"
@@ -64,11 +66,11 @@ PassTotals totals_from_extra(const std::map<std::string, std::string>& extra) {
   totals.batches = std::stoll(required(extra, "partial.batches"));
   totals.samples = std::stoll(required(extra, "partial.samples"));
   totals.correct = std::stoll(required(extra, "partial.correct"));
+  // Any square count (checkpoint_metadata.cpp checked the text): the caller checks the class count.
   const std::string& confusion = required(extra, "partial.confusion");
-  size_t position = 0;
-  for (int64_t& cell : totals.confusion) {
+  for (size_t position = 0; position < confusion.size();) {
     size_t used = 0;
-    cell = std::stoll(confusion.substr(position), &used);
+    totals.confusion.push_back(std::stoll(confusion.substr(position), &used));
     position += used;
   }
   return totals;
@@ -81,6 +83,11 @@ void add_into(PassTotals& sum, const PassTotals& more) {
   sum.samples += more.samples;
   sum.correct += more.correct;
   if (sum.first_nonfinite_batch < 0) sum.first_nonfinite_batch = more.first_nonfinite_batch;
+  if (sum.confusion.empty()) sum.confusion.assign(more.confusion.size(), 0);  // nothing before a fresh start
+  if (sum.confusion.size() != more.confusion.size()) {
+    throw Error("internal: adding confusion counts of " + std::to_string(more.confusion.size()) + " cells to " +
+                std::to_string(sum.confusion.size()));
+  }
   for (size_t i = 0; i < sum.confusion.size(); ++i) sum.confusion[i] += more.confusion[i];
 }
 
@@ -130,6 +137,12 @@ Trainer::Position Trainer::start_position(ModelState& state) {
   position.epoch = meta.epoch;
   position.batches_into_epoch = meta.batches_into_epoch;
   position.partial = totals_from_extra(meta.extra);
+  const size_t classes = static_cast<size_t>(dataset_.train.classes);
+  if (!position.partial.confusion.empty() && position.partial.confusion.size() != classes * classes) {
+    throw Error(what + "its partial epoch counts " + std::to_string(position.partial.confusion.size()) +
+                " confusion cells, but this data has " + std::to_string(classes) + " classes (" +
+                std::to_string(classes * classes) + " cells)");
+  }
   backend_.set_state(checkpoint.state);
   state = std::move(checkpoint.state);
   out_ << "resumed from " << config_.resume_from.string() << " (epoch " << meta.epoch
@@ -188,7 +201,11 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
   checkpoint.metadata.batches_into_epoch = position.batches_into_epoch;
   checkpoint.metadata.seed = config_.seed;
   checkpoint.metadata.dataset = dataset_kind_name(dataset_.kind);
-  if (dataset_.kind == DatasetKind::kIdx) checkpoint.metadata.extra["dataset_name"] = dataset_.name;
+  if (dataset_has_own_name(dataset_.kind)) checkpoint.metadata.extra["dataset_name"] = dataset_.name;
+  // For `predict`, which has the model but not the data (cli/model_from_checkpoint.h).
+  if (!dataset_.class_names.empty() && dataset_.class_names != standard_class_names(dataset_.kind)) {
+    checkpoint.metadata.extra["class_names"] = nlohmann::json(dataset_.class_names).dump();
+  }
   checkpoint.metadata.extra["batch_size"] = std::to_string(config_.batch_size);
   checkpoint.metadata.extra["train_count"] = std::to_string(train_count_);
   if (position.batches_into_epoch > 0) totals_to_extra(position.partial, checkpoint.metadata.extra);
