@@ -372,6 +372,8 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaMemcpyAsync(result.probabilities.data(), probabilities_.data(), kClasses * sizeof(float),
                                cudaMemcpyDeviceToHost, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));  // documented: activations() synchronizes
+    const model::LayerSpec& conv = model::tutorial_network().layers[0];
+    result.conv_layers.push_back(ConvMaps{0, conv.output, result.conv_relu});
     return result;
   }
 
@@ -764,6 +766,10 @@ DeviceProbe probe_devices() noexcept {
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int device, const BackendOptions& options) {
+  if (!options.spec.is_tutorial()) {
+    throw Error("the CUDA backend trains the tutorial network only for now (this model: " + options.spec.description() +
+                "); use --device cpu");
+  }
   const DeviceProbe probe = probe_devices();
   if (device < 0 || device >= probe.device_count) {
     throw Error("--device " + std::to_string(device) + ": no such GPU (" +
