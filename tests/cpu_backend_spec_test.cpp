@@ -21,14 +21,7 @@
 namespace train_gpu {
 namespace {
 
-using model::Activation;
-using model::LayerKind;
-using testing::batch_norm;
-using testing::conv;
-using testing::dense;
-using testing::dropout;
-using testing::flatten;
-using testing::pool;
+using namespace testing::layers;
 
 // Random 28x28 gray images with labels 0..9.
 ImageSet random_images(int64_t count, uint64_t seed) {
@@ -180,6 +173,17 @@ TEST_F(CpuBackendSpecTest, ActivationsShowEveryConvolutionAfterItsActivation) {
   const ImageActivations tutorial_maps = tutorial->activations(Split::kTest, 3);
   ASSERT_EQ(tutorial_maps.conv_layers.size(), 1u);
   EXPECT_EQ(tutorial_maps.conv_layers[0].values, tutorial_maps.conv_relu);
+}
+
+TEST_F(CpuBackendSpecTest, KernelsNameThePrimitivesAndTheFusedPathWhereTheyRun) {
+  const std::string tutorial = backend(model::tutorial_network())->kernels();
+  EXPECT_EQ(tutorial.find("primitives"), std::string::npos) << tutorial;  // the tutorial's line as before specs
+  EXPECT_NE(tutorial.find("sgemm, conv+pool "), std::string::npos) << tutorial;
+  const std::string convnet = backend(testing::simple_mnist_convnet())->kernels();
+  EXPECT_NE(convnet.find("sgemm and primitives, conv+pool "), std::string::npos) << convnet;
+  const std::string stateful = backend(stateful_spec())->kernels();
+  EXPECT_NE(stateful.find("sgemm and primitives"), std::string::npos) << stateful;
+  EXPECT_EQ(stateful.find("conv+pool"), std::string::npos) << stateful;
 }
 
 TEST(InitialModelStateTest, KerasInitializersWithKerasFans) {

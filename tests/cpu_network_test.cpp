@@ -19,16 +19,7 @@
 namespace train_gpu {
 namespace {
 
-using model::Activation;
-using model::LayerKind;
-using model::Padding;
-using testing::activation;
-using testing::batch_norm;
-using testing::conv;
-using testing::dense;
-using testing::dropout;
-using testing::flatten;
-using testing::pool;
+using namespace testing::layers;
 
 bool bitwise_equal(const float* a, const float* b, std::size_t count) { return std::memcmp(a, b, count * sizeof(float)) == 0; }
 

@@ -14,16 +14,7 @@
 namespace train_gpu {
 namespace {
 
-using model::Activation;
-using model::LayerKind;
-using model::Padding;
-using testing::activation;
-using testing::batch_norm;
-using testing::conv;
-using testing::dense;
-using testing::dropout;
-using testing::flatten;
-using testing::pool;
+using namespace testing::layers;
 
 // d(mean loss)/d parameter i by central differences in float64. h = 1e-6 keeps the truncation
 // error (h^2 * f''') near 1e-12 and the rounding error (1e-16 * loss / h) near 1e-10, both far

@@ -127,8 +127,8 @@ class Backend {
   // backend. Pixels stay uint8 here; the backend scales them to [0,1] (x / 255).
   virtual void attach_data(const ImageSet& train, const ImageSet& test) = 0;
 
-  // The network this backend runs.
-  virtual const model::NetworkSpec& network() const { return model::tutorial_network(); }
+  // The network this backend runs (BackendOptions::spec).
+  virtual const model::NetworkSpec& network() const = 0;
 
   // Overwrites parameters, buffers, Adam moments and step. Sizes must be the network's.
   virtual void set_state(const ModelState& state) = 0;

@@ -60,7 +60,16 @@ class CpuBackend final : public Backend {
   }
 
   std::string kernels() const override {
-    return cpu::gemm_library() + " sgemm, conv+pool " + cpu::conv_pool_isa();
+    const model::NetworkSpec& spec = network_.spec();
+    bool fused = false, primitives = false;
+    for (int layer = 0; layer < int(spec.layers.size()); ++layer) {
+      fused |= network_.fused(layer);
+      const LayerKind kind = spec.layers[std::size_t(layer)].kind;
+      primitives |= (kind == LayerKind::kConv2D && !network_.fused(layer)) || kind == LayerKind::kAvgPool2D ||
+                    kind == LayerKind::kBatchNorm || (kind == LayerKind::kMaxPool2D && !(layer > 0 && network_.fused(layer - 1)));
+    }
+    return cpu::gemm_library() + (primitives ? " sgemm and primitives" : " sgemm") +
+           (fused ? ", conv+pool " + cpu::conv_pool_isa() : std::string());
   }
 
   ExecutionReport execution_report(int batch) override {

@@ -9,6 +9,13 @@
 
 namespace train_gpu::testing {
 
+// The builders and the enums they take, for one `using namespace testing::layers;`.
+namespace layers {
+
+using model::Activation;
+using model::LayerKind;
+using model::Padding;
+
 inline model::LayerSpec conv(int filters, int kernel, int stride = 1, model::Padding padding = model::Padding::kValid,
                              model::Activation activation = model::Activation::kRelu, bool bias = true) {
   model::LayerSpec layer;
@@ -63,6 +70,10 @@ inline model::LayerSpec activation(model::Activation function) {
   layer.activation = function;
   return layer;
 }
+
+}  // namespace layers
+
+using namespace layers;
 
 // keras.io/examples/vision/mnist_convnet: 34,826 parameters.
 inline model::NetworkSpec simple_mnist_convnet() {

@@ -28,8 +28,10 @@ BatchNormLayer::BatchNormLayer(const model::NetworkSpec& spec, int layer_index)
 BatchNormLayer::~BatchNormLayer() = default;
 
 BatchNormLayer::Primitives& BatchNormLayer::primitives(int count) {
-  std::unique_ptr<Primitives>& cached = cache_[count];
-  if (cached) return *cached;
+  return cache_.get(count, [&] { return build(count); });
+}
+
+std::unique_ptr<BatchNormLayer::Primitives> BatchNormLayer::build(int count) const {
   const std::string what = "BatchNormalization layer " + layer_.name + " at batch " + std::to_string(count);
   auto p = std::make_unique<Primitives>();
   p->data = onednn::activation_desc(count, layer_.input);
@@ -53,8 +55,7 @@ BatchNormLayer::Primitives& BatchNormLayer::primitives(int count) {
     return dnnl::batch_normalization_backward(
         dnnl::batch_normalization_backward::primitive_desc(desc, engine, training_pd));
   });
-  cached = std::move(p);
-  return *cached;
+  return p;
 }
 
 void BatchNormLayer::forward(const LayerForward& args) {

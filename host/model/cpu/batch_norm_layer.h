@@ -12,11 +12,11 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <memory>
 #include <vector>
 
 #include "host/model/cpu/cpu_layer.h"
+#include "host/model/cpu/per_batch_cache.h"
 
 namespace train_gpu::cpu {
 
@@ -29,12 +29,13 @@ class BatchNormLayer final : public CpuLayer {
 
  private:
   struct Primitives;
+  std::unique_ptr<Primitives> build(int count) const;
   Primitives& primitives(int count);
 
   model::LayerSpec layer_;
   std::size_t gamma_offset_, beta_offset_, mean_offset_, variance_offset_;
   std::vector<float> batch_mean_, batch_variance_;  // (channels): the last training forward's, for backward
-  std::map<int, std::unique_ptr<Primitives>> cache_;  // by batch size
+  PerBatchCache<Primitives> cache_;
 };
 
 }  // namespace train_gpu::cpu

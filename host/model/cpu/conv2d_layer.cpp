@@ -23,8 +23,10 @@ Conv2DLayer::Conv2DLayer(const model::NetworkSpec& spec, int layer_index) : laye
 Conv2DLayer::~Conv2DLayer() = default;
 
 Conv2DLayer::Primitives& Conv2DLayer::primitives(int count) {
-  std::unique_ptr<Primitives>& cached = cache_[count];
-  if (cached) return *cached;
+  return cache_.get(count, [&] { return build(count); });
+}
+
+std::unique_ptr<Conv2DLayer::Primitives> Conv2DLayer::build(int count) const {
   const std::string what = "Conv2D layer " + layer_.name + " at batch " + std::to_string(count);
   auto p = std::make_unique<Primitives>();
   p->src = onednn::activation_desc(count, layer_.input);
@@ -59,8 +61,7 @@ Conv2DLayer::Primitives& Conv2DLayer::primitives(int count) {
     return dnnl::convolution_backward_weights(
         dnnl::convolution_backward_weights::primitive_desc(desc, engine, forward_pd));
   });
-  cached = std::move(p);
-  return *cached;
+  return p;
 }
 
 void Conv2DLayer::forward(const LayerForward& args) {

@@ -5,10 +5,10 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <memory>
 
 #include "host/model/cpu/cpu_layer.h"
+#include "host/model/cpu/per_batch_cache.h"
 
 namespace train_gpu::cpu {
 
@@ -21,12 +21,13 @@ class Conv2DLayer final : public CpuLayer {
 
  private:
   struct Primitives;
+  std::unique_ptr<Primitives> build(int count) const;
   Primitives& primitives(int count);
 
   model::LayerSpec layer_;
   std::size_t weight_offset_;
   std::ptrdiff_t bias_offset_;  // -1: no bias
-  std::map<int, std::unique_ptr<Primitives>> cache_;  // by batch size
+  PerBatchCache<Primitives> cache_;
 };
 
 }  // namespace train_gpu::cpu

@@ -23,8 +23,10 @@ PoolingLayer::PoolingLayer(const model::NetworkSpec& spec, int layer_index) : la
 PoolingLayer::~PoolingLayer() = default;
 
 PoolingLayer::Primitives& PoolingLayer::primitives(int count) {
-  std::unique_ptr<Primitives>& cached = cache_[count];
-  if (cached) return *cached;
+  return cache_.get(count, [&] { return build(count); });
+}
+
+std::unique_ptr<PoolingLayer::Primitives> PoolingLayer::build(int count) const {
   const std::string what = kind_name(layer_.kind) + " layer " + layer_.name + " at batch " + std::to_string(count);
   auto p = std::make_unique<Primitives>();
   p->src = onednn::activation_desc(count, layer_.input);
@@ -50,8 +52,7 @@ PoolingLayer::Primitives& PoolingLayer::primitives(int count) {
   const memory::desc workspace = forward_pd.workspace_desc();
   p->has_workspace = workspace.get_size() > 0;
   if (p->has_workspace) p->workspace = onednn::create(what, [&] { return memory(workspace, engine); });
-  cached = std::move(p);
-  return *cached;
+  return p;
 }
 
 void PoolingLayer::forward(const LayerForward& args) {

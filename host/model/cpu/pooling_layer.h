@@ -5,10 +5,10 @@
 // created once per batch size and cached.
 #pragma once
 
-#include <map>
 #include <memory>
 
 #include "host/model/cpu/cpu_layer.h"
+#include "host/model/cpu/per_batch_cache.h"
 
 namespace train_gpu::cpu {
 
@@ -21,10 +21,11 @@ class PoolingLayer final : public CpuLayer {
 
  private:
   struct Primitives;
+  std::unique_ptr<Primitives> build(int count) const;
   Primitives& primitives(int count);
 
   model::LayerSpec layer_;
-  std::map<int, std::unique_ptr<Primitives>> cache_;  // by batch size
+  PerBatchCache<Primitives> cache_;
 };
 
 }  // namespace train_gpu::cpu
