@@ -366,6 +366,9 @@ class CudaBackend final : public Backend {
     return to_pass_totals(host);
   }
 
+  // Always the tutorial's: make_backend refuses other specs before building this backend.
+  const model::NetworkSpec& network() const override { return options_.spec; }
+
   ImageActivations activations(Split split, int64_t index) override {
     CUDA_CHECK(cudaSetDevice(device_));
     flush_held_steps();
@@ -381,6 +384,7 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaMemcpyAsync(result.probabilities.data(), probabilities_.data(), kClasses * sizeof(float),
                                cudaMemcpyDeviceToHost, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));  // documented: activations() synchronizes
+    result.conv_layers.push_back(ConvMaps{0, model::Shape{kConvFilters, kConvSide, kConvSide}, result.conv_relu});
     return result;
   }
 
@@ -773,6 +777,12 @@ DeviceProbe probe_devices() noexcept {
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int device, const BackendOptions& options) {
+  // make_backend refuses other specs with the model's description; this guards direct callers,
+  // with what the header-only parts of NetworkSpec can tell (cuda/ links without host/'s code).
+  if (options.spec.parameter_count != kParameterCount || options.spec.buffer_count != 0 ||
+      options.spec.input != model::Shape{1, kImageSide, kImageSide} || options.spec.layers.size() != 5) {
+    throw Error("the CUDA backend trains the tutorial network only for now; use --device cpu");
+  }
   const DeviceProbe probe = probe_devices();
   if (device < 0 || device >= probe.device_count) {
     throw Error("--device " + std::to_string(device) + ": no such GPU (" +

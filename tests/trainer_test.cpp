@@ -52,6 +52,7 @@ class StoppingBackend : public Backend {
   PassTotals take_totals(PassKind kind) override { return inner_.take_totals(kind); }
   PassTotals peek_totals(PassKind kind) override { return inner_.peek_totals(kind); }
   ImageActivations activations(Split split, int64_t index) override { return inner_.activations(split, index); }
+  const model::NetworkSpec& network() const override { return inner_.network(); }
   ConvolutionAlgorithms conv_algorithms() const override { return algorithms_; }
   void pretend_to_run(const ConvolutionAlgorithms& algorithms) { algorithms_ = algorithms; }
 

@@ -11,7 +11,7 @@ packages=(
   cmake ninja-build g++ git pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libpng-dev libjpeg-dev libarchive-dev libssl-dev
-  libcli11-dev nlohmann-json3-dev libdnnl-dev
+  libcli11-dev nlohmann-json3-dev libdnnl-dev librandom123-dev
   libprotobuf-dev protobuf-compiler libonnx-dev
   python3 python3-numpy python3-matplotlib python3-venv
   curl ca-certificates xz-utils

@@ -55,7 +55,7 @@ bool bench_batch_size(const BenchOptions& options, const Dataset& dataset, int b
   if (backend_options.graph && !backend->execution_report(batch).launches_kernels()) return false;
   device = backend->description();
   backend->attach_data(dataset.train, dataset.test);
-  backend->set_state(initial_model_state(options.seed));
+  backend->set_state(initial_model_state(backend->network(), options.seed));
   const auto count = static_cast<int32_t>(dataset.train.count);
   const int64_t steps = (count + batch - 1) / batch;
 

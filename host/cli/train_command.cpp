@@ -69,6 +69,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
   BackendOptions backend_options =
       backend_options_from(options.device, std::max(config.batch_size, config.test_batch_size));
   backend_options.adam = options.adam;
+  backend_options.seed = config.seed;  // dropout's masks: a resumed run draws the uninterrupted run's
   if (!config.resume_from.empty()) {
     // The checkpoint's cuDNN algorithms, for the backend to run again (the Trainer reads the file
     // once more for the state: an 8 MB read at start-up, kept simple).

@@ -18,6 +18,7 @@
 #include "host/data/image_set.h"
 #include "host/model/convolution_algorithms.h"
 #include "host/model/model_spec.h"
+#include "host/model/network_spec.h"
 
 namespace train_gpu {
 
@@ -29,9 +30,11 @@ struct AdamConfig {
   float epsilon = 1e-7f;
 };
 
-// Parameters and optimizer state on the host, each vector in the arena layout of model_spec.h.
+// Parameters and optimizer state on the host, each vector in the parameter arena layout of the
+// backend's NetworkSpec (model_spec.h's for the tutorial).
 struct ModelState {
-  std::vector<float> parameters;  // model::kParameterCount
+  std::vector<float> parameters;  // spec.parameter_count
+  std::vector<float> buffers;     // spec.buffer_count: BatchNorm's moving statistics; empty for the tutorial
   std::vector<float> adam_m;      // first moments, same layout
   std::vector<float> adam_v;      // second moments, same layout
   std::vector<float> buffers;     // the spec's buffer arena (BatchNorm moving statistics); empty for the tutorial
@@ -64,6 +67,8 @@ struct PassTotals {
 };
 
 struct BackendOptions {
+  model::NetworkSpec spec = model::tutorial_network();  // the network to train
+  uint64_t seed = 0;            // the run's seed: keys the dropout masks with the step and layer
   AdamConfig adam;
   int max_batch = 100;          // the largest batch train_step/evaluate_batch will be given
   int threads = 0;              // CPU: compute threads, 0 = every core this process may use
@@ -95,10 +100,18 @@ struct ExecutionReport {
   bool launches_kernels() const { return launch != ExecutionReport{}.launch; }
 };
 
+// One Conv2D layer's maps for one image, after its activation.
+struct ConvMaps {
+  int layer = 0;       // index into NetworkSpec::layers
+  model::Shape shape;  // the layer's output
+  std::vector<float> values;  // (C, H, W)
+};
+
 // What the network computes for one image.
 struct ImageActivations {
-  std::vector<float> conv_relu;      // (32, 26, 26): convolution + bias, after ReLU
-  std::vector<float> probabilities;  // (10): softmax of the logits
+  std::vector<ConvMaps> conv_layers;  // every Conv2D layer's maps, in layer order
+  std::vector<float> conv_relu;      // the tutorial's (32, 26, 26): convolution + bias, after ReLU (conv_layers[0])
+  std::vector<float> probabilities;  // (classes): softmax of the logits
 };
 
 class Backend {
@@ -121,7 +134,10 @@ class Backend {
   // backend. Pixels stay uint8 here; the backend scales them to [0,1] (x / 255).
   virtual void attach_data(const ImageSet& train, const ImageSet& test) = 0;
 
-  // Overwrites parameters, Adam moments and step. Sizes must be model::kParameterCount.
+  // The network this backend runs (BackendOptions::spec).
+  virtual const model::NetworkSpec& network() const = 0;
+
+  // Overwrites parameters, buffers, Adam moments and step. Sizes must be the network's.
   virtual void set_state(const ModelState& state) = 0;
   // Copies them back. Synchronizes.
   virtual ModelState state() = 0;

@@ -39,9 +39,19 @@ std::unique_ptr<Backend> make_backend(const DeviceRequest& request, const Backen
                                       std::ostream& notices, const std::string& work) {
   if (request.cpu) return make_cpu_backend(options);
 #ifdef TRAIN_GPU_HAVE_CUDA
+  if (!request.automatic && !options.spec.is_tutorial()) {
+    // Checked here, not in cuda/: the CUDA library links without host/'s NetworkSpec code.
+    throw Error("--device " + std::to_string(request.gpu_index) +
+                ": the CUDA backend trains the tutorial network only for now (this model: " + options.spec.description() +
+                "); use --device cpu");
+  }
   cuda::DeviceProbe probe = cuda::probe_devices();
   if (probe.device_count == 0) probe.error = no_gpu_reason(probe.error, nvidia_driver_found());
   if (request.automatic) {
+    if (probe.device_count > 0 && !options.spec.is_tutorial()) {
+      notices << "note: the CUDA backend trains the tutorial network only for now; " << work << " on the CPU\n";
+      return make_cpu_backend(options);
+    }
     if (probe.device_count > 0) return cuda::make_cuda_backend(0, options);
     notices << "note: no usable GPU (" << probe.error << "); " << work << " on the CPU\n";
     return make_cpu_backend(options);

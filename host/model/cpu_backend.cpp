@@ -10,6 +10,7 @@
 #include "cuda/math/adam_math.h"
 #include "cuda/math/softmax_xent_math.h"
 #include "host/common/error.h"
+#include "host/model/cpu/cpu_network.h"
 #include "host/model/cpu_conv_pool.h"
 #include "host/model/cpu_gemm.h"
 #include "host/model/cpu_layers.h"
@@ -22,17 +23,16 @@ namespace {
 
 using namespace model;
 
-// Large enough for any sensible batch, small enough that the (N, 5408) buffers (22 KB per image
-// each) stay well inside memory and every int index product stays far from overflow.
+// Large enough for any sensible batch, small enough that the tutorial's (N, 5408) buffers (22 KB
+// per image each) stay well inside memory and every int index product stays far from overflow.
 constexpr int kMaxBatchLimit = 1 << 16;
 constexpr int kMaxThreads = 1024;
 
 const char* split_name(Split split) { return split == Split::kTrain ? "train" : "test"; }
 
 // Adam's arena in chunks of this many floats, one chunk per parallel_for index: large enough to
-// amortize the scheduling, small enough (64 KB a chunk) to split 694k parameters evenly.
+// amortize the scheduling, small enough (64 KB a chunk) to split the tutorial's 694k parameters evenly.
 constexpr std::size_t kAdamChunk = 16384;
-constexpr int kAdamChunks = static_cast<int>((kParameterCount + kAdamChunk - 1) / kAdamChunk);
 
 class CpuBackend final : public Backend {
  public:
@@ -41,14 +41,20 @@ class CpuBackend final : public Backend {
         flush_denormals_(options.flush_denormals),
         requested_threads_(checked_threads(options.threads)),
         threads_(cpu::set_thread_count(requested_threads_)),  // 0 -> the default count
-        workspace_(checked_max_batch(options.max_batch)) {
-    parameters_.assign(kParameterCount, 0.0f);
-    gradients_.assign(kParameterCount, 0.0f);
-    adam_m_.assign(kParameterCount, 0.0f);
-    adam_v_.assign(kParameterCount, 0.0f);
+        seed_(options.seed),
+        network_(options.spec, checked_max_batch(options.max_batch)) {
+    const model::NetworkSpec& spec = network_.spec();
+    parameters_.assign(spec.parameter_count, 0.0f);
+    gradients_.assign(spec.parameter_count, 0.0f);
+    adam_m_.assign(spec.parameter_count, 0.0f);
+    adam_v_.assign(spec.parameter_count, 0.0f);
+    buffers_.assign(spec.buffer_count, 0.0f);
+    chunk_finite_.assign((spec.parameter_count + kAdamChunk - 1) / kAdamChunk, 1);
     labels_.assign(std::size_t(options.max_batch), 0);
     cpu::conv_pool_isa();  // chosen now (timed, or TRAIN_GPU_CONV_POOL checked), before anything is printed
   }
+
+  const model::NetworkSpec& network() const override { return network_.spec(); }
 
   std::string description() const override {
     return "cpu (" + cpu::gemm_library() + " sgemm, conv+pool " + cpu::conv_pool_choice() + ", " +
@@ -57,7 +63,16 @@ class CpuBackend final : public Backend {
   }
 
   std::string kernels() const override {
-    return cpu::gemm_library() + " sgemm, conv+pool " + cpu::conv_pool_isa();
+    const model::NetworkSpec& spec = network_.spec();
+    bool fused = false, primitives = false;
+    for (int layer = 0; layer < int(spec.layers.size()); ++layer) {
+      fused |= network_.fused(layer);
+      const LayerKind kind = spec.layers[std::size_t(layer)].kind;
+      primitives |= (kind == LayerKind::kConv2D && !network_.fused(layer)) || kind == LayerKind::kAvgPool2D ||
+                    kind == LayerKind::kBatchNorm || (kind == LayerKind::kMaxPool2D && !(layer > 0 && network_.fused(layer - 1)));
+    }
+    return cpu::gemm_library() + (primitives ? " sgemm and primitives" : " sgemm") +
+           (fused ? ", conv+pool " + cpu::conv_pool_isa() : std::string());
   }
 
   ExecutionReport execution_report(int batch) override {
@@ -70,8 +85,9 @@ class CpuBackend final : public Backend {
   }
 
   void attach_data(const ImageSet& train, const ImageSet& test) override {
-    check_image_set(train, "train", tutorial_model_input());
-    check_image_set(test, "test", tutorial_model_input());
+    const ModelInput expected = model_input_of(network_.spec());
+    check_image_set(train, "train", expected);
+    check_image_set(test, "test", expected);
     classes_ = train.classes;
     training_totals_ = PassTotals(classes_);
     evaluation_totals_ = PassTotals(classes_);
@@ -82,13 +98,15 @@ class CpuBackend final : public Backend {
   }
 
   void set_state(const ModelState& state) override {
-    check_state_size(state.parameters.size(), "parameters");
-    check_state_size(state.adam_m.size(), "adam_m");
-    check_state_size(state.adam_v.size(), "adam_v");
+    check_state_size(state.parameters.size(), "parameters", parameters_.size(), "parameters");
+    check_state_size(state.adam_m.size(), "adam_m", parameters_.size(), "parameters");
+    check_state_size(state.adam_v.size(), "adam_v", parameters_.size(), "parameters");
+    check_state_size(state.buffers.size(), "buffers", buffers_.size(), "buffer values (BatchNormalization's moving statistics)");
     if (state.step < 0) throw Error("model state: Adam step is " + std::to_string(state.step) + "; it must be >= 0");
     parameters_ = state.parameters;
     adam_m_ = state.adam_m;
     adam_v_ = state.adam_v;
+    buffers_ = state.buffers;
     step_ = state.step;
     has_state_ = true;
   }
@@ -99,6 +117,7 @@ class CpuBackend final : public Backend {
     state.parameters = parameters_;
     state.adam_m = adam_m_;
     state.adam_v = adam_v_;
+    state.buffers = buffers_;
     state.step = step_;
     return state;
   }
@@ -119,20 +138,23 @@ class CpuBackend final : public Backend {
     const cpu::ComputeScope compute(threads_, flush_denormals_);
     const int32_t* samples = batch_samples(Split::kTrain, first, count, "train_step");
     gather(*train_, samples, count);
-    cpu::network_forward(parameters_.data(), count, workspace_);
+    const int64_t t = step_ + 1;
+    cpu::CpuNetwork::Pass pass;
+    pass.training = true;
+    pass.seed = seed_;
+    pass.step = t;
+    network_.forward(parameters_.data(), buffers_.data(), count, pass);
 
     // d(batch loss)/d logits: the batch loss is the MEAN of the per-sample losses, hence 1/N.
     const float inverse_count = 1.0f / static_cast<float>(count);
     const int64_t batch_index = training_totals_.batches;
-    const double batch_loss =
-        accumulate_losses(count, inverse_count, workspace_.dlogits.data(), training_totals_);
-    cpu::network_backward(parameters_.data(), count, workspace_, gradients_.data());
+    const double batch_loss = accumulate_losses(count, inverse_count, network_.dlogits(), training_totals_);
+    network_.backward(parameters_.data(), count, gradients_.data());
 
     // Adam over the whole arena, chunks split over the threads; the bias-corrected step size
     // once per step. Each chunk's gradients are checked for NaN/infinity right after its update,
     // while they are still in the core's cache: a separate pass over the 2.8 MB arena cost
     // 0.15 ms of a 2.2 ms step.
-    const int64_t t = step_ + 1;
     const float step_size = math::adam_step_size(adam_.learning_rate, adam_.beta1, adam_.beta2, t);
     const AdamConfig adam = adam_;
     float* weights = parameters_.data();
@@ -142,9 +164,10 @@ class CpuBackend final : public Backend {
     // Only the pass's first non-finite batch is recorded: once it is, the check stops.
     const bool check = training_totals_.first_nonfinite_batch < 0;
     uint8_t* chunk_finite = chunk_finite_.data();
-    cpu::parallel_for(kAdamChunks, [=](int chunk) {
+    const std::size_t parameter_count = parameters_.size();
+    cpu::parallel_for(int(chunk_finite_.size()), [=](int chunk) {
       const std::size_t begin = std::size_t(chunk) * kAdamChunk;
-      const std::size_t end = std::min(kParameterCount, begin + kAdamChunk);
+      const std::size_t end = std::min(parameter_count, begin + kAdamChunk);
       adam_chunk(begin, end, weights, gradient, m, v, adam, step_size);
       if (check) chunk_finite[chunk] = cpu::all_finite(gradient + begin, end - begin) ? 1 : 0;
     });
@@ -160,7 +183,7 @@ class CpuBackend final : public Backend {
     const cpu::ComputeScope compute(threads_, flush_denormals_);
     const int32_t* samples = batch_samples(split, first, count, "evaluate_batch");
     gather(split == Split::kTrain ? *train_ : *test_, samples, count);
-    cpu::network_forward(parameters_.data(), count, workspace_);
+    network_.forward(parameters_.data(), buffers_.data(), count, cpu::CpuNetwork::Pass{});
     const int64_t batch_index = evaluation_totals_.batches;
     const double batch_loss =
         accumulate_losses(count, 1.0f / static_cast<float>(count), nullptr, evaluation_totals_);
@@ -168,9 +191,10 @@ class CpuBackend final : public Backend {
       evaluation_totals_.first_nonfinite_batch = batch_index;
     }
     if (probabilities_out != nullptr) {
+      const int classes = network_.spec().classes();
       for (int n = 0; n < count; ++n) {
-        math::softmax_row(workspace_.logits.data() + std::size_t(n) * kClasses, kClasses,
-                          probabilities_out + std::size_t(n) * kClasses);
+        math::softmax_row(network_.logits() + std::size_t(n) * classes, classes,
+                          probabilities_out + std::size_t(n) * classes);
       }
     }
   }
@@ -196,11 +220,22 @@ class CpuBackend final : public Backend {
     const cpu::ComputeScope compute(threads_, flush_denormals_);
     const int32_t sample = static_cast<int32_t>(index);
     gather(set, &sample, 1);
+    const model::NetworkSpec& spec = network_.spec();
+    // A fused conv + pool pair never stores its maps: forward writes them here when asked.
+    std::vector<float> fused_maps(static_cast<std::size_t>(kConvOutputs));
+    cpu::CpuNetwork::Pass pass;
+    pass.fused_conv_maps = fused_maps.data();
+    network_.forward(parameters_.data(), buffers_.data(), 1, pass);
     ImageActivations result;
-    result.conv_relu.resize(kConvOutputs);
-    cpu::network_forward(parameters_.data(), 1, workspace_, result.conv_relu.data());
-    result.probabilities.resize(kClasses);
-    math::softmax_row(workspace_.logits.data(), kClasses, result.probabilities.data());
+    for (int layer = 0; layer < int(spec.layers.size()); ++layer) {
+      const model::LayerSpec& conv = spec.layers[std::size_t(layer)];
+      if (conv.kind != LayerKind::kConv2D) continue;
+      const float* maps = network_.fused(layer) ? fused_maps.data() : network_.layer_output(layer);
+      result.conv_layers.push_back(ConvMaps{layer, conv.output, std::vector<float>(maps, maps + conv.output.size())});
+    }
+    if (spec.is_tutorial()) result.conv_relu = result.conv_layers.front().values;
+    result.probabilities.resize(std::size_t(spec.classes()));
+    math::softmax_row(network_.logits(), spec.classes(), result.probabilities.data());
     return result;
   }
 
@@ -232,13 +267,14 @@ class CpuBackend final : public Backend {
     }
   }
 
-  static void check_state_size(std::size_t size, const char* what) {
-    if (size != kParameterCount) {
+  static void check_state_size(std::size_t size, const char* what, std::size_t expected, const char* unit) {
+    if (size != expected) {
       throw Error(std::string("model state: ") + what + " has " + std::to_string(size) + " values; this model has " +
-                  std::to_string(kParameterCount) + " parameters");
+                  std::to_string(expected) + " " + unit);
     }
   }
 
+  // The images are gray (one channel) and labels index the model's logits.
   void require_state(const char* operation) const {
     if (!has_state_) throw Error(std::string("cpu backend: ") + operation + " before set_state()");
   }
@@ -254,9 +290,9 @@ class CpuBackend final : public Backend {
   const int32_t* batch_samples(Split split, int64_t first, int count, const char* operation) const {
     image_set(split, operation);
     const std::vector<int32_t>& order = split == Split::kTrain ? train_order_ : test_order_;
-    if (count < 1 || count > workspace_.max_batch) {
+    if (count < 1 || count > network_.max_batch()) {
       throw Error(std::string("cpu backend: ") + operation + " of " + std::to_string(count) +
-                  " samples; this backend was built for batches of 1.." + std::to_string(workspace_.max_batch));
+                  " samples; this backend was built for batches of 1.." + std::to_string(network_.max_batch()));
     }
     if (first < 0 || first + count > int64_t(order.size())) {
       throw Error(std::string("cpu backend: ") + operation + " of samples [" + std::to_string(first) + ", " +
@@ -268,26 +304,28 @@ class CpuBackend final : public Backend {
 
   // Scaled pixels and labels of the batch into the workspace.
   void gather(const ImageSet& set, const int32_t* samples, int count) {
+    const int64_t image_size = network_.spec().input.size();  // == set.image_size(): checked by attach_data
     for (int n = 0; n < count; ++n) {
       const uint8_t* pixels = set.image(samples[n]);
-      float* image = workspace_.images.data() + std::size_t(n) * kImagePixels;
-      for (int p = 0; p < kImagePixels; ++p) image[p] = math::scale_pixel(pixels[p]);
+      float* image = network_.images() + std::size_t(n) * std::size_t(image_size);
+      for (int64_t p = 0; p < image_size; ++p) image[p] = math::scale_pixel(pixels[p]);
       labels_[std::size_t(n)] = set.labels[std::size_t(samples[n])];
     }
   }
 
-  // Softmax-CE of every row of workspace_.logits (dlogits written when not null, scaled by
+  // Softmax-CE of every row of the network's logits (dlogits written when not null, scaled by
   // `scale`); adds losses, predictions and the confusion counts to `totals`. Returns the mean.
   double accumulate_losses(int count, float scale, float* dlogits, PassTotals& totals) {
+    const int classes = network_.spec().classes();
     double loss_sum = 0.0;
     for (int n = 0; n < count; ++n) {
       const int label = labels_[std::size_t(n)];
       const math::SoftmaxXentRow row =
-          math::softmax_xent_row(workspace_.logits.data() + std::size_t(n) * kClasses, kClasses, label, scale,
-                                 dlogits == nullptr ? nullptr : dlogits + std::size_t(n) * kClasses);
+          math::softmax_xent_row(network_.logits() + std::size_t(n) * classes, classes, label, scale,
+                                 dlogits == nullptr ? nullptr : dlogits + std::size_t(n) * classes);
       loss_sum += double(row.loss);
       totals.correct += row.predicted == label ? 1 : 0;
-      totals.confusion[std::size_t(label * kClasses + row.predicted)] += 1;
+      totals.confusion[std::size_t(label * classes + row.predicted)] += 1;
     }
     const double batch_loss = loss_sum / double(count);
     totals.sample_loss_sum += loss_sum;
@@ -301,10 +339,12 @@ class CpuBackend final : public Backend {
   bool flush_denormals_;
   int requested_threads_;  // --threads: 0 for the default, which the device line explains
   int threads_;
-  cpu::NetworkWorkspace workspace_;
+  uint64_t seed_;  // dropout masks' key
+  cpu::CpuNetwork network_;
   std::vector<uint8_t> labels_;  // (max_batch): the current batch's labels
-  std::vector<float> parameters_, gradients_, adam_m_, adam_v_;  // arenas of model_spec.h
-  std::vector<uint8_t> chunk_finite_ = std::vector<uint8_t>(kAdamChunks);  // per Adam chunk: gradients all finite
+  std::vector<float> parameters_, gradients_, adam_m_, adam_v_;  // the spec's parameter arena
+  std::vector<float> buffers_;   // the spec's buffer arena
+  std::vector<uint8_t> chunk_finite_;  // per Adam chunk: gradients all finite
   int64_t step_ = 0;
   bool has_state_ = false;
   const ImageSet* train_ = nullptr;

@@ -33,6 +33,7 @@ void dense_forward(const float* input, int count, int in_features, int out_featu
   // Y (count, out) = X (count, in) · W^T, W stored (out, in)
   sgemm(Transpose::kNo, Transpose::kYes, count, out_features, in_features, input, in_features, weight, in_features,
         0.0f, output, out_features);
+  if (bias == nullptr) return;
   for (int n = 0; n < count; ++n) {
     float* row = output + std::size_t(n) * out_features;
     for (int j = 0; j < out_features; ++j) row[j] += bias[j];
@@ -46,10 +47,12 @@ void dense_backward(const float* input, const float* doutput, int count, int in_
   // dW (out, in) = dY^T · X, dY (count, out), X (count, in)
   sgemm(Transpose::kYes, Transpose::kNo, out_features, in_features, count, doutput, out_features, input, in_features,
         0.0f, weight_grad, in_features);
-  for (int j = 0; j < out_features; ++j) bias_grad[j] = 0.0f;
-  for (int n = 0; n < count; ++n) {
-    const float* row = doutput + std::size_t(n) * out_features;
-    for (int j = 0; j < out_features; ++j) bias_grad[j] += row[j];
+  if (bias_grad != nullptr) {
+    for (int j = 0; j < out_features; ++j) bias_grad[j] = 0.0f;
+    for (int n = 0; n < count; ++n) {
+      const float* row = doutput + std::size_t(n) * out_features;
+      for (int j = 0; j < out_features; ++j) bias_grad[j] += row[j];
+    }
   }
   if (dinput != nullptr) {
     // dX (count, in) = dY (count, out) · W (out, in)

@@ -32,13 +32,13 @@ void relu_backward_inplace(const float* output, float* gradient, std::size_t cou
 // ---------------------------------------------------------------------------------------------
 // Dense (fully connected), weight (out_features, in_features) as in PyTorch.
 
-// output (count, out) = input (count, in) · weight^T + bias. Overwrites.
+// output (count, out) = input (count, in) · weight^T + bias (none when bias is null). Overwrites.
 void dense_forward(const float* input, int count, int in_features, int out_features, const float* weight,
                    const float* bias, float* output);
 
 // From doutput (count, out), the gradient w.r.t. the layer's output (pre-activation):
 //   weight_grad (out, in) = doutput^T · input          (overwrites)
-//   bias_grad (out)       = column sums of doutput     (overwrites)
+//   bias_grad (out)       = column sums of doutput     (overwrites; skipped when bias_grad is null)
 //   dinput (count, in)    = doutput · weight           (overwrites; skipped when dinput is null)
 void dense_backward(const float* input, const float* doutput, int count, int in_features, int out_features,
                     const float* weight, float* weight_grad, float* bias_grad, float* dinput);

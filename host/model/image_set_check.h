@@ -12,6 +12,7 @@
 #include "host/common/error.h"
 #include "host/data/image_set.h"
 #include "host/model/model_spec.h"
+#include "host/model/network_spec.h"
 
 namespace train_gpu {
 
@@ -27,6 +28,12 @@ struct ModelInput {
 
 constexpr ModelInput tutorial_model_input() {
   return ModelInput{1, model::kImageSide, model::kImageSide, model::kClasses, "the tutorial model"};
+}
+
+// What `spec` takes. Host code only: NetworkSpec::is_tutorial lives in the host library.
+inline ModelInput model_input_of(const model::NetworkSpec& spec) {
+  return ModelInput{spec.input.channels, spec.input.height, spec.input.width, spec.classes(),
+                    spec.is_tutorial() ? "the tutorial model" : "the model"};
 }
 
 // "3x32x32".

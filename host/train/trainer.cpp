@@ -117,7 +117,7 @@ Trainer::Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, s
 Trainer::Position Trainer::start_position(ModelState& state) {
   Position position;
   if (config_.resume_from.empty()) {
-    state = initial_model_state(config_.seed);
+    state = initial_model_state(backend_.network(), config_.seed);
     backend_.set_state(state);
     return position;
   }

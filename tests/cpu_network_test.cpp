@@ -1,0 +1,200 @@
+// The spec-driven CPU network (host/model/cpu/cpu_network.h): the tutorial's spec runs today's
+// fused code bit for bit; every layer's float32 output matches a float64 loop of its definition
+// in training and evaluation mode; BatchNormalization's moving statistics follow Keras; dropout
+// drops only in training, with masks that depend on (seed, step, layer) alone.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "host/common/error.h"
+#include "host/model/cpu_layers.h"
+#include "host/model/model_spec.h"
+#include "support/example_specs.h"
+#include "support/spec_problem.h"
+
+namespace train_gpu {
+namespace {
+
+using namespace testing::layers;
+
+bool bitwise_equal(const float* a, const float* b, std::size_t count) { return std::memcmp(a, b, count * sizeof(float)) == 0; }
+
+TEST(CpuNetworkTest, TheTutorialSpecRunsTheFusedKernelsBitIdentically) {
+  testing::SpecProblem problem = testing::make_spec_problem(model::tutorial_network(), 5, 21);
+  cpu::CpuNetwork network(problem.spec, 8);
+  EXPECT_TRUE(network.fused(0));
+  reference::DropoutMasks unused;
+  const std::vector<float> gradients = testing::float_gradients(problem, &unused, nullptr);
+
+  cpu::NetworkWorkspace workspace(8);
+  std::copy(problem.images.begin(), problem.images.end(), workspace.images.begin());
+  cpu::network_forward(problem.parameters.data(), problem.count, workspace);
+  for (int n = 0; n < problem.count; ++n) {
+    math::softmax_xent_row(workspace.logits.data() + std::size_t(n) * model::kClasses, model::kClasses,
+                           problem.labels[std::size_t(n)], 1.0f / float(problem.count),
+                           workspace.dlogits.data() + std::size_t(n) * model::kClasses);
+  }
+  std::vector<float> expected(model::kParameterCount);
+  cpu::network_backward(problem.parameters.data(), problem.count, workspace, expected.data());
+  EXPECT_TRUE(bitwise_equal(gradients.data(), expected.data(), expected.size()));
+
+  testing::run_forward(network, problem, true);
+  EXPECT_TRUE(bitwise_equal(network.logits(), workspace.logits.data(), std::size_t(problem.count) * model::kClasses));
+}
+
+TEST(CpuNetworkTest, TheFusedPairIsRecognizedOnlyWhereItFits) {
+  EXPECT_TRUE(cpu::CpuNetwork(testing::simple_mnist_convnet(), 2).fused(0));
+  const model::Shape mnist{1, 28, 28};
+  // Same padding, 16 filters, average pooling: none is what the fused kernels compute.
+  EXPECT_FALSE(cpu::CpuNetwork(model::build_network(mnist, {conv(32, 3, 1, Padding::kSame), pool(LayerKind::kMaxPool2D, 2), flatten(), dense(10)}), 2).fused(0));
+  EXPECT_FALSE(cpu::CpuNetwork(model::build_network(mnist, {conv(16, 3), pool(LayerKind::kMaxPool2D, 2), flatten(), dense(10)}), 2).fused(0));
+  EXPECT_FALSE(cpu::CpuNetwork(model::build_network(mnist, {conv(32, 3), pool(LayerKind::kAvgPool2D, 2), flatten(), dense(10)}), 2).fused(0));
+  // A BatchNormalization before the pair needs the input gradient, which the fused kernels lack.
+  EXPECT_FALSE(cpu::CpuNetwork(model::build_network(mnist, {batch_norm(), conv(32, 3), pool(LayerKind::kMaxPool2D, 2), flatten(), dense(10)}), 2).fused(1));
+}
+
+// Float32 against float64, every layer's output. A conv or dense output sums K <= 288 products
+// of values below ~3 in magnitude: float32 rounding reaches ~sqrt(K) * 6e-8 of the terms, and
+// BatchNormalization rescales errors by 1/std (std here >= ~0.1). 2e-5 of the layer's largest
+// output, plus 1e-6, holds with a wide margin (observed under 2e-6) and still catches any
+// padding, stride or window fault, which changes outputs by their own size.
+void expect_layers_match(const model::NetworkSpec& spec, int count, uint64_t seed, bool training) {
+  testing::SpecProblem problem = testing::make_spec_problem(spec, count, seed);
+  const std::vector<double> buffers = problem.buffers64();
+  cpu::CpuNetwork network(spec, count + 1);
+  testing::run_forward(network, problem, training);
+  reference::SpecPass pass;
+  pass.training = training;
+  for (int i = 0; i < int(spec.layers.size()); ++i) {
+    if (spec.layers[std::size_t(i)].kind != LayerKind::kDropout || !training) continue;
+    const auto* layer = dynamic_cast<const cpu::DropoutLayer*>(network.layer(i));
+    pass.masks[i].assign(layer->mask().begin(), layer->mask().begin() + std::ptrdiff_t(count * spec.layers[std::size_t(i)].output.size()));
+  }
+  const auto outputs = reference::spec_forward(spec, problem.parameters64(), buffers, problem.images64(), count, pass);
+  for (int i = 0; i < int(spec.layers.size()); ++i) {
+    const float* actual = network.layer_output(i);
+    if (actual == nullptr) continue;  // inside a fused pair
+    const std::vector<double>& expected = outputs[std::size_t(i)];
+    double largest = 0;
+    for (const double value : expected) largest = std::max(largest, std::fabs(value));
+    for (std::size_t k = 0; k < expected.size(); ++k) {
+      ASSERT_NEAR(actual[k], expected[k], 2e-5 * largest + 1e-6)
+          << spec.description() << (training ? " training" : " evaluation") << ": layer " << i + 1 << " element " << k;
+    }
+  }
+}
+
+std::vector<model::NetworkSpec> layer_kind_specs() {
+  const model::Shape small{2, 7, 7};
+  return {model::build_network(small, {conv(3, 3, 2, Padding::kSame, Activation::kTanh), flatten(), dense(4)}),
+          model::build_network(small, {conv(3, 2, 1, Padding::kValid, Activation::kSigmoid, false), flatten(), dense(4)}),
+          model::build_network(small, {conv(3, 3, 1, Padding::kSame), pool(LayerKind::kMaxPool2D, 2, 2, Padding::kSame), flatten(), dense(4)}),
+          model::build_network(small, {conv(3, 3, 1, Padding::kSame), pool(LayerKind::kAvgPool2D, 3, 2, Padding::kSame), flatten(), dense(4)}),
+          model::build_network(small, {pool(LayerKind::kAvgPool2D, 2, 1, Padding::kValid), flatten(), dense(4)}),
+          model::build_network(small, {conv(3, 3), batch_norm(), activation(Activation::kRelu), flatten(), dense(6),
+                                       batch_norm(0.9f), activation(Activation::kSigmoid), dropout(0.3f), dense(4)}),
+          testing::simple_mnist_convnet(), testing::cifar_shaped(4)};
+}
+
+TEST(CpuNetworkTest, EveryLayerMatchesAFloat64LoopInEvaluation) {
+  uint64_t seed = 30;
+  for (const model::NetworkSpec& spec : layer_kind_specs()) expect_layers_match(spec, 3, ++seed, false);
+}
+
+TEST(CpuNetworkTest, EveryLayerMatchesAFloat64LoopInTraining) {
+  uint64_t seed = 40;
+  for (const model::NetworkSpec& spec : layer_kind_specs()) expect_layers_match(spec, 3, ++seed, true);
+}
+
+// Keras 3: moving = moving * momentum + batch * (1 - momentum), batch variance biased (1/N).
+TEST(CpuNetworkTest, TrainingUpdatesTheMovingStatisticsAsKerasAndEvaluationLeavesThem) {
+  const model::NetworkSpec spec =
+      model::build_network({2, 5, 5}, {conv(3, 3), batch_norm(0.8f), flatten(), dense(4)});
+  testing::SpecProblem problem = testing::make_spec_problem(spec, 4, 50);
+  const std::vector<float> before = problem.buffers;
+  cpu::CpuNetwork network(spec, 4);
+  testing::run_forward(network, problem, false);
+  EXPECT_EQ(problem.buffers, before) << "evaluation must not touch the moving statistics";
+
+  testing::run_forward(network, problem, true);
+  const float* conv_out = network.layer_output(0);  // (4, 3, 3, 3)
+  const std::size_t mean = spec.buffers[0].offset, variance = spec.buffers[1].offset;
+  for (int c = 0; c < 3; ++c) {
+    double sum = 0, squares = 0;
+    for (int n = 0; n < 4; ++n)
+      for (int p = 0; p < 9; ++p) sum += conv_out[std::size_t(n) * 27 + std::size_t(c) * 9 + std::size_t(p)];
+    const double batch_mean = sum / 36;
+    for (int n = 0; n < 4; ++n)
+      for (int p = 0; p < 9; ++p) {
+        const double d = conv_out[std::size_t(n) * 27 + std::size_t(c) * 9 + std::size_t(p)] - batch_mean;
+        squares += d * d;
+      }
+    // float32 sums of 36 values of magnitude ~1: relative error ~1e-6; 1e-5 absolute holds.
+    EXPECT_NEAR(problem.buffers[mean + std::size_t(c)], 0.8 * before[mean + std::size_t(c)] + 0.2 * batch_mean, 1e-5);
+    EXPECT_NEAR(problem.buffers[variance + std::size_t(c)], 0.8 * before[variance + std::size_t(c)] + 0.2 * squares / 36, 1e-5);
+  }
+}
+
+TEST(CpuNetworkTest, EvaluationIsDeterministicAndDropoutKeepsEverything) {
+  const model::NetworkSpec spec = model::build_network({1, 6, 6}, {flatten(), dropout(0.5f), dense(8), batch_norm(), dense(3)});
+  testing::SpecProblem problem = testing::make_spec_problem(spec, 4, 60);
+  cpu::CpuNetwork network(spec, 4);
+  testing::run_forward(network, problem, false);
+  const std::vector<float> first(network.logits(), network.logits() + 12);
+  EXPECT_TRUE(bitwise_equal(network.layer_output(1), problem.images.data(), problem.images.size()));
+  problem.step += 7;  // another step's key changes nothing in evaluation
+  testing::run_forward(network, problem, false);
+  EXPECT_TRUE(bitwise_equal(network.logits(), first.data(), first.size()));
+  testing::run_forward(network, problem, true);
+  EXPECT_FALSE(bitwise_equal(network.logits(), first.data(), first.size())) << "training must differ: dropout and batch statistics";
+}
+
+std::vector<uint8_t> drawn_mask(const model::NetworkSpec& spec, int layer, uint64_t seed, int64_t step, std::vector<float>* output) {
+  testing::SpecProblem problem = testing::make_spec_problem(spec, 10, 70);
+  problem.seed = seed;
+  problem.step = step;
+  cpu::CpuNetwork network(spec, 10);
+  testing::run_forward(network, problem, true);
+  if (output != nullptr) {
+    output->assign(network.layer_output(layer), network.layer_output(layer) + problem.images.size());
+    for (std::size_t i = 0; i < problem.images.size(); ++i) {
+      const float kept = problem.images[i] * (1.0f / (1.0f - 0.4f));
+      EXPECT_TRUE((*output)[i] == 0.0f || (*output)[i] == kept) << "element " << i << ": inverted dropout scales by 1/(1-rate)";
+    }
+  }
+  const auto* dropout_layer = dynamic_cast<const cpu::DropoutLayer*>(network.layer(layer));
+  return std::vector<uint8_t>(dropout_layer->mask().begin(), dropout_layer->mask().begin() + std::ptrdiff_t(problem.images.size()));
+}
+
+TEST(CpuNetworkTest, DropoutMasksDependOnSeedStepAndLayerOnly) {
+  const model::NetworkSpec spec =
+      model::build_network({1, 30, 40}, {flatten(), dropout(0.4f), dropout(0.4f), dense(3)});
+  std::vector<float> output;
+  const std::vector<uint8_t> mask = drawn_mask(spec, 1, 5, 3, &output);
+  EXPECT_EQ(drawn_mask(spec, 1, 5, 3, nullptr), mask) << "same seed, step and layer: same mask";
+  EXPECT_NE(drawn_mask(spec, 1, 5, 4, nullptr), mask) << "next step: another mask";
+  EXPECT_NE(drawn_mask(spec, 1, 6, 3, nullptr), mask) << "another seed: another mask";
+  EXPECT_NE(drawn_mask(spec, 2, 5, 3, nullptr), mask) << "another layer: another mask";
+  // 12,000 draws at rate 0.4: the dropped count's standard deviation is sqrt(12000 * 0.24) = 54;
+  // 5 of them is 270 either side of 4,800.
+  const long dropped = std::count(mask.begin(), mask.end(), uint8_t{0});
+  EXPECT_NEAR(double(dropped), 4800.0, 270.0);
+}
+
+TEST(CpuNetworkTest, ABatchLargerThanTheNetworkWasBuiltForIsAnError) {
+  cpu::CpuNetwork network(testing::simple_mnist_convnet(), 2);
+  std::vector<float> parameters(network.spec().parameter_count, 0.0f);
+  try {
+    network.forward(parameters.data(), nullptr, 3, cpu::CpuNetwork::Pass{});
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("3 images; it was built for 1..2"), std::string::npos) << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace train_gpu
