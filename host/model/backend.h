@@ -34,7 +34,6 @@ struct AdamConfig {
 // backend's NetworkSpec (model_spec.h's for the tutorial).
 struct ModelState {
   std::vector<float> parameters;  // spec.parameter_count
-  std::vector<float> buffers;     // spec.buffer_count: BatchNorm's moving statistics; empty for the tutorial
   std::vector<float> adam_m;      // first moments, same layout
   std::vector<float> adam_v;      // second moments, same layout
   std::vector<float> buffers;     // the spec's buffer arena (BatchNorm moving statistics); empty for the tutorial
