@@ -33,11 +33,13 @@ class TrainCommandTest : public ::testing::Test {
     std::ifstream in(run_dir / "metrics.csv");
     std::string line, last;
     std::getline(in, line);
-    EXPECT_EQ(line, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch");
+    EXPECT_EQ(line,
+              "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch,"
+              "learning_rate,val_loss,val_accuracy");
     while (std::getline(in, line)) last = line;
     std::vector<double> values;
     std::stringstream fields(last);
-    for (std::string field; std::getline(fields, field, ',');) values.push_back(std::stod(field));
+    for (std::string field; std::getline(fields, field, ',');) values.push_back(field.empty() ? NAN : std::stod(field));
     return values;
   }
   static void expect_one_error_line(const t::CommandResult& result, const std::string& must_contain) {

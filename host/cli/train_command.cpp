@@ -8,6 +8,7 @@
 #include "host/cli/plots.h"
 #include "host/cli/resume_settings.h"
 #include "host/cli/train_options.h"
+#include "host/cli/training_controls.h"
 #include "host/cli/validators.h"
 #include "host/data/dataset_stats.h"
 #include "host/eval/report_files.h"
@@ -53,6 +54,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
     const std::filesystem::path config_file = run_config_of_checkpoint(resume_from);
     if (!config_file.empty()) apply_run_settings(read_run_config(config_file), config_file, command, options, std::cout);
   }
+  resolve_training_controls(command, options);
   TrainConfig config = options.config;
   config.resume_from = resume_from;
   if (!options.run_dir.empty()) {
@@ -67,7 +69,9 @@ void run_training(TrainOptions options, const CLI::App& command) {
 
   BackendOptions backend_options =
       backend_options_from(options.device, std::max(config.batch_size, config.test_batch_size));
-  backend_options.adam = options.adam;
+  backend_options.optimizer = config.optimizer;
+  backend_options.clip_norm = options.clip_norm;
+  backend_options.label_smoothing = options.label_smoothing;
   if (!config.resume_from.empty()) {
     // The checkpoint's cuDNN algorithms, for the backend to run again (the Trainer reads the file
     // once more for the state: an 8 MB read at start-up, kept simple).
@@ -102,7 +106,8 @@ void run_training(TrainOptions options, const CLI::App& command) {
                                {"tensorboard", options.tensorboard},
                                {"tensorboard_every", options.tensorboard_every}};
     nlohmann::json run_config =
-        run_config_json(config, backend_options.adam, dataset, backend->description(), algorithms, settings);
+        run_config_json(config, dataset, backend->description(), algorithms, settings);
+    add_training_controls_json(options, run_config["training"]);
     run_config["dataset"]["directory"] = std::filesystem::absolute(data_directory(options.data)).lexically_normal().string();
     run_config["command_line"] = remembered_command_line();
     write_json_file(config.run_dir / "config.json", run_config);
@@ -115,7 +120,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
   if (options.tensorboard) {
     board = std::make_unique<tensorboard::TensorBoardLog>(
         config.run_dir, options.tensorboard_every, config_text,
-        tensorboard::run_hparams(config, backend_options.adam, dataset_kind_name(dataset.kind)), std::cout);
+        tensorboard::run_hparams(config, dataset_kind_name(dataset.kind)), std::cout);
   }
   StopSignal stop_signal;
   Trainer trainer(*backend, dataset, config, std::cout, board.get());
@@ -166,10 +171,7 @@ void add_train_command(CLI::App& app) {
   command->add_option("--seed", config.seed, "Seed of the initial weights and of every epoch's shuffle")
       ->check(unsigned_64bit_number())
       ->capture_default_str();
-  command->add_option("--lr", options->adam.learning_rate, "Adam learning rate")->check(positive_finite())->capture_default_str();
-  command->add_option("--beta1", options->adam.beta1, "Adam beta1")->check(fraction_below_one())->capture_default_str();
-  command->add_option("--beta2", options->adam.beta2, "Adam beta2")->check(fraction_below_one())->capture_default_str();
-  command->add_option("--epsilon", options->adam.epsilon, "Adam epsilon")->check(positive_finite())->capture_default_str();
+  add_training_control_options(*command, *options);
   command->add_option("--run-dir", options->run_dir, "Where config.json, metrics.csv and checkpoints go; one training at a time [default: runs/<timestamp>]");
   command->add_option("--save-every", config.save_every, "Write a checkpoint every N epochs (the last always)")
       ->check(whole_number_at_least(1))

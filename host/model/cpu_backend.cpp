@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "cuda/math/activation_math.h"
-#include "cuda/math/adam_math.h"
+#include "cuda/math/lr_schedule_math.h"
+#include "cuda/math/optimizer_math.h"
 #include "cuda/math/softmax_xent_math.h"
 #include "host/common/error.h"
 #include "host/model/cpu_conv_pool.h"
 #include "host/model/cpu_gemm.h"
 #include "host/model/cpu_layers.h"
+#include "host/model/cpu_optimizer.h"
 #include "host/model/cpu_threads.h"
 #include "host/model/image_set_check.h"
 
@@ -29,15 +31,17 @@ constexpr int kMaxThreads = 1024;
 
 const char* split_name(Split split) { return split == Split::kTrain ? "train" : "test"; }
 
-// Adam's arena in chunks of this many floats, one chunk per parallel_for index: large enough to
-// amortize the scheduling, small enough (64 KB a chunk) to split 694k parameters evenly.
+// The optimizer's arena in chunks of this many floats, one chunk per parallel_for index: large
+// enough to amortize the scheduling, small enough (64 KB a chunk) to split 694k parameters evenly.
 constexpr std::size_t kAdamChunk = 16384;
 constexpr int kAdamChunks = static_cast<int>((kParameterCount + kAdamChunk - 1) / kAdamChunk);
 
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const BackendOptions& options)
-      : adam_(options.adam),
+      : optimizer_(options.optimizer),
+        clip_norm_(options.clip_norm),
+        label_smoothing_(options.label_smoothing),
         flush_denormals_(options.flush_denormals),
         threads_(cpu::set_thread_count(checked_threads(options.threads))),  // 0 -> the count in force
         workspace_(checked_max_batch(options.max_batch)) {
@@ -97,6 +101,11 @@ class CpuBackend final : public Backend {
     return state;
   }
 
+  void set_learning_rate_schedule(const LrSchedule& schedule, float scale) override {
+    schedule_ = schedule;
+    lr_scale_ = scale;
+  }
+
   void set_order(Split split, const std::vector<int32_t>& order) override {
     const ImageSet& set = image_set(split, "set_order");
     for (const int32_t index : order) {
@@ -122,24 +131,38 @@ class CpuBackend final : public Backend {
         accumulate_losses(count, inverse_count, workspace_.dlogits.data(), training_totals_);
     cpu::network_backward(parameters_.data(), count, workspace_, gradients_.data());
 
-    // Adam over the whole arena, chunks split over the threads; the bias-corrected step size
-    // once per step. Each chunk's gradients are checked for NaN/infinity right after its update,
-    // while they are still in the core's cache: a separate pass over the 2.8 MB arena cost
-    // 0.15 ms of a 2.2 ms step.
+    // The optimizer over the whole arena, chunks split over the threads; the learning rate and
+    // Adam's bias-corrected step size once per step. Each chunk's gradients are checked for
+    // NaN/infinity right after its update, while they are still in the core's cache: a separate
+    // pass over the 2.8 MB arena cost 0.15 ms of a 2.2 ms step.
     const int64_t t = step_ + 1;
-    const float step_size = math::adam_step_size(adam_.learning_rate, adam_.beta1, adam_.beta2, t);
-    const AdamConfig adam = adam_;
+    const math::OptimizerStep step =
+        math::optimizer_step(optimizer_, math::scheduled_learning_rate(schedule_, optimizer_.learning_rate, lr_scale_, t), t);
+    const OptimizerConfig optimizer = optimizer_;
     float* weights = parameters_.data();
     const float* gradient = gradients_.data();
     float* m = adam_m_.data();
     float* v = adam_v_.data();
+    // Clipping costs one more pass over the gradients (sums per chunk, added in chunk order so
+    // the norm does not depend on the thread count); without it there is none.
+    float gradient_scale = 1.0f;
+    if (clip_norm_ > 0.0f) {
+      double* chunk_squares = chunk_squares_.data();
+      cpu::parallel_for(kAdamChunks, [=](int chunk) {
+        const std::size_t begin = std::size_t(chunk) * kAdamChunk;
+        chunk_squares[chunk] = cpu::sum_of_squares(gradient + begin, std::min(kParameterCount, begin + kAdamChunk) - begin);
+      });
+      double squares = 0.0;
+      for (const double chunk : chunk_squares_) squares += chunk;
+      gradient_scale = cpu::clip_scale(squares, clip_norm_);
+    }
     // Only the pass's first non-finite batch is recorded: once it is, the check stops.
     const bool check = training_totals_.first_nonfinite_batch < 0;
     uint8_t* chunk_finite = chunk_finite_.data();
     cpu::parallel_for(kAdamChunks, [=](int chunk) {
       const std::size_t begin = std::size_t(chunk) * kAdamChunk;
       const std::size_t end = std::min(kParameterCount, begin + kAdamChunk);
-      adam_chunk(begin, end, weights, gradient, m, v, adam, step_size);
+      cpu::optimizer_update(optimizer, step, gradient_scale, begin, end, weights, gradient, m, v);
       if (check) chunk_finite[chunk] = cpu::all_finite(gradient + begin, end - begin) ? 1 : 0;
     });
     if (check && (!std::isfinite(batch_loss) || std::find(chunk_finite_.begin(), chunk_finite_.end(), 0) !=
@@ -215,17 +238,6 @@ class CpuBackend final : public Backend {
     return threads;
   }
 
-  // One chunk [begin, end) of the arena. Hyperparameters arrive by value: read through `this`
-  // they might alias the stores, which would keep the loop scalar; as locals (and with
-  // -fno-math-errno, see host/CMakeLists.txt) it vectorizes.
-  static void adam_chunk(std::size_t begin, std::size_t end, float* weights, const float* gradient, float* m,
-                         float* v, AdamConfig adam, float step_size) {
-    const float beta1 = adam.beta1, beta2 = adam.beta2, epsilon = adam.epsilon;
-    for (std::size_t i = begin; i < end; ++i) {
-      weights[i] = math::adam_update(weights[i], gradient[i], m[i], v[i], beta1, beta2, step_size, epsilon);
-    }
-  }
-
   static void check_state_size(std::size_t size, const char* what) {
     if (size != kParameterCount) {
       throw Error(std::string("model state: ") + what + " has " + std::to_string(size) + " values; this model has " +
@@ -278,7 +290,8 @@ class CpuBackend final : public Backend {
       const int label = labels_[std::size_t(n)];
       const math::SoftmaxXentRow row =
           math::softmax_xent_row(workspace_.logits.data() + std::size_t(n) * kClasses, kClasses, label, scale,
-                                 dlogits == nullptr ? nullptr : dlogits + std::size_t(n) * kClasses);
+                                 dlogits == nullptr ? nullptr : dlogits + std::size_t(n) * kClasses,
+                                 dlogits == nullptr ? 0.0f : label_smoothing_);
       loss_sum += double(row.loss);
       totals.correct += row.predicted == label ? 1 : 0;
       totals.confusion[std::size_t(label * kClasses + row.predicted)] += 1;
@@ -291,13 +304,18 @@ class CpuBackend final : public Backend {
     return batch_loss;
   }
 
-  AdamConfig adam_;
+  OptimizerConfig optimizer_;
+  float clip_norm_;
+  float label_smoothing_;
+  LrSchedule schedule_;   // constant until set_learning_rate_schedule
+  float lr_scale_ = 1.0f;
   bool flush_denormals_;
   int threads_;
   cpu::NetworkWorkspace workspace_;
   std::vector<uint8_t> labels_;  // (max_batch): the current batch's labels
   std::vector<float> parameters_, gradients_, adam_m_, adam_v_;  // arenas of model_spec.h
-  std::vector<uint8_t> chunk_finite_ = std::vector<uint8_t>(kAdamChunks);  // per Adam chunk: gradients all finite
+  std::vector<uint8_t> chunk_finite_ = std::vector<uint8_t>(kAdamChunks);  // per chunk: gradients all finite
+  std::vector<double> chunk_squares_ = std::vector<double>(kAdamChunks);   // per chunk: --clip-norm's sums
   int64_t step_ = 0;
   bool has_state_ = false;
   const ImageSet* train_ = nullptr;

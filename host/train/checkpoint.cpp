@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "host/common/error.h"
+#include "host/model/optimizer_names.h"
 #include "host/train/atomic_file.h"
 #include "host/train/checkpoint_metadata.h"
 #include "host/train/safetensors.h"
@@ -16,7 +17,19 @@
 namespace train_gpu {
 namespace {
 
-constexpr const char* kMomentPrefixes[2] = {"optim.m.", "optim.v."};
+// The optimizer a checkpoint's state belongs to: the trainer records it in the metadata; a
+// checkpoint without the key is from before other optimizers existed, so Adam's.
+OptimizerKind checkpoint_optimizer(const CheckpointMetadata& metadata) {
+  const auto found = metadata.extra.find("optimizer");
+  return found == metadata.extra.end() ? OptimizerKind::kAdam : parse_optimizer(found->second);
+}
+
+// "optim.<slot>." for each of the optimizer's state slots, slot 0 first.
+std::vector<std::string> slot_prefixes(OptimizerKind kind) {
+  std::vector<std::string> prefixes;
+  for (const std::string& slot : optimizer_slot_names(kind)) prefixes.push_back("optim." + slot + ".");
+  return prefixes;
+}
 
 std::vector<int64_t> spec_shape(const model::TensorSpec& spec) {
   return std::vector<int64_t>(spec.shape, spec.shape + spec.rank);
@@ -38,8 +51,9 @@ void check_arena_size(const std::vector<float>& arena, const char* what, const s
 // The first non-finite value of each arena, named by tensor and index: a checkpoint of a diverged
 // model passes every checksum (it was written that way), yet evaluates to one class, exports an
 // ONNX model that outputs NaN and resumes into NaN at once.
-void check_finite(const std::vector<float>* const arenas[3], const char* const prefixes[3], const std::string& where) {
-  for (int section = 0; section < 3; ++section) {
+void check_finite(const std::vector<const std::vector<float>*>& arenas, const std::vector<std::string>& prefixes,
+                  const std::string& where) {
+  for (std::size_t section = 0; section < arenas.size(); ++section) {
     const std::vector<float>& arena = *arenas[section];
     const auto bad = std::find_if(arena.begin(), arena.end(), [](float value) { return !std::isfinite(value); });
     if (bad == arena.end()) continue;
@@ -69,7 +83,9 @@ void save_checkpoint(const std::filesystem::path& file, const Checkpoint& checkp
   check_arena_size(state.adam_m, "adam_m", file);
   check_arena_size(state.adam_v, "adam_v", file);
 
-  const ArenaSection sections[3] = {{"", &state.parameters}, {kMomentPrefixes[0], &state.adam_m}, {kMomentPrefixes[1], &state.adam_v}};
+  const std::vector<std::string> slots = slot_prefixes(checkpoint_optimizer(checkpoint.metadata));
+  std::vector<ArenaSection> sections = {{"", &state.parameters}};
+  for (std::size_t slot = 0; slot < slots.size(); ++slot) sections.push_back({slots[slot], slot == 0 ? &state.adam_m : &state.adam_v});
   std::vector<safetensors::F32TensorView> tensors;
   uint32_t crc = crc32_update(0, nullptr, 0);
   for (const ArenaSection& section : sections) {
@@ -160,7 +176,10 @@ Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesys
     throw Error(where + "checkpoint is for a different model: it holds '" + checkpoint.metadata.model +
                 "', this build trains '" + model::kModelDescription + "'");
   }
-  check_tensor_set(contents, {"", kMomentPrefixes[0], kMomentPrefixes[1]}, where);
+  const OptimizerKind optimizer = checkpoint_optimizer(checkpoint.metadata);
+  std::vector<std::string> prefixes = {""};
+  for (const std::string& slot : slot_prefixes(optimizer)) prefixes.push_back(slot);
+  check_tensor_set(contents, prefixes, where);
 
   const std::string& stored_crc = metadata.at("data_crc32");  // present: read_checkpoint_metadata checked it
   const std::string actual_crc =
@@ -171,12 +190,15 @@ Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesys
   }
 
   ModelState& state = checkpoint.state;
-  std::vector<float>* const arenas[3] = {&state.parameters, &state.adam_m, &state.adam_v};
-  const char* const prefixes[3] = {"", kMomentPrefixes[0], kMomentPrefixes[1]};
-  for (int section = 0; section < 3; ++section) {
-    arenas[section]->assign(model::kParameterCount, 0.0f);
+  // A slot the optimizer does not have (SGD's second) stays zero.
+  std::vector<float>* const all_arenas[3] = {&state.parameters, &state.adam_m, &state.adam_v};
+  std::vector<const std::vector<float>*> arenas;
+  for (std::size_t section = 0; section < 3; ++section) {
+    all_arenas[section]->assign(model::kParameterCount, 0.0f);
+    if (section >= prefixes.size()) continue;
+    arenas.push_back(all_arenas[section]);
     for (const model::TensorSpec& spec : model::kParameterTensors) {
-      contents.copy_f32(prefixes[section] + std::string(spec.name), arenas[section]->data() + spec.offset, spec.count);
+      contents.copy_f32(prefixes[section] + std::string(spec.name), all_arenas[section]->data() + spec.offset, spec.count);
     }
   }
 
@@ -201,9 +223,7 @@ Checkpoint checkpoint_from_state_dict(const safetensors::File& contents, const s
   for (const model::TensorSpec& spec : model::kParameterTensors) {
     contents.copy_f32(spec.name, state.parameters.data() + spec.offset, spec.count);
   }
-  const std::vector<float>* const arenas[3] = {&state.parameters, &state.adam_m, &state.adam_v};
-  const char* const prefixes[3] = {"", kMomentPrefixes[0], kMomentPrefixes[1]};
-  check_finite(arenas, prefixes, where);
+  check_finite({&state.parameters}, {""}, where);
   return checkpoint;
 }
 

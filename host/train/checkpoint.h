@@ -1,5 +1,6 @@
 // Checkpoints: safetensors files (loadable by PyTorch's safetensors and by numpy) holding the
-// model in PyTorch names and layouts, Adam's moments as optim.m.<name> / optim.v.<name>, and in
+// model in PyTorch names and layouts, the optimizer's state as optim.<slot>.<name> (Adam's m and v:
+// optim.m.<name> / optim.v.<name>; cuda/math/optimizer_math.h names the others), and in
 // __metadata__ everything needed to continue exactly (step, epoch, position, seed, dataset,
 // model description, a checksum of the tensor bytes).
 #pragma once
