@@ -1,6 +1,5 @@
 // The orchestrator on the CPU backend and real MNIST subsets: exact resume after a stop,
 // divergence detection, checkpoint pruning, metrics.csv.
-#include "support/metrics_columns.h"
 #include "host/train/trainer.h"
 
 #include <gtest/gtest.h>
@@ -21,6 +20,7 @@
 #include "host/train/checkpoint.h"
 #include "host/train/run_directory.h"
 #include "host/train/stop_signal.h"
+#include "support/metrics_columns.h"
 #include "support/mnist_subset.h"
 #include "support/overflowing_gradient.h"
 

@@ -128,7 +128,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
   test_stop_point("training-done");
   if (result.stop_signal != 0) throw CLI::RuntimeError(128 + result.stop_signal);
   if (!result.last_checkpoint.empty()) std::cout << "last checkpoint: " << result.last_checkpoint.string() << "\n";
-  if (result.epochs_completed == config.epochs && !config.dry_run) {
+  if ((result.epochs_completed == config.epochs || result.stopped_early) && !config.dry_run) {
     // A signal during the last epoch's test pass or save (the trainer finishes a last epoch) skips
     // the evaluation; one during the evaluation, which cannot stop halfway, skips the plots.
     if (StopSignal::received() != 0) {
@@ -138,8 +138,11 @@ void run_training(TrainOptions options, const CLI::App& command) {
     }
     test_stop_point("final-evaluation");
     // The final model, evaluated as `train_gpu evaluate` would: confusion, mistakes, feature maps.
-    const eval::EvaluatedCheckpoint final_checkpoint{std::filesystem::absolute(result.last_checkpoint).lexically_normal(),
-                                                     result.epochs_completed, backend->state().step};
+    // With the best weights restored (--early-stopping), the final model is the best epoch's.
+    const std::filesystem::path final_file = result.restored_best ? result.best_checkpoint : result.last_checkpoint;
+    const eval::EvaluatedCheckpoint final_checkpoint{std::filesystem::absolute(final_file).lexically_normal(),
+                                                     result.restored_best ? result.best_epoch : result.epochs_completed,
+                                                     backend->state().step};
     const eval::EvaluationReport report = eval::evaluate_and_write(
         *backend, dataset, Split::kTest, final_checkpoint, config.run_dir / "evaluation", std::cout, config.test_batch_size);
     if (board) board->add_evaluation(result.epochs_completed, report);
