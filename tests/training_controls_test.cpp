@@ -224,6 +224,7 @@ TEST_F(TrainingControlsTest, EarlyStoppingStopsAfterPatienceAndKeepsTheBestCheck
   auto cpu = backend(fast);
   const TrainResult result = Trainer(*cpu, dataset_, config, log_).run();
   ASSERT_TRUE(result.stopped_early) << log_.str();
+  EXPECT_NE(log_.str().find("%  val loss "), std::string::npos) << "the epoch line reports the split:\n" << log_.str();
   EXPECT_LT(result.epochs_completed, 30);
   EXPECT_EQ(result.epochs_completed, result.best_epoch + 2);
 

@@ -407,7 +407,9 @@ TrainResult Trainer::run() {
     row.resumed_at_batch = resumed_at_batch;
     metrics.append(row);
     out_ << "epoch " << row.epoch << "/" << config_.epochs << "  train loss " << fixed(row.train_loss, 4) << "  acc "
-         << fixed(100 * row.train_accuracy, 2) << "%  test loss " << fixed(row.test_loss, 4) << "  acc "
+         << fixed(100 * row.train_accuracy, 2)
+         << (validating ? "%  val loss " + fixed(row.val_loss, 4) + "  acc " + fixed(100 * row.val_accuracy, 2) : std::string())
+         << "%  test loss " << fixed(row.test_loss, 4) << "  acc "
          << fixed(100 * row.test_accuracy, 2) << "%  " << fixed(row.epoch_seconds, 1) << " s  "
          << with_thousands(static_cast<int64_t>(row.samples_per_second)) << " samples/s"
          << (resumed_at_batch == 0 ? ""
