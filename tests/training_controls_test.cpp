@@ -24,38 +24,12 @@
 #include "host/train/trainer.h"
 #include "support/metrics_columns.h"
 #include "support/mnist_subset.h"
+#include "support/stopping_backend.h"
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Raises a stop signal after `stop_after` training steps of the backend it wraps.
-class StopAfter : public Backend {
- public:
-  StopAfter(Backend& inner, int64_t stop_after) : inner_(inner), stop_after_(stop_after) {}
-  std::string description() const override { return inner_.description(); }
-  void attach_data(const ImageSet& train, const ImageSet& test) override { inner_.attach_data(train, test); }
-  void set_state(const ModelState& state) override { inner_.set_state(state); }
-  ModelState state() override { return inner_.state(); }
-  void set_learning_rate_schedule(const LrSchedule& schedule, float scale) override {
-    inner_.set_learning_rate_schedule(schedule, scale);
-  }
-  void set_order(Split split, const std::vector<int32_t>& order) override { inner_.set_order(split, order); }
-  void train_step(int64_t first, int count) override {
-    inner_.train_step(first, count);
-    if (++steps_ == stop_after_) StopSignal::raise_for_test(SIGTERM);
-  }
-  void evaluate_batch(Split split, int64_t first, int count, float* out) override { inner_.evaluate_batch(split, first, count, out); }
-  PassTotals take_totals(PassKind kind) override { return inner_.take_totals(kind); }
-  PassTotals peek_totals(PassKind kind) override { return inner_.peek_totals(kind); }
-  ImageActivations activations(Split split, int64_t index) override { return inner_.activations(split, index); }
-
- private:
-  Backend& inner_;
-  int64_t stop_after_;
-  int64_t steps_ = 0;
-};
 
 class TrainingControlsTest : public ::testing::Test {
  protected:
@@ -88,13 +62,6 @@ class TrainingControlsTest : public ::testing::Test {
     auto backend = make_cpu_backend(options);
     backend->attach_data(dataset_.train, dataset_.test);
     return backend;
-  }
-
-  static std::string metrics_without_timing(const fs::path& run_dir) {
-    std::ifstream in(run_dir / "metrics.csv");
-    std::string line, kept;
-    while (std::getline(in, line)) kept += testing::without_timing_columns(line) + "\n";
-    return kept;
   }
 
   Dataset dataset_;
@@ -154,7 +121,7 @@ TEST_F(TrainingControlsTest, StopAndResumeEqualsAnUninterruptedRunForEveryOptimi
     const ModelState expected = uninterrupted->state();
 
     auto first = backend(c.optimizer);
-    StopAfter stopping(*first, 14);  // inside epoch 2 (or 3 with a validation split's fewer batches)
+    StoppingBackend stopping(*first, 14);  // inside epoch 2 (or 3 with a validation split's fewer batches)
     TrainConfig part = prepared("split");
     const TrainResult stopped = Trainer(stopping, dataset_, part, log_).run();
     ASSERT_EQ(stopped.stop_signal, SIGTERM) << name;
@@ -167,7 +134,7 @@ TEST_F(TrainingControlsTest, StopAndResumeEqualsAnUninterruptedRunForEveryOptimi
     EXPECT_TRUE(actual.parameters == expected.parameters) << name;
     EXPECT_TRUE(actual.adam_m == expected.adam_m) << name;
     EXPECT_TRUE(actual.adam_v == expected.adam_v) << name;
-    EXPECT_EQ(metrics_without_timing(part.run_dir), metrics_without_timing(root_ / (name + "whole"))) << name;
+    EXPECT_EQ(testing::metrics_without_timing(part.run_dir), testing::metrics_without_timing(root_ / (name + "whole"))) << name;
   }
 }
 

@@ -22,59 +22,53 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // CUDA kernels
 
-__global__ void adamw_kernel(float* parameters, const float* gradients, float* m, float* v, size_t count,
-                             math::OptimizerConfig config, math::PerStep<float> learning_rate_in,
-                             math::PerStep<float> step_size_in, DeviceTotals* nonfinite_totals) {
-  const float learning_rate = learning_rate_in.get();
-  const float step_size = step_size_in.get();
-  bool bad = false;
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const float gradient = gradients[i];
-    bad = bad || !isfinite(gradient);
-    float m_i = m[i];
-    float v_i = v[i];
-    parameters[i] = math::adamw_update(parameters[i], gradient, m_i, v_i, config.beta1, config.beta2, step_size,
-                                       config.epsilon, learning_rate, config.weight_decay);
-    m[i] = m_i;
-    v[i] = v_i;
+// What each optimizer does to one element, with the step's values read once per thread (from
+// device memory in a graph replay) before the loop.
+struct AdamwElement {
+  math::OptimizerConfig config;
+  float learning_rate, step_size;
+  __device__ float operator()(float weight, float gradient, float& m, float& v) const {
+    return math::adamw_update(weight, gradient, m, v, config.beta1, config.beta2, step_size, config.epsilon,
+                              learning_rate, config.weight_decay);
   }
-  if (nonfinite_totals != nullptr) record_nonfinite_block(bad, nonfinite_totals);
-}
+};
 
-__global__ void sgd_kernel(float* parameters, const float* gradients, float* velocity, size_t count,
-                           math::OptimizerConfig config, math::PerStep<float> learning_rate_in,
-                           DeviceTotals* nonfinite_totals) {
-  const float learning_rate = learning_rate_in.get();
-  bool bad = false;
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const float gradient = gradients[i];
-    bad = bad || !isfinite(gradient);
-    float velocity_i = velocity[i];
-    parameters[i] = math::sgd_update(parameters[i], gradient, velocity_i, learning_rate, config.momentum, config.nesterov);
-    velocity[i] = velocity_i;
+struct SgdElement {
+  math::OptimizerConfig config;
+  float learning_rate, step_size;
+  __device__ float operator()(float weight, float gradient, float& velocity, float&) const {
+    return math::sgd_update(weight, gradient, velocity, learning_rate, config.momentum, config.nesterov);
   }
-  if (nonfinite_totals != nullptr) record_nonfinite_block(bad, nonfinite_totals);
-}
+};
 
-__global__ void rmsprop_kernel(float* parameters, const float* gradients, float* momentum, float* velocity,
-                               size_t count, math::OptimizerConfig config, math::PerStep<float> learning_rate_in,
-                               DeviceTotals* nonfinite_totals) {
-  const float learning_rate = learning_rate_in.get();
+struct RmspropElement {
+  math::OptimizerConfig config;
+  float learning_rate, step_size;
+  __device__ float operator()(float weight, float gradient, float& momentum, float& velocity) const {
+    return math::rmsprop_update(weight, gradient, velocity, momentum, learning_rate, config.rho, config.momentum,
+                                config.epsilon);
+  }
+};
+
+// One grid-stride pass over the arena; slot1 may be null for an optimizer with one slot.
+template <typename Element>
+__global__ void optimizer_kernel(float* parameters, const float* gradients, float* slot0, float* slot1, size_t count,
+                                 math::OptimizerConfig config, math::PerStep<float> learning_rate,
+                                 math::PerStep<float> step_size, DeviceTotals* nonfinite_totals) {
+  const Element element{config, learning_rate.get(), step_size.get()};
   bool bad = false;
+  float unused = 0.0f;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
     const float gradient = gradients[i];
     bad = bad || !isfinite(gradient);
-    float momentum_i = momentum[i];
-    float velocity_i = velocity[i];
-    parameters[i] = math::rmsprop_update(parameters[i], gradient, velocity_i, momentum_i, learning_rate, config.rho,
-                                         config.momentum, config.epsilon);
-    momentum[i] = momentum_i;
-    velocity[i] = velocity_i;
+    float first = slot0[i];
+    float second = slot1 != nullptr ? slot1[i] : 0.0f;
+    parameters[i] = element(parameters[i], gradient, first, slot1 != nullptr ? second : unused);
+    slot0[i] = first;
+    if (slot1 != nullptr) slot1[i] = second;
   }
-  if (nonfinite_totals != nullptr) record_nonfinite_block(bad, nonfinite_totals);
+  if (nonfinite_totals != nullptr) record_nonfinite_block(bad, nonfinite_totals);  // uniform per launch
 }
 
 }  // namespace
@@ -86,18 +80,19 @@ void launch_optimizer(const math::OptimizerConfig& config, float* parameters, co
                       float* slot1, std::size_t count, math::PerStep<float> learning_rate,
                       math::PerStep<float> step_size, cudaStream_t stream, DeviceTotals* nonfinite_totals) {
   if (count == 0) return;
+  const unsigned blocks = blocks_for(count);
   switch (config.kind) {
     case math::OptimizerKind::kAdamW:
-      adamw_kernel<<<blocks_for(count), kThreadsPerBlock, 0, stream>>>(parameters, gradients, slot0, slot1, count, config,
-                                                                       learning_rate, step_size, nonfinite_totals);
+      optimizer_kernel<AdamwElement><<<blocks, kThreadsPerBlock, 0, stream>>>(parameters, gradients, slot0, slot1, count,
+                                                                            config, learning_rate, step_size, nonfinite_totals);
       break;
     case math::OptimizerKind::kSgd:
-      sgd_kernel<<<blocks_for(count), kThreadsPerBlock, 0, stream>>>(parameters, gradients, slot0, count, config,
-                                                                     learning_rate, nonfinite_totals);
+      optimizer_kernel<SgdElement><<<blocks, kThreadsPerBlock, 0, stream>>>(parameters, gradients, slot0, nullptr, count,
+                                                                          config, learning_rate, step_size, nonfinite_totals);
       break;
     case math::OptimizerKind::kRmsprop:
-      rmsprop_kernel<<<blocks_for(count), kThreadsPerBlock, 0, stream>>>(parameters, gradients, slot0, slot1, count,
-                                                                         config, learning_rate, nonfinite_totals);
+      optimizer_kernel<RmspropElement><<<blocks, kThreadsPerBlock, 0, stream>>>(parameters, gradients, slot0, slot1, count,
+                                                                              config, learning_rate, step_size, nonfinite_totals);
       break;
     case math::OptimizerKind::kAdam:
       throw Error("internal error: launch_optimizer was given Adam, which launch_adam runs");

@@ -3,6 +3,8 @@
 // the 6th to 8th columns of host/train/metrics_log.h's header.
 #pragma once
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -16,6 +18,14 @@ inline std::string without_timing_columns(const std::string& line) {
     if (column >= 5 && column <= 7) continue;
     kept += (kept.empty() && column == 0 ? "" : ",") + field;
   }
+  return kept;
+}
+
+// metrics.csv, each line without_timing_columns.
+inline std::string metrics_without_timing(const std::filesystem::path& run_dir) {
+  std::ifstream in(run_dir / "metrics.csv");
+  std::string line, kept;
+  while (std::getline(in, line)) kept += without_timing_columns(line) + "\n";
   return kept;
 }
 
