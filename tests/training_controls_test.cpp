@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 
 #include "host/common/error.h"
 #include "host/model/cpu_backend.h"
+#include "host/model/initializer.h"
 #include "host/model/model_spec.h"
 #include "host/train/checkpoint.h"
 #include "host/train/run_directory.h"
@@ -276,6 +278,70 @@ TEST_F(TrainingControlsTest, SgdCheckpointsNameTheirSlotAndLoadBack) {
     EXPECT_NE(header.find(std::string("optim.momentum.") + tensor.name), std::string::npos) << tensor.name;
   }
   EXPECT_EQ(header.find("optim.m."), std::string::npos);
+}
+
+// --clip-norm on the CPU backend: plain SGD moves the weights by lr * (clipped gradient), so
+// after one step the weights moved by exactly lr * clip_norm in norm when the gradient's norm is
+// above the bound, and bit for bit as without clipping when the bound is above it. Tolerance:
+// the 694k float differences of numbers near 0.05 carry ~1e-8 absolute rounding each, far below
+// 1e-3 relative of the 1e-3 distance.
+TEST_F(TrainingControlsTest, ClippingBoundsTheStepOnTheCpu) {
+  const std::vector<int32_t> order = {0, 1, 2, 3, 4, 5, 6, 7};
+  auto one_step = [&](float clip_norm) {
+    BackendOptions options;
+    options.max_batch = 100;
+    options.optimizer.kind = OptimizerKind::kSgd;
+    options.optimizer.learning_rate = 0.1f;
+    options.clip_norm = clip_norm;
+    auto cpu = make_cpu_backend(options);
+    cpu->attach_data(dataset_.train, dataset_.test);
+    cpu->set_state(initial_model_state(42));
+    cpu->set_order(Split::kTrain, order);
+    cpu->train_step(0, 8);
+    return cpu->state().parameters;
+  };
+  const std::vector<float> start = initial_model_state(42).parameters;
+  const std::vector<float> free = one_step(0.0f);
+  EXPECT_TRUE(one_step(1e6f) == free) << "a bound above the norm changes nothing";
+  const std::vector<float> clipped = one_step(0.01f);
+  double moved = 0.0, free_moved = 0.0;
+  for (std::size_t i = 0; i < start.size(); ++i) {
+    moved += std::pow(double(clipped[i]) - double(start[i]), 2);
+    free_moved += std::pow(double(free[i]) - double(start[i]), 2);
+  }
+  ASSERT_GT(std::sqrt(free_moved), 0.1 * 0.01 * 10) << "the unclipped step must be well above the bound to test it";
+  EXPECT_NEAR(std::sqrt(moved), 0.1 * 0.01, 1e-6);
+}
+
+// --label-smoothing e: the training loss of a batch is the mean of
+// -(1 - e) log p_label - (e / 10) sum_j log p_j over its rows, p from the same weights.
+// Tolerance: float softmax terms (a few ulps of values near 2.3) averaged: 1e-5 relative.
+TEST_F(TrainingControlsTest, LabelSmoothingTrainsAgainstTheSmoothedTargetsOnTheCpu) {
+  constexpr float kSmoothing = 0.1f;
+  const std::vector<int32_t> order = {0, 1, 2, 3, 4, 5, 6, 7};
+  BackendOptions options;
+  options.max_batch = 100;
+  options.label_smoothing = kSmoothing;
+  auto cpu = make_cpu_backend(options);
+  cpu->attach_data(dataset_.train, dataset_.test);
+  cpu->set_state(initial_model_state(42));
+  cpu->set_order(Split::kTrain, order);
+  std::vector<float> probabilities(8 * 10, std::nanf(""));
+  cpu->evaluate_batch(Split::kTrain, 0, 8, probabilities.data());
+  const PassTotals plain = cpu->take_totals(PassKind::kEvaluation);
+  double expected = 0.0;
+  for (int n = 0; n < 8; ++n) {
+    const int label = dataset_.train.labels[std::size_t(n)];
+    double spread = 0.0;
+    for (int j = 0; j < 10; ++j) spread -= std::log(double(probabilities[std::size_t(n * 10 + j)]));
+    expected += -(1.0 - kSmoothing) * std::log(double(probabilities[std::size_t(n * 10 + label)])) + kSmoothing / 10 * spread;
+  }
+  expected /= 8;
+  cpu->train_step(0, 8);
+  const PassTotals smoothed = cpu->take_totals(PassKind::kTraining);
+  EXPECT_NEAR(smoothed.batch_loss_sum, expected, 1e-5 * expected);
+  // And the plain loss is far outside that tolerance, so the check could tell the two apart.
+  EXPECT_GT(std::fabs(smoothed.batch_loss_sum - plain.batch_loss_sum), 10 * 1e-5 * expected);
 }
 
 }  // namespace
