@@ -22,6 +22,7 @@
 #include "host/train/stop_signal.h"
 #include "support/metrics_columns.h"
 #include "support/mnist_subset.h"
+#include "support/trainer_fixture.h"
 #include "support/stopping_backend.h"
 #include "support/overflowing_gradient.h"
 
@@ -64,21 +65,8 @@ class RecordingObserver : public TrainingObserver {
   int64_t every_;
 };
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public testing::TrainerFixture {
  protected:
-  void SetUp() override {
-    if (!testing::mnist_available()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
-    dataset_ = testing::mnist_subset(640, 200);  // 10 batches of 64 per epoch
-    root_ = fs::temp_directory_path() / ("trainer_test_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    StopSignal::reset();
-  }
-  void TearDown() override {
-    StopSignal::reset();
-    fs::remove_all(root_);
-  }
-
   TrainConfig config(const std::string& name, int64_t epochs) {
     TrainConfig config;
     config.epochs = epochs;
@@ -100,9 +88,6 @@ class TrainerTest : public ::testing::Test {
   // resumed_at_batch, which says what they cover (the last three).
   static std::string metrics_without_timing(const fs::path& run_dir) { return testing::metrics_without_timing(run_dir); }
 
-  Dataset dataset_;
-  fs::path root_;
-  std::ostringstream log_;
 };
 
 TEST_F(TrainerTest, CheckpointsRecordTheBackendsCudnnAlgorithmsForAResume) {

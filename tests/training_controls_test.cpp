@@ -26,6 +26,7 @@
 #include "host/train/trainer.h"
 #include "support/metrics_columns.h"
 #include "support/mnist_subset.h"
+#include "support/trainer_fixture.h"
 #include "support/stopping_backend.h"
 
 namespace train_gpu {
@@ -33,21 +34,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TrainingControlsTest : public ::testing::Test {
+class TrainingControlsTest : public testing::TrainerFixture {
  protected:
-  void SetUp() override {
-    if (!testing::mnist_available()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
-    dataset_ = testing::mnist_subset(640, 200);  // 10 batches of 64 per epoch
-    root_ = fs::temp_directory_path() / ("training_controls_test_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    StopSignal::reset();
-  }
-  void TearDown() override {
-    StopSignal::reset();
-    fs::remove_all(root_);
-  }
-
   TrainConfig config(const std::string& name, int64_t epochs, const OptimizerConfig& optimizer) {
     TrainConfig config;
     config.epochs = epochs;
@@ -66,9 +54,6 @@ class TrainingControlsTest : public ::testing::Test {
     return backend;
   }
 
-  Dataset dataset_;
-  fs::path root_;
-  std::ostringstream log_;
 };
 
 struct Case {
