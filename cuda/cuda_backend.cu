@@ -51,6 +51,7 @@
 #include "cuda/handles.h"
 #include "cuda/kernel_choice.h"
 #include "cuda/kernels/adam.h"
+#include "cuda/kernels/optimizers.h"
 #include "cuda/kernels/bias_activation.h"
 #include "cuda/kernels/device_totals.h"
 #include "cuda/kernels/nonfinite.h"
@@ -106,6 +107,10 @@ class CudaBackend final : public Backend {
       throw Error("--profile-steps: the range " + std::to_string(options.profile_first_step) + ":" +
                   std::to_string(options.profile_last_step) + " is empty or negative");
     }
+    if (options.clip_norm != 0.0f || options.label_smoothing != 0.0f) {
+      throw Error(std::string(options.clip_norm != 0.0f ? "--clip-norm" : "--label-smoothing") +
+                  " runs on the CPU backend only so far; train with --device cpu, or drop the flag");
+    }
     kernels_ = parse_kernel_set(options.kernels);
     pooling_ = parse_pooling(options.pooling);
     CUDA_CHECK(cudaSetDevice(device));
@@ -149,6 +154,7 @@ class CudaBackend final : public Backend {
     if (kernels_ == KernelSet::kFused) allocate_fused_buffers();
     counters_ = DeviceBuffer<math::StepCounters>(1, "the step counters");
     CUDA_CHECK(cudaMemsetAsync(counters_.data(), 0, counters_.bytes(), stream_.get()));
+    launch_set_scale(&counters_.data()->lr_scale, 1.0f, stream_.get());
     if (options.graph) {
       graphs_ = std::make_unique<StepGraphs>(stream_.get());
       planner_ = std::make_unique<LaunchPlanner>(options.graph_steps);
@@ -289,6 +295,18 @@ class CudaBackend final : public Backend {
     return state;
   }
 
+  void set_learning_rate_schedule(const LrSchedule& schedule, float scale) override {
+    CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();  // held steps run at the rate they were taken under
+    const bool same = math::same_schedule(schedule, schedule_);
+    schedule_ = schedule;
+    lr_scale_ = scale;
+    // The scale is device memory every step reads; the schedule is captured in a graph's launch
+    // arguments, so a new one needs new graphs.
+    launch_set_scale(&counters_.data()->lr_scale, scale, stream_.get());
+    if (!same && graphs_) graphs_->forget();
+  }
+
   void set_order(Split split, const std::vector<int32_t>& order) override {
     CUDA_CHECK(cudaSetDevice(device_));
     flush_held_steps();  // held steps must read the order they were planned on
@@ -311,11 +329,14 @@ class CudaBackend final : public Backend {
       execute(planner_->train_step(first, count));
     } else {
       require_data();
-      const float step_size = math::adam_step_size(options_.adam.learning_rate, options_.adam.beta1,
-                                                   options_.adam.beta2, step_ + 1);
+      const int64_t t = step_ + 1;
+      const math::OptimizerStep step = math::optimizer_step(
+          options_.optimizer,
+          math::scheduled_learning_rate(schedule_, options_.optimizer.learning_rate, lr_scale_, t), t);
       StepSource source;
       source.first = math::per_step_value(first);
-      source.step_size = math::per_step_value(step_size);
+      source.step_size = math::per_step_value(step.step_size);
+      source.learning_rate = math::per_step_value(step.learning_rate);
       enqueue_train_step(count, source);
     }
     ++step_;
@@ -431,6 +452,7 @@ class CudaBackend final : public Backend {
   struct StepSource {
     math::PerStep<int64_t> first;
     math::PerStep<float> step_size;
+    math::PerStep<float> learning_rate;
     math::StepCounters* counters = nullptr;
   };
 
@@ -438,6 +460,7 @@ class CudaBackend final : public Backend {
     StepSource source;
     source.first = math::per_step_on_device(&counters_.data()->cursor[split]);
     source.step_size = math::per_step_on_device(&counters_.data()->adam_step_size);
+    source.learning_rate = math::per_step_on_device(&counters_.data()->learning_rate);
     source.counters = counters_.data();
     return source;
   }
@@ -505,9 +528,8 @@ class CudaBackend final : public Backend {
       advance.split = 0;
       advance.count = count;
       advance.adam = true;
-      advance.learning_rate = options_.adam.learning_rate;
-      advance.beta1 = options_.adam.beta1;
-      advance.beta2 = options_.adam.beta2;
+      advance.optimizer = options_.optimizer;
+      advance.schedule = schedule_;
       launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, dlogits_.data(), nullptr, training_totals(),
                           stream, softmax_extras(source.counters, advance));
     }
@@ -519,13 +541,16 @@ class CudaBackend final : public Backend {
       if (check_in_adam == nullptr) launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
     }
     ScopedRange update("optimizer");
-    if (source.step_size.device != nullptr) {
-      launch_adam_at_counters(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, options_.adam.beta1,
-                              options_.adam.beta2, source.step_size.device, options_.adam.epsilon, stream,
-                              check_in_adam);
+    const OptimizerConfig& optimizer = options_.optimizer;
+    if (optimizer.kind != OptimizerKind::kAdam) {
+      launch_optimizer(optimizer, parameters(), gradients(), adam_m(), adam_v(), kParameterCount, source.learning_rate,
+                       source.step_size, stream, check_in_adam);
+    } else if (source.step_size.device != nullptr) {
+      launch_adam_at_counters(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, optimizer.beta1,
+                              optimizer.beta2, source.step_size.device, optimizer.epsilon, stream, check_in_adam);
     } else {
-      launch_adam(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, options_.adam.beta1,
-                  options_.adam.beta2, source.step_size.value, options_.adam.epsilon, stream, check_in_adam);
+      launch_adam(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, optimizer.beta1, optimizer.beta2,
+                  source.step_size.value, optimizer.epsilon, stream, check_in_adam);
     }
   }
 
@@ -722,7 +747,9 @@ class CudaBackend final : public Backend {
   KernelSet kernels_ = KernelSet::kClassic;
   PoolingKind pooling_ = PoolingKind::kFused;
   std::string description_;
-  int64_t step_ = 0;           // Adam's t, on the host so the step size needs no read-back
+  int64_t step_ = 0;           // the optimizer's t, on the host so the step size needs no read-back
+  LrSchedule schedule_;        // constant until set_learning_rate_schedule
+  float lr_scale_ = 1.0f;      // ReduceLROnPlateau's scale (also in the device counters)
   int64_t process_steps_ = 0;  // train_step calls in this process, for --profile-steps
   std::map<int, bool> epilogues_available_;  // per batch size, see dense_epilogues()
 

@@ -16,9 +16,7 @@ math::StepAdvance training_batch(int count) {
   advance.split = 0;
   advance.count = count;
   advance.adam = true;
-  advance.learning_rate = 1e-3f;
-  advance.beta1 = 0.9f;
-  advance.beta2 = 0.999f;
+  advance.optimizer = math::OptimizerConfig{};  // Adam at Keras's defaults: lr 1e-3, betas 0.9 and 0.999
   return advance;
 }
 

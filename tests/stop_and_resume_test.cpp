@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <sstream>
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
@@ -32,6 +33,7 @@
 #include "host/train/metrics_log.h"
 #include "host/train/run_directory.h"
 #include "support/child_process.h"
+#include "support/metrics_columns.h"
 #include "support/test_support.h"
 
 namespace train_gpu {
@@ -117,7 +119,7 @@ std::optional<Checkpoint> load_or_fail(const fs::path& file) {
 
 // metrics.csv's rows without epoch_seconds and samples_per_second, which differ between any two
 // runs, and resumed_at_batch, which says what they cover; the header is checked so that cutting
-// the last three columns cuts exactly those.
+// columns 6-8 (1-based) cuts exactly those.
 std::vector<std::string> metrics_without_timing(const fs::path& run_dir) {
   std::ifstream in(run_dir / "metrics.csv");
   std::string line;
@@ -125,9 +127,7 @@ std::vector<std::string> metrics_without_timing(const fs::path& run_dir) {
   EXPECT_EQ(line, kMetricsHeader) << "in " << (run_dir / "metrics.csv");
   std::vector<std::string> rows;
   while (std::getline(in, line)) {
-    size_t cut = line.size();
-    for (int comma = 0; comma < 3 && cut != std::string::npos && cut > 0; ++comma) cut = line.rfind(',', cut - 1);
-    rows.push_back(line.substr(0, cut));
+    rows.push_back(t::without_timing_columns(line));
   }
   return rows;
 }

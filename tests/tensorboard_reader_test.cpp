@@ -53,7 +53,10 @@ std::vector<std::map<std::string, double>> read_metrics(const fs::path& run) {
     std::stringstream fields(lines[i]);
     std::map<std::string, double> row;
     size_t column = 0;
-    for (std::string field; std::getline(fields, field, ',');) row[columns.at(column++)] = std::stod(field);
+    for (std::string field; std::getline(fields, field, ',');) {
+      if (!field.empty()) row[columns.at(column)] = std::stod(field);  // val_* are empty without a split
+      ++column;
+    }
     rows.push_back(row);
   }
   return rows;
@@ -133,7 +136,7 @@ TEST_F(TensorBoardRun, KerasLayoutAndStepAxesInOurOwnReader) {
   for (const char* tag : {"config", "_hparams_/session_start_info", "_hparams_/session_end_info"}) {
     expect_steps(whole_run, tag, {0}, "the run directory");
   }
-  EXPECT_EQ(train.size(), 4u + 2u + std::size(model::kParameterTensors)) << "nothing else in train/";
+  EXPECT_EQ(train.size(), 5u + 2u + std::size(model::kParameterTensors)) << "nothing else in train/";
   EXPECT_EQ(validation.size(), 2u + 3u) << "nothing else in validation/";
   EXPECT_EQ(whole_run.size(), 3u) << "nothing else in the run directory's own event file";
 }
@@ -243,7 +246,8 @@ class TensorBoardReader : public TensorBoardRun {
         {&validation_run, "epoch_loss", "test_loss", 1e-6},
         {&validation_run, "epoch_accuracy", "test_accuracy", 1e-6},
         {&train_run, "epoch_seconds", "epoch_seconds", 1e-3},
-        {&train_run, "epoch_samples_per_second", "samples_per_second", 0.1}};
+        {&train_run, "epoch_samples_per_second", "samples_per_second", 0.1},
+        {&train_run, "epoch_learning_rate", "learning_rate", 1e-9}};
     for (const auto& [run, tag, column, unit] : columns) {
       const json& scalars = run->at("scalars");
       ASSERT_TRUE(scalars.contains(tag)) << tag << " for " << column;

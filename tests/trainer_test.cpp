@@ -20,50 +20,16 @@
 #include "host/train/checkpoint.h"
 #include "host/train/run_directory.h"
 #include "host/train/stop_signal.h"
+#include "support/metrics_columns.h"
 #include "support/mnist_subset.h"
+#include "support/trainer_fixture.h"
+#include "support/stopping_backend.h"
 #include "support/overflowing_gradient.h"
 
 namespace train_gpu {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Passes everything to a real backend and raises a stop signal after `stop_after` train steps,
-// as if SIGTERM had arrived during that step. A test may also change the real backend (its state)
-// right before a chosen step.
-class StoppingBackend : public Backend {
- public:
-  StoppingBackend(Backend& inner, int64_t stop_after) : inner_(inner), stop_after_(stop_after) {}
-  void before_step(int64_t step, std::function<void(Backend&)> action) {
-    action_step_ = step;
-    action_ = std::move(action);
-  }
-  std::string description() const override { return inner_.description(); }
-  void attach_data(const ImageSet& train, const ImageSet& test) override { inner_.attach_data(train, test); }
-  void set_state(const ModelState& state) override { inner_.set_state(state); }
-  ModelState state() override { return inner_.state(); }
-  void set_order(Split split, const std::vector<int32_t>& order) override { inner_.set_order(split, order); }
-  void train_step(int64_t first, int count) override {
-    if (steps_ + 1 == action_step_) action_(inner_);
-    inner_.train_step(first, count);
-    if (++steps_ == stop_after_) StopSignal::raise_for_test(SIGTERM);
-  }
-  void evaluate_batch(Split split, int64_t first, int count, float* out) override { inner_.evaluate_batch(split, first, count, out); }
-  PassTotals take_totals(PassKind kind) override { return inner_.take_totals(kind); }
-  PassTotals peek_totals(PassKind kind) override { return inner_.peek_totals(kind); }
-  ImageActivations activations(Split split, int64_t index) override { return inner_.activations(split, index); }
-  const model::NetworkSpec& network() const override { return inner_.network(); }
-  ConvolutionAlgorithms conv_algorithms() const override { return algorithms_; }
-  void pretend_to_run(const ConvolutionAlgorithms& algorithms) { algorithms_ = algorithms; }
-
- private:
-  Backend& inner_;
-  int64_t stop_after_;
-  int64_t steps_ = 0;
-  int64_t action_step_ = -1;
-  std::function<void(Backend&)> action_;
-  ConvolutionAlgorithms algorithms_;
-};
 
 // Records what the trainer reports to its observer.
 class RecordingObserver : public TrainingObserver {
@@ -99,21 +65,8 @@ class RecordingObserver : public TrainingObserver {
   int64_t every_;
 };
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public testing::TrainerFixture {
  protected:
-  void SetUp() override {
-    if (!testing::mnist_available()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
-    dataset_ = testing::mnist_subset(640, 200);  // 10 batches of 64 per epoch
-    root_ = fs::temp_directory_path() / ("trainer_test_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    StopSignal::reset();
-  }
-  void TearDown() override {
-    StopSignal::reset();
-    fs::remove_all(root_);
-  }
-
   TrainConfig config(const std::string& name, int64_t epochs) {
     TrainConfig config;
     config.epochs = epochs;
@@ -122,10 +75,10 @@ class TrainerTest : public ::testing::Test {
     return config;
   }
 
-  std::unique_ptr<Backend> backend(float learning_rate = AdamConfig{}.learning_rate) {
+  std::unique_ptr<Backend> backend(float learning_rate = OptimizerConfig{}.learning_rate) {
     BackendOptions options;
     options.max_batch = 100;
-    options.adam.learning_rate = learning_rate;
+    options.optimizer.learning_rate = learning_rate;
     auto backend = make_cpu_backend(options);
     backend->attach_data(dataset_.train, dataset_.test);
     return backend;
@@ -133,20 +86,8 @@ class TrainerTest : public ::testing::Test {
 
   // metrics.csv without the timing columns, which differ between any two runs, and
   // resumed_at_batch, which says what they cover (the last three).
-  static std::string metrics_without_timing(const fs::path& run_dir) {
-    std::ifstream in(run_dir / "metrics.csv");
-    std::string line, kept;
-    while (std::getline(in, line)) {
-      size_t cut = line.size();
-      for (int comma = 0; comma < 3; ++comma) cut = line.rfind(',', cut - 1);
-      kept += line.substr(0, cut) + "\n";
-    }
-    return kept;
-  }
+  static std::string metrics_without_timing(const fs::path& run_dir) { return testing::metrics_without_timing(run_dir); }
 
-  Dataset dataset_;
-  fs::path root_;
-  std::ostringstream log_;
 };
 
 TEST_F(TrainerTest, CheckpointsRecordTheBackendsCudnnAlgorithmsForAResume) {
@@ -202,9 +143,10 @@ TEST_F(TrainerTest, DeterministicRunsWriteByteIdenticalMetricsAndCheckpoints) {
     checkpoint[run] = file_bytes(checkpoint_path(deterministic.run_dir, 2));
   }
   EXPECT_EQ(metrics[0], metrics[1]);
-  // Three lines (header and two rows) whose timing fields and resumed_at_batch are empty.
+  // Three lines (header and two rows) whose timing fields and resumed_at_batch are empty, then
+  // the learning rate and the empty val_loss and val_accuracy of a run without a validation split.
   EXPECT_EQ(std::count(metrics[0].begin(), metrics[0].end(), '\n'), 3) << metrics[0];
-  EXPECT_NE(metrics[0].find(",,,\n"), std::string::npos) << metrics[0];
+  EXPECT_NE(metrics[0].find(",,,,0.001,,\n"), std::string::npos) << metrics[0];
   ASSERT_FALSE(checkpoint[0].empty());
   EXPECT_TRUE(checkpoint[0] == checkpoint[1]) << "checkpoints of two deterministic runs differ";
 }
@@ -257,7 +199,12 @@ TEST_F(TrainerTest, AMidEpochResumeSaysWhatItsTimingsCover) {
   std::getline(in, line);
   EXPECT_EQ(line, kMetricsHeader);
   std::vector<std::string> last_fields;
-  while (std::getline(in, line)) last_fields.push_back(line.substr(line.rfind(',') + 1));
+  while (std::getline(in, line)) {
+    std::stringstream fields(line);
+    std::string field;
+    for (int column = 0; column <= 7; ++column) std::getline(fields, field, ',');  // resumed_at_batch
+    last_fields.push_back(field);
+  }
   EXPECT_EQ(last_fields, (std::vector<std::string>{"0", "4", "0"})) << "resumed_at_batch of epochs 1, 2, 3";
   EXPECT_NE(resumed_log.str().find("samples/s (resumed at batch 4/10: time and rate of the last 6 batches)"),
             std::string::npos)

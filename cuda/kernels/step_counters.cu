@@ -12,6 +12,8 @@ namespace {
 
 __global__ void set_counter_kernel(int64_t* target, int64_t value) { *target = value; }
 
+__global__ void set_scale_kernel(float* target, float value) { *target = value; }
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -19,6 +21,11 @@ __global__ void set_counter_kernel(int64_t* target, int64_t value) { *target = v
 
 void launch_set_counter(int64_t* target, int64_t value, cudaStream_t stream) {
   set_counter_kernel<<<1, 1, 0, stream>>>(target, value);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_set_scale(float* target, float value, cudaStream_t stream) {
+  set_scale_kernel<<<1, 1, 0, stream>>>(target, value);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -80,6 +80,14 @@ TG_HOST_DEVICE double mul_rn(double a, double b) {
 #endif
 }
 
+TG_HOST_DEVICE double add_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
 TG_HOST_DEVICE double sub_rn(double a, double b) {
 #if defined(__CUDA_ARCH__)
   return __dsub_rn(a, b);

@@ -99,10 +99,31 @@ void apply_run_settings(const Json& run_config, const fs::path& config_file, con
   run.take("/training/seed", {"--seed"}, training.seed);
   run.take("/training/save_every", {"--save-every"}, training.save_every);
   run.take("/training/keep_last", {"--keep-last"}, training.keep_last);
-  run.take("/training/optimizer/learning_rate", {"--lr"}, options.adam.learning_rate);
-  run.take("/training/optimizer/beta1", {"--beta1"}, options.adam.beta1);
-  run.take("/training/optimizer/beta2", {"--beta2"}, options.adam.beta2);
-  run.take("/training/optimizer/epsilon", {"--epsilon"}, options.adam.epsilon);
+  OptimizerConfig& optimizer = training.optimizer;
+  run.take("/training/optimizer/name", {"--optimizer"}, options.optimizer);
+  run.take("/training/optimizer/learning_rate", {"--lr"}, optimizer.learning_rate);
+  run.take("/training/optimizer/beta1", {"--beta1"}, optimizer.beta1);
+  run.take("/training/optimizer/beta2", {"--beta2"}, optimizer.beta2);
+  run.take("/training/optimizer/epsilon", {"--epsilon"}, optimizer.epsilon);
+  run.take("/training/optimizer/weight_decay", {"--weight-decay"}, optimizer.weight_decay);
+  run.take("/training/optimizer/momentum", {"--momentum"}, optimizer.momentum);
+  run.take("/training/optimizer/nesterov", {"--nesterov"}, optimizer.nesterov);
+  run.take("/training/optimizer/rho", {"--rho"}, optimizer.rho);
+  LrSchedule& schedule = training.schedule;
+  run.take("/training/lr_schedule/name", {"--lr-schedule"}, options.lr_schedule);
+  run.take("/training/lr_schedule/step_epochs", {"--lr-step-epochs"}, schedule.step_epochs);
+  run.take("/training/lr_schedule/gamma", {"--lr-gamma"}, schedule.gamma);
+  run.take("/training/lr_schedule/min_lr", {"--lr-min"}, schedule.min_lr);
+  run.take("/training/lr_schedule/warmup_epochs", {"--warmup-epochs"}, schedule.warmup_epochs);
+  // The cosine's horizon stays the run's unless given: a resume with more --epochs continues the
+  // schedule as planned (at --lr-min after it) rather than re-planning it.
+  run.take("/training/lr_schedule/decay_epochs", {"--lr-decay-epochs"}, schedule.decay_epochs);
+  run.take("/training/lr_schedule/plateau_patience", {"--lr-patience"}, training.plateau_patience);
+  run.take("/training/validation_split", {"--validation-split"}, training.validation_split);
+  run.take("/training/early_stopping", {"--early-stopping"}, training.early_stopping);
+  run.take("/training/restore_best", {"--restore-best", "--no-restore-best"}, training.restore_best);
+  run.take("/training/clip_norm", {"--clip-norm"}, options.clip_norm);
+  run.take("/training/label_smoothing", {"--label-smoothing"}, options.label_smoothing);
   run.take("/dataset/name", {"--dataset"}, options.data.dataset);
   run.take("/dataset/directory", {"--data-dir"}, options.data.data_dir);
   run.take("/dataset/dataset_name", {"--dataset-name"}, options.data.dataset_name);

@@ -8,6 +8,7 @@
 #include "host/cli/plots.h"
 #include "host/cli/resume_settings.h"
 #include "host/cli/train_options.h"
+#include "host/cli/training_controls.h"
 #include "host/cli/validators.h"
 #include "host/data/dataset_stats.h"
 #include "host/eval/report_files.h"
@@ -54,6 +55,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
     const std::filesystem::path config_file = run_config_of_checkpoint(resume_from);
     if (!config_file.empty()) apply_run_settings(read_run_config(config_file), config_file, command, options, std::cout);
   }
+  resolve_training_controls(command, options);
   TrainConfig config = options.config;
   config.resume_from = resume_from;
   if (!options.run_dir.empty()) {
@@ -68,7 +70,9 @@ void run_training(TrainOptions options, const CLI::App& command) {
 
   BackendOptions backend_options =
       backend_options_from(options.device, std::max(config.batch_size, config.test_batch_size));
-  backend_options.adam = options.adam;
+  backend_options.optimizer = config.optimizer;
+  backend_options.clip_norm = options.clip_norm;
+  backend_options.label_smoothing = options.label_smoothing;
   backend_options.seed = config.seed;  // dropout's masks: a resumed run draws the uninterrupted run's
   if (!config.resume_from.empty()) {
     // The checkpoint's cuDNN algorithms, for the backend to run again (the Trainer reads the file
@@ -105,7 +109,8 @@ void run_training(TrainOptions options, const CLI::App& command) {
                                {"tensorboard", options.tensorboard},
                                {"tensorboard_every", options.tensorboard_every}};
     nlohmann::json run_config =
-        run_config_json(config, backend_options.adam, dataset, backend->description(), algorithms, settings);
+        run_config_json(config, dataset, backend->description(), algorithms, settings);
+    add_training_controls_json(options, run_config["training"]);
     run_config["dataset"]["directory"] = std::filesystem::absolute(data_directory(options.data)).lexically_normal().string();
     run_config["command_line"] = remembered_command_line();
     write_json_file(config.run_dir / "config.json", run_config);
@@ -118,7 +123,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
   if (options.tensorboard) {
     board = std::make_unique<tensorboard::TensorBoardLog>(
         config.run_dir, options.tensorboard_every, config_text,
-        tensorboard::run_hparams(config, backend_options.adam, dataset_kind_name(dataset.kind)), std::cout);
+        tensorboard::run_hparams(config, dataset_kind_name(dataset.kind)), std::cout);
   }
   StopSignal stop_signal;
   Trainer trainer(*backend, dataset, config, std::cout, board.get());
@@ -126,7 +131,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
   test_stop_point("training-done");
   if (result.stop_signal != 0) throw CLI::RuntimeError(128 + result.stop_signal);
   if (!result.last_checkpoint.empty()) std::cout << "last checkpoint: " << result.last_checkpoint.string() << "\n";
-  if (result.epochs_completed == config.epochs && !config.dry_run) {
+  if ((result.epochs_completed == config.epochs || result.stopped_early) && !config.dry_run) {
     // A signal during the last epoch's test pass or save (the trainer finishes a last epoch) skips
     // the evaluation; one during the evaluation, which cannot stop halfway, skips the plots.
     if (StopSignal::received() != 0) {
@@ -136,8 +141,11 @@ void run_training(TrainOptions options, const CLI::App& command) {
     }
     test_stop_point("final-evaluation");
     // The final model, evaluated as `train_gpu evaluate` would: confusion, mistakes, feature maps.
-    const eval::EvaluatedCheckpoint final_checkpoint{std::filesystem::absolute(result.last_checkpoint).lexically_normal(),
-                                                     result.epochs_completed, backend->state().step};
+    // With the best weights restored (--early-stopping), the final model is the best epoch's.
+    const std::filesystem::path final_file = result.restored_best ? result.best_checkpoint : result.last_checkpoint;
+    const eval::EvaluatedCheckpoint final_checkpoint{std::filesystem::absolute(final_file).lexically_normal(),
+                                                     result.restored_best ? result.best_epoch : result.epochs_completed,
+                                                     backend->state().step};
     const eval::EvaluationReport report = eval::evaluate_and_write(
         *backend, dataset, Split::kTest, final_checkpoint, config.run_dir / "evaluation", std::cout, config.test_batch_size);
     if (board) board->add_evaluation(result.epochs_completed, report);
@@ -169,10 +177,7 @@ void add_train_command(CLI::App& app) {
   command->add_option("--seed", config.seed, "Seed of the initial weights and of every epoch's shuffle")
       ->check(unsigned_64bit_number())
       ->capture_default_str();
-  command->add_option("--lr", options->adam.learning_rate, "Adam learning rate")->check(positive_finite())->capture_default_str();
-  command->add_option("--beta1", options->adam.beta1, "Adam beta1")->check(fraction_below_one())->capture_default_str();
-  command->add_option("--beta2", options->adam.beta2, "Adam beta2")->check(fraction_below_one())->capture_default_str();
-  command->add_option("--epsilon", options->adam.epsilon, "Adam epsilon")->check(positive_finite())->capture_default_str();
+  add_training_control_options(*command, *options);
   command->add_option("--run-dir", options->run_dir, "Where config.json, metrics.csv and checkpoints go; one training at a time [default: runs/<timestamp>]");
   command->add_option("--save-every", config.save_every, "Write a checkpoint every N epochs (the last always)")
       ->check(whole_number_at_least(1))

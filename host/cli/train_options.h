@@ -15,7 +15,10 @@ struct TrainOptions {
   DataOptions data;
   DeviceOptions device;
   TrainConfig config;
-  AdamConfig adam;
+  std::string optimizer = "adam";        // --optimizer, into config.optimizer.kind
+  std::string lr_schedule = "constant";  // --lr-schedule, into config.schedule.kind
+  float clip_norm = 0.0f;                // BackendOptions::clip_norm
+  float label_smoothing = 0.0f;          // BackendOptions::label_smoothing
   std::string run_dir;
   std::string resume;
   bool no_progress = false;

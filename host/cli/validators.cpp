@@ -96,6 +96,16 @@ CLI::Validator positive_finite() {
       "POSITIVE");
 }
 
+CLI::Validator non_negative_finite() {
+  return CLI::Validator(
+      [](std::string& text) {
+        float value = 0;
+        if (!parse_float(text, value) || value < 0) return "must be a finite number >= 0" + got(text);
+        return std::string();
+      },
+      "[0,inf)");
+}
+
 CLI::Validator fraction_below_one() {
   return CLI::Validator(
       [](std::string& text) {

@@ -29,6 +29,9 @@ CLI::Validator unsigned_64bit_number();
 // A finite number > 0.
 CLI::Validator positive_finite();
 
+// A finite number >= 0: settings where 0 means off (--clip-norm, --weight-decay, --lr-min).
+CLI::Validator non_negative_finite();
+
 // A finite number in [0, 1): Adam's betas (at 1 the bias correction 1 - beta^t divides by zero).
 CLI::Validator fraction_below_one();
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace train_gpu {
 
@@ -35,6 +36,16 @@ std::string human_duration(double seconds) {
     std::snprintf(buffer, sizeof buffer, "%ldh %02ldm", s / 3600, (s % 3600) / 60);
   }
   return buffer;
+}
+
+std::string shortest_float(float value) {
+  char text[32];
+  for (int digits = 6; digits < 9; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, double(value));
+    if (std::strtof(text, nullptr) == value) return text;
+  }
+  std::snprintf(text, sizeof text, "%.9g", double(value));
+  return text;
 }
 
 }  // namespace train_gpu

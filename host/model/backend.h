@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "cuda/math/lr_schedule_math.h"
+#include "cuda/math/optimizer_math.h"
 #include "host/data/image_set.h"
 #include "host/model/convolution_algorithms.h"
 #include "host/model/model_spec.h"
@@ -22,22 +24,24 @@
 
 namespace train_gpu {
 
-// Keras defaults.
-struct AdamConfig {
-  float learning_rate = 1e-3f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float epsilon = 1e-7f;
-};
+// The optimizer and its hyperparameters (Keras's defaults), and the learning-rate schedule: plain
+// data the device reads too (cuda/math/optimizer_math.h, cuda/math/lr_schedule_math.h).
+using OptimizerConfig = math::OptimizerConfig;
+using OptimizerKind = math::OptimizerKind;
+using LrSchedule = math::LrSchedule;
+using LrScheduleKind = math::LrScheduleKind;
 
 // Parameters and optimizer state on the host, each vector in the parameter arena layout of the
 // backend's NetworkSpec (model_spec.h's for the tutorial).
+// The two state arenas are the optimizer's slots (cuda/math/optimizer_math.h says which holds
+// what for each optimizer; named adam_m/adam_v after the default's); a slot an optimizer does
+// not use stays zero.
 struct ModelState {
   std::vector<float> parameters;  // spec.parameter_count
-  std::vector<float> adam_m;      // first moments, same layout
-  std::vector<float> adam_v;      // second moments, same layout
+  std::vector<float> adam_m;      // slot 0: Adam's first moments, SGD's velocity, RMSprop's momentum
+  std::vector<float> adam_v;      // slot 1: Adam's second moments, RMSprop's velocity
   std::vector<float> buffers;     // the spec's buffer arena (BatchNorm moving statistics); empty for the tutorial
-  int64_t step = 0;               // Adam steps taken so far: t of the bias correction
+  int64_t step = 0;               // optimizer steps taken so far: t of Adam's bias correction and of the schedule
 };
 
 enum class Split { kTrain, kTest };
@@ -68,7 +72,13 @@ struct PassTotals {
 struct BackendOptions {
   model::NetworkSpec spec = model::tutorial_network();  // the network to train
   uint64_t seed = 0;            // the run's seed: keys the dropout masks with the step and layer
-  AdamConfig adam;
+  OptimizerConfig optimizer;
+  // Gradient clipping by global norm (Keras global_clipnorm, PyTorch clip_grad_norm_): when > 0
+  // the gradients are scaled by min(1, clip_norm / ||g||) before the update. 0: off, no extra pass.
+  float clip_norm = 0.0f;
+  // Label smoothing of the training loss (PyTorch CrossEntropyLoss(label_smoothing), Keras
+  // CategoricalCrossentropy(label_smoothing)): targets (1 - e) * one_hot + e / classes. 0: off.
+  float label_smoothing = 0.0f;
   int max_batch = 100;          // the largest batch train_step/evaluate_batch will be given
   int threads = 0;              // CPU: compute threads, 0 = every core this process may use
   bool flush_denormals = true;  // CPU: FTZ/DAZ on the compute threads (cpu_threads.h says why)
@@ -141,10 +151,15 @@ class Backend {
   // Copies them back. Synchronizes.
   virtual ModelState state() = 0;
 
+  // The learning-rate schedule of the steps to come and ReduceLROnPlateau's scale (1 until a
+  // plateau). The trainer calls it before its first step and after an epoch that changes the
+  // scale; without a call the rate is the optimizer's constant learning_rate. No sync.
+  virtual void set_learning_rate_schedule(const LrSchedule& schedule, float scale) = 0;
+
   // Sample indices of `split` in the order the coming pass visits them (copied).
   virtual void set_order(Split split, const std::vector<int32_t>& order) = 0;
 
-  // One Adam step on training samples order[first, first + count): forward, mean softmax
+  // One optimizer step on training samples order[first, first + count): forward, mean softmax
   // cross-entropy, backward, update. Accumulates into the training totals. No host sync.
   virtual void train_step(int64_t first, int count) = 0;
 

@@ -7,13 +7,15 @@
 #include <vector>
 
 #include "cuda/math/activation_math.h"
-#include "cuda/math/adam_math.h"
+#include "cuda/math/lr_schedule_math.h"
+#include "cuda/math/optimizer_math.h"
 #include "cuda/math/softmax_xent_math.h"
 #include "host/common/error.h"
 #include "host/model/cpu/cpu_network.h"
 #include "host/model/cpu_conv_pool.h"
 #include "host/model/cpu_gemm.h"
 #include "host/model/cpu_layers.h"
+#include "host/model/cpu_optimizer.h"
 #include "host/model/cpu_threads.h"
 #include "host/model/image_set_check.h"
 
@@ -30,14 +32,16 @@ constexpr int kMaxThreads = 1024;
 
 const char* split_name(Split split) { return split == Split::kTrain ? "train" : "test"; }
 
-// Adam's arena in chunks of this many floats, one chunk per parallel_for index: large enough to
-// amortize the scheduling, small enough (64 KB a chunk) to split the tutorial's 694k parameters evenly.
+// The optimizer's arena in chunks of this many floats, one chunk per parallel_for index: large
+// enough to amortize the scheduling, small enough (64 KB a chunk) to split the tutorial's 694k parameters evenly.
 constexpr std::size_t kAdamChunk = 16384;
 
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const BackendOptions& options)
-      : adam_(options.adam),
+      : optimizer_(options.optimizer),
+        clip_norm_(options.clip_norm),
+        label_smoothing_(options.label_smoothing),
         flush_denormals_(options.flush_denormals),
         requested_threads_(checked_threads(options.threads)),
         threads_(cpu::set_thread_count(requested_threads_)),  // 0 -> the default count
@@ -50,6 +54,7 @@ class CpuBackend final : public Backend {
     adam_v_.assign(spec.parameter_count, 0.0f);
     buffers_.assign(spec.buffer_count, 0.0f);
     chunk_finite_.assign((spec.parameter_count + kAdamChunk - 1) / kAdamChunk, 1);
+    chunk_squares_.assign(chunk_finite_.size(), 0.0);
     labels_.assign(std::size_t(options.max_batch), 0);
     cpu::conv_pool_isa();  // chosen now (timed, or TRAIN_GPU_CONV_POOL checked), before anything is printed
   }
@@ -122,6 +127,11 @@ class CpuBackend final : public Backend {
     return state;
   }
 
+  void set_learning_rate_schedule(const LrSchedule& schedule, float scale) override {
+    schedule_ = schedule;
+    lr_scale_ = scale;
+  }
+
   void set_order(Split split, const std::vector<int32_t>& order) override {
     const ImageSet& set = image_set(split, "set_order");
     for (const int32_t index : order) {
@@ -151,16 +161,31 @@ class CpuBackend final : public Backend {
     const double batch_loss = accumulate_losses(count, inverse_count, network_.dlogits(), training_totals_);
     network_.backward(parameters_.data(), count, gradients_.data());
 
-    // Adam over the whole arena, chunks split over the threads; the bias-corrected step size
-    // once per step. Each chunk's gradients are checked for NaN/infinity right after its update,
-    // while they are still in the core's cache: a separate pass over the 2.8 MB arena cost
-    // 0.15 ms of a 2.2 ms step.
-    const float step_size = math::adam_step_size(adam_.learning_rate, adam_.beta1, adam_.beta2, t);
-    const AdamConfig adam = adam_;
+    // The optimizer over the whole arena, chunks split over the threads; the learning rate and
+    // Adam's bias-corrected step size once per step. Each chunk's gradients are checked for
+    // NaN/infinity right after its update, while they are still in the core's cache: a separate
+    // pass over the 2.8 MB arena cost 0.15 ms of a 2.2 ms step.
+    const math::OptimizerStep step =
+        math::optimizer_step(optimizer_, math::scheduled_learning_rate(schedule_, optimizer_.learning_rate, lr_scale_, t), t);
+    const OptimizerConfig optimizer = optimizer_;
     float* weights = parameters_.data();
     const float* gradient = gradients_.data();
     float* m = adam_m_.data();
     float* v = adam_v_.data();
+    // Clipping costs one more pass over the gradients (sums per chunk, added in chunk order so
+    // the norm does not depend on the thread count); without it there is none.
+    float gradient_scale = 1.0f;
+    if (clip_norm_ > 0.0f) {
+      double* chunk_squares = chunk_squares_.data();
+      const std::size_t parameter_count = parameters_.size();
+      cpu::parallel_for(int(chunk_squares_.size()), [=](int chunk) {
+        const std::size_t begin = std::size_t(chunk) * kAdamChunk;
+        chunk_squares[chunk] = cpu::sum_of_squares(gradient + begin, std::min(parameter_count, begin + kAdamChunk) - begin);
+      });
+      double squares = 0.0;
+      for (const double chunk : chunk_squares_) squares += chunk;
+      gradient_scale = cpu::clip_scale(squares, clip_norm_);
+    }
     // Only the pass's first non-finite batch is recorded: once it is, the check stops.
     const bool check = training_totals_.first_nonfinite_batch < 0;
     uint8_t* chunk_finite = chunk_finite_.data();
@@ -168,7 +193,7 @@ class CpuBackend final : public Backend {
     cpu::parallel_for(int(chunk_finite_.size()), [=](int chunk) {
       const std::size_t begin = std::size_t(chunk) * kAdamChunk;
       const std::size_t end = std::min(parameter_count, begin + kAdamChunk);
-      adam_chunk(begin, end, weights, gradient, m, v, adam, step_size);
+      cpu::optimizer_update(optimizer, step, gradient_scale, begin, end, weights, gradient, m, v);
       if (check) chunk_finite[chunk] = cpu::all_finite(gradient + begin, end - begin) ? 1 : 0;
     });
     if (check && (!std::isfinite(batch_loss) || std::find(chunk_finite_.begin(), chunk_finite_.end(), 0) !=
@@ -256,17 +281,6 @@ class CpuBackend final : public Backend {
     return threads;
   }
 
-  // One chunk [begin, end) of the arena. Hyperparameters arrive by value: read through `this`
-  // they might alias the stores, which would keep the loop scalar; as locals (and with
-  // -fno-math-errno, see host/CMakeLists.txt) it vectorizes.
-  static void adam_chunk(std::size_t begin, std::size_t end, float* weights, const float* gradient, float* m,
-                         float* v, AdamConfig adam, float step_size) {
-    const float beta1 = adam.beta1, beta2 = adam.beta2, epsilon = adam.epsilon;
-    for (std::size_t i = begin; i < end; ++i) {
-      weights[i] = math::adam_update(weights[i], gradient[i], m[i], v[i], beta1, beta2, step_size, epsilon);
-    }
-  }
-
   static void check_state_size(std::size_t size, const char* what, std::size_t expected, const char* unit) {
     if (size != expected) {
       throw Error(std::string("model state: ") + what + " has " + std::to_string(size) + " values; this model has " +
@@ -322,7 +336,8 @@ class CpuBackend final : public Backend {
       const int label = labels_[std::size_t(n)];
       const math::SoftmaxXentRow row =
           math::softmax_xent_row(network_.logits() + std::size_t(n) * classes, classes, label, scale,
-                                 dlogits == nullptr ? nullptr : dlogits + std::size_t(n) * classes);
+                                 dlogits == nullptr ? nullptr : dlogits + std::size_t(n) * classes,
+                                 dlogits == nullptr ? 0.0f : label_smoothing_);
       loss_sum += double(row.loss);
       totals.correct += row.predicted == label ? 1 : 0;
       totals.confusion[std::size_t(label * classes + row.predicted)] += 1;
@@ -335,7 +350,11 @@ class CpuBackend final : public Backend {
     return batch_loss;
   }
 
-  AdamConfig adam_;
+  OptimizerConfig optimizer_;
+  float clip_norm_;
+  float label_smoothing_;
+  LrSchedule schedule_;   // constant until set_learning_rate_schedule
+  float lr_scale_ = 1.0f;
   bool flush_denormals_;
   int requested_threads_;  // --threads: 0 for the default, which the device line explains
   int threads_;
@@ -344,7 +363,8 @@ class CpuBackend final : public Backend {
   std::vector<uint8_t> labels_;  // (max_batch): the current batch's labels
   std::vector<float> parameters_, gradients_, adam_m_, adam_v_;  // the spec's parameter arena
   std::vector<float> buffers_;   // the spec's buffer arena
-  std::vector<uint8_t> chunk_finite_;  // per Adam chunk: gradients all finite
+  std::vector<uint8_t> chunk_finite_;  // per chunk: gradients all finite
+  std::vector<double> chunk_squares_;  // per chunk: --clip-norm's sums
   int64_t step_ = 0;
   bool has_state_ = false;
   const ImageSet* train_ = nullptr;

@@ -15,6 +15,6 @@ namespace train_gpu::tensorboard {
 // learning_rate (the float as typed: 0.001, not 0.0010000000474974513), batch_size and epochs as
 // numbers; optimizer, model, dataset and seed as text (a seed's range means nothing, and a 64-bit
 // one need not fit a double).
-std::vector<HParam> run_hparams(const TrainConfig& config, const AdamConfig& adam, const std::string& dataset_name);
+std::vector<HParam> run_hparams(const TrainConfig& config, const std::string& dataset_name);
 
 }  // namespace train_gpu::tensorboard

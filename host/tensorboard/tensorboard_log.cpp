@@ -19,6 +19,11 @@ constexpr const char* kLossNames = "train: the tutorial's `train_loss`; validati
 constexpr const char* kAccuracyNames =
     "train: the tutorial's `train_accuracy`; validation: its `test_accuracy` (metrics.csv's columns), fractions 0..1";
 
+// With --validation-split the validation run shows the held-out split instead.
+constexpr const char* kValidationLossNames = "train: metrics.csv's `train_loss`; validation: its `val_loss` (the held-out split)";
+constexpr const char* kValidationAccuracyNames =
+    "train: metrics.csv's `train_accuracy`; validation: its `val_accuracy` (the held-out split), fractions 0..1";
+
 // Markdown for the Text dashboard: the JSON as a fenced code block, which TensorBoard's Markdown
 // (with the fenced_code extension) shows verbatim in a monospace font.
 std::string config_markdown(const std::string& json) { return "```json\n" + json + "\n```"; }
@@ -71,10 +76,21 @@ void TensorBoardLog::on_epoch_end(const EpochMetrics& metrics, int64_t, const Mo
   train_writer_->write(summary_event(metrics.epoch, {scalar_value("epoch_loss", metrics.train_loss, kLossNames),
                                                      scalar_value("epoch_accuracy", metrics.train_accuracy, kAccuracyNames),
                                                      scalar_value("epoch_seconds", metrics.epoch_seconds),
-                                                     scalar_value("epoch_samples_per_second", metrics.samples_per_second)}));
+                                                     scalar_value("epoch_samples_per_second", metrics.samples_per_second),
+                                                     scalar_value("epoch_learning_rate", metrics.learning_rate)}));
   write_weights(metrics.epoch, state);
-  validation_writer_->write(summary_event(metrics.epoch, {scalar_value("epoch_loss", metrics.test_loss, kLossNames),
-                                                          scalar_value("epoch_accuracy", metrics.test_accuracy, kAccuracyNames)}));
+  // Without a validation split the test set is the "validation" run, as Keras's
+  // fit(validation_data=test) shows it; with one, the split is (as fit(validation_split=...)) and
+  // the test set's values go beside it as epoch_test_loss and epoch_test_accuracy.
+  if (metrics.has_validation) {
+    validation_writer_->write(summary_event(metrics.epoch, {scalar_value("epoch_loss", metrics.val_loss, kValidationLossNames),
+                                                            scalar_value("epoch_accuracy", metrics.val_accuracy, kValidationAccuracyNames),
+                                                            scalar_value("epoch_test_loss", metrics.test_loss),
+                                                            scalar_value("epoch_test_accuracy", metrics.test_accuracy)}));
+  } else {
+    validation_writer_->write(summary_event(metrics.epoch, {scalar_value("epoch_loss", metrics.test_loss, kLossNames),
+                                                            scalar_value("epoch_accuracy", metrics.test_accuracy, kAccuracyNames)}));
+  }
   if (metrics.epoch == epochs_) run_writer_->write(summary_event(0, {hparams_end_value(wall_time_now())}));
   for (EventFileWriter* writer : {run_writer_.get(), train_writer_.get(), validation_writer_.get()}) writer->flush();
 }

@@ -11,6 +11,7 @@
 
 #include "host/common/error.h"
 #include "host/model/keras_json.h"
+#include "host/model/optimizer_names.h"
 #include "host/train/atomic_file.h"
 #include "host/train/checkpoint_metadata.h"
 #include "host/train/safetensors.h"
@@ -18,7 +19,19 @@
 namespace train_gpu {
 namespace {
 
-constexpr const char* kMomentPrefixes[2] = {"optim.m.", "optim.v."};
+// The optimizer a checkpoint's state belongs to: the trainer records it in the metadata; a
+// checkpoint without the key is from before other optimizers existed, so Adam's.
+OptimizerKind checkpoint_optimizer(const CheckpointMetadata& metadata) {
+  const auto found = metadata.extra.find("optimizer");
+  return found == metadata.extra.end() ? OptimizerKind::kAdam : parse_optimizer(found->second);
+}
+
+// "optim.<slot>." for each of the optimizer's state slots, slot 0 first.
+std::vector<std::string> slot_prefixes(OptimizerKind kind) {
+  std::vector<std::string> prefixes;
+  for (const std::string& slot : optimizer_slot_names(kind)) prefixes.push_back("optim." + slot + ".");
+  return prefixes;
+}
 
 enum class Arena { kParameters, kAdamM, kAdamV, kBuffers };
 
@@ -31,16 +44,17 @@ struct FileTensor {
   std::size_t count = 0;
 };
 
-// The tensors of a checkpoint of `spec`, in file order: the parameters, then Adam's moments of
-// each (optim.m.<name>, then optim.v.<name>), then the buffers. For the tutorial (no buffers)
-// this is exactly the list of the checkpoints written before models were data. Without the
-// optimizer: a state_dict's tensors. The one place that says which tensors a checkpoint holds.
-std::vector<FileTensor> checkpoint_tensors(const model::NetworkSpec& spec, bool with_optimizer) {
+// The tensors of a checkpoint of `spec`, in file order: the parameters, then the optimizer's
+// state of each, one slot after the other (`slots`: "optim.m.", "optim.v." for Adam, from
+// slot_prefixes), then the buffers. For the tutorial under Adam (no buffers) this is exactly the
+// list of the checkpoints written before models were data. No slots: a state_dict's tensors. The
+// one place that says which tensors a checkpoint holds.
+std::vector<FileTensor> checkpoint_tensors(const model::NetworkSpec& spec, const std::vector<std::string>& slots) {
   std::vector<FileTensor> tensors;
-  const std::pair<const char*, Arena> sections[3] = {{"", Arena::kParameters}, {kMomentPrefixes[0], Arena::kAdamM},
-                                                     {kMomentPrefixes[1], Arena::kAdamV}};
+  std::vector<std::pair<std::string, Arena>> sections = {{"", Arena::kParameters}};
+  const Arena slot_arenas[2] = {Arena::kAdamM, Arena::kAdamV};  // ModelState's two slots
+  for (std::size_t slot = 0; slot < slots.size() && slot < 2; ++slot) sections.emplace_back(slots[slot], slot_arenas[slot]);
   for (const auto& [prefix, arena] : sections) {
-    if (!with_optimizer && arena != Arena::kParameters) continue;
     for (const model::ArenaTensor& tensor : spec.parameters) {
       tensors.push_back({prefix + tensor.name, tensor.shape, arena, tensor.offset, tensor.count});
     }
@@ -103,7 +117,8 @@ void save_checkpoint(const std::filesystem::path& file, const Checkpoint& checkp
 
   std::vector<safetensors::F32TensorView> tensors;
   uint32_t crc = crc32_update(0, nullptr, 0);
-  for (const FileTensor& tensor : checkpoint_tensors(checkpoint.spec, true)) {
+  for (const FileTensor& tensor :
+       checkpoint_tensors(checkpoint.spec, slot_prefixes(checkpoint_optimizer(checkpoint.metadata)))) {
     const float* data = arena_of(state, tensor.arena).data() + tensor.offset;
     tensors.push_back({tensor.name, tensor.shape, data});
     // encode() lays the tensors out back to back in this order, so this is the crc of the data
@@ -172,7 +187,7 @@ void read_tensors(const safetensors::File& contents, const std::vector<FileTenso
 // True when the file holds the tutorial's six parameter tensors and nothing else, whatever their
 // dtypes and shapes: what a PyTorch state_dict of the README's Net looks like.
 bool holds_parameter_names_only(const safetensors::File& contents) {
-  const std::vector<FileTensor> tensors = checkpoint_tensors(model::tutorial_network(), false);
+  const std::vector<FileTensor> tensors = checkpoint_tensors(model::tutorial_network(), {});
   if (contents.tensors().size() != tensors.size()) return false;
   for (const FileTensor& tensor : tensors) {
     if (contents.tensors().count(tensor.name) == 0) return false;
@@ -227,7 +242,8 @@ Checkpoint checkpoint_from(const safetensors::File& contents, const std::filesys
   Checkpoint checkpoint;
   read_checkpoint_metadata(metadata, where, checkpoint);
   checkpoint.spec = spec_of(metadata, checkpoint.metadata.model, where);
-  const std::vector<FileTensor> tensors = checkpoint_tensors(checkpoint.spec, true);
+  const std::vector<FileTensor> tensors =
+      checkpoint_tensors(checkpoint.spec, slot_prefixes(checkpoint_optimizer(checkpoint.metadata)));
   check_tensor_set(contents, tensors, checkpoint.spec, false, where);
 
   const std::string& stored_crc = metadata.at("data_crc32");  // present: read_checkpoint_metadata checked it
@@ -252,7 +268,7 @@ Checkpoint checkpoint_from_state_dict(const safetensors::File& contents, const s
     throw Error("checkpoint " + file.string() + ": format '" + format->second + "', expected '" + kCheckpointFormat +
                 "' (a checkpoint of an incompatible train_gpu version)");
   }
-  const std::vector<FileTensor> tensors = checkpoint_tensors(spec, false);
+  const std::vector<FileTensor> tensors = checkpoint_tensors(spec, {});
   check_tensor_set(contents, tensors, spec, true, where);
   Checkpoint checkpoint;
   checkpoint.spec = spec;

@@ -1,6 +1,7 @@
 // Checkpoints: safetensors files (loadable by PyTorch's safetensors and by numpy) holding the
 // model in PyTorch names and layouts (the spec's: model::NetworkSpec::parameters, then its
-// buffers), Adam's moments as optim.m.<name> / optim.v.<name>, and in __metadata__ everything
+// buffers), the optimizer's state as optim.<slot>.<name> (Adam's m and v: optim.m.<name> /
+// optim.v.<name>; cuda/math/optimizer_math.h names the others), and in __metadata__ everything
 // needed to continue exactly (step, epoch, position, seed, dataset, model description, the model
 // itself as Keras's JSON in "keras_model", a checksum of the tensor bytes). A checkpoint without
 // "keras_model" (written before models were data) is the tutorial's.

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "host/common/error.h"
+#include "host/common/format.h"
 #include "host/train/atomic_file.h"
 
 namespace train_gpu {
@@ -19,6 +20,13 @@ std::string metrics_csv_row(const EpochMetrics& m, bool timings) {
     text += row;
   } else {
     text += ",,";
+  }
+  text += "," + shortest_float(static_cast<float>(m.learning_rate)) + ",";
+  if (m.has_validation) {
+    std::snprintf(row, sizeof row, "%.6f,%.6f", m.val_loss, m.val_accuracy);
+    text += row;
+  } else {
+    text += ",";
   }
   return text;
 }

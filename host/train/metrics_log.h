@@ -20,15 +20,22 @@ struct EpochMetrics {
   // two timings then cover only the batches after N (and the test pass), which a rate of the whole
   // epoch's samples over that time would overstate several times.
   int64_t resumed_at_batch = 0;
+  double learning_rate = 0;          // the rate of the epoch's first step (after the schedule)
+  bool has_validation = false;       // --validation-split: val_loss and val_accuracy are set
+  double val_loss = 0;               // mean over the held-out samples
+  double val_accuracy = 0;
 };
 
 // New columns go at the end, so readers that count columns from the left keep working.
 inline constexpr const char* kMetricsHeader =
-    "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch";
+    "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch,"
+    "learning_rate,val_loss,val_accuracy";
 
 // With `timings` false the timing fields and resumed_at_batch, which only says what the timings
 // cover, are left empty (pandas reads NaN), so that runs with --deterministic produce byte-identical
-// files, through a resume too; the times still appear on stdout.
+// files, through a resume too; the times still appear on stdout. Without a validation split
+// val_loss and val_accuracy are empty. learning_rate is the shortest text that reads back as the
+// float it was computed as.
 std::string metrics_csv_row(const EpochMetrics& metrics, bool timings = true);
 
 // Creates the file with its header when absent; when resuming, drops rows for epochs >= first_epoch

@@ -21,7 +21,7 @@ nlohmann::json float_as_typed(float value) {
   return std::strtod(text, nullptr);
 }
 
-nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam, const Dataset& dataset,
+nlohmann::json run_config_json(const TrainConfig& config, const Dataset& dataset,
                                const std::string& device_description, const ConvolutionAlgorithms& conv_algorithms,
                                const nlohmann::json& extra_settings) {
   nlohmann::json json;
@@ -33,13 +33,7 @@ nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam
                       {"dry_run", config.dry_run},
                       {"save_every", config.save_every},
                       {"keep_last", config.keep_last},
-                      {"resume_from", config.resume_from.string()},
-                      {"optimizer",
-                       {{"name", "adam"},
-                        {"learning_rate", float_as_typed(adam.learning_rate)},
-                        {"beta1", float_as_typed(adam.beta1)},
-                        {"beta2", float_as_typed(adam.beta2)},
-                        {"epsilon", float_as_typed(adam.epsilon)}}}};
+                      {"resume_from", config.resume_from.string()}};
   nlohmann::json files = nlohmann::json::array();
   for (const DatasetFile& file : dataset.files) {
     // Absolute, so a resume from another working directory finds the files.

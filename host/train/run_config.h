@@ -13,7 +13,7 @@
 
 namespace train_gpu {
 
-nlohmann::json run_config_json(const TrainConfig& config, const AdamConfig& adam, const Dataset& dataset,
+nlohmann::json run_config_json(const TrainConfig& config, const Dataset& dataset,
                                const std::string& device_description, const ConvolutionAlgorithms& conv_algorithms,
                                const nlohmann::json& extra_settings);
 

@@ -16,6 +16,7 @@
 #include "host/common/trace_range.h"
 #include "host/data/permutation.h"
 #include "host/model/initializer.h"
+#include "host/model/optimizer_names.h"
 #include "host/train/algorithm_record.h"
 #include "host/train/atomic_file.h"
 #include "host/train/checkpoint.h"
@@ -29,6 +30,22 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 int64_t batch_count(int64_t count, int batch) { return batch > 0 ? (count + batch - 1) / batch : 0; }
+
+void split_for_validation(uint64_t seed, int32_t count, double fraction, std::vector<int32_t>& train,
+                          std::vector<int32_t>& validation) {
+  const auto held_out = static_cast<int64_t>(std::llround(fraction * double(count)));
+  if (!(fraction > 0.0 && fraction < 1.0) || held_out < 1 || held_out >= count) {
+    throw Error("--validation-split " + std::to_string(fraction) + " of " + std::to_string(count) +
+                " training images leaves " + std::to_string(held_out) + " for validation and " +
+                std::to_string(int64_t(count) - held_out) + " for training; both need at least one (choose a fraction in (0, 1))");
+  }
+  // Epoch -1: a permutation no epoch's shuffle uses, so the split is not the first epoch's order.
+  const std::vector<int32_t> permutation = epoch_permutation(seed, -1, count);
+  validation.assign(permutation.begin(), permutation.begin() + held_out);
+  train.assign(permutation.begin() + held_out, permutation.end());
+  std::sort(validation.begin(), validation.end());
+  std::sort(train.begin(), train.end());
+}
 
 namespace {
 
@@ -76,6 +93,22 @@ PassTotals totals_from_extra(const std::map<std::string, std::string>& extra) {
   return totals;
 }
 
+void tracker_to_extra(const ImprovementTracker& tracker, const std::string& prefix, std::map<std::string, std::string>& extra) {
+  extra[prefix + ".best"] = exact(tracker.best);
+  extra[prefix + ".best_epoch"] = std::to_string(tracker.best_epoch);
+  extra[prefix + ".wait"] = std::to_string(tracker.wait);
+}
+
+// A checkpoint without the keys (none had them before validation splits) starts a fresh tracker.
+ImprovementTracker tracker_from_extra(const std::map<std::string, std::string>& extra, const std::string& prefix) {
+  ImprovementTracker tracker;
+  if (extra.find(prefix + ".best") == extra.end()) return tracker;
+  tracker.best = std::stod(required(extra, prefix + ".best"));
+  tracker.best_epoch = std::stoll(required(extra, prefix + ".best_epoch"));
+  tracker.wait = std::stoll(required(extra, prefix + ".wait"));
+  return tracker;
+}
+
 void add_into(PassTotals& sum, const PassTotals& more) {
   sum.batch_loss_sum += more.batch_loss_sum;
   sum.sample_loss_sum += more.sample_loss_sum;
@@ -104,12 +137,23 @@ Trainer::Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, s
       test_count_(dataset.test.count),
       batches_per_epoch_(batch_count(dataset.train.count, config_.batch_size)),
       kernels_(backend.kernels()) {
+  if (config_.validation_split > 0) {
+    split_for_validation(config_.seed, static_cast<int32_t>(train_count_), config_.validation_split, train_indices_,
+                         validation_indices_);
+    train_count_ = static_cast<int64_t>(train_indices_.size());
+    batches_per_epoch_ = batch_count(train_count_, config_.batch_size);
+  }
+  if ((config_.early_stopping > 0 || config_.schedule.kind == LrScheduleKind::kPlateau) && validation_indices_.empty()) {
+    throw Error(std::string(config_.early_stopping > 0 ? "--early-stopping" : "--lr-schedule plateau") +
+                " watches the validation loss: give --validation-split too (e.g. --validation-split 0.1)");
+  }
   if (config_.batch_size <= 0 || config_.test_batch_size <= 0) throw Error("--batch-size and --test-batch-size must be positive");
   if (config_.epochs <= 0) throw Error("--epochs must be at least 1");
   if (train_count_ <= 0 || test_count_ <= 0) throw Error("the dataset has no training or no test images");
   if (config_.dry_run) {
     config_.epochs = 1;
     batches_per_epoch_ = 1;
+    if (!validation_indices_.empty()) validation_indices_.resize(std::min<std::size_t>(validation_indices_.size(), std::size_t(config_.test_batch_size)));
     test_count_ = std::min<int64_t>(test_count_, config_.test_batch_size);
   }
 }
@@ -133,7 +177,20 @@ Trainer::Position Trainer::start_position(ModelState& state) {
     throw Error(what + "it trained on " + required(meta.extra, "train_count") + " images, this run has " +
                 std::to_string(train_count_) + " (check --limit-train)");
   }
+  const std::string trained_with = meta.extra.count("optimizer") ? meta.extra.at("optimizer") : "adam";
+  if (trained_with != optimizer_name(config_.optimizer.kind)) {
+    throw Error(what + "it was trained with --optimizer " + trained_with + ", this run asks for --optimizer " +
+                optimizer_name(config_.optimizer.kind) + " (the optimizer's state cannot carry over); resume with "
+                "--optimizer " + trained_with + ", or start a new run with --run-dir");
+  }
+  if (!validation_indices_.empty() && meta.seed != config_.seed) {
+    throw Error(what + "its run used --seed " + std::to_string(meta.seed) + ", which also chose the validation "
+                "split; resume with --seed " + std::to_string(meta.seed));
+  }
   config_.seed = meta.seed;  // the run's permutations come from the checkpoint's seed
+  early_stopping_ = tracker_from_extra(meta.extra, "early_stopping");
+  plateau_ = tracker_from_extra(meta.extra, "plateau");
+  if (meta.extra.count("lr_scale")) lr_scale_ = std::stof(meta.extra.at("lr_scale"));
   position.epoch = meta.epoch;
   position.batches_into_epoch = meta.batches_into_epoch;
   position.partial = totals_from_extra(meta.extra);
@@ -153,7 +210,10 @@ Trainer::Position Trainer::start_position(ModelState& state) {
 
 PassTotals Trainer::train_epoch(int64_t epoch, const Position& from, Position& stop_at) {
   TraceRange range("train_epoch");
-  const std::vector<int32_t> order = epoch_permutation(config_.seed, epoch, static_cast<int32_t>(train_count_));
+  std::vector<int32_t> order = epoch_permutation(config_.seed, epoch, static_cast<int32_t>(train_count_));
+  if (!train_indices_.empty()) {
+    for (int32_t& position : order) position = train_indices_[std::size_t(position)];
+  }
   backend_.set_order(Split::kTrain, order);
   ProgressBar bar(out_, config_.progress, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs),
                   batches_per_epoch_);
@@ -193,6 +253,17 @@ PassTotals Trainer::test_pass() {
   return backend_.take_totals(PassKind::kEvaluation);
 }
 
+// The held-out part of the training split, in its own fixed order, through the evaluation path.
+PassTotals Trainer::validation_pass() {
+  TraceRange range("validation_pass");
+  backend_.set_order(Split::kTrain, validation_indices_);
+  const auto count = static_cast<int64_t>(validation_indices_.size());
+  for (int64_t first = 0; first < count; first += config_.test_batch_size) {
+    backend_.evaluate_batch(Split::kTrain, first, static_cast<int>(std::min<int64_t>(config_.test_batch_size, count - first)));
+  }
+  return backend_.take_totals(PassKind::kEvaluation);
+}
+
 void Trainer::save(const fs::path& file, const Position& position, const ModelState& state) {
   TraceRange range("checkpoint");
   Checkpoint checkpoint;
@@ -209,6 +280,30 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
   checkpoint.metadata.extra["batch_size"] = std::to_string(config_.batch_size);
   checkpoint.metadata.extra["train_count"] = std::to_string(train_count_);
   if (position.batches_into_epoch > 0) totals_to_extra(position.partial, checkpoint.metadata.extra);
+  std::map<std::string, std::string>& extra = checkpoint.metadata.extra;
+  const OptimizerConfig& optimizer = config_.optimizer;
+  extra["optimizer"] = optimizer_name(optimizer.kind);
+  extra["optimizer.learning_rate"] = shortest_float(optimizer.learning_rate);
+  if (optimizer.kind == OptimizerKind::kAdam || optimizer.kind == OptimizerKind::kAdamW) {
+    extra["optimizer.beta1"] = shortest_float(optimizer.beta1);
+    extra["optimizer.beta2"] = shortest_float(optimizer.beta2);
+  }
+  if (optimizer.kind != OptimizerKind::kSgd) extra["optimizer.epsilon"] = shortest_float(optimizer.epsilon);
+  if (optimizer.kind == OptimizerKind::kAdamW) extra["optimizer.weight_decay"] = shortest_float(optimizer.weight_decay);
+  if (optimizer.kind == OptimizerKind::kSgd || optimizer.kind == OptimizerKind::kRmsprop) {
+    extra["optimizer.momentum"] = shortest_float(optimizer.momentum);
+  }
+  if (optimizer.kind == OptimizerKind::kSgd) extra["optimizer.nesterov"] = optimizer.nesterov ? "true" : "false";
+  if (optimizer.kind == OptimizerKind::kRmsprop) extra["optimizer.rho"] = shortest_float(optimizer.rho);
+  if (config_.schedule.kind != LrScheduleKind::kConstant) {
+    extra["lr_schedule"] = lr_schedule_name(config_.schedule.kind);
+    extra["lr_scale"] = shortest_float(lr_scale_);
+  }
+  if (!validation_indices_.empty()) {
+    extra["validation_split"] = exact(config_.validation_split);
+    tracker_to_extra(early_stopping_, "early_stopping", extra);
+    if (config_.schedule.kind == LrScheduleKind::kPlateau) tracker_to_extra(plateau_, "plateau", extra);
+  }
   record_conv_algorithms(backend_.conv_algorithms(), checkpoint.metadata.extra);  // a resume runs the same pair
   save_checkpoint(file, checkpoint);
 }
@@ -253,6 +348,13 @@ TrainResult Trainer::run() {
   }
   MetricsLog metrics(config_.run_dir / "metrics.csv", position.epoch + 1, !config_.deterministic);
   result.last_checkpoint = config_.resume_from;
+  config_.schedule.steps_per_epoch = batches_per_epoch_;
+  backend_.set_learning_rate_schedule(config_.schedule, lr_scale_);
+  const fs::path best_file = config_.run_dir / "checkpoints" / "best.safetensors";
+  if (early_stopping_.best_epoch > 0) {
+    result.best_checkpoint = best_file;
+    result.best_epoch = early_stopping_.best_epoch;
+  }
   if (observer_) {
     RunStart start;
     start.resumed = !config_.resume_from.empty();
@@ -302,8 +404,16 @@ TrainResult Trainer::run() {
     position = Position{};
 
     const Clock::time_point test_start = Clock::now();
+    const bool validating = !validation_indices_.empty();
+    const PassTotals validation = validating ? validation_pass() : PassTotals{};
     const PassTotals test = test_pass();
     EpochMetrics row;
+    // The rate of the epoch's first step, before this epoch's plateau check changes it.
+    row.learning_rate = math::scheduled_learning_rate(config_.schedule, config_.optimizer.learning_rate, lr_scale_,
+                                                      epoch * batches_per_epoch_ + 1);
+    row.has_validation = validating;
+    row.val_loss = validation.mean_sample_loss();
+    row.val_accuracy = validation.accuracy();
     row.epoch = epoch + 1;
     row.train_loss = train.mean_batch_loss();
     row.train_accuracy = train.accuracy();
@@ -314,20 +424,49 @@ TrainResult Trainer::run() {
     row.resumed_at_batch = resumed_at_batch;
     metrics.append(row);
     out_ << "epoch " << row.epoch << "/" << config_.epochs << "  train loss " << fixed(row.train_loss, 4) << "  acc "
-         << fixed(100 * row.train_accuracy, 2) << "%  test loss " << fixed(row.test_loss, 4) << "  acc "
+         << fixed(100 * row.train_accuracy, 2)
+         << (validating ? "%  val loss " + fixed(row.val_loss, 4) + "  acc " + fixed(100 * row.val_accuracy, 2) : std::string())
+         << "%  test loss " << fixed(row.test_loss, 4) << "  acc "
          << fixed(100 * row.test_accuracy, 2) << "%  " << fixed(row.epoch_seconds, 1) << " s  "
          << with_thousands(static_cast<int64_t>(row.samples_per_second)) << " samples/s"
          << (resumed_at_batch == 0 ? ""
                                    : " (resumed at batch " + std::to_string(resumed_at_batch) + "/" +
                                          std::to_string(batches_per_epoch_) + ": time and rate of the last " +
                                          std::to_string(batches_per_epoch_ - resumed_at_batch) + " batches)")
+         << (config_.schedule.kind == LrScheduleKind::kConstant ? "" : "  lr " + shortest_float(static_cast<float>(row.learning_rate)))
          << (kernels_.empty() ? "" : "  [" + kernels_ + "]") << std::endl;
+
+    // Keras's EarlyStopping and ReduceLROnPlateau watch val_loss; the best epoch so far is kept
+    // as checkpoints/best.safetensors whether or not early stopping is on.
+    const bool improved = validating && early_stopping_.record(row.val_loss, row.epoch, 0.0);
+    const bool stop_early = validating && config_.early_stopping > 0 && early_stopping_.wait >= config_.early_stopping &&
+                            epoch + 1 < config_.epochs;
+    if (validating && config_.schedule.kind == LrScheduleKind::kPlateau &&
+        !plateau_.record(row.val_loss, row.epoch, config_.plateau_min_delta) && plateau_.wait >= config_.plateau_patience) {
+      // Keras: new_lr = max(lr * factor, min_lr), then the count starts again.
+      const float floor_scale = config_.schedule.min_lr / config_.optimizer.learning_rate;
+      lr_scale_ = std::max(lr_scale_ * config_.schedule.gamma, floor_scale);
+      plateau_.wait = 0;
+      backend_.set_learning_rate_schedule(config_.schedule, lr_scale_);
+      out_ << "plateau: val_loss has not improved by " << config_.plateau_min_delta << " for "
+           << config_.plateau_patience << " epochs; learning rate now "
+           << shortest_float(math::scheduled_learning_rate(config_.schedule, config_.optimizer.learning_rate, lr_scale_, 1))
+           << "\n";
+    }
 
     const bool last = epoch + 1 == config_.epochs;
     const bool stopping = StopSignal::received() != 0;
-    const bool checkpoint_now = last || stopping || (config_.save_every > 0 && (epoch + 1) % config_.save_every == 0);
-    // One copy of the weights (a device sync on a GPU) serves both the observer and the checkpoint.
-    if (observer_ || checkpoint_now) state = backend_.state();
+    const bool checkpoint_now =
+        last || stopping || stop_early || (config_.save_every > 0 && (epoch + 1) % config_.save_every == 0);
+    // One copy of the weights (a device sync on a GPU) serves the observer and both checkpoints.
+    if (observer_ || checkpoint_now || improved) state = backend_.state();
+    if (improved) {
+      Position done;
+      done.epoch = epoch + 1;
+      save(best_file, done, state);
+      result.best_checkpoint = best_file;
+      result.best_epoch = epoch + 1;
+    }
     if (observer_) observer_->on_epoch_end(row, (epoch + 1) * batches_per_epoch_, state);
     if (checkpoint_now) {
       const fs::path file = checkpoint_path(config_.run_dir, epoch + 1);
@@ -339,6 +478,13 @@ TrainResult Trainer::run() {
     }
     result.epochs_completed = epoch + 1;
     result.last_epoch = row;
+    if (stop_early) {
+      result.stopped_early = true;
+      out_ << "early stopping: val_loss has not improved for " << early_stopping_.wait << " epochs; the best was "
+           << fixed(early_stopping_.best, 4) << " at epoch " << early_stopping_.best_epoch << " ("
+           << best_file.string() << ")\n";
+      break;
+    }
     if (stopping && !last) {
       result.stop_signal = StopSignal::received();
       out_ << "stopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " after epoch " << epoch + 1
@@ -346,6 +492,12 @@ TrainResult Trainer::run() {
            << "\nresume with: train_gpu --resume " << config_.run_dir.string() << "\n";
       return result;
     }
+  }
+  if (config_.early_stopping > 0 && config_.restore_best && result.best_epoch > 0 &&
+      result.best_epoch != result.epochs_completed) {
+    backend_.set_state(load_checkpoint(result.best_checkpoint).state);
+    result.restored_best = true;
+    out_ << "restored the best weights: epoch " << result.best_epoch << " (" << result.best_checkpoint.string() << ")\n";
   }
   return result;
 }

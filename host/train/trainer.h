@@ -11,13 +11,13 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "host/data/dataset.h"
 #include "host/model/backend.h"
+#include "host/train/improvement_tracker.h"
 #include "host/train/metrics_log.h"
 #include "host/train/training_observer.h"
-
-// (The optimizer's settings are the backend's: BackendOptions::adam.)
 
 namespace train_gpu {
 
@@ -33,6 +33,15 @@ struct TrainConfig {
   std::filesystem::path resume_from;  // a checkpoint file; empty starts from initial weights
   bool progress = false;         // live progress bar (a terminal)
   bool deterministic = false;    // no timings in metrics.csv, so reruns are byte-identical
+  // The optimizer the backend runs (BackendOptions::optimizer): recorded in every checkpoint, and
+  // a resume under another is refused.
+  OptimizerConfig optimizer;
+  LrSchedule schedule;           // steps_per_epoch is set by the trainer
+  int64_t plateau_patience = 10; // --lr-schedule plateau: epochs without improvement before a cut
+  float plateau_min_delta = 1e-4f;  // an improvement is a fall by more than this (Keras's min_delta)
+  double validation_split = 0;   // fraction of the training set held out for val_loss/val_accuracy
+  int64_t early_stopping = 0;    // patience in epochs of no val_loss improvement; 0: off
+  bool restore_best = true;      // with early stopping: end with the best epoch's weights
 };
 
 struct TrainResult {
@@ -40,6 +49,10 @@ struct TrainResult {
   EpochMetrics last_epoch;                   // of the last completed epoch
   std::filesystem::path last_checkpoint;     // newest checkpoint written (or resumed from)
   int stop_signal = 0;                       // SIGINT/SIGTERM when stopped early, else 0
+  bool stopped_early = false;                // early stopping ended the run before its last epoch
+  std::filesystem::path best_checkpoint;     // checkpoints/best.safetensors when a validation split has one
+  int64_t best_epoch = 0;                    // its epoch (1-based); 0: none
+  bool restored_best = false;                // the backend holds the best epoch's weights at the end
 };
 
 class Trainer {
@@ -63,6 +76,7 @@ class Trainer {
   // before it (for running totals). Returns the totals of the batches it took.
   PassTotals train_epoch(int64_t epoch, const Position& from, Position& stop_at);
   PassTotals test_pass();
+  PassTotals validation_pass();
   void save(const std::filesystem::path& file, const Position& position, const ModelState& state);
   void prune_old_checkpoints(int64_t newest_epoch);
 
@@ -71,11 +85,22 @@ class Trainer {
   TrainConfig config_;
   std::ostream& out_;
   TrainingObserver* observer_;
+  std::vector<int32_t> train_indices_;       // the training samples (all but the validation split's)
+  std::vector<int32_t> validation_indices_;  // the held-out samples; empty without --validation-split
+  ImprovementTracker early_stopping_;        // val_loss for --early-stopping
+  ImprovementTracker plateau_;               // val_loss for --lr-schedule plateau
+  float lr_scale_ = 1.0f;                    // ReduceLROnPlateau's cuts so far
   int64_t train_count_;
   int64_t test_count_;
   int64_t batches_per_epoch_;
   std::string kernels_;  // the backend's kernels, named at the end of every epoch line
 };
+
+// The training and validation samples of a training set of `count` when `fraction` is held out:
+// the first round(fraction * count) of a permutation fixed by the seed (not reshuffled per
+// epoch), each list in ascending order. An Error when either would be empty.
+void split_for_validation(uint64_t seed, int32_t count, double fraction, std::vector<int32_t>& train,
+                          std::vector<int32_t>& validation);
 
 // Batches of `batch` covering `count` samples, the last one partial: ceil(count / batch).
 int64_t batch_count(int64_t count, int batch);

@@ -133,7 +133,7 @@ TEST_F(CudaBackendTest, OneTrainingStepMatchesTheCpuBackend) {
   EXPECT_EQ(cpu.step, 1);
   // Tight bounds everywhere, except up to kMaxFlips pooling flips in the conv weights, each
   // within one routed gradient (one_step_tolerance.h derives both).
-  EXPECT_TRUE(one_step_close(gpu, cpu, initial_model_state(42), 64, options.adam.learning_rate));
+  EXPECT_TRUE(one_step_close(gpu, cpu, initial_model_state(42), 64, options.optimizer.learning_rate));
   const PassTotals gpu_totals = pair.gpu->take_totals(PassKind::kTraining);
   const PassTotals cpu_totals = pair.cpu->take_totals(PassKind::kTraining);
   EXPECT_EQ(gpu_totals.samples, 64);

@@ -204,9 +204,7 @@ TEST_F(FusedKernels, MultiBlockSoftmaxMatchesTheRowMathAndAdvancesTheCountersOnc
   extras.advance.split = 0;
   extras.advance.count = kRows;
   extras.advance.adam = true;
-  extras.advance.learning_rate = 1e-3f;
-  extras.advance.beta1 = 0.9f;
-  extras.advance.beta2 = 0.999f;
+  extras.advance.optimizer = math::OptimizerConfig{};  // Adam at Keras's defaults: lr 1e-3, betas 0.9 and 0.999
 
   DeviceBuffer<float> d_logits = upload(logits);
   DeviceBuffer<uint8_t> d_labels = upload(labels);

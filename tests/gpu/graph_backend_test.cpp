@@ -145,7 +145,7 @@ TEST_F(GraphBackendTest, EveryKernelVariantMatchesTheCpuBackend) {
     // One step from the same start: the bounds of cuda_backend_test's OneTrainingStep
     // (one_step_tolerance.h).
     const ModelState g = gpu->state(), c = cpu->state();
-    EXPECT_TRUE(one_step_close(g, c, initial_model_state(42), 64, options.adam.learning_rate)) << name;
+    EXPECT_TRUE(one_step_close(g, c, initial_model_state(42), 64, options.optimizer.learning_rate)) << name;
     EXPECT_EQ(gpu->take_totals(PassKind::kTraining).correct, cpu->take_totals(PassKind::kTraining).correct) << name;
     // Evaluation and feature maps, from the updated (identical up to those bounds) weights.
     gpu->set_state(c);

@@ -60,9 +60,7 @@ TEST_F(StepMath, AdvancingOnTheDeviceMatchesTheHost) {
   advance.split = 0;
   advance.count = 64;
   advance.adam = true;
-  advance.learning_rate = 1e-3f;
-  advance.beta1 = 0.9f;
-  advance.beta2 = 0.999f;
+  advance.optimizer = math::OptimizerConfig{};  // Adam at Keras's defaults: lr 1e-3, betas 0.9 and 0.999
   DeviceBuffer<math::StepCounters> counters = upload(std::vector<math::StepCounters>{start});
   advance_kernel<<<1, 1>>>(counters.data(), advance, 937);
   CUDA_CHECK(cudaGetLastError());
