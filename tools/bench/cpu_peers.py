@@ -218,7 +218,7 @@ def run_keras_json(args, data, accuracies, model_path):
     loss_object = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=activation == "linear")
     seconds, version, note = train_keras_model(tf, args, model, loss_object, data, accuracies)
     note += (f"; {os.path.basename(model_path)} by keras.models.model_from_json, Keras's initial weights, "
-             f"from_logits={activation == 'linear'}")
+             f"from_logits={loss_object.get_config()['from_logits']}")
     return seconds, version, note
 
 
