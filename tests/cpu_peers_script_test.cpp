@@ -125,8 +125,9 @@ std::string csv_row(const std::vector<std::string>& lines, const std::string& sy
 
 TEST(CpuPeersScript, KerasTrainsTheModelJsonAndTheRowsNameModelAndBatch) {
   if (!ready()) GTEST_SKIP() << "needs MNIST at " << TRAIN_GPU_MNIST_DIR << " and /usr/bin/python3 with numpy";
-  const std::string lacking = t::python_lacking(TRAIN_GPU_KERAS_PYTHON, "numpy, tensorflow",
-                                                "configure with -DTRAIN_GPU_KERAS_PYTHON=<a venv's python with tensorflow>");
+  const std::string lacking =
+      t::python_lacking(TRAIN_GPU_KERAS_PYTHON, "numpy, tensorflow",
+                        "configure with -DTRAIN_GPU_KERAS_PYTHON=<a venv's python with tensorflow>");
   if (!lacking.empty()) GTEST_SKIP() << lacking;
   // The script runs the frameworks from a venv's bin/python; the test venv is that venv.
   const fs::path venv = fs::path(TRAIN_GPU_KERAS_PYTHON).parent_path().parent_path();

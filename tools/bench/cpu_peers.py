@@ -32,8 +32,9 @@ Keras's "Simple MNIST convnet"; issue 20) replaces the tutorial's CNN on both si
 
   tensorflow     keras.models.model_from_json(FILE), Keras's own initial weights (seeded by --seed),
                  SparseCategoricalCrossentropy with from_logits=False when the last layer ends in
-                 softmax (True when it is linear; any other is refused), Adam at Keras's defaults, in the same custom loop
-                 and with the same epoch timing as above (Dropout is active in the train step)
+                 softmax (True when it is linear; any other is refused), Adam at Keras's defaults,
+                 in the same custom loop and with the same epoch timing as above (Dropout is
+                 active in the train step)
   train_gpu      `BIN train --model FILE ...` with the same batch size
   torch-*, jax   skipped, with a line and a table row saying so: they have no Keras JSON reader
 
