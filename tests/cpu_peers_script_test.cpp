@@ -1,12 +1,15 @@
 // tools/bench/cpu_peers.py's own logic with train_gpu alone (the frameworks are not installed in
 // CI): the table names the CPU model and the load, --contention runs beside one busy process
-// per CPU and stops them when it ends, also when interrupted (Ctrl-C, SIGTERM).
+// per CPU and stops them when it ends, also when interrupted (Ctrl-C, SIGTERM). And --model
+// FILE.json, a Keras JSON model, trained by TensorFlow (the test venv's, where it has one) and by
+// train_gpu, each row naming the model and the batch size.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sched.h>
 #include <string>
+#include <vector>
 
 #include "support/test_support.h"
 
@@ -93,6 +96,78 @@ TEST(CpuPeersScript, ContentionStopsTheBusyProcessesOnCtrlCAndSigterm) {
     EXPECT_EQ(values.at("alive_after"), "0") << signal_name << ": busy processes outlived the script\n" << result.output;
     EXPECT_NE(values.at("exit"), "0") << signal_name << ": the interrupted script claimed success\n" << result.output;
   }
+}
+
+// --model: a Keras JSON model (Keras's Simple MNIST convnet, tools/bench/models/) on both sides
+// that read it, at --batch-size 128; every row of the table and the CSV names the model and the
+// batch, and the systems without a Keras JSON reader get a row saying they were skipped.
+const std::string kConvnet = std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/bench/models/simple_mnist_convnet.json";
+
+std::string tiny_model_run(const std::string& systems, const fs::path& csv) {
+  return "/usr/bin/python3 '" + kScript + "' --model '" + kConvnet + "' --batch-size 128 --systems " + systems +
+         " --rounds 1 --epochs 1 --limit-train 256 --limit-test 100 --data-dir '" + std::string(TRAIN_GPU_MNIST_DIR) +
+         "' --train-gpu '" + std::string(TRAIN_GPU_BINARY) + "' --csv '" + csv.string() + "'";
+}
+
+// The CSV row of `system`, which must name the model and the batch size in its last two fields.
+std::string csv_row(const std::vector<std::string>& lines, const std::string& system) {
+  for (const std::string& line : lines) {
+    if (line.find("," + system + ",") != std::string::npos) {
+      EXPECT_EQ(line.substr(line.size() - std::string(",simple_mnist_convnet.json,128").size()),
+                ",simple_mnist_convnet.json,128")
+          << line;
+      return line;
+    }
+  }
+  ADD_FAILURE() << "no CSV row for " << system;
+  return "";
+}
+
+TEST(CpuPeersScript, KerasTrainsTheModelJsonAndTheRowsNameModelAndBatch) {
+  if (!ready()) GTEST_SKIP() << "needs MNIST at " << TRAIN_GPU_MNIST_DIR << " and /usr/bin/python3 with numpy";
+  const std::string lacking =
+      t::python_lacking(TRAIN_GPU_KERAS_PYTHON, "numpy, tensorflow",
+                        "configure with -DTRAIN_GPU_KERAS_PYTHON=<a venv's python with tensorflow>");
+  if (!lacking.empty()) GTEST_SKIP() << lacking;
+  // The script runs the frameworks from a venv's bin/python; the test venv is that venv.
+  const fs::path venv = fs::path(TRAIN_GPU_KERAS_PYTHON).parent_path().parent_path();
+  if (!fs::exists(venv / "bin" / "python")) GTEST_SKIP() << TRAIN_GPU_KERAS_PYTHON << " is not in a venv";
+  t::TempDir scratch;
+  const fs::path csv = scratch.path() / "peers.csv";
+  const t::MergedCommandResult result = t::run_command_merged(
+      tiny_model_run("tensorflow,torch-eager,jax", csv) + " --no-install --venv '" + venv.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string& out = result.output;
+  t::expect_contains(out, "torch-eager: skipped: no Keras JSON reader (--model)");
+  t::expect_contains(out, "- job: model simple_mnist_convnet.json, 256 training images per epoch, batch 128,");
+  // The last layer is Dense 10 softmax: the loss must take probabilities, not logits.
+  t::expect_contains(out, "simple_mnist_convnet.json by keras.models.model_from_json, Keras's initial weights, "
+                          "from_logits=False");
+  t::expect_contains(out, "| tensorflow | simple_mnist_convnet.json | 128 | ");
+  t::expect_contains(out, "| jax | simple_mnist_convnet.json | 128 | - | - | 0 | skipped: no Keras JSON reader");
+
+  const std::vector<std::string> lines = t::lines_of(t::read_text(csv));
+  ASSERT_EQ(lines.size(), 4u) << t::read_text(csv);
+  EXPECT_NE(lines[0].find(",steady_epoch_seconds,model,batch_size"), std::string::npos) << lines[0];
+  t::expect_contains(csv_row(lines, "tensorflow"), ",tensorflow,1,0,");
+  t::expect_contains(csv_row(lines, "torch-eager"), ",torch-eager,0,0,,,,,skipped: no Keras JSON reader");
+  t::expect_contains(csv_row(lines, "jax"), ",jax,0,0,,,,,skipped: no Keras JSON reader");
+}
+
+// train_gpu's side: `train --model FILE.json --batch-size 128`. Needs train to read --model
+// (skipped, saying so, while `train --help` does not offer it).
+TEST(CpuPeersScript, TrainGpuTrainsTheModelJsonAndTheRowsNameModelAndBatch) {
+  if (!ready()) GTEST_SKIP() << "needs MNIST at " << TRAIN_GPU_MNIST_DIR << " and /usr/bin/python3 with numpy";
+  const t::MergedCommandResult help = t::run_command_merged("'" + std::string(TRAIN_GPU_BINARY) + "' train --help");
+  if (help.output.find("--model") == std::string::npos) GTEST_SKIP() << "train_gpu train has no --model yet";
+  t::TempDir scratch;
+  const fs::path csv = scratch.path() / "peers.csv";
+  const t::MergedCommandResult result = t::run_command_merged(tiny_model_run("train_gpu", csv));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  t::expect_contains(result.output, "| train_gpu | simple_mnist_convnet.json | 128 | ");
+  const std::vector<std::string> lines = t::lines_of(t::read_text(csv));
+  ASSERT_EQ(lines.size(), 2u) << t::read_text(csv);
+  t::expect_contains(csv_row(lines, "train_gpu"), ",train_gpu,1,0,");
 }
 
 }  // namespace

@@ -27,6 +27,19 @@ zero biases, on the CPU with --threads threads (default 2):
                  thread count must never be slower than one thread (issue 22). Included by
                  default with --contention.
 
+A model given as Keras JSON (--model FILE.json, e.g. tools/bench/models/simple_mnist_convnet.json,
+Keras's "Simple MNIST convnet"; issue 20) replaces the tutorial's CNN on both sides that can read it:
+
+  tensorflow     keras.models.model_from_json(FILE), Keras's own initial weights (seeded by --seed),
+                 SparseCategoricalCrossentropy with from_logits=False when the last layer ends in
+                 softmax (True when it is linear; any other is refused), Adam at Keras's defaults,
+                 in the same custom loop and with the same epoch timing as above (Dropout is
+                 active in the train step)
+  train_gpu      `BIN train --model FILE ...` with the same batch size
+  torch-*, jax   skipped, with a line and a table row saying so: they have no Keras JSON reader
+
+The table and the CSV name the model (the file's name, or "tutorial") and the batch size on every row.
+
 Every run is its own process, so imports and thread settings never leak between systems. Each
 one is pinned to the first --threads CPUs it may use (sched_setaffinity; --no-pin to skip) and
 gets OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = --threads.
@@ -57,6 +70,9 @@ tensorflow where no -cpu wheel exists for the Python), torch, jax[cpu], optax, n
   # the measurement:
   tools/bench/cpu_peers.py --data-dir ../shared/data/mnist --train-gpu build/release/train_gpu \\
       --torch-compile --csv cpu-peers.csv
+  # Keras's Simple MNIST convnet, from its JSON, beside TensorFlow/Keras training the same JSON:
+  tools/bench/cpu_peers.py --data-dir ../shared/data/mnist --train-gpu build/release/train_gpu \\
+      --model tools/bench/models/simple_mnist_convnet.json --batch-size 128 --csv cpu-peers-convnet.csv
 """
 import argparse
 import csv
@@ -81,6 +97,8 @@ import peers  # noqa: E402  (data, initial weights, the PyTorch and JAX runs, me
 SYSTEMS = ("tensorflow", "torch-eager", "torch-compile", "jax", "train_gpu", "train_gpu-1thread")
 TRAIN_GPU_SYSTEMS = ("train_gpu", "train_gpu-1thread")
 PYTHON_SYSTEMS = ("tensorflow", "torch-eager", "torch-compile", "jax")
+KERAS_JSON_SYSTEMS = ("tensorflow",) + TRAIN_GPU_SYSTEMS  # the systems that can read --model
+NO_KERAS_JSON = "skipped: no Keras JSON reader (--model)"
 MODULES = {"tensorflow": ["tensorflow"], "torch-eager": ["torch"], "torch-compile": ["torch"],
            "jax": ["jax", "jaxlib", "optax"]}
 
@@ -101,7 +119,9 @@ def child_main(config_path):
     system = config["system"]
     data = peers.load_mnist(config["data_dir"], config["limit_train"], config["limit_test"])
     accuracies = []
-    if system == "tensorflow":
+    if system == "tensorflow" and config["model"]:
+        seconds, version, threads_note = run_keras_json(args, data, accuracies, config["model"])
+    elif system == "tensorflow":
         seconds, version, threads_note = run_tensorflow(args, data, accuracies)
     elif system == "jax":
         import jax
@@ -131,14 +151,21 @@ def child_main(config_path):
     return 0
 
 
-def run_tensorflow(args, data, accuracies):
-    """The TensorFlow 2 quickstart's custom loop (subclassed model, GradientTape, tf.function
-    train step, tf.data shuffle + batch) with this project's model, batch and initial weights."""
-    import numpy as np
+def tensorflow_with_threads(args):
+    """TensorFlow, its thread pools sized before any op runs (they cannot change afterwards)."""
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.tf_inter_op)
+    return tf
+
+
+def run_tensorflow(args, data, accuracies):
+    """The TensorFlow 2 quickstart's custom loop (subclassed model, GradientTape, tf.function
+    train step, tf.data shuffle + batch) with this project's model, batch and initial weights."""
+    import numpy as np
+
+    tf = tensorflow_with_threads(args)
     tf.random.set_seed(args.seed)
     x_train, y_train, x_test, y_test = data
     # TensorFlow's CPU convolution wants NHWC; with one channel that is a reshape of NCHW.
@@ -167,6 +194,51 @@ def run_tensorflow(args, data, accuracies):
     model.d2.set_weights([np.ascontiguousarray(w["fc2.weight"].T), w["fc2.bias"]])
 
     loss_object = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return train_keras_model(tf, args, model, loss_object, (x_train, y_train, x_test, y_test), accuracies)
+
+
+def run_keras_json(args, data, accuracies, model_path):
+    """A model as Keras writes it (model.to_json()), built by Keras itself, trained in the loop
+    of run_tensorflow. Its weights are Keras's own initialization, seeded by --seed."""
+    import numpy as np
+
+    tf = tensorflow_with_threads(args)
+    tf.keras.utils.set_random_seed(args.seed)
+    with open(model_path) as f:
+        model = tf.keras.models.model_from_json(f.read())
+    shape = tuple(model.input_shape[1:])
+    if None in shape or int(np.prod(shape)) != 28 * 28:
+        raise SystemExit(f"cpu_peers.py: {model_path}: the model's input shape {shape} does not hold one 28x28 "
+                         "MNIST image; expected (28, 28, 1) or (784,)")
+    x_train, y_train, x_test, y_test = data
+    data = (x_train.reshape((-1,) + shape), y_train, x_test.reshape((-1,) + shape), y_test)
+    activation = last_activation(model)
+    if activation not in ("softmax", "linear"):
+        raise SystemExit(f"cpu_peers.py: {model_path}: the last layer's activation is {activation}; expected softmax "
+                         "(probabilities) or linear (logits) for sparse categorical cross-entropy")
+    loss_object = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=activation == "linear")
+    seconds, version, note = train_keras_model(tf, args, model, loss_object, data, accuracies)
+    note += (f"; {os.path.basename(model_path)} by keras.models.model_from_json, Keras's initial weights, "
+             f"from_logits={loss_object.get_config()['from_logits']}")
+    return seconds, version, note
+
+
+def last_activation(model):
+    """What the model's last layer applies last: "softmax", "linear", or another activation's name
+    (a Dense's activation option, an Activation layer, or a Softmax layer)."""
+    layer = model.layers[-1]
+    if type(layer).__name__ == "Softmax":
+        return "softmax"
+    activation = layer.get_config().get("activation", "linear")
+    return activation if isinstance(activation, str) else str(activation)
+
+
+def train_keras_model(tf, args, model, loss_object, data, accuracies):
+    """The tutorial's custom loop (tf.data shuffle + batch, a tf.function train step with
+    GradientTape and Keras's Adam): s/epoch of each training pass alone, then the test accuracy."""
+    import numpy as np
+
+    x_train, y_train, x_test, y_test = data
     optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
     optimizer.build(model.trainable_variables)
 
@@ -381,7 +453,7 @@ def run_python_system(args, python, system, work):
     config = {"system": system, "data_dir": args.data_dir, "epochs": args.epochs, "batch": args.batch,
               "seed": args.seed, "threads": args.threads, "tf_inter_op": args.tf_inter_op,
               "limit_train": args.limit_train, "limit_test": args.limit_test,
-              "jax_channels_last": args.jax_layout == "nhwc",
+              "jax_channels_last": args.jax_layout == "nhwc", "model": args.model,
               "result": os.path.join(work, "result.json")}
     config_path = os.path.join(work, "config.json")
     with open(config_path, "w") as f:
@@ -411,6 +483,8 @@ class TrainGpu:
                    str(args.epochs), "--batch-size", str(args.batch), "--seed", str(args.seed), "--lr", "0.001",
                    "--beta1", "0.9", "--beta2", "0.999", "--epsilon", "1e-07", "--data-dir", args.data_dir,
                    "--run-dir", run_dir, "--save-every", str(args.epochs), "--no-progress", "--no-tensorboard"]
+        if args.model:
+            command += ["--model", args.model]
         if args.limit_train:
             command += ["--limit-train", str(args.limit_train)]
         if args.limit_test:
@@ -457,7 +531,7 @@ def summarize(system, runs, epochs):
     good = [r for r in runs if "error" not in r]
     row = {"system": system, "runs": len(good), "failed": len(runs) - len(good), "min": None, "median": None,
            "acc_first": None, "acc_last": None, "version": "", "threads_note": "", "steady_seconds": [],
-           "errors": [r["error"] for r in runs if "error" in r]}
+           "errors": [r["error"] for r in runs if "error" in r], "skipped": ""}
     if not good:
         return row
     seconds = [s for r in good for s in steady(r["epoch_seconds"])]
@@ -470,15 +544,29 @@ def summarize(system, runs, epochs):
     return row
 
 
-def format_table(rows, epochs):
-    header = ["system", "s/epoch min / median", f"test acc epoch 1 / {epochs}", "runs", "versions"]
+def skipped_row(system, reason, epochs):
+    row = summarize(system, [], epochs)
+    row["skipped"] = reason
+    return row
+
+
+def model_name(args):
+    """The model as the table and the CSV name it: --model's file name, or the built-in tutorial CNN."""
+    return os.path.basename(args.model) if args.model else "tutorial"
+
+
+def format_table(rows, epochs, model, batch):
+    header = ["system", "model", "batch", "s/epoch min / median", f"test acc epoch 1 / {epochs}", "runs", "versions"]
     lines = []
     for row in rows:
+        if row["skipped"]:
+            lines.append([row["system"], model, str(batch), "-", "-", "0", row["skipped"]])
+            continue
         if row["min"] is None:
-            lines.append([row["system"], "-", "-", f"0 of {row['failed']}", "failed"])
+            lines.append([row["system"], model, str(batch), "-", "-", f"0 of {row['failed']}", "failed"])
             continue
         runs = f"{row['runs']}" + (f" (+{row['failed']} failed)" if row["failed"] else "")
-        lines.append([row["system"], f"{row['min']:.2f} / {row['median']:.2f}",
+        lines.append([row["system"], model, str(batch), f"{row['min']:.2f} / {row['median']:.2f}",
                       f"{percent(row['acc_first'])} / {percent(row['acc_last'])}", runs, row["version"]])
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(line) + " |" for line in lines]
@@ -507,18 +595,18 @@ def ratio_lines(rows, threads):
     return out
 
 
-def write_csv(path, rows, cpu, load, date):
+def write_csv(path, rows, cpu, load, date, model, batch):
     with open(path, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["cpu_model", "load", "date", "system", "runs", "failed_runs", "s_per_epoch_min",
                          "s_per_epoch_median", "test_accuracy_epoch_1", "test_accuracy_last_epoch", "versions",
-                         "threads", "steady_epoch_seconds"])
+                         "threads", "steady_epoch_seconds", "model", "batch_size"])
         for row in rows:
             number = lambda v, fmt: "" if v is None else format(v, fmt)  # noqa: E731
             writer.writerow([cpu, load, date, row["system"], row["runs"], row["failed"], number(row["min"], ".4f"),
                              number(row["median"], ".4f"), number(row["acc_first"], ".4f"),
-                             number(row["acc_last"], ".4f"), row["version"], row["threads_note"],
-                             " ".join(f"{s:.4f}" for s in row["steady_seconds"])])
+                             number(row["acc_last"], ".4f"), row["skipped"] or row["version"], row["threads_note"],
+                             " ".join(f"{s:.4f}" for s in row["steady_seconds"]), model, batch])
 
 
 def parse_args(argv):
@@ -537,7 +625,12 @@ def parse_args(argv):
                         help="do not pin each run to the first --threads CPUs")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs every system once (default 3)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run; timed: 2..E (default 3)")
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", "--batch-size", dest="batch", type=int, default=64,
+                        help="batch size for every system (default 64)")
+    parser.add_argument("--model", metavar="FILE.json",
+                        help="a model as Keras's model.to_json() writes it, instead of the tutorial's CNN; trained by "
+                             "tensorflow (keras.models.model_from_json) and train_gpu (--model); the PyTorch and JAX "
+                             "systems are skipped (no Keras JSON reader)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--limit-train", type=int, default=0, help="smoke runs: the first N training images (0: all)")
     parser.add_argument("--limit-test", type=int, default=0, help="the first N test images (0: all 10,000)")
@@ -576,6 +669,17 @@ def parse_args(argv):
         if name not in SYSTEMS:
             parser.error(f"unknown system '{name}' (choose from {', '.join(SYSTEMS)})")
     args.systems = [s for s in SYSTEMS if s in systems and s not in skip]  # the fixed order of a round
+    args.skipped = {}
+    if args.model:
+        args.model = os.path.abspath(args.model)
+        try:
+            with open(args.model) as f:
+                json.load(f)
+        except (OSError, ValueError) as error:
+            parser.error(f"--model {args.model}: cannot read it as JSON ({error}); expected a file written by "
+                         "Keras's model.to_json(), e.g. tools/bench/models/simple_mnist_convnet.json")
+        args.skipped = {s: NO_KERAS_JSON for s in args.systems if s not in KERAS_JSON_SYSTEMS}
+        args.systems = [s for s in args.systems if s in KERAS_JSON_SYSTEMS]
     if not args.systems:
         parser.error("no system left to run")
     args.data_dir = os.path.abspath(args.data_dir)
@@ -601,6 +705,8 @@ def main(argv=None):
         + f"; OMP/OPENBLAS/MKL_NUM_THREADS={args.threads}")
     if args.threads > len(os.sched_getaffinity(0)):
         say(f"WARNING: --threads {args.threads} exceeds the {len(os.sched_getaffinity(0))} CPUs this process may use")
+    for system, reason in args.skipped.items():
+        say(f"{system}: {reason}")
     python = ensure_venv(args, args.systems) if any(s in PYTHON_SYSTEMS for s in args.systems) else None
     python_version = ""
     if python:
@@ -652,6 +758,7 @@ def run_rounds(args, python, train_gpu, runs, work_root):
 
 def report(args, runs, work_root, python_version, load, started):
     rows = [summarize(system, runs[system], args.epochs) for system in args.systems]
+    rows += [skipped_row(system, reason, args.epochs) for system, reason in args.skipped.items()]
     train_count = next((r["train_count"] for rs in runs.values() for r in rs if "train_count" in r), None)
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     say("")
@@ -664,13 +771,13 @@ def report(args, runs, work_root, python_version, load, started):
     images = f"{train_count:,}" if train_count else "?"
     steady_text = (f"epochs 2-{args.epochs} of every run" if args.epochs > 1
                    else "epoch 1 of every run (with --epochs 1, warm-up included)")
-    say(f"- job: {images} training images per epoch, batch {args.batch}, {args.epochs} epoch(s) per run, "
+    say(f"- job: model {model_name(args)}, {images} training images per epoch, batch {args.batch}, {args.epochs} epoch(s) per run, "
         f"{args.rounds} round(s); s/epoch = the training pass alone (no test pass), over {steady_text}")
     for row in rows:
         if row["threads_note"]:
             say(f"- {row['system']}: {row['threads_note']}")
     say("")
-    say(format_table(rows, args.epochs))
+    say(format_table(rows, args.epochs, model_name(args), args.batch))
     say("")
     for line in ratio_lines(rows, args.threads):
         say(line)
@@ -678,7 +785,7 @@ def report(args, runs, work_root, python_version, load, started):
         for error in row["errors"]:
             say(f"\n{row['system']} failed: {error}")
     if args.csv:
-        write_csv(args.csv, rows, cpu_model(), load, date)
+        write_csv(args.csv, rows, cpu_model(), load, date, model_name(args), args.batch)
         say(f"\nrows written to {args.csv}")
     say(f"\n(total {time.time() - started:.0f} s)")
     if not any(row["errors"] for row in rows):
