@@ -17,6 +17,7 @@
 
 #include "host/cli/bench_report.h"
 #include "host/cli/commands.h"
+#include "host/cli/model_options.h"
 #include "host/cli/options.h"
 #include "host/cli/validators.h"
 #include "host/common/error.h"
@@ -34,6 +35,7 @@ namespace {
 struct BenchOptions {
   DataOptions data;
   DeviceOptions device;
+  ModelOptions model;
   std::vector<int> batch_sizes{64, 128, 256, 1024};
   std::vector<std::string> launches{"eager", "graph"};
   int epochs = 2;
@@ -47,9 +49,10 @@ using Clock = std::chrono::steady_clock;
 
 // One row: a fresh backend for (batch, launch). Returns false, timing nothing, for a graph row on
 // a backend without graphs (the CPU), which would only repeat the eager row.
-bool bench_batch_size(const BenchOptions& options, const Dataset& dataset, int batch, const std::string& launch,
-                      std::string& device, BenchRow& row) {
+bool bench_batch_size(const BenchOptions& options, const Dataset& dataset, const model::NetworkSpec& spec, int batch,
+                      const std::string& launch, std::string& device, BenchRow& row) {
   BackendOptions backend_options = backend_options_from(options.device, batch);
+  backend_options.spec = spec;
   backend_options.graph = launch == "graph";
   const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr, "benchmarking");
   if (backend_options.graph && !backend->execution_report(batch).launches_kernels()) return false;
@@ -91,7 +94,7 @@ bool bench_batch_size(const BenchOptions& options, const Dataset& dataset, int b
   row.steps_per_epoch = steps;
   row.ms_per_epoch = 1e3 * seconds;
   row.samples_per_second = double(count) / seconds;
-  const double flops = double(model::kTrainingFlopsPerSample) * double(count);
+  const double flops = double(model::training_flops_per_sample(spec)) * double(count);
   row.achieved_tflops = flops / seconds / 1e12;
   if (options.peak_tflops > 0) row.floor_ms = 1e3 * flops / (options.peak_tflops * 1e12);
   row.final_train_loss = last.mean_batch_loss();
@@ -117,6 +120,7 @@ void add_bench_command(CLI::App& app) {
       "rate). Warm-up steps (graph launches: two whole epochs, capturing every step shape) are not timed");
   add_data_options(*command, options->data);
   add_device_options(*command, options->device, DeviceFlags::kBench);
+  add_model_option(*command, options->model);
   command->add_option("--launch", options->launches,
                       "GPU: how steps are launched, one row each: eager (one kernel launch at a time) and/or graph "
                       "(captured CUDA graphs, needs --loader device); the CPU has one row per batch size")
@@ -146,20 +150,23 @@ void add_bench_command(CLI::App& app) {
 
   command->callback([options] {
     const Dataset dataset = load_dataset_from_options(options->data, std::cout);
-    check_data_fits_model(dataset.test, dataset_description(dataset), tutorial_model_input());
+    const model::Shape data_shape{dataset.test.channels, dataset.test.rows, dataset.test.cols};
+    const model::NetworkSpec spec = network_from_options(options->model, &data_shape, std::cout);
+    check_data_fits_model(dataset.test, dataset_description(dataset), model_input_of(spec));
+    if (!spec.is_tutorial()) std::cout << "model: " << spec.description() << "\n";
     std::vector<BenchRow> rows;
     std::string device;
     for (const int batch : options->batch_sizes) {
       for (const std::string& launch : options->launches) {
         std::cout << "timing batch " << batch << ", " << launch << " launches ..." << std::endl;
         BenchRow row;
-        if (bench_batch_size(*options, dataset, batch, launch, device, row)) rows.push_back(row);
+        if (bench_batch_size(*options, dataset, spec, batch, launch, device, row)) rows.push_back(row);
       }
     }
     if (rows.empty()) throw Error("bench: nothing was timed (the CPU has no graph launches; add --launch eager)");
     std::cout << "device: " << device << "\n"
               << with_thousands(dataset.train.count) << " training images per epoch, "
-              << with_thousands(model::kTrainingFlopsPerSample) << " matmul FLOPs per sample (forward + backward)\n";
+              << with_thousands(model::training_flops_per_sample(spec)) << " matmul FLOPs per sample (forward + backward)\n";
     print_bench_table(rows, options->peak_tflops > 0, std::cout);
     if (!options->csv.empty()) {
       write_csv(options->csv, rows, device);

@@ -40,14 +40,12 @@ void add_features_command(CLI::App& app) {
                                  "Split the image comes from: test or train");
 
   command->callback([options, command] {
-    // Until checkpoints carry their NetworkSpec (the spec-io work), every checkpoint holds the
-    // tutorial's network. --layer is checked before anything is loaded.
-    const model::NetworkSpec& spec = model::tutorial_network();
-    const int layer = eval::feature_layer_index(spec, options->layer);
     const bool dataset_given = command->count("--dataset") > 0;
     const Split split = options->split_value();
     const std::unique_ptr<LoadedModel> loaded =
         load_model_for_checkpoint(options->checkpoint, options->data, dataset_given, options->device, split, std::cout, 1);
+    const model::NetworkSpec& spec = loaded->checkpoint.spec;  // the model the checkpoint holds
+    const int layer = eval::feature_layer_index(spec, options->layer);
     const ImageSet& images = split == Split::kTrain ? loaded->dataset.train : loaded->dataset.test;
     if (options->index >= images.count) {
       throw Error("--index " + std::to_string(options->index) + " is outside the " + options->split + " split (0.." +

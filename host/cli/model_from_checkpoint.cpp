@@ -41,7 +41,11 @@ ModelWeights load_weights_for_command(const std::filesystem::path& file, std::os
 std::vector<std::string> model_class_names(const ModelWeights& weights, const std::filesystem::path& file, int classes) {
   const CheckpointMetadata& meta = weights.checkpoint.metadata;
   const auto recorded = meta.extra.find("class_names");
-  if (recorded == meta.extra.end()) return standard_class_names(parse_dataset_kind(meta.dataset.empty() ? "mnist" : meta.dataset));
+  if (recorded == meta.extra.end()) {
+    // The kind's own names, where the model has as many classes (an idx set of 12 has "0".."11").
+    const std::vector<std::string>& standard = standard_class_names(parse_dataset_kind(meta.dataset.empty() ? "mnist" : meta.dataset));
+    return standard.size() == static_cast<std::size_t>(classes) ? standard : numbered_class_names(classes);
+  }
   const nlohmann::json names = nlohmann::json::parse(recorded->second, nullptr, /*allow_exceptions=*/false);
   const bool valid = names.is_array() && names.size() == static_cast<std::size_t>(classes) &&
                      std::all_of(names.begin(), names.end(), [](const nlohmann::json& name) {
@@ -88,8 +92,10 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
   out << "dataset " << data.dataset << ":\n";
   const bool test_only = split == Split::kTest;
   loaded->dataset = load_dataset_from_options(data, out, test_only ? DatasetSplits::kTestOnly : DatasetSplits::kBoth);
-  check_data_fits_model(loaded->dataset.test, dataset_description(loaded->dataset), tutorial_model_input());
-  loaded->backend = make_backend(parse_device(device.device), backend_options_from(device, max_batch), out);
+  check_data_fits_model(loaded->dataset.test, dataset_description(loaded->dataset), model_input_of(loaded->checkpoint.spec));
+  BackendOptions options = backend_options_from(device, max_batch);
+  options.spec = loaded->checkpoint.spec;
+  loaded->backend = make_backend(parse_device(device.device), options, out);
   // Without training images the test split stands in for them: the backends' loaders are built
   // for two non-empty splits, and nothing here reads the train side.
   loaded->backend->attach_data(test_only ? loaded->dataset.test : loaded->dataset.train, loaded->dataset.test);

@@ -41,24 +41,30 @@ struct PredictOptions {
 // options ask for. The images are attached as both splits; evaluate_batch reads the test one.
 std::vector<float> probabilities_of(const std::vector<const predict::PredictInput*>& inputs, const ModelWeights& weights,
                                     const DeviceOptions& device, std::ostream& log) {
+  const model::NetworkSpec& spec = weights.checkpoint.spec;
+  const std::size_t classes = static_cast<std::size_t>(spec.classes());
   ImageSet images;
   images.count = static_cast<int64_t>(inputs.size());
-  images.rows = model::kImageSide;
-  images.cols = model::kImageSide;
+  images.channels = spec.input.channels;
+  images.rows = spec.input.height;
+  images.cols = spec.input.width;
+  images.classes = spec.classes();
   for (const predict::PredictInput* input : inputs) images.pixels.insert(images.pixels.end(), input->pixels.begin(), input->pixels.end());
   images.labels.assign(inputs.size(), 0);  // unknown; only the loss, which nobody reads, uses them
 
-  const std::unique_ptr<Backend> backend = make_backend(parse_device(device.device), backend_options_from(device, kBatch), log);
+  BackendOptions options = backend_options_from(device, kBatch);
+  options.spec = spec;
+  const std::unique_ptr<Backend> backend = make_backend(parse_device(device.device), options, log);
   log << "device: " << backend->description() << "\n";
   backend->attach_data(images, images);
   backend->set_state(weights.checkpoint.state);
   std::vector<int32_t> order(inputs.size());
   std::iota(order.begin(), order.end(), 0);
   backend->set_order(Split::kTest, order);
-  std::vector<float> probabilities(inputs.size() * model::kClasses);
+  std::vector<float> probabilities(inputs.size() * classes);
   for (int64_t first = 0; first < images.count; first += kBatch) {
     const int count = static_cast<int>(std::min<int64_t>(kBatch, images.count - first));
-    backend->evaluate_batch(Split::kTest, first, count, probabilities.data() + first * model::kClasses);
+    backend->evaluate_batch(Split::kTest, first, count, probabilities.data() + std::size_t(first) * classes);
   }
   return probabilities;
 }
@@ -69,11 +75,9 @@ void run_predict(const PredictOptions& options) {
   if (!options.save_input.empty()) predict::prepare_saved_inputs_directory(options.save_input);
   const ModelWeights weights = load_weights_for_command(options.checkpoint, log);
   const std::string& dataset = weights.checkpoint.metadata.dataset;
-  const std::vector<std::string> names = model_class_names(weights, options.checkpoint, model::kClasses);
-
-  // Until checkpoints carry their NetworkSpec (the spec-io work), every checkpoint holds the
-  // tutorial's network; the inputs are made for the model's input shape whatever it is.
-  const model::NetworkSpec& spec = model::tutorial_network();
+  const model::NetworkSpec& spec = weights.checkpoint.spec;
+  const std::size_t classes = static_cast<std::size_t>(spec.classes());
+  const std::vector<std::string> names = model_class_names(weights, options.checkpoint, spec.classes());
   std::vector<predict::PredictInput> inputs;
   for (const std::string& image : options.images) {
     std::vector<predict::PredictInput> more = predict::load_predict_inputs(image, options.indices, spec.input);
@@ -92,8 +96,8 @@ void run_predict(const PredictOptions& options) {
   for (const predict::PredictInput& input : inputs) {
     std::vector<float> row;
     if (input.error.empty()) {
-      row.assign(probabilities.begin() + static_cast<std::ptrdiff_t>(next * model::kClasses),
-                 probabilities.begin() + static_cast<std::ptrdiff_t>((next + 1) * model::kClasses));
+      row.assign(probabilities.begin() + static_cast<std::ptrdiff_t>(next * classes),
+                 probabilities.begin() + static_cast<std::ptrdiff_t>((next + 1) * classes));
       ++next;
     } else {
       ++failures;

@@ -1,6 +1,7 @@
 // `train_gpu [train]`: the tutorial's training run. The default command.
 #include <csignal>
 #include <iostream>
+#include <optional>
 
 #include "host/cli/command_line.h"
 #include "host/cli/commands.h"
@@ -15,6 +16,8 @@
 #include "host/common/error.h"
 #include "host/model/backend_factory.h"
 #include "host/model/image_set_check.h"
+#include "host/model/keras_json.h"
+#include "host/model/spec_line.h"
 #include "host/tensorboard/run_hparams.h"
 #include "host/tensorboard/tensorboard_log.h"
 #include "host/train/algorithm_record.h"
@@ -68,25 +71,36 @@ void run_training(TrainOptions options, const CLI::App& command) {
   config.progress = !options.no_progress && ProgressBar::stdout_is_terminal();
   config.deterministic = options.device.deterministic;
 
+  // The data first: the model is built on its image shape (a one-line --model, or the tutorial's
+  // layers on other images) and must fit it, before anything is written.
+  std::cout << "data:\n";
+  const Dataset dataset = load_dataset_from_options(options.data, std::cout);
+  const model::Shape data_shape{dataset.test.channels, dataset.test.rows, dataset.test.cols};
+  std::optional<Checkpoint> resumed;
+  if (!config.resume_from.empty()) resumed = load_checkpoint(config.resume_from);
+  // A resume continues the checkpoint's model; a --model given with it must be that one.
+  model::NetworkSpec spec = resumed ? resumed->spec : network_from_options(options.model, &data_shape, std::cout);
+  if (resumed && command.count("--model") > 0) {
+    check_resume_model(*resumed, network_from_options(options.model, &data_shape, std::cout), config.resume_from);
+  }
+  check_data_fits_model(dataset.test, dataset_description(dataset), model_input_of(spec));
+  if (!spec.is_tutorial()) std::cout << "model: " << spec.description() << "\n";
+
   BackendOptions backend_options =
       backend_options_from(options.device, std::max(config.batch_size, config.test_batch_size));
+  backend_options.spec = spec;
   backend_options.optimizer = config.optimizer;
   backend_options.clip_norm = options.clip_norm;
   backend_options.label_smoothing = options.label_smoothing;
   backend_options.seed = config.seed;  // dropout's masks: a resumed run draws the uninterrupted run's
-  if (!config.resume_from.empty()) {
-    // The checkpoint's cuDNN algorithms, for the backend to run again (the Trainer reads the file
-    // once more for the state: an 8 MB read at start-up, kept simple).
-    backend_options.conv_algorithms = recorded_conv_algorithms(load_checkpoint(config.resume_from).metadata.extra);
-  }
+  // The checkpoint's cuDNN algorithms, for the backend to run again.
+  if (resumed) backend_options.conv_algorithms = recorded_conv_algorithms(resumed->metadata.extra);
+  resumed.reset();  // the Trainer reads it again for the state
   const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr, "training");
   std::cout << "device: " << backend->description() << "\n";
   const ConvolutionAlgorithms algorithms = backend->conv_algorithms();
   if (algorithms.chosen()) std::cout << "cudnn: " << describe(algorithms) << "; " << algorithms.how << "\n";
 
-  std::cout << "data:\n";
-  const Dataset dataset = load_dataset_from_options(options.data, std::cout);
-  check_data_fits_model(dataset.test, dataset_description(dataset), tutorial_model_input());  // before the run directory
   prepare_run_directory(config.run_dir);
   // Before anything in the directory is written (config.json, event files, metrics.csv), and held
   // until the final evaluation and plots are done.
@@ -107,10 +121,17 @@ void run_training(TrainOptions options, const CLI::App& command) {
                                {"limit_test", options.data.limit_test},
                                {"plots", options.plots},
                                {"tensorboard", options.tensorboard},
-                               {"tensorboard_every", options.tensorboard_every}};
+                               {"tensorboard_every", options.tensorboard_every},
+                               {"model", options.model.model}};
     nlohmann::json run_config =
         run_config_json(config, dataset, backend->description(), algorithms, settings);
     add_training_controls_json(options, run_config["training"]);
+    // The model itself (what a checkpoint's keras_model holds), and its one-line form.
+    run_config["model"] = {{"description", spec.description()},
+                           {"parameters", spec.parameter_count},
+                           {"buffers", spec.buffer_count},
+                           {"line", model::spec_line(spec)},
+                           {"keras", nlohmann::json::parse(model::keras_json(spec))}};
     run_config["dataset"]["directory"] = std::filesystem::absolute(data_directory(options.data)).lexically_normal().string();
     run_config["command_line"] = remembered_command_line();
     write_json_file(config.run_dir / "config.json", run_config);
@@ -168,6 +189,7 @@ void add_train_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("train", "Train the model (the default command)");
   add_data_options(*command, options->data);
   add_device_options(*command, options->device, DeviceFlags::kTraining);
+  add_model_option(*command, options->model);
   TrainConfig& config = options->config;
   command->add_option("--epochs", config.epochs, "Epochs to train")->check(whole_number_at_least(1))->capture_default_str();
   command->add_option("--batch-size", config.batch_size, "Training batch size")->check(whole_number_in(1, 65536))->capture_default_str();

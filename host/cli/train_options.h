@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "host/cli/model_options.h"
 #include "host/cli/options.h"
 #include "host/model/backend.h"
 #include "host/train/trainer.h"
@@ -14,6 +15,7 @@ namespace train_gpu::cli {
 struct TrainOptions {
   DataOptions data;
   DeviceOptions device;
+  ModelOptions model;                    // --model
   TrainConfig config;
   std::string optimizer = "adam";        // --optimizer, into config.optimizer.kind
   std::string lr_schedule = "constant";  // --lr-schedule, into config.schedule.kind

@@ -52,14 +52,16 @@ int feature_layer_index(const model::NetworkSpec& spec, const std::string& choic
 }
 
 FeatureMaps feature_maps_of(const ImageActivations& activations, const model::NetworkSpec& spec, int layer) {
-  if (layer != first_conv(spec)) {
-    throw Error("--layer: this build's backends give the maps of the first Conv2D only (" + spec.layers.at(std::size_t(layer)).name +
-                " is not it)");
+  const model::LayerSpec& shown = spec.layers.at(std::size_t(layer));
+  for (const ConvMaps& conv : activations.conv_layers) {
+    if (conv.layer != layer) continue;
+    // Another layer than the first Conv2D names its files after itself.
+    FeatureMaps maps{conv.shape.channels, conv.shape.height, conv.shape.width, conv.values,
+                     layer == first_conv(spec) ? "" : shown.name};
+    check_feature_maps(maps);
+    return maps;
   }
-  const model::Shape& shape = spec.layers[std::size_t(layer)].output;
-  FeatureMaps maps{shape.channels, shape.height, shape.width, activations.conv_relu, ""};
-  check_feature_maps(maps);
-  return maps;
+  throw Error("--layer: the backend gave no maps of layer " + std::to_string(layer + 1) + " (" + shown.name + ")");
 }
 
 }  // namespace train_gpu::eval

@@ -22,19 +22,20 @@ Evaluation evaluate_split(Backend& backend, const ImageSet& images, Split split,
   std::iota(order.begin(), order.end(), 0);
   backend.set_order(split, order);
 
+  const std::size_t classes = static_cast<std::size_t>(backend.network().classes());
   Evaluation evaluation;
   evaluation.split = split;
   evaluation.predictions.reserve(order.size());
-  evaluation.probabilities.reserve(order.size() * model::kClasses);
-  std::vector<float> probabilities(static_cast<size_t>(batch_size) * model::kClasses);
+  evaluation.probabilities.reserve(order.size() * classes);
+  std::vector<float> probabilities(static_cast<size_t>(batch_size) * classes);
   for (int64_t first = 0; first < images.count; first += batch_size) {
     const int count = static_cast<int>(std::min<int64_t>(batch_size, images.count - first));
     backend.evaluate_batch(split, first, count, probabilities.data());
     evaluation.probabilities.insert(evaluation.probabilities.end(), probabilities.begin(),
-                                    probabilities.begin() + static_cast<std::ptrdiff_t>(count) * model::kClasses);
+                                    probabilities.begin() + static_cast<std::ptrdiff_t>(count * classes));
     for (int i = 0; i < count; ++i) {
-      const float* row = probabilities.data() + static_cast<size_t>(i) * model::kClasses;
-      const int predicted = static_cast<int>(std::max_element(row, row + model::kClasses) - row);
+      const float* row = probabilities.data() + static_cast<size_t>(i) * classes;
+      const int predicted = static_cast<int>(std::max_element(row, row + classes) - row);
       SamplePrediction prediction;
       prediction.index = first + i;
       prediction.true_label = images.labels[static_cast<size_t>(first + i)];

@@ -172,7 +172,7 @@ std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem:
                                                           const ConfusionMatrix& confusion,
                                                           const EvaluatedCheckpoint& checkpoint) {
   if (evaluation.predictions.size() != static_cast<size_t>(images.count) ||
-      evaluation.probabilities.size() != static_cast<size_t>(images.count) * model::kClasses) {
+      evaluation.probabilities.size() != static_cast<size_t>(images.count) * static_cast<size_t>(images.classes)) {
     throw Error("evaluation files: " + std::to_string(evaluation.predictions.size()) + " predictions and " +
                 std::to_string(evaluation.probabilities.size()) + " probabilities for " + std::to_string(images.count) +
                 " images");
@@ -188,7 +188,7 @@ std::vector<std::filesystem::path> write_evaluation_files(const std::filesystem:
   written.push_back(out_dir / "mistakes.csv");
   write_text_file(written.back(), mistakes_csv(mistakes));
   written.push_back(out_dir / "probabilities.npy");
-  write_npy(written.back(), evaluation.probabilities.data(), {images.count, model::kClasses});
+  write_npy(written.back(), evaluation.probabilities.data(), {images.count, images.classes});
 
   const int64_t image_count = std::min<int64_t>(kMistakeImages, static_cast<int64_t>(mistakes.size()));
   std::vector<uint8_t> mistake_pixels;
@@ -231,8 +231,8 @@ FeatureFiles write_feature_files(const std::filesystem::path& out_dir, const Dat
     throw Error("--index " + std::to_string(index) + " is outside the " + split_name(split) + " split (0.." +
                 std::to_string(images.count - 1) + ")");
   }
-  if (probabilities.size() != static_cast<size_t>(model::kClasses)) {
-    throw Error("feature maps: expected " + std::to_string(model::kClasses) + " probabilities, got " +
+  if (probabilities.size() != static_cast<size_t>(images.classes)) {
+    throw Error("feature maps: expected " + std::to_string(images.classes) + " probabilities, got " +
                 std::to_string(probabilities.size()));
   }
   // feature_grid validates the maps before anything is written.
@@ -286,14 +286,17 @@ EvaluationReport evaluate_and_write(Backend& backend, const Dataset& dataset, Sp
   incoming["split"] = split_name(split);
   note_replaced_evaluation(out_dir, incoming, log);
   report.files = write_evaluation_files(out_dir, dataset, images, report.evaluation, report.confusion, checkpoint);
-  // The first Conv2D's maps of the first image. Until backends carry their NetworkSpec (the
-  // cpu-network work), every backend runs the tutorial's network.
-  const model::NetworkSpec& spec = model::tutorial_network();
-  const ImageActivations activations = backend.activations(split, 0);
-  const FeatureFiles features = write_feature_files(out_dir, dataset, split, images, 0,
-                                                    feature_maps_of(activations, spec, feature_layer_index(spec, "")),
-                                                    activations.probabilities, checkpoint);
-  for (const auto& file : {features.maps_npy, features.input_npy, features.json, features.png}) report.files.push_back(file);
+  // The first Conv2D's maps of the first image; a model without convolutions has none to show.
+  const model::NetworkSpec& spec = backend.network();
+  const bool has_conv = std::any_of(spec.layers.begin(), spec.layers.end(),
+                                    [](const model::LayerSpec& layer) { return layer.kind == model::LayerKind::kConv2D; });
+  if (has_conv) {
+    const ImageActivations activations = backend.activations(split, 0);
+    const FeatureFiles features = write_feature_files(out_dir, dataset, split, images, 0,
+                                                      feature_maps_of(activations, spec, feature_layer_index(spec, "")),
+                                                      activations.probabilities, checkpoint);
+    for (const auto& file : {features.maps_npy, features.input_npy, features.json, features.png}) report.files.push_back(file);
+  }
 
   log << "wrote " << plural(report.files.size(), "file") << " to " << out_dir.string() << ": ";
   for (size_t i = 0; i < report.files.size(); ++i) log << (i ? ", " : "") << report.files[i].filename().string();

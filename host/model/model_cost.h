@@ -24,3 +24,28 @@ constexpr int64_t kBackwardFlopsPerSample = 2 * (kFc1ForwardFlops + kFc2ForwardF
 constexpr int64_t kTrainingFlopsPerSample = kForwardFlopsPerSample + kBackwardFlopsPerSample;
 
 }  // namespace train_gpu::model
+
+#include "host/model/network_spec.h"
+
+namespace train_gpu::model {
+
+// The same count for any spec: each Conv2D's and Dense's product forward (2 FLOPs per
+// multiply-add), and backward its weight gradient plus, except for the first layer (whose input
+// is the image, which needs no gradient), its input gradient. For the tutorial's spec this is
+// kTrainingFlopsPerSample.
+inline int64_t training_flops_per_sample(const NetworkSpec& spec) {
+  int64_t total = 0;
+  for (std::size_t i = 0; i < spec.layers.size(); ++i) {
+    const LayerSpec& layer = spec.layers[i];
+    int64_t forward = 0;
+    if (layer.kind == LayerKind::kConv2D) {
+      forward = 2LL * layer.output.size() * layer.input.channels * layer.kernel_h * layer.kernel_w;
+    } else if (layer.kind == LayerKind::kDense) {
+      forward = 2LL * layer.input.size() * layer.units;
+    }
+    total += forward + forward + (i > 0 ? forward : 0);
+  }
+  return total;
+}
+
+}  // namespace train_gpu::model

@@ -166,6 +166,7 @@ Trainer::Position Trainer::start_position(ModelState& state) {
     return position;
   }
   Checkpoint checkpoint = load_checkpoint(config_.resume_from);
+  check_resume_model(checkpoint, backend_.network(), config_.resume_from);
   const CheckpointMetadata& meta = checkpoint.metadata;
   const std::string dataset_name = dataset_kind_name(dataset_.kind);
   const std::string what = "cannot resume from " + config_.resume_from.string() + ": ";
@@ -267,6 +268,7 @@ PassTotals Trainer::validation_pass() {
 void Trainer::save(const fs::path& file, const Position& position, const ModelState& state) {
   TraceRange range("checkpoint");
   Checkpoint checkpoint;
+  checkpoint.spec = backend_.network();
   checkpoint.state = state;
   checkpoint.metadata.epoch = position.epoch;
   checkpoint.metadata.batches_into_epoch = position.batches_into_epoch;
