@@ -221,18 +221,36 @@ TEST(Cifar10Records, AppendCopiesRecordsAsTheyAre) {
 
 // The tutorial model takes 1x28x28 in 10 classes: the command refuses CIFAR-10 in one line,
 // before it makes a run directory.
-TEST(Cifar10Command, TrainWithTheTutorialModelIsRefusedInOneLine) {
+// The default model is the tutorial's layers built on the data's images, as Keras builds a
+// Sequential on its input: on CIFAR-10 its first Dense takes 32*15*15 = 7200 features.
+TEST(Cifar10Command, TheDefaultModelIsTheTutorialsLayersOnTheDatasImages) {
   t::TempDir dir;
   write_batches(dir / "cifar10");
   const fs::path run = dir / "run";
   const t::MergedCommandResult result =
       t::run_command_merged(t::shell_quote(TRAIN_GPU_BINARY) + " train --dataset cifar10 --data-dir " +
-                            t::shell_quote((dir / "cifar10").string()) + " --epochs 1 --device cpu --no-progress --run-dir " +
+                            t::shell_quote((dir / "cifar10").string()) + " --epochs 1 --device cpu --no-progress --no-tensorboard --run-dir " +
                             t::shell_quote(run.string()));
-  EXPECT_EQ(result.exit_code, 1) << result.output;
+  ASSERT_EQ(result.exit_code, 0) << result.output;
   t::expect_contains(result.output,
-                     "error: the tutorial model takes 1x28x28 images in 10 classes; cifar10 has 3x32x32 in 10: give a "
-                     "model that fits with --model\n");
+                     "model: input 3x32x32 > conv(3->32,3x3,valid)+relu > maxpool2x2 > flatten(7200) > dense(128)+relu > dense(10)\n");
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "epoch-001.safetensors")) << result.output;
+}
+
+// A model made for other images (Keras's Simple MNIST convnet, 28x28x1) is refused in one line
+// naming both shapes, before the run directory exists.
+TEST(Cifar10Command, AModelForOtherImagesIsRefusedInOneLine) {
+  t::TempDir dir;
+  write_batches(dir / "cifar10");
+  const fs::path run = dir / "run";
+  const std::string json = std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/bench/models/simple_mnist_convnet.json";
+  const t::MergedCommandResult result =
+      t::run_command_merged(t::shell_quote(TRAIN_GPU_BINARY) + " train --dataset cifar10 --data-dir " +
+                            t::shell_quote((dir / "cifar10").string()) + " --model " + t::shell_quote(json) +
+                            " --epochs 1 --device cpu --no-progress --run-dir " + t::shell_quote(run.string()));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  t::expect_contains(result.output, "error: " + json + ": the model's input is (28, 28, 1) (1x28x28) but the data's images are "
+                                    "3x32x32; change the model's input shape or the dataset\n");
   EXPECT_FALSE(fs::exists(run)) << result.output;
 }
 

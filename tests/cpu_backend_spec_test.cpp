@@ -141,7 +141,7 @@ TEST_F(CpuBackendSpecTest, DataOfAnotherShapeIsOneClearError) {
     made->attach_data(train_, test_);
     FAIL() << "no error";
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("train images are 1x28x28 but the model's input is 3x32x32"), std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("train images are 1x28x28; the model expects 3x32x32"), std::string::npos)
         << error.what();
   }
   options.spec = model::build_network({1, 28, 28}, {flatten(), dense(12)});

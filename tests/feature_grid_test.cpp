@@ -82,17 +82,29 @@ TEST(FeatureLayer, ByPositionOrNameAndOnlyAConv2D) {
   t::expect_contains(t::error_of([&] { feature_layer_index(dense_only, ""); }), "the model has no Conv2D layer");
 }
 
-TEST(FeatureLayer, TheBackendsFirstConvolutionMaps) {
-  const model::NetworkSpec& tutorial = model::tutorial_network();
-  ImageActivations activations;
-  activations.conv_relu.assign(std::size_t(model::kConvFilters) * model::kConvSide * model::kConvSide, 1.0f);
-  const FeatureMaps maps = feature_maps_of(activations, tutorial, feature_layer_index(tutorial, "conv2d"));
-  EXPECT_EQ(maps.channels, 32);
-  EXPECT_EQ(maps.height, 26);
-  EXPECT_EQ(maps.width, 26);
-  EXPECT_EQ(maps.layer, "") << "the default layer: the files keep their names";
+// The maps of the chosen Conv2D come from the backend's per-layer maps; only the first Conv2D's
+// files keep their old names, and a layer the backend gave no maps of is one error.
+TEST(FeatureLayer, TheChosenConvolutionsMapsFromTheBackend) {
   const model::NetworkSpec cifar = t::cifar_batchnorm_network();
-  t::expect_contains(t::error_of([&] { feature_maps_of(activations, cifar, 3); }), "first Conv2D only");
+  std::vector<int> convs;
+  for (std::size_t i = 0; i < cifar.layers.size(); ++i) {
+    if (cifar.layers[i].kind == model::LayerKind::kConv2D) convs.push_back(int(i));
+  }
+  ASSERT_GE(convs.size(), 2u);
+  ImageActivations activations;
+  for (const int layer : convs) {
+    const model::Shape& shape = cifar.layers[std::size_t(layer)].output;
+    activations.conv_layers.push_back(ConvMaps{layer, shape, std::vector<float>(std::size_t(shape.size()), float(layer))});
+  }
+  const FeatureMaps first = feature_maps_of(activations, cifar, feature_layer_index(cifar, ""));
+  EXPECT_EQ(first.layer, "") << "the default layer: the files keep their names";
+  EXPECT_EQ(first.values.front(), float(convs[0]));
+  const FeatureMaps second = feature_maps_of(activations, cifar, convs[1]);
+  EXPECT_EQ(second.layer, cifar.layers[std::size_t(convs[1])].name);
+  EXPECT_EQ(second.channels, cifar.layers[std::size_t(convs[1])].output.channels);
+  EXPECT_EQ(second.values.front(), float(convs[1]));
+  activations.conv_layers.pop_back();
+  t::expect_contains(t::error_of([&] { feature_maps_of(activations, cifar, convs[1]); }), "the backend gave no maps of layer");
 }
 
 }  // namespace

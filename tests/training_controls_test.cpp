@@ -256,8 +256,14 @@ TEST_F(TrainingControlsTest, SgdCheckpointsNameTheirSlotAndLoadBack) {
   EXPECT_EQ(loaded.metadata.extra.at("optimizer.momentum"), "0.9");
   EXPECT_TRUE(loaded.state.adam_m == state.adam_m);
   EXPECT_TRUE(loaded.state.parameters == state.parameters);
+  // The safetensors header: its length (8 bytes, little-endian), then the JSON naming every tensor.
   std::ifstream file(checkpoint_path(config.run_dir, 1), std::ios::binary);
-  std::string header(4096, '\0');
+  unsigned char length_bytes[8] = {};
+  file.read(reinterpret_cast<char*>(length_bytes), 8);
+  uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = length * 256 + length_bytes[i];
+  ASSERT_LT(length, 1u << 20);
+  std::string header(length, '\0');
   file.read(header.data(), std::streamsize(header.size()));
   for (const model::TensorSpec& tensor : model::kParameterTensors) {
     EXPECT_NE(header.find(std::string("optim.momentum.") + tensor.name), std::string::npos) << tensor.name;

@@ -40,12 +40,14 @@ void add_features_command(CLI::App& app) {
                                  "Split the image comes from: test or train");
 
   command->callback([options, command] {
+    // --layer is checked against the checkpoint's model before the data is loaded (the file is
+    // read twice: a few MB, for an error that comes at once).
+    const int layer = eval::feature_layer_index(load_model_weights(options->checkpoint).checkpoint.spec, options->layer);
     const bool dataset_given = command->count("--dataset") > 0;
     const Split split = options->split_value();
     const std::unique_ptr<LoadedModel> loaded =
         load_model_for_checkpoint(options->checkpoint, options->data, dataset_given, options->device, split, std::cout, 1);
     const model::NetworkSpec& spec = loaded->checkpoint.spec;  // the model the checkpoint holds
-    const int layer = eval::feature_layer_index(spec, options->layer);
     const ImageSet& images = split == Split::kTrain ? loaded->dataset.train : loaded->dataset.test;
     if (options->index >= images.count) {
       throw Error("--index " + std::to_string(options->index) + " is outside the " + options->split + " split (0.." +

@@ -71,6 +71,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
   config.progress = !options.no_progress && ProgressBar::stdout_is_terminal();
   config.deterministic = options.device.deterministic;
 
+  const DeviceRequest device = parse_device(options.device.device);  // a malformed --device fails before anything is read
   // The data first: the model is built on its image shape (a one-line --model, or the tutorial's
   // layers on other images) and must fit it, before anything is written.
   std::cout << "data:\n";
@@ -96,7 +97,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
   // The checkpoint's cuDNN algorithms, for the backend to run again.
   if (resumed) backend_options.conv_algorithms = recorded_conv_algorithms(resumed->metadata.extra);
   resumed.reset();  // the Trainer reads it again for the state
-  const std::unique_ptr<Backend> backend = make_backend(parse_device(options.device.device), backend_options, std::cerr, "training");
+  const std::unique_ptr<Backend> backend = make_backend(device, backend_options, std::cerr, "training");
   std::cout << "device: " << backend->description() << "\n";
   const ConvolutionAlgorithms algorithms = backend->conv_algorithms();
   if (algorithms.chosen()) std::cout << "cudnn: " << describe(algorithms) << "; " << algorithms.how << "\n";
