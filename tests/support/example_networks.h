@@ -15,6 +15,7 @@
 #include "host/common/random.h"
 #include "host/model/network_spec.h"
 #include "host/train/safetensors.h"
+#include "support/example_specs.h"
 #include "support/test_support.h"
 
 namespace train_gpu::testing {
@@ -23,75 +24,37 @@ inline std::filesystem::path example_model_json(const std::string& name) {
   return std::filesystem::path(TRAIN_GPU_SOURCE_DIR) / "tests" / "support" / "models" / (name + ".json");
 }
 
+// example_specs.h's builders with the layer's Keras name, as the JSON files name them.
+inline model::LayerSpec named(const std::string& name, model::LayerSpec layer) {
+  layer.name = name;
+  return layer;
+}
 inline model::LayerSpec conv_layer(const std::string& name, int filters, int kernel, model::Activation activation,
                                    model::Padding padding = model::Padding::kValid, int stride = 1, bool use_bias = true) {
-  model::LayerSpec layer;
-  layer.kind = model::LayerKind::kConv2D;
-  layer.name = name;
-  layer.units = filters;
-  layer.kernel_h = layer.kernel_w = kernel;
-  layer.stride_h = layer.stride_w = stride;
-  layer.padding = padding;
-  layer.use_bias = use_bias;
-  layer.activation = activation;
-  return layer;
+  return named(name, layers::conv(filters, kernel, stride, padding, activation, use_bias));
 }
-
-inline model::LayerSpec pool_layer(const std::string& name, model::LayerKind kind, int pool, int stride = 0,
+inline model::LayerSpec pool_layer(const std::string& name, model::LayerKind kind, int size, int stride = 0,
                                    model::Padding padding = model::Padding::kValid) {
-  model::LayerSpec layer;
-  layer.kind = kind;
-  layer.name = name;
-  layer.kernel_h = layer.kernel_w = pool;
-  layer.stride_h = layer.stride_w = stride;
-  layer.padding = padding;
-  return layer;
+  return named(name, layers::pool(kind, size, stride, padding));
 }
-
 inline model::LayerSpec plain_layer(const std::string& name, model::LayerKind kind) {
   model::LayerSpec layer;
   layer.kind = kind;
-  layer.name = name;
-  return layer;
+  return named(name, layer);
 }
-
 inline model::LayerSpec dense_layer(const std::string& name, int units, model::Activation activation) {
-  model::LayerSpec layer = plain_layer(name, model::LayerKind::kDense);
-  layer.units = units;
-  layer.activation = activation;
-  return layer;
+  return named(name, layers::dense(units, activation));
 }
-
-inline model::LayerSpec dropout_layer(const std::string& name, float rate) {
-  model::LayerSpec layer = plain_layer(name, model::LayerKind::kDropout);
-  layer.rate = rate;
-  return layer;
+inline model::LayerSpec dropout_layer(const std::string& name, float rate) { return named(name, layers::dropout(rate)); }
+inline model::LayerSpec activation_layer(const std::string& name, model::Activation function) {
+  return named(name, layers::activation(function));
 }
-
-inline model::LayerSpec activation_layer(const std::string& name, model::Activation activation) {
-  model::LayerSpec layer = plain_layer(name, model::LayerKind::kActivation);
-  layer.activation = activation;
-  return layer;
-}
-
 inline model::LayerSpec batch_norm_layer(const std::string& name, float momentum, float epsilon) {
-  model::LayerSpec layer = plain_layer(name, model::LayerKind::kBatchNorm);
-  layer.momentum = momentum;
-  layer.epsilon = epsilon;
-  return layer;
+  return named(name, layers::batch_norm(momentum, epsilon));
 }
 
-// models/simple_mnist_convnet.json: Keras's "Simple MNIST convnet" example, 34,826 parameters.
-inline model::NetworkSpec simple_mnist_convnet() {
-  using model::Activation;
-  using model::LayerKind;
-  return model::build_network({1, 28, 28}, {conv_layer("conv2d", 32, 3, Activation::kRelu),
-                                            pool_layer("max_pooling2d", LayerKind::kMaxPool2D, 2),
-                                            conv_layer("conv2d_1", 64, 3, Activation::kRelu),
-                                            pool_layer("max_pooling2d_1", LayerKind::kMaxPool2D, 2),
-                                            plain_layer("flatten", LayerKind::kFlatten), dropout_layer("dropout", 0.5f),
-                                            dense_layer("dense", 10, Activation::kSoftmax)});
-}
+// models/simple_mnist_convnet.json is example_specs.h's simple_mnist_convnet(): Keras's default
+// layer names are build_network's.
 
 // models/cifar_batchnorm.json: 3x32x32, a bias-free same convolution, BatchNormalization on maps
 // and on features, stride 2, average and max pooling with asymmetric same padding, dropout,
@@ -118,13 +81,13 @@ inline model::NetworkSpec cifar_batchnorm_network() {
 inline model::NetworkSpec flatten_batchnorm_network() {
   using model::Activation;
   using model::LayerKind;
-  model::LayerSpec conv = conv_layer("conv2d", 4, 3, Activation::kRelu, model::Padding::kSame);
-  conv.kernel_w = 2;
-  conv.stride_h = 2;
-  model::LayerSpec dense = dense_layer("dense", 5, Activation::kLinear);
-  dense.use_bias = false;
-  return model::build_network({3, 9, 7}, {conv, plain_layer("flatten", LayerKind::kFlatten),
-                                          batch_norm_layer("batch_normalization", 0.99f, 1e-3f), dense,
+  model::LayerSpec rectangular = conv_layer("conv2d", 4, 3, Activation::kRelu, model::Padding::kSame);
+  rectangular.kernel_w = 2;
+  rectangular.stride_h = 2;
+  model::LayerSpec bias_free = dense_layer("dense", 5, Activation::kLinear);
+  bias_free.use_bias = false;
+  return model::build_network({3, 9, 7}, {rectangular, plain_layer("flatten", LayerKind::kFlatten),
+                                          batch_norm_layer("batch_normalization", 0.99f, 1e-3f), bias_free,
                                           activation_layer("activation", Activation::kSoftmax)});
 }
 
