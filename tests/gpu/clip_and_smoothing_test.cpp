@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -250,6 +251,22 @@ double norm_of_difference(const std::vector<float>& a, const std::vector<float>&
   return failed ? failure : ::testing::AssertionSuccess();
 }
 
+// `steps` SGD steps of both backends, each from the CPU's state (the GPU set to it first), each
+// compared with one step's bounds (sgd_step_close); the GPU's state after each step goes to
+// `check` too.
+void expect_steps_match(Pair& pair, int steps, double learning_rate, double momentum, const std::string& name,
+                        const std::function<void(const ModelState& gpu, const ModelState& start, int step)>& check = {}) {
+  for (int step = 0; step < steps; ++step) {
+    const ModelState start = pair.cpu->state();
+    pair.gpu->set_state(start);
+    pair.gpu->train_step(step * 64, 64);
+    pair.cpu->train_step(step * 64, 64);
+    const ModelState gpu = pair.gpu->state();
+    EXPECT_TRUE(sgd_step_close(gpu, pair.cpu->state(), start, learning_rate, momentum)) << name << " step " << step;
+    if (check) check(gpu, start, step);
+  }
+}
+
 // A tenth of the global norm of the CPU's first gradient from Pair's start: a bound that clips
 // every step of the few the tests take (the norm falls slowly at these rates).
 float a_clipping_bound() {
@@ -294,14 +311,7 @@ TEST_F(ClipAndSmoothingTest, ClippedStepsMatchTheCpuAndMoveByTheBound) {
       BackendOptions options = sgd(options_with(kernels, graph), kLearningRate, 0.0f);
       options.clip_norm = clip_norm;
       Pair pair(options);
-      // Several steps, each from the CPU's state: each compared with one step's bounds.
-      for (int step = 0; step < 4; ++step) {
-        const ModelState start = pair.cpu->state();
-        pair.gpu->set_state(start);
-        pair.gpu->train_step(step * 64, 64);
-        pair.cpu->train_step(step * 64, 64);
-        const ModelState gpu = pair.gpu->state(), cpu = pair.cpu->state();
-        EXPECT_TRUE(sgd_step_close(gpu, cpu, start, kLearningRate, 0.0)) << name << " step " << step;
+      expect_steps_match(pair, 4, kLearningRate, 0.0, name, [&](const ModelState& gpu, const ModelState& start, int step) {
         // ||lr * s * g|| = lr * clip_norm to float precision (s and each product rounded: ~1e-7
         // relative). What the weights show adds each w + u's rounding, e_i <= ulp(|w| <= 0.25) =
         // 3e-8: unbiased and uncorrelated with u, they change the norm by about
@@ -310,7 +320,7 @@ TEST_F(ClipAndSmoothingTest, ClippedStepsMatchTheCpuAndMoveByTheBound) {
         // unclipped step (which moves by 10 times the bound at the first step).
         const double moved = norm_of_difference(gpu.parameters, start.parameters);
         EXPECT_NEAR(moved, kLearningRate * clip_norm, 1e-3 * kLearningRate * clip_norm) << name << " step " << step;
-      }
+      });
     }
   }
 }
@@ -320,14 +330,7 @@ TEST_F(ClipAndSmoothingTest, ClippedMomentumStepsMatchTheCpuOverSeveralSteps) {
   BackendOptions options = sgd(options_with("fused", true), kLearningRate, kMomentum);
   options.clip_norm = a_clipping_bound();
   Pair pair(options);
-  for (int step = 0; step < 6; ++step) {
-    const ModelState start = pair.cpu->state();
-    pair.gpu->set_state(start);
-    pair.gpu->train_step(step * 64, 64);
-    pair.cpu->train_step(step * 64, 64);
-    EXPECT_TRUE(sgd_step_close(pair.gpu->state(), pair.cpu->state(), start, kLearningRate, kMomentum))
-        << "step " << step;
-  }
+  expect_steps_match(pair, 6, kLearningRate, kMomentum, "fused/graph");
 }
 
 TEST_F(ClipAndSmoothingTest, OneSmoothedAdamStepMatchesTheCpu) {
@@ -361,14 +364,7 @@ TEST_F(ClipAndSmoothingTest, SmoothedAndClippedMomentumStepsMatchTheCpuOverSever
     options.label_smoothing = 0.1f;
     options.clip_norm = clip_norm;
     Pair pair(options);
-    for (int step = 0; step < 6; ++step) {
-      const ModelState start = pair.cpu->state();
-      pair.gpu->set_state(start);
-      pair.gpu->train_step(step * 64, 64);
-      pair.cpu->train_step(step * 64, 64);
-      EXPECT_TRUE(sgd_step_close(pair.gpu->state(), pair.cpu->state(), start, kLearningRate, kMomentum))
-          << "clip " << clip_norm << " step " << step;
-    }
+    expect_steps_match(pair, 6, kLearningRate, kMomentum, "clip " + std::to_string(clip_norm));
     const double gpu_loss = pair.gpu->take_totals(PassKind::kTraining).batch_loss_sum;
     const double cpu_loss = pair.cpu->take_totals(PassKind::kTraining).batch_loss_sum;
     EXPECT_NEAR(gpu_loss, cpu_loss, 1e-4 * cpu_loss) << "clip " << clip_norm;
