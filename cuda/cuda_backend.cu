@@ -10,6 +10,8 @@
 //             -> pool backward fused with the conv ReLU mask -> conv backward-filter, conv bias grad
 //   check:    any non-finite gradient flags the batch in the totals    (nonfinite.cu)
 //   update:   Adam over all 693,962 parameters in one launch           (adam.cu)
+//             (--clip-norm: one reduction launch before it leaves the factor on the device for
+//             it to apply, gradient_clip.cu; --label-smoothing: in the softmax-CE kernel)
 // Every gradient is OVERWRITTEN by its producer (beta = 0, bias sums written not added), so no
 // memset of the gradient arena is needed. The step count t lives on the host, which computes
 // Adam's bias-corrected step size per step without reading anything back.
@@ -54,6 +56,7 @@
 #include "cuda/kernels/optimizers.h"
 #include "cuda/kernels/bias_activation.h"
 #include "cuda/kernels/device_totals.h"
+#include "cuda/kernels/gradient_clip.h"
 #include "cuda/kernels/nonfinite.h"
 #include "cuda/kernels/softmax_xent.h"
 #include "cuda/kernels/step_counters.h"
@@ -107,10 +110,6 @@ class CudaBackend final : public Backend {
       throw Error("--profile-steps: the range " + std::to_string(options.profile_first_step) + ":" +
                   std::to_string(options.profile_last_step) + " is empty or negative");
     }
-    if (options.clip_norm != 0.0f || options.label_smoothing != 0.0f) {
-      throw Error(std::string(options.clip_norm != 0.0f ? "--clip-norm" : "--label-smoothing") +
-                  " runs on the CPU backend only so far; train with --device cpu, or drop the flag");
-    }
     kernels_ = parse_kernel_set(options.kernels);
     pooling_ = parse_pooling(options.pooling);
     CUDA_CHECK(cudaSetDevice(device));
@@ -155,6 +154,7 @@ class CudaBackend final : public Backend {
     counters_ = DeviceBuffer<math::StepCounters>(1, "the step counters");
     CUDA_CHECK(cudaMemsetAsync(counters_.data(), 0, counters_.bytes(), stream_.get()));
     launch_set_scale(&counters_.data()->lr_scale, 1.0f, stream_.get());
+    if (options.clip_norm > 0.0f) clip_ = std::make_unique<GradientClip>(options.clip_norm, stream_.get());
     if (options.graph) {
       graphs_ = std::make_unique<StepGraphs>(stream_.get());
       planner_ = std::make_unique<LaunchPlanner>(options.graph_steps);
@@ -530,8 +530,10 @@ class CudaBackend final : public Backend {
       advance.adam = true;
       advance.optimizer = options_.optimizer;
       advance.schedule = schedule_;
+      SoftmaxXentExtras extras = softmax_extras(source.counters, advance);
+      extras.label_smoothing = options_.label_smoothing;
       launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, dlogits_.data(), nullptr, training_totals(),
-                          stream, softmax_extras(source.counters, advance));
+                          stream, extras);
     }
     // The fused set checks the gradients for NaN/Inf inside Adam's pass, the classic one before.
     DeviceTotals* check_in_adam = kernels_ == KernelSet::kFused ? training_totals() : nullptr;
@@ -541,16 +543,19 @@ class CudaBackend final : public Backend {
       if (check_in_adam == nullptr) launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
     }
     ScopedRange update("optimizer");
+    // --clip-norm: the factor stays on the device for the optimizer to multiply the gradients by.
+    const float* gradient_scale = clip_ ? clip_->enqueue(gradients(), kParameterCount, stream) : nullptr;
     const OptimizerConfig& optimizer = options_.optimizer;
     if (optimizer.kind != OptimizerKind::kAdam) {
       launch_optimizer(optimizer, parameters(), gradients(), adam_m(), adam_v(), kParameterCount, source.learning_rate,
-                       source.step_size, stream, check_in_adam);
+                       source.step_size, stream, check_in_adam, gradient_scale);
     } else if (source.step_size.device != nullptr) {
       launch_adam_at_counters(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, optimizer.beta1,
-                              optimizer.beta2, source.step_size.device, optimizer.epsilon, stream, check_in_adam);
+                              optimizer.beta2, source.step_size.device, optimizer.epsilon, stream, check_in_adam,
+                              gradient_scale);
     } else {
       launch_adam(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, optimizer.beta1, optimizer.beta2,
-                  source.step_size.value, optimizer.epsilon, stream, check_in_adam);
+                  source.step_size.value, optimizer.epsilon, stream, check_in_adam, gradient_scale);
     }
   }
 
@@ -783,6 +788,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer<unsigned int> softmax_counter_;
   SoftmaxXentScratch softmax_scratch_;
   DeviceBuffer<math::StepCounters> counters_;     // the step's own position and Adam step (--graph)
+  std::unique_ptr<GradientClip> clip_;            // --clip-norm
   std::unique_ptr<BatchLoader> loader_;
   std::unique_ptr<LaunchPlanner> planner_;        // --graph
   std::unique_ptr<StepGraphs> graphs_;            // --graph; destroyed first

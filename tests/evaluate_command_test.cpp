@@ -338,9 +338,9 @@ TEST_F(EvaluateCommand, PlotScriptDrawsEveryFigureOfATrainedRun) {
   result = t::run_command_merged("/usr/bin/python3 '" + std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/plot.py' " + quoted(run));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(result.output.find("skipping"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("7 figure(s)"), std::string::npos) << result.output;
-  for (const char* name : {"label_distribution.png", "loss.png", "accuracy.png", "confusion.png", "features.png",
-                           "samples.png", "mistakes.png"}) {
+  EXPECT_NE(result.output.find("8 figure(s)"), std::string::npos) << result.output;
+  for (const char* name : {"label_distribution.png", "loss.png", "accuracy.png", "learning_rate.png", "confusion.png",
+                           "features.png", "samples.png", "mistakes.png"}) {
     EXPECT_TRUE(t::png_size(run / "plots" / name).valid) << name << "\n" << result.output;
   }
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cuda/math/adamw_math.h"
+#include "cuda/math/clip_math.h"
 #include "cuda/math/optimizer_math.h"
 #include "cuda/math/rmsprop_math.h"
 #include "cuda/math/sgd_math.h"
@@ -173,9 +174,13 @@ TEST(CpuOptimizer, ClippingScalesToTheBoundOnlyAboveIt) {
   const float gradients[2] = {3.0f, 4.0f};
   const double squares = cpu::sum_of_squares(gradients, 2);
   EXPECT_EQ(squares, 25.0);
-  EXPECT_EQ(cpu::clip_scale(squares, 10.0f), 1.0f);
-  EXPECT_EQ(cpu::clip_scale(squares, 5.0f), 1.0f);
-  EXPECT_EQ(cpu::clip_scale(squares, 2.5f), 0.5f);
+  EXPECT_EQ(math::clip_scale(squares, 10.0f), 1.0f);
+  EXPECT_EQ(math::clip_scale(squares, 5.0f), 1.0f);
+  EXPECT_EQ(math::clip_scale(squares, 2.5f), 0.5f);
+  // Not a power of two: the factor is the float nearest to the double quotient 1 / 3.
+  EXPECT_EQ(math::clip_scale(225.0, 5.0f), static_cast<float>(1.0 / 3.0));
+  // A NaN norm leaves the gradients as they are, for the non-finite check to report.
+  EXPECT_EQ(math::clip_scale(std::nan(""), 1.0f), 1.0f);
 }
 
 }  // namespace

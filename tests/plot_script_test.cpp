@@ -32,13 +32,25 @@ void write(const fs::path& file, const std::string& text) {
   std::ofstream(file) << text;
 }
 
+// metrics.csv as train_gpu writes it today: a learning_rate column, and val_loss/val_accuracy
+// (left empty by a run without --validation-split).
+const char* const kMetricsCsv =
+    "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch,"
+    "learning_rate,val_loss,val_accuracy\n"
+    "1,0.1350,0.9598,0.0610,0.9800,3.1,21000,0,0.01,0.0702,0.9790\n"
+    "2,0.0431,0.9866,0.0523,0.9829,1.2,21800,600,0.001,0.0561,0.9815\n"
+    "3,0.0220,0.9930,0.0498,0.9841,2.9,22100,0,0.0001,0.0547,0.9822\n";
+
+// As train_gpu wrote it before the training controls: no learning_rate, no validation.
+const char* const kOlderMetricsCsv =
+    "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch\n"
+    "1,0.1350,0.9598,0.0610,0.9800,3.1,21000,0\n"
+    "2,0.0431,0.9866,0.0523,0.9829,1.2,21800,600\n"
+    "3,0.0220,0.9930,0.0498,0.9841,2.9,22100,0\n";
+
 // A plausible 3-epoch run with its evaluation, class 9 never predicted (a 0/0 precision).
 void fabricate_run(const fs::path& run) {
-  write(run / "metrics.csv",
-        "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch\n"
-        "1,0.1350,0.9598,0.0610,0.9800,3.1,21000,0\n"
-        "2,0.0431,0.9866,0.0523,0.9829,1.2,21800,600\n"
-        "3,0.0220,0.9930,0.0498,0.9841,2.9,22100,0\n");
+  write(run / "metrics.csv", kMetricsCsv);
   std::string distribution = "label,train_percent,test_percent\n";
   for (int c = 0; c < 10; ++c) distribution += std::to_string(c) + "," + std::to_string(9.0 + 0.2 * c) + "," + std::to_string(10.5 - 0.1 * c) + "\n";
   write(run / "label_distribution.csv", distribution);
@@ -88,11 +100,12 @@ TEST_F(PlotScript, WritesEveryFigureAtItsSize) {
   const t::MergedCommandResult result = plot(run);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(result.output.find("skipping"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("7 figure(s)"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("8 figure(s)"), std::string::npos) << result.output;
 
   // figsize (inches) x 100 dpi, as plot.py sets them.
   const std::vector<std::pair<std::string, std::pair<uint32_t, uint32_t>>> expected = {
       {"label_distribution.png", {800, 450}}, {"loss.png", {800, 500}},     {"accuracy.png", {800, 500}},
+      {"learning_rate.png", {800, 300}},
       {"confusion.png", {900, 800}},          {"features.png", {1200, 600}}, {"samples.png", {700, 750}},
       {"mistakes.png", {1200, 700}}};
   for (const auto& [name, size] : expected) {
@@ -212,8 +225,8 @@ TEST_F(PlotScript, SkipsFiguresWhoseInputIsMissing) {
   fs::create_directories(run);
   const t::MergedCommandResult result = plot(run);
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  for (const char* name : {"label_distribution.png", "loss.png", "accuracy.png", "confusion.png", "features.png",
-                           "samples.png", "mistakes.png"}) {
+  for (const char* name : {"label_distribution.png", "loss.png", "accuracy.png", "learning_rate.png", "confusion.png",
+                           "features.png", "samples.png", "mistakes.png"}) {
     EXPECT_NE(result.output.find(std::string("skipping ") + name), std::string::npos) << name << "\n" << result.output;
     EXPECT_FALSE(fs::exists(run / "plots" / name)) << name;
   }
@@ -240,6 +253,87 @@ TEST(PlotScriptWithoutMatplotlib, ExitsWithInstallAdvice) {
   EXPECT_EQ(result.exit_code, 3) << result.output;
   EXPECT_NE(result.output.find("install python3-matplotlib or pip install -r tools/requirements-plots.txt"), std::string::npos)
       << result.output;
+}
+
+// plot.py's curve figures, each as the label and the y values of every line on its first axes
+// (and its y scale) instead of a PNG file.
+t::MergedCommandResult curve_lines(const fs::path& run_dir) {
+  const std::string code = "import sys; sys.path.insert(0, '" + std::string(TRAIN_GPU_SOURCE_DIR) + "/tools'); import plot\n"
+                           "def save(figure, path):\n"
+                           "    axes = figure.axes[0]\n"
+                           "    for line in axes.get_lines():\n"
+                           "        print('line of %s:' % path.split('/')[-1], line.get_label(), axes.get_yscale(),\n"
+                           "              *['%g' % v for v in line.get_ydata()])\n"
+                           "    return path\n"
+                           "plot.save = save\n"
+                           "sys.exit(plot.main([sys.argv[1]]))\n";
+  return t::run_command_merged("/usr/bin/python3 -c " + t::shell_quote(code) + " " + t::shell_quote(run_dir.string()));
+}
+
+// The lines curve_lines printed for `figure`, without their prefix.
+std::vector<std::string> lines_of_figure(const std::string& output, const std::string& figure) {
+  std::vector<std::string> found;
+  const std::string prefix = "line of " + figure + ": ";
+  for (const std::string& line : t::lines_of(output)) {
+    if (line.rfind(prefix, 0) == 0) found.push_back(line.substr(prefix.size()));
+  }
+  return found;
+}
+
+// The training controls' columns: val beside train and test (in that order, accuracies in %),
+// and the learning rate in a figure of its own, log-scaled as it spans 100x.
+TEST_F(PlotScript, DrawsValidationCurvesAndTheLearningRate) {
+  const fs::path run = dir_.path() / "run";
+  fabricate_run(run);
+  const t::MergedCommandResult result = curve_lines(run);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(lines_of_figure(result.output, "loss.png"),
+            (std::vector<std::string>{"train linear 0.135 0.0431 0.022", "val linear 0.0702 0.0561 0.0547",
+                                      "test linear 0.061 0.0523 0.0498"}))
+      << result.output;
+  EXPECT_EQ(lines_of_figure(result.output, "accuracy.png"),
+            (std::vector<std::string>{"train linear 95.98 98.66 99.3", "val linear 97.9 98.15 98.22",
+                                      "test linear 98 98.29 98.41"}))
+      << result.output;
+  EXPECT_EQ(lines_of_figure(result.output, "learning_rate.png"),
+            (std::vector<std::string>{"learning_rate log 0.01 0.001 0.0001"}))
+      << result.output;
+}
+
+// A run without --validation-split leaves val_loss and val_accuracy empty: no val line; a rate
+// that stays within 10x keeps a linear scale.
+TEST_F(PlotScript, EmptyValidationColumnsDrawNoValLine) {
+  const fs::path run = dir_.path() / "run";
+  fabricate_run(run);
+  write(run / "metrics.csv",
+        "epoch,train_loss,train_accuracy,test_loss,test_accuracy,epoch_seconds,samples_per_second,resumed_at_batch,"
+        "learning_rate,val_loss,val_accuracy\n"
+        "1,0.1350,0.9598,0.0610,0.9800,3.1,21000,0,0.001,,\n"
+        "2,0.0431,0.9866,0.0523,0.9829,1.2,21800,0,0.0005,,\n");
+  const t::MergedCommandResult result = curve_lines(run);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(lines_of_figure(result.output, "loss.png"),
+            (std::vector<std::string>{"train linear 0.135 0.0431", "test linear 0.061 0.0523"}))
+      << result.output;
+  EXPECT_EQ(lines_of_figure(result.output, "learning_rate.png"),
+            (std::vector<std::string>{"learning_rate linear 0.001 0.0005"}))
+      << result.output;
+}
+
+// A metrics.csv from before the training controls still draws its curves; only the learning
+// rate's figure is skipped, with the reason.
+TEST_F(PlotScript, AnOlderMetricsCsvDrawsTrainAndTestOnly) {
+  const fs::path run = dir_.path() / "run";
+  fabricate_run(run);
+  write(run / "metrics.csv", kOlderMetricsCsv);
+  const t::MergedCommandResult result = curve_lines(run);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(lines_of_figure(result.output, "loss.png"),
+            (std::vector<std::string>{"train linear 0.135 0.0431 0.022", "test linear 0.061 0.0523 0.0498"}))
+      << result.output;
+  EXPECT_TRUE(lines_of_figure(result.output, "learning_rate.png").empty()) << result.output;
+  t::expect_contains(result.output, "skipping learning_rate.png: " + (run / "metrics.csv").string() +
+                                        " has no learning_rate column");
 }
 
 }  // namespace

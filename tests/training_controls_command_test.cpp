@@ -1,6 +1,8 @@
 // `train_gpu train` with the training-control flags, as a user runs it: a cosine schedule's
 // learning_rate column equals its closed form, a finished 1-epoch run resumed with --epochs 2
-// trains one more, and flags the chosen optimizer or schedule does not read are one error line.
+// trains one more, the plateau's cooldown and min_delta and early stopping's min_delta decide as
+// Keras's callbacks do (and resume exactly), and flags the chosen optimizer or schedule does not
+// read are one error line.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -100,6 +102,59 @@ TEST_F(TrainingControlsCommandTest, EarlyStoppingWithoutAValidationSplitIsOneErr
   const std::vector<std::string> lines = t::lines_of(result.err);
   ASSERT_EQ(lines.size(), 1u) << result.err;
   EXPECT_NE(lines[0].find("give --validation-split too"), std::string::npos) << lines[0];
+}
+
+// --lr-plateau-min-delta 10: no epoch after the first improves, so with patience 1 each counted
+// epoch cuts (Keras's rule, host/train/lr_plateau.h). --lr-plateau-cooldown 2 then leaves one
+// epoch uncounted after each cut: cuts after epochs 2 and 4 (not 2, 3, 4, 5). The learning_rate
+// column is the rate of each epoch's first step, so it shows a cut one row later. The run
+// stopped after 4 epochs and resumed to 6 must cut where the whole run does: the cooldown
+// counter is in the checkpoint.
+TEST_F(TrainingControlsCommandTest, PlateauCooldownAndMinDeltaCutWhereKerasWouldAndResumeExactly) {
+  const std::string plateau =
+      "--lr 0.01 --lr-schedule plateau --lr-gamma 0.5 --lr-patience 1 --lr-plateau-min-delta 10 --validation-split 0.2 ";
+  const auto rates = [&](const fs::path& run) {
+    std::vector<std::string> column;
+    for (const auto& row : rows(run)) column.push_back(row.at(8));
+    return column;
+  };
+  const fs::path cooled = scratch_.path() / "cooled", plain = scratch_.path() / "plain", resumed = scratch_.path() / "resumed";
+  ASSERT_EQ(train(plateau + "--lr-plateau-cooldown 2 --epochs 6 --run-dir " + t::shell_quote(cooled.string())).exit_code, 0);
+  EXPECT_EQ(rates(cooled), (std::vector<std::string>{"0.01", "0.01", "0.005", "0.005", "0.0025", "0.0025"}));
+  ASSERT_EQ(train(plateau + "--epochs 6 --run-dir " + t::shell_quote(plain.string())).exit_code, 0);
+  EXPECT_EQ(rates(plain), (std::vector<std::string>{"0.01", "0.01", "0.005", "0.0025", "0.00125", "0.000625"}));
+  ASSERT_EQ(train(plateau + "--lr-plateau-cooldown 2 --epochs 4 --run-dir " + t::shell_quote(resumed.string())).exit_code, 0);
+  const t::CommandResult more = train("--resume " + t::shell_quote(resumed.string()) + " --epochs 6");
+  ASSERT_EQ(more.exit_code, 0) << more.err;
+  EXPECT_EQ(rates(resumed), rates(cooled));
+}
+
+// --early-stopping-min-delta 10: no epoch after the first is an improvement, so patience 1 stops
+// the run after epoch 2, with epoch 1 as the best.
+TEST_F(TrainingControlsCommandTest, EarlyStoppingMinDeltaCountsSmallFallsAsNoImprovement) {
+  const fs::path run = scratch_.path() / "early";
+  const t::CommandResult result = train("--epochs 5 --validation-split 0.2 --early-stopping 1 --early-stopping-min-delta 10 "
+                                        "--run-dir " + t::shell_quote(run.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(rows(run).size(), 2u);
+  EXPECT_NE(result.out.find("at epoch 1"), std::string::npos) << result.out;
+}
+
+TEST_F(TrainingControlsCommandTest, PlateauAndEarlyStoppingKnobsWithoutTheirOwnerAreOneErrorLine) {
+  const struct {
+    const char* flags;
+    const char* message;
+  } cases[] = {{"--lr-plateau-cooldown 2", "--lr-plateau-cooldown is read only by --lr-schedule plateau"},
+               {"--lr-plateau-min-delta 0.01", "--lr-plateau-min-delta is read only by --lr-schedule plateau"},
+               {"--validation-split 0.2 --early-stopping-min-delta 0.01", "--early-stopping-min-delta is read only by --early-stopping"}};
+  for (const auto& c : cases) {
+    const t::CommandResult result =
+        train(std::string("--epochs 1 ") + c.flags + " --run-dir " + t::shell_quote((scratch_.path() / "z").string()));
+    EXPECT_NE(result.exit_code, 0) << c.flags;
+    const std::vector<std::string> lines = t::lines_of(result.err);
+    ASSERT_EQ(lines.size(), 1u) << result.err;
+    EXPECT_NE(lines[0].find(c.message), std::string::npos) << lines[0];
+  }
 }
 
 }  // namespace

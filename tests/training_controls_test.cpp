@@ -101,6 +101,7 @@ TEST_F(TrainingControlsTest, StopAndResumeEqualsAnUninterruptedRunForEveryOptimi
       config.schedule = c.schedule;
       config.validation_split = c.validation_split;
       config.plateau_patience = 1;
+      config.plateau_cooldown = 2;  // its counter is checkpointed too
       return config;
     };
     auto uninterrupted = backend(c.optimizer);

@@ -7,7 +7,10 @@ Reads what `train_gpu train` and `train_gpu evaluate` leave in RUN_DIR and write
 RUN_DIR/plots/ (or --out):
 
   label_distribution.png  train vs test label percentages   <- label_distribution.csv
-  loss.png, accuracy.png  per-epoch curves, train and test   <- metrics.csv (accuracies are 0..1)
+  loss.png, accuracy.png  per-epoch curves: train, test, and val where the run had a validation
+                          split (--validation-split)        <- metrics.csv (accuracies are 0..1)
+  learning_rate.png       the rate of each epoch (log scale when it spans more than 10x)
+                                                             <- metrics.csv's learning_rate column
   confusion.png           counts, colored by row (recall), with recall and precision margins
                                                              <- evaluation/confusion.csv
   features.png            the 32 conv maps of one test image <- evaluation/features-test-<i>.npy
@@ -21,7 +24,8 @@ whose evaluation.json records that epoch (`train_gpu evaluate` of an older check
 there). The script says which it draws, warns when none matches the curves, and writes the
 checkpoint, epoch and step under every figure drawn from it. --evaluation DIR draws another.
 
-A figure whose input is missing is skipped with a message. Needs numpy and matplotlib
+A figure whose input is missing is skipped with a message; a metrics.csv written before the
+learning_rate and val_loss/val_accuracy columns existed draws the train and test curves only. Needs numpy and matplotlib
 (Debian: apt install python3-matplotlib; else pip install -r tools/requirements-plots.txt).
 Exit status: 0 when it ran (even if figures were skipped), 1 for a bad run directory or
 unreadable input, 3 when matplotlib or numpy is missing.
@@ -77,6 +81,26 @@ def read_columns(path, wanted):
         raise InputError("%s: unreadable row: %s" % (path, error))
 
 
+def read_optional_column(path, name):
+    """A column that newer train_gpu versions write and older ones do not, as floats (NaN where a
+    row leaves it empty, which matplotlib leaves out of a line); None when the header lacks it or
+    no row fills it."""
+    header, rows = read_csv_rows(path)
+    if name not in header:
+        return None
+    column = header.index(name)
+    values = []
+    try:
+        for row in rows:
+            text = row[column] if column < len(row) else ""
+            values.append(float(text) if text.strip() else float("nan"))
+    except ValueError as error:
+        raise InputError("%s: unreadable %s: %s" % (path, name, error))
+    if all(value != value for value in values):  # all NaN: a run without a validation split
+        return None
+    return values
+
+
 def save(figure, path):
     import matplotlib.pyplot as plt
 
@@ -116,17 +140,20 @@ def plot_curves(run_dir, out_dir):
 
     source = os.path.join(run_dir, "metrics.csv")
     if not os.path.isfile(source):
-        return [skip("loss.png", source), skip("accuracy.png", source)]
+        return [skip("loss.png", source), skip("accuracy.png", source), skip("learning_rate.png", source)]
     columns = read_columns(source, ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy"])
+    for name in ("val_loss", "val_accuracy", "learning_rate"):
+        columns[name] = read_optional_column(source, name)
     epochs = columns["epoch"]
     written = []
     for name, title, ylabel, keys, scale in (
-        ("loss.png", "Loss (sparse categorical cross-entropy)", "loss", ("train_loss", "test_loss"), 1.0),
-        ("accuracy.png", "Accuracy", "accuracy (%)", ("train_accuracy", "test_accuracy"), 100.0),
+        ("loss.png", "Loss (sparse categorical cross-entropy)", "loss", ("train_loss", "val_loss", "test_loss"), 1.0),
+        ("accuracy.png", "Accuracy", "accuracy (%)", ("train_accuracy", "val_accuracy", "test_accuracy"), 100.0),
     ):
         figure, axes = plt.subplots(figsize=(8, 5))
         for key in keys:
-            axes.plot(epochs, [scale * v for v in columns[key]], marker="o", label=key.split("_")[0])
+            if columns[key] is not None:
+                axes.plot(epochs, [scale * v for v in columns[key]], marker="o", label=key.split("_")[0])
         axes.set_xlabel("epoch")
         axes.set_ylabel(ylabel)
         axes.set_title(title)
@@ -136,7 +163,31 @@ def plot_curves(run_dir, out_dir):
         axes.legend()
         figure.tight_layout()
         written.append(save(figure, os.path.join(out_dir, name)))
+    written.append(plot_learning_rate(epochs, columns["learning_rate"], source, out_dir))
     return written
+
+
+def plot_learning_rate(epochs, rates, source, out_dir):
+    """The rate each epoch started with: a small figure of its own, as its scale is not a loss's."""
+    import matplotlib.pyplot as plt
+
+    if rates is None:
+        print("skipping learning_rate.png: %s has no learning_rate column (written before train_gpu recorded it)"
+              % source)
+        return None
+    figure, axes = plt.subplots(figsize=(8, 3))
+    axes.plot(epochs, rates, marker="o", drawstyle="steps-post", label="learning_rate")
+    known = [rate for rate in rates if rate == rate and rate > 0]
+    if known and max(known) > 10 * min(known):  # decays of several orders: each visible
+        axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("learning rate")
+    axes.set_title("Learning rate at each epoch's first step")
+    if len(epochs) <= 20:
+        axes.set_xticks(epochs)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return save(figure, os.path.join(out_dir, "learning_rate.png"))
 
 
 class Evaluation:

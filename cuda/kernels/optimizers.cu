@@ -4,7 +4,8 @@
 // shared __host__ __device__ code the CPU backend runs (cuda/math/adamw_math.h, sgd_math.h,
 // rmsprop_math.h), rounded operation by operation, so the two agree bit for bit; the per-step
 // learning rate and step size come by value (eager) or from the device counters (graph replay,
-// cuda/math/step_counters.h). The non-finite gradient check of --kernels fused rides along.
+// cuda/math/step_counters.h). The non-finite gradient check of --kernels fused rides along, and
+// so does --clip-norm's factor (gradient_clip.cu), as in adam.cu.
 #include "cuda/kernels/optimizers.h"
 
 #include <math.h>
@@ -14,6 +15,7 @@
 #include "cuda/kernels/nonfinite.cuh"
 #include "cuda/math/adamw_math.h"
 #include "cuda/math/rmsprop_math.h"
+#include "cuda/math/rounded_float.h"
 #include "cuda/math/sgd_math.h"
 
 namespace train_gpu::cuda {
@@ -51,11 +53,13 @@ struct RmspropElement {
 };
 
 // One grid-stride pass over the arena; slot1 may be null for an optimizer with one slot.
-template <typename Element>
+template <typename Element, bool kClipped>
 __global__ void optimizer_kernel(float* parameters, const float* gradients, float* slot0, float* slot1, size_t count,
                                  math::OptimizerConfig config, math::PerStep<float> learning_rate,
-                                 math::PerStep<float> step_size, DeviceTotals* nonfinite_totals) {
+                                 math::PerStep<float> step_size, DeviceTotals* nonfinite_totals,
+                                 const float* gradient_scale) {
   const Element element{config, learning_rate.get(), step_size.get()};
+  const float scale = kClipped ? *gradient_scale : 1.0f;
   bool bad = false;
   float unused = 0.0f;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
@@ -64,7 +68,8 @@ __global__ void optimizer_kernel(float* parameters, const float* gradients, floa
     bad = bad || !isfinite(gradient);
     float first = slot0[i];
     float second = slot1 != nullptr ? slot1[i] : 0.0f;
-    parameters[i] = element(parameters[i], gradient, first, slot1 != nullptr ? second : unused);
+    parameters[i] = element(parameters[i], kClipped ? math::mul_rn(gradient, scale) : gradient, first,
+                            slot1 != nullptr ? second : unused);
     slot0[i] = first;
     if (slot1 != nullptr) slot1[i] = second;
   }
@@ -76,23 +81,42 @@ __global__ void optimizer_kernel(float* parameters, const float* gradients, floa
 // ---------------------------------------------------------------------------------------------
 // Kernel launchers
 
+namespace {
+
+// The kernel of `Element`, unclipped when gradient_scale is null.
+template <typename Element>
+void launch_element(const math::OptimizerConfig& config, float* parameters, const float* gradients, float* slot0,
+                    float* slot1, std::size_t count, math::PerStep<float> learning_rate, math::PerStep<float> step_size,
+                    cudaStream_t stream, DeviceTotals* nonfinite_totals, const float* gradient_scale) {
+  const unsigned blocks = blocks_for(count);
+  if (gradient_scale != nullptr) {
+    optimizer_kernel<Element, true><<<blocks, kThreadsPerBlock, 0, stream>>>(
+        parameters, gradients, slot0, slot1, count, config, learning_rate, step_size, nonfinite_totals, gradient_scale);
+  } else {
+    optimizer_kernel<Element, false><<<blocks, kThreadsPerBlock, 0, stream>>>(
+        parameters, gradients, slot0, slot1, count, config, learning_rate, step_size, nonfinite_totals, nullptr);
+  }
+}
+
+}  // namespace
+
 void launch_optimizer(const math::OptimizerConfig& config, float* parameters, const float* gradients, float* slot0,
                       float* slot1, std::size_t count, math::PerStep<float> learning_rate,
-                      math::PerStep<float> step_size, cudaStream_t stream, DeviceTotals* nonfinite_totals) {
+                      math::PerStep<float> step_size, cudaStream_t stream, DeviceTotals* nonfinite_totals,
+                      const float* gradient_scale) {
   if (count == 0) return;
-  const unsigned blocks = blocks_for(count);
   switch (config.kind) {
     case math::OptimizerKind::kAdamW:
-      optimizer_kernel<AdamwElement><<<blocks, kThreadsPerBlock, 0, stream>>>(parameters, gradients, slot0, slot1, count,
-                                                                            config, learning_rate, step_size, nonfinite_totals);
+      launch_element<AdamwElement>(config, parameters, gradients, slot0, slot1, count, learning_rate, step_size, stream,
+                                   nonfinite_totals, gradient_scale);
       break;
     case math::OptimizerKind::kSgd:
-      optimizer_kernel<SgdElement><<<blocks, kThreadsPerBlock, 0, stream>>>(parameters, gradients, slot0, nullptr, count,
-                                                                          config, learning_rate, step_size, nonfinite_totals);
+      launch_element<SgdElement>(config, parameters, gradients, slot0, nullptr, count, learning_rate, step_size, stream,
+                                 nonfinite_totals, gradient_scale);
       break;
     case math::OptimizerKind::kRmsprop:
-      optimizer_kernel<RmspropElement><<<blocks, kThreadsPerBlock, 0, stream>>>(parameters, gradients, slot0, slot1, count,
-                                                                              config, learning_rate, step_size, nonfinite_totals);
+      launch_element<RmspropElement>(config, parameters, gradients, slot0, slot1, count, learning_rate, step_size,
+                                     stream, nonfinite_totals, gradient_scale);
       break;
     case math::OptimizerKind::kAdam:
       throw Error("internal error: launch_optimizer was given Adam, which launch_adam runs");

@@ -41,10 +41,13 @@ __device__ __noinline__ void advance_step_counters(math::StepCounters* counters,
   math::advance_counters(*counters, advance);
 }
 
+// kSmoothed: --label-smoothing. The plain instance passes a constant 0 to softmax_xent_row, whose
+// smoothing branch then compiles away: the default kernel is the same code as without the flag.
+template <bool kSmoothed>
 __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, int count, int classes,
                                     float* dlogits, float* probabilities, DeviceTotals* totals,
                                     SoftmaxXentScratch scratch, math::StepCounters* counters,
-                                    math::StepAdvance advance) {
+                                    math::StepAdvance advance, float label_smoothing) {
   __shared__ double loss_partials[kSoftmaxThreads];
   __shared__ unsigned long long correct_partials[kSoftmaxThreads];
   const float scale = 1.0f / static_cast<float>(count);  // the 1/N of the batch mean
@@ -57,7 +60,9 @@ __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, 
     const float* row = logits + static_cast<size_t>(i) * classes;
     const int label = labels[i];
     float* row_dlogits = dlogits != nullptr ? dlogits + static_cast<size_t>(i) * classes : nullptr;
-    const math::SoftmaxXentRow result = math::softmax_xent_row(row, classes, label, scale, row_dlogits);
+    // Smoothing applies to the training loss only, where dlogits are written.
+    const math::SoftmaxXentRow result = math::softmax_xent_row(
+        row, classes, label, scale, row_dlogits, kSmoothed && row_dlogits != nullptr ? label_smoothing : 0.0f);
     if (probabilities != nullptr) math::softmax_row(row, classes, probabilities + static_cast<size_t>(i) * classes);
     loss_sum += static_cast<double>(result.loss);
     correct += result.predicted == label ? 1ULL : 0ULL;
@@ -118,8 +123,14 @@ void launch_softmax_xent(const float* logits, const uint8_t* labels, int count, 
   }
   const int blocks = softmax_xent_blocks(count, extras.scratch != nullptr ? extras.scratch->max_blocks : 1);
   const SoftmaxXentScratch scratch = extras.scratch != nullptr ? *extras.scratch : SoftmaxXentScratch{};
-  softmax_xent_kernel<<<static_cast<unsigned int>(blocks), kSoftmaxThreads, 0, stream>>>(
-      logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance);
+  if (extras.label_smoothing != 0.0f) {
+    softmax_xent_kernel<true><<<static_cast<unsigned int>(blocks), kSoftmaxThreads, 0, stream>>>(
+        logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance,
+        extras.label_smoothing);
+  } else {
+    softmax_xent_kernel<false><<<static_cast<unsigned int>(blocks), kSoftmaxThreads, 0, stream>>>(
+        logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance, 0.0f);
+  }
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -27,10 +27,13 @@ struct SoftmaxXentExtras {
   const SoftmaxXentScratch* scratch = nullptr;  // spread over softmax_xent_blocks(count, max_blocks)
   math::StepCounters* counters = nullptr;        // when set: advance_counters(*counters, advance)
   math::StepAdvance advance;                     // once the batch is counted (graph replay)
+  float label_smoothing = 0.0f;                  // --label-smoothing, where dlogits are written
 };
 
 // For each row i of logits (count, classes) with label labels[i]:
-//   dlogits[i]       = (softmax(z_i) - onehot(label_i)) / count   (overwrites; skipped when null)
+//   dlogits[i]       = (softmax(z_i) - onehot(label_i)) / count   (overwrites; skipped when null;
+//                      with extras.label_smoothing e the target and the loss are smoothed,
+//                      math::softmax_xent_row: a training pass only, evaluation stays plain)
 //   probabilities[i] = softmax(z_i)                               (overwrites; skipped when null)
 // and, when totals is not null, accumulates into *totals: sample_loss_sum += sum_i loss_i,
 // batch_loss_sum += (sum_i loss_i) / count, batches += 1, samples += count, correct, confusion,

@@ -119,8 +119,11 @@ void apply_run_settings(const Json& run_config, const fs::path& config_file, con
   // schedule as planned (at --lr-min after it) rather than re-planning it.
   run.take("/training/lr_schedule/decay_epochs", {"--lr-decay-epochs"}, schedule.decay_epochs);
   run.take("/training/lr_schedule/plateau_patience", {"--lr-patience"}, training.plateau_patience);
+  run.take("/training/lr_schedule/plateau_cooldown", {"--lr-plateau-cooldown"}, training.plateau_cooldown);
+  run.take("/training/lr_schedule/plateau_min_delta", {"--lr-plateau-min-delta"}, training.plateau_min_delta);
   run.take("/training/validation_split", {"--validation-split"}, training.validation_split);
   run.take("/training/early_stopping", {"--early-stopping"}, training.early_stopping);
+  run.take("/training/early_stopping_min_delta", {"--early-stopping-min-delta"}, training.early_stopping_min_delta);
   run.take("/training/restore_best", {"--restore-best", "--no-restore-best"}, training.restore_best);
   run.take("/training/clip_norm", {"--clip-norm"}, options.clip_norm);
   run.take("/training/label_smoothing", {"--label-smoothing"}, options.label_smoothing);

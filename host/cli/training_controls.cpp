@@ -55,6 +55,14 @@ void add_training_control_options(CLI::App& command, TrainOptions& options) {
   command.add_option("--lr-patience", options.config.plateau_patience, "plateau: epochs without val_loss improvement before a cut")
       ->check(whole_number_at_least(1))
       ->capture_default_str();
+  command.add_option("--lr-plateau-cooldown", options.config.plateau_cooldown,
+                     "plateau: epochs after a cut that neither count towards --lr-patience nor cut (Keras's cooldown)")
+      ->check(whole_number_at_least(0))
+      ->capture_default_str();
+  command.add_option("--lr-plateau-min-delta", options.config.plateau_min_delta,
+                     "plateau: val_loss improves when it falls below the best by more than this (Keras's min_delta)")
+      ->check(non_negative_finite())
+      ->capture_default_str();
 
   command.add_option("--validation-split", options.config.validation_split,
                      "Hold out this fraction of the training set (chosen by --seed, fixed for the run) and report val_loss "
@@ -64,6 +72,11 @@ void add_training_control_options(CLI::App& command, TrainOptions& options) {
   command.add_option("--early-stopping", options.config.early_stopping,
                      "Stop when val_loss has not improved for this many epochs (0: off; needs --validation-split)")
       ->check(whole_number_at_least(0))
+      ->capture_default_str();
+  command.add_option("--early-stopping-min-delta", options.config.early_stopping_min_delta,
+                     "--early-stopping: val_loss improves when it falls below the best by more than this (Keras's "
+                     "min_delta)")
+      ->check(non_negative_finite())
       ->capture_default_str();
   add_switch(command, "--restore-best", "--no-restore-best", options.config.restore_best,
              "With --early-stopping, end with the best epoch's weights, checkpoints/best.safetensors (on by default)");
@@ -111,6 +124,9 @@ void resolve_training_controls(const CLI::App& command, TrainOptions& options) {
   refuse_unless(command, "--warmup-epochs", kind == LrScheduleKind::kCosine, "--lr-schedule cosine");
   refuse_unless(command, "--lr-decay-epochs", kind == LrScheduleKind::kCosine, "--lr-schedule cosine");
   refuse_unless(command, "--lr-patience", kind == LrScheduleKind::kPlateau, "--lr-schedule plateau");
+  refuse_unless(command, "--lr-plateau-cooldown", kind == LrScheduleKind::kPlateau, "--lr-schedule plateau");
+  refuse_unless(command, "--lr-plateau-min-delta", kind == LrScheduleKind::kPlateau, "--lr-schedule plateau");
+  refuse_unless(command, "--early-stopping-min-delta", options.config.early_stopping > 0, "--early-stopping");
   refuse_unless(command, "--no-restore-best", options.config.early_stopping > 0, "--early-stopping");
   if (schedule.decay_epochs == 0) schedule.decay_epochs = options.config.epochs;  // not given, not recorded
   if (kind == LrScheduleKind::kCosine) {
@@ -146,9 +162,12 @@ void add_training_controls_json(const TrainOptions& options, nlohmann::json& tra
                              {"min_lr", float_as_typed(schedule.min_lr)},
                              {"warmup_epochs", schedule.warmup_epochs},
                              {"decay_epochs", schedule.decay_epochs},
-                             {"plateau_patience", options.config.plateau_patience}};
+                             {"plateau_patience", options.config.plateau_patience},
+                             {"plateau_cooldown", options.config.plateau_cooldown},
+                             {"plateau_min_delta", options.config.plateau_min_delta}};
   training["validation_split"] = options.config.validation_split;
   training["early_stopping"] = options.config.early_stopping;
+  training["early_stopping_min_delta"] = options.config.early_stopping_min_delta;
   training["restore_best"] = options.config.restore_best;
   training["clip_norm"] = float_as_typed(options.clip_norm);
   training["label_smoothing"] = float_as_typed(options.label_smoothing);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cuda/math/activation_math.h"
+#include "cuda/math/clip_math.h"
 #include "cuda/math/lr_schedule_math.h"
 #include "cuda/math/optimizer_math.h"
 #include "cuda/math/softmax_xent_math.h"
@@ -184,7 +185,7 @@ class CpuBackend final : public Backend {
       });
       double squares = 0.0;
       for (const double chunk : chunk_squares_) squares += chunk;
-      gradient_scale = cpu::clip_scale(squares, clip_norm_);
+      gradient_scale = math::clip_scale(squares, clip_norm_);
     }
     // Only the pass's first non-finite batch is recorded: once it is, the check stops.
     const bool check = training_totals_.first_nonfinite_batch < 0;

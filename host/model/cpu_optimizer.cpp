@@ -1,7 +1,5 @@
 #include "host/model/cpu_optimizer.h"
 
-#include <cmath>
-
 #include "cuda/math/adam_math.h"
 #include "cuda/math/adamw_math.h"
 #include "cuda/math/rmsprop_math.h"
@@ -94,14 +92,6 @@ double sum_of_squares(const float* values, std::size_t count) {
   double sum = 0.0;
   for (std::size_t i = 0; i < count; ++i) sum += double(values[i]) * double(values[i]);
   return sum;
-}
-
-float clip_scale(double squared_norm, float clip_norm) {
-  const double norm = std::sqrt(squared_norm);
-  const double bound = double(clip_norm);
-  // A NaN norm compares false and leaves the gradients as they are: the step's non-finite
-  // gradient check reports them.
-  return norm > bound ? static_cast<float>(bound / norm) : 1.0f;
 }
 
 }  // namespace train_gpu::cpu

@@ -17,11 +17,8 @@ void optimizer_update(const OptimizerConfig& config, const math::OptimizerStep& 
                       float* slot1);
 
 // Sum of the squares of values[0, count), accumulated in double in index order: a chunk's share
-// of the global gradient norm that --clip-norm needs.
+// of the global gradient norm that --clip-norm needs (math::clip_scale, cuda/math/clip_math.h,
+// turns the total into the factor).
 double sum_of_squares(const float* values, std::size_t count);
-
-// Clipping's factor for a gradient of global norm sqrt(squared_norm): clip_norm / max(norm,
-// clip_norm), as Keras's clip_by_global_norm (exactly 1 when the norm is within the bound).
-float clip_scale(double squared_norm, float clip_norm);
 
 }  // namespace train_gpu::cpu

@@ -1,6 +1,7 @@
 // Epochs without improvement of a monitored loss, counted as Keras's EarlyStopping and
 // ReduceLROnPlateau count them (mode "min"): an epoch improves when its loss is below the best so
-// far by more than min_delta; otherwise `wait` grows by one. Kept in checkpoints, so a resumed run
+// far by more than min_delta (an absolute difference, as Keras's); otherwise `wait` grows by one.
+// --lr-schedule plateau adds Keras's cooldown on top (lr_plateau.h). Kept in checkpoints, so a resumed run
 // stops or cuts the rate where an uninterrupted one would.
 #pragma once
 
@@ -16,7 +17,7 @@ struct ImprovementTracker {
 
   // True when `loss` of `epoch` is the new best.
   bool record(double loss, int64_t epoch, double min_delta) {
-    if (loss < best - min_delta) {
+    if (loss + min_delta < best) {  // Keras: monitor_op(current - min_delta, best), min_delta negated for "min"
       best = loss;
       best_epoch = epoch;
       wait = 0;

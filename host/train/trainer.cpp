@@ -190,7 +190,8 @@ Trainer::Position Trainer::start_position(ModelState& state) {
   }
   config_.seed = meta.seed;  // the run's permutations come from the checkpoint's seed
   early_stopping_ = tracker_from_extra(meta.extra, "early_stopping");
-  plateau_ = tracker_from_extra(meta.extra, "plateau");
+  plateau_.tracker = tracker_from_extra(meta.extra, "plateau");
+  plateau_.cooldown_counter = meta.extra.count("plateau.cooldown") ? std::stoll(meta.extra.at("plateau.cooldown")) : 0;
   if (meta.extra.count("lr_scale")) lr_scale_ = std::stof(meta.extra.at("lr_scale"));
   position.epoch = meta.epoch;
   position.batches_into_epoch = meta.batches_into_epoch;
@@ -304,7 +305,10 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
   if (!validation_indices_.empty()) {
     extra["validation_split"] = exact(config_.validation_split);
     tracker_to_extra(early_stopping_, "early_stopping", extra);
-    if (config_.schedule.kind == LrScheduleKind::kPlateau) tracker_to_extra(plateau_, "plateau", extra);
+    if (config_.schedule.kind == LrScheduleKind::kPlateau) {
+      tracker_to_extra(plateau_.tracker, "plateau", extra);
+      extra["plateau.cooldown"] = std::to_string(plateau_.cooldown_counter);
+    }
   }
   record_conv_algorithms(backend_.conv_algorithms(), checkpoint.metadata.extra);  // a resume runs the same pair
   save_checkpoint(file, checkpoint);
@@ -440,19 +444,24 @@ TrainResult Trainer::run() {
 
     // Keras's EarlyStopping and ReduceLROnPlateau watch val_loss; the best epoch so far is kept
     // as checkpoints/best.safetensors whether or not early stopping is on.
-    const bool improved = validating && early_stopping_.record(row.val_loss, row.epoch, 0.0);
+    const bool improved =
+        validating && early_stopping_.record(row.val_loss, row.epoch, config_.early_stopping_min_delta);
     const bool stop_early = validating && config_.early_stopping > 0 && early_stopping_.wait >= config_.early_stopping &&
                             epoch + 1 < config_.epochs;
+    // Keras: a cut only while the rate is above min_lr, new_lr = max(lr * factor, min_lr).
+    const float floor_scale = config_.schedule.min_lr / config_.optimizer.learning_rate;
     if (validating && config_.schedule.kind == LrScheduleKind::kPlateau &&
-        !plateau_.record(row.val_loss, row.epoch, config_.plateau_min_delta) && plateau_.wait >= config_.plateau_patience) {
-      // Keras: new_lr = max(lr * factor, min_lr), then the count starts again.
-      const float floor_scale = config_.schedule.min_lr / config_.optimizer.learning_rate;
+        plateau_.record(row.val_loss, row.epoch,
+                        PlateauRule{config_.plateau_patience, config_.plateau_cooldown, config_.plateau_min_delta},
+                        lr_scale_ > floor_scale)) {
       lr_scale_ = std::max(lr_scale_ * config_.schedule.gamma, floor_scale);
-      plateau_.wait = 0;
       backend_.set_learning_rate_schedule(config_.schedule, lr_scale_);
       out_ << "plateau: val_loss has not improved by " << config_.plateau_min_delta << " for "
            << config_.plateau_patience << " epochs; learning rate now "
-           << shortest_float(math::scheduled_learning_rate(config_.schedule, config_.optimizer.learning_rate, lr_scale_, 1))
+           << shortest_float(
+                  math::scheduled_learning_rate(config_.schedule, config_.optimizer.learning_rate, lr_scale_, 1))
+           << (config_.plateau_cooldown > 0 ? ", then " + std::to_string(config_.plateau_cooldown) + " epochs of cooldown"
+                                            : std::string())
            << "\n";
     }
 

@@ -16,6 +16,7 @@
 #include "host/data/dataset.h"
 #include "host/model/backend.h"
 #include "host/train/improvement_tracker.h"
+#include "host/train/lr_plateau.h"
 #include "host/train/metrics_log.h"
 #include "host/train/training_observer.h"
 
@@ -38,9 +39,11 @@ struct TrainConfig {
   OptimizerConfig optimizer;
   LrSchedule schedule;           // steps_per_epoch is set by the trainer
   int64_t plateau_patience = 10; // --lr-schedule plateau: epochs without improvement before a cut
-  float plateau_min_delta = 1e-4f;  // an improvement is a fall by more than this (Keras's min_delta)
+  int64_t plateau_cooldown = 0;  // epochs after a cut that neither count nor cut (Keras's cooldown)
+  double plateau_min_delta = 1e-4;  // an improvement is a fall by more than this (Keras's min_delta)
   double validation_split = 0;   // fraction of the training set held out for val_loss/val_accuracy
   int64_t early_stopping = 0;    // patience in epochs of no val_loss improvement; 0: off
+  double early_stopping_min_delta = 0;  // its improvement is a fall by more than this (Keras's min_delta)
   bool restore_best = true;      // with early stopping: end with the best epoch's weights
 };
 
@@ -88,7 +91,7 @@ class Trainer {
   std::vector<int32_t> train_indices_;       // the training samples (all but the validation split's)
   std::vector<int32_t> validation_indices_;  // the held-out samples; empty without --validation-split
   ImprovementTracker early_stopping_;        // val_loss for --early-stopping
-  ImprovementTracker plateau_;               // val_loss for --lr-schedule plateau
+  LrPlateau plateau_;                        // val_loss for --lr-schedule plateau
   float lr_scale_ = 1.0f;                    // ReduceLROnPlateau's cuts so far
   int64_t train_count_;
   int64_t test_count_;
