@@ -27,6 +27,10 @@ struct SoftmaxXentExtras {
   const SoftmaxXentScratch* scratch = nullptr;  // spread over softmax_xent_blocks(count, max_blocks)
   math::StepCounters* counters = nullptr;        // when set: advance_counters(*counters, advance)
   math::StepAdvance advance;                     // once the batch is counted (graph replay)
+  // When set: the confusion counts (with totals) go to this (classes, classes) matrix, [true *
+  // classes + predicted], instead of totals->confusion (10 x 10), and classes may exceed 10
+  // (spec-driven networks, cuda/network/network_backend.cu).
+  unsigned long long* confusion = nullptr;
 };
 
 // For each row i of logits (count, classes) with label labels[i]:
