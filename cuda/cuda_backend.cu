@@ -110,11 +110,7 @@ class CudaBackend final : public Backend {
     cudnn_ = make_cudnn_handle(stream_.get());
     cublas_ = make_cublas_handle(stream_.get());
     cublas_workspace_ = DeviceBuffer<unsigned char>(kCublasWorkspaceBytes, "the cuBLAS workspace");
-    CUBLAS_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_.data(), cublas_workspace_.bytes()));
-    // FP32 by default, for parity with the CPU backend; TF32 tensor cores only when asked.
-    CUBLAS_CHECK(cublasSetMathMode(cublas_.get(), options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-    CUBLAS_CHECK(cublasSetPointerMode(cublas_.get(), CUBLAS_POINTER_MODE_HOST));
-    CUBLAS_CHECK(cublasSetAtomicsMode(cublas_.get(), CUBLAS_ATOMICS_NOT_ALLOWED));
+    configure_training_cublas(cublas_.get(), cublas_workspace_.data(), cublas_workspace_.bytes(), options.tf32);
 
     ConvolutionOptions conv_options;
     conv_options.max_batch = options.max_batch;
@@ -204,10 +200,7 @@ class CudaBackend final : public Backend {
     std::size_t free_bytes = 0;
     std::size_t total_bytes = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const std::size_t dataset_bytes =
-        train.pixels.size() + train.labels.size() + test.pixels.size() + test.labels.size() +
-        (static_cast<std::size_t>(train.count) + static_cast<std::size_t>(test.count)) * sizeof(int32_t);
-    const LoaderKind kind = choose_loader(options_.loader, dataset_bytes, free_bytes);
+    const LoaderKind kind = choose_loader(options_.loader, resident_dataset_bytes(train, test), free_bytes);
     flush_held_steps();
     // Queued steps may still read the old loader's buffers: drain before freeing them.
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));

@@ -45,6 +45,7 @@
 #include "cuda/nvtx.h"
 #include "host/common/error.h"
 #include "host/model/image_set_check.h"
+#include "host/model/model_state_check.h"
 
 namespace train_gpu::cuda {
 namespace {
@@ -76,11 +77,7 @@ class NetworkBackend final : public Backend {
     cudnn_ = make_cudnn_handle(stream_.get());
     cublas_ = make_cublas_handle(stream_.get());
     cublas_workspace_ = DeviceBuffer<unsigned char>(kCublasWorkspaceBytes, "the cuBLAS workspace");
-    CUBLAS_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_.data(), cublas_workspace_.bytes()));
-    // FP32 by default, for parity with the CPU backend; TF32 tensor cores only when asked.
-    CUBLAS_CHECK(cublasSetMathMode(cublas_.get(), options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-    CUBLAS_CHECK(cublasSetPointerMode(cublas_.get(), CUBLAS_POINTER_MODE_HOST));
-    CUBLAS_CHECK(cublasSetAtomicsMode(cublas_.get(), CUBLAS_ATOMICS_NOT_ALLOWED));
+    configure_training_cublas(cublas_.get(), cublas_workspace_.data(), cublas_workspace_.bytes(), options.tf32);
     network_ = std::make_unique<CudaNetwork>(options.spec, options.max_batch, cudnn_.get(), cublas_.get(),
                                              stream_.get(), convolution_choice(options));
     const model::NetworkSpec& spec = network_->spec();
@@ -126,9 +123,7 @@ class NetworkBackend final : public Backend {
     CUDA_CHECK(cudaSetDevice(device_));
     std::size_t free_bytes = 0, total_bytes = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const std::size_t dataset_bytes = train.pixels.size() + train.labels.size() + test.pixels.size() +
-                                      test.labels.size() + (std::size_t(train.count) + std::size_t(test.count)) * sizeof(int32_t);
-    const LoaderKind kind = choose_loader(options_.loader, dataset_bytes, free_bytes);
+    const LoaderKind kind = choose_loader(options_.loader, resident_dataset_bytes(train, test), free_bytes);
     // Queued steps may still read the old loader's buffers: drain before freeing them.
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
     loader_.reset();
@@ -138,11 +133,8 @@ class NetworkBackend final : public Backend {
 
   void set_state(const ModelState& state) override {
     const model::NetworkSpec& spec = network_->spec();
-    check_size(state.parameters.size(), "parameters", spec.parameter_count, "parameters");
-    check_size(state.adam_m.size(), "adam_m", spec.parameter_count, "parameters");
-    check_size(state.adam_v.size(), "adam_v", spec.parameter_count, "parameters");
-    check_size(state.buffers.size(), "buffers", spec.buffer_count, "buffer values (BatchNormalization's moving statistics)");
-    if (state.step < 0) throw Error("model state: Adam step is " + std::to_string(state.step) + "; it must be >= 0");
+    // The CPU backend's checks, message for message.
+    check_model_state(state, spec);
     CUDA_CHECK(cudaSetDevice(device_));
     cudaStream_t stream = stream_.get();
     const std::size_t bytes = spec.parameter_count * sizeof(float);
@@ -299,13 +291,6 @@ class NetworkBackend final : public Backend {
   }
 
  private:
-  static void check_size(std::size_t size, const char* what, std::size_t expected, const char* unit) {
-    if (size != expected) {
-      throw Error(std::string("model state: ") + what + " has " + std::to_string(size) + " values; this model has " +
-                  std::to_string(expected) + " " + unit);
-    }
-  }
-
   void require_state(const char* operation) const {
     if (!has_state_) throw Error(std::string("cuda backend: ") + operation + " before set_state()");
   }
