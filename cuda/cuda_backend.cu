@@ -1,4 +1,5 @@
-// The CUDA backend: the tutorial's CNN trained on one GPU, everything on the device.
+// The CUDA backend: the tutorial's CNN trained on one GPU, everything on the device, through
+// kernels fused for its shapes. Every other spec runs through cuda/network/ (network_backend.cu).
 //
 // One training step, all enqueued on one stream with no host synchronization:
 //   loader:   gather + scale the batch by the epoch's order            (gather_scale.cu)
