@@ -4,13 +4,16 @@
 // padded cell counted, or a gradient routed to the wrong input fails here, on any machine.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cuda/math/pad_math.h"
 #include "cuda/math/window_pool_math.h"
 #include "cuda/network/layer_plan.h"
+#include "host/model/cpu/conv2d_layer.h"
 #include "host/model/cpu/pooling_layer.h"
 #include "support/example_specs.h"
 
@@ -75,6 +78,120 @@ TEST(ConvolutionPlanTest, AsymmetricSamePaddingIsExplicitAndGivesTheSpecsOutput)
     EXPECT_EQ(plan.convolved.width, layer.input.width + layer.pad_left + layer.pad_right);
     EXPECT_EQ(cudnn_output_size(plan.convolved.height, 0, layer.kernel_h, layer.stride_h), layer.output.height);
     EXPECT_EQ(cudnn_output_size(plan.convolved.width, 0, layer.kernel_w, layer.stride_w), layer.output.width);
+  }
+}
+
+std::vector<float> random_values(std::size_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float& x : values) x = value(rng);
+  return values;
+}
+
+// max |a - b| over max |b|.
+double normwise_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double scale = 0, worst = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    scale = std::max(scale, std::fabs(double(b[i])));
+    worst = std::max(worst, std::fabs(double(a[i]) - double(b[i])));
+  }
+  return worst / scale;
+}
+
+// The route the GPU takes for asymmetric same padding (pad_math.h, then a valid convolution of
+// the padded copy, then the gradient's crop) against the same-padded convolution itself, both on
+// the CPU backend's oneDNN layer: the same outputs, input gradients and weight gradients. Both
+// sides sum the same products (the padding's are exact zeros), in orders oneDNN may choose
+// differently for the two shapes: a few ulps of sums of at most 4 * 4 * 4 = 64 terms of |x| <= 1,
+// so 1e-5 of the largest element.
+TEST(ConvolutionPlanTest, AValidConvolutionOfThePaddedCopyIsTheSamePaddedConvolution) {
+  struct Case {
+    model::Shape input;
+    model::LayerSpec layer;
+  };
+  model::LayerSpec wide = conv(3, 3, 2, Padding::kSame, Activation::kLinear);
+  wide.kernel_w = 4;
+  const Case cases[] = {
+      {{3, 10, 10}, conv(4, 3, 2, Padding::kSame, Activation::kLinear)},         // 0 top, 1 bottom
+      {{2, 9, 9}, conv(3, 4, 1, Padding::kSame, Activation::kLinear, false)},    // 1 top, 2 bottom, no bias
+      {{2, 8, 11}, wide},                                                        // 3x4 kernel, different pads per axis
+  };
+  const int count = 2;
+  for (const Case& c : cases) {
+    const model::NetworkSpec same_spec = model::build_network(c.input, {c.layer, flatten(), dense(2)});
+    const model::LayerSpec& same = same_spec.layers.front();
+    SCOPED_TRACE(model::to_string(c.input) + " k" + std::to_string(same.kernel_h) + "x" + std::to_string(same.kernel_w));
+    const ConvolutionPlan plan = plan_convolution(same);
+    ASSERT_TRUE(plan.explicit_padding);
+    model::LayerSpec valid_layer = c.layer;
+    valid_layer.padding = Padding::kValid;
+    const model::NetworkSpec valid_spec = model::build_network(plan.convolved, {valid_layer, flatten(), dense(2)});
+    ASSERT_EQ(valid_spec.layers.front().output, same.output);
+
+    // One parameter vector per spec with the convolution's tensors equal (both put them first).
+    const std::size_t conv_floats = same_spec.parameters[std::size_t(same.first_parameter + same.parameter_tensors - 1)].offset +
+                                    same_spec.parameters[std::size_t(same.first_parameter + same.parameter_tensors - 1)].count;
+    std::vector<float> same_parameters = random_values(same_spec.parameter_count, 1);
+    std::vector<float> valid_parameters = random_values(valid_spec.parameter_count, 2);
+    std::copy(same_parameters.begin(), same_parameters.begin() + std::ptrdiff_t(conv_floats), valid_parameters.begin());
+
+    const std::vector<float> input = random_values(std::size_t(count) * std::size_t(same.input.size()), 3);
+    std::vector<float> padded(std::size_t(count) * std::size_t(plan.convolved.size()), std::nanf(""));
+    const int planes = count * same.input.channels;
+    const int padded_plane = plan.convolved.height * plan.convolved.width;
+    const int input_plane = same.input.height * same.input.width;
+    for (int plane = 0; plane < planes; ++plane) {
+      for (int p = 0; p < padded_plane; ++p) {
+        const int source = math::padded_source(p / plan.convolved.width, p % plan.convolved.width, same.input.height,
+                                               same.input.width, same.pad_top, same.pad_left);
+        padded[std::size_t(plane * padded_plane + p)] = source < 0 ? 0.0f : input[std::size_t(plane * input_plane + source)];
+      }
+    }
+    const std::vector<float> doutput = random_values(std::size_t(count) * std::size_t(same.output.size()), 4);
+
+    struct Result {
+      std::vector<float> output, dinput, gradients;
+    };
+    const auto run = [&](const model::NetworkSpec& spec, std::vector<float>& parameters, const std::vector<float>& x) {
+      cpu::Conv2DLayer layer(spec, 0);
+      Result result;
+      result.output.assign(doutput.size(), std::nanf(""));
+      cpu::LayerForward forward;
+      forward.count = count;
+      forward.input = x.data();
+      forward.output = result.output.data();
+      forward.parameters = parameters.data();
+      forward.training = true;
+      layer.forward(forward);
+      std::vector<float> scratch = doutput;
+      result.dinput.assign(x.size(), std::nanf(""));
+      result.gradients.assign(spec.parameter_count, 0.0f);
+      cpu::LayerBackward backward;
+      backward.count = count;
+      backward.input = x.data();
+      backward.output = result.output.data();
+      backward.doutput = scratch.data();
+      backward.dinput = result.dinput.data();
+      backward.parameters = parameters.data();
+      backward.gradients = result.gradients.data();
+      layer.backward(backward);
+      result.gradients.resize(conv_floats);
+      return result;
+    };
+    const Result reference = run(same_spec, same_parameters, input);
+    const Result route = run(valid_spec, valid_parameters, padded);
+    EXPECT_LE(normwise_difference(route.output, reference.output), 1e-5);
+    EXPECT_LE(normwise_difference(route.gradients, reference.gradients), 1e-5);
+    std::vector<float> cropped(input.size(), std::nanf(""));
+    for (int plane = 0; plane < planes; ++plane) {
+      for (int p = 0; p < input_plane; ++p) {
+        const int cell = math::padded_cell(p / same.input.width, p % same.input.width, plan.convolved.width,
+                                           same.pad_top, same.pad_left);
+        cropped[std::size_t(plane * input_plane + p)] = route.dinput[std::size_t(plane * padded_plane + cell)];
+      }
+    }
+    EXPECT_LE(normwise_difference(cropped, reference.dinput), 1e-5);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "cuda/kernels/launch_config.h"
 #include "cuda/layers/algorithm_choice.h"
 #include "cuda/layers/cudnn_candidates.h"
+#include "cuda/math/pad_math.h"
 #include "cuda/network/activation_layer.h"
 #include "host/common/error.h"
 
@@ -35,9 +36,8 @@ __global__ void pad_kernel(const float* input, float* padded, size_t planes, int
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
     const size_t plane = i / plane_size;
     const int p = static_cast<int>(i % plane_size);
-    const int y = p / padded_width - top;
-    const int x = p % padded_width - left;
-    padded[i] = y >= 0 && y < height && x >= 0 && x < width ? input[(plane * height + y) * width + x] : 0.0f;
+    const int source = math::padded_source(p / padded_width, p % padded_width, height, width, top, left);
+    padded[i] = source >= 0 ? input[plane * height * width + static_cast<size_t>(source)] : 0.0f;
   }
 }
 
@@ -51,9 +51,8 @@ __global__ void crop_kernel(const float* dpadded, float* dinput, size_t planes, 
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
     const size_t plane = i / plane_size;
     const int p = static_cast<int>(i % plane_size);
-    const int y = p / width + top;
-    const int x = p % width + left;
-    dinput[i] = dpadded[(plane * padded_height + y) * padded_width + x];
+    dinput[i] = dpadded[plane * padded_height * padded_width +
+                        static_cast<size_t>(math::padded_cell(p / width, p % width, padded_width, top, left))];
   }
 }
 
