@@ -46,6 +46,7 @@
 #include "cuda/network/dropout_layer.h"
 #include "gpu/backend_inputs.h"
 #include "gpu/cuda_test_fixture.h"
+#include "gpu/random_inputs.h"
 #include "host/common/error.h"
 #include "host/model/cpu/cpu_network.h"
 #include "host/model/cpu/dropout_layer.h"
@@ -140,22 +141,14 @@ struct LayerRun {
   std::vector<uint8_t> mask;  // dropout
 };
 
-std::vector<float> uniform_values(std::size_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-  std::vector<float> values(count);
-  for (float& x : values) x = value(rng);
-  return values;
-}
-
 struct LayerInputs {
   std::vector<float> input, doutput;
 };
 
 LayerInputs layer_inputs(const model::LayerSpec& layer, int count, uint32_t seed) {
   LayerInputs inputs;
-  inputs.input = uniform_values(std::size_t(count) * std::size_t(layer.input.size()), seed);
-  inputs.doutput = uniform_values(std::size_t(count) * std::size_t(layer.output.size()), seed + 1);
+  inputs.input = cuda::testing::uniform(std::size_t(count) * std::size_t(layer.input.size()), -1.0f, 1.0f, seed);
+  inputs.doutput = cuda::testing::uniform(std::size_t(count) * std::size_t(layer.output.size()), -1.0f, 1.0f, seed + 1);
   return inputs;
 }
 
