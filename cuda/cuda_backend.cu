@@ -1,4 +1,5 @@
-// The CUDA backend: the tutorial's CNN trained on one GPU, everything on the device.
+// The CUDA backend: the tutorial's CNN trained on one GPU, everything on the device, through
+// kernels fused for its shapes. Every other spec runs through cuda/network/ (network_backend.cu).
 //
 // One training step, all enqueued on one stream with no host synchronization:
 //   loader:   gather + scale the batch by the epoch's order            (gather_scale.cu)
@@ -48,6 +49,7 @@
 
 #include "cuda/check.h"
 #include "cuda/cudnn_api.h"
+#include "cuda/device_description.h"
 #include "cuda/graph/launch_plan.h"
 #include "cuda/graph/step_graphs.h"
 #include "cuda/handles.h"
@@ -89,16 +91,6 @@ constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;
 // prefer aligned starts, and 693,962 floats is not a multiple of 4.
 constexpr std::size_t kArenaStride = (kParameterCount + 63) / 64 * 64;
 
-std::string describe_device(int device) {
-  cudaDeviceProp properties{};
-  CUDA_CHECK(cudaGetDeviceProperties(&properties, device));
-  std::ostringstream out;
-  out << "cuda:" << device << " " << properties.name << ", compute capability " << properties.major << "."
-      << properties.minor << ", " << properties.multiProcessorCount << " SMs, " << std::fixed << std::setprecision(1)
-      << double(properties.totalGlobalMem) / double(1ULL << 30) << " GiB";
-  return out.str();
-}
-
 class CudaBackend final : public Backend {
  public:
   CudaBackend(int device, const BackendOptions& options) : device_(device), options_(options) {
@@ -118,11 +110,7 @@ class CudaBackend final : public Backend {
     cudnn_ = make_cudnn_handle(stream_.get());
     cublas_ = make_cublas_handle(stream_.get());
     cublas_workspace_ = DeviceBuffer<unsigned char>(kCublasWorkspaceBytes, "the cuBLAS workspace");
-    CUBLAS_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_.data(), cublas_workspace_.bytes()));
-    // FP32 by default, for parity with the CPU backend; TF32 tensor cores only when asked.
-    CUBLAS_CHECK(cublasSetMathMode(cublas_.get(), options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-    CUBLAS_CHECK(cublasSetPointerMode(cublas_.get(), CUBLAS_POINTER_MODE_HOST));
-    CUBLAS_CHECK(cublasSetAtomicsMode(cublas_.get(), CUBLAS_ATOMICS_NOT_ALLOWED));
+    configure_training_cublas(cublas_.get(), cublas_workspace_.data(), cublas_workspace_.bytes(), options.tf32);
 
     ConvolutionOptions conv_options;
     conv_options.max_batch = options.max_batch;
@@ -204,27 +192,16 @@ class CudaBackend final : public Backend {
   ConvolutionAlgorithms conv_algorithms() const override { return conv_->algorithms(); }
 
   void attach_data(const ImageSet& train, const ImageSet& test) override {
-    // The device totals (device_totals.h) count a fixed 10x10 confusion matrix: the CUDA backend
-    // runs the tutorial's model only, so data of another class count is refused here, whatever
-    // model the CPU backend could run for it.
-    for (const ImageSet* set : {&train, &test}) {
-      if (set->classes != model::kClasses) {
-        throw Error("the CUDA backend runs the tutorial model only (10 classes); this data has " +
-                    std::to_string(set->classes) + " classes: train it with --device cpu");
-      }
-    }
-    // The CPU backend's checks, message for message: a label >= 10 would make softmax_xent read
-    // past a row's logits and atomicAdd outside the 10x10 confusion counts.
+    // The CPU backend's checks, message for message: data of another class count, or a label
+    // >= 10, would make softmax_xent read past a row's logits and atomicAdd outside the device
+    // totals' 10x10 confusion counts (device_totals.h).
     check_image_set(train, "train", tutorial_model_input());
     check_image_set(test, "test", tutorial_model_input());
     CUDA_CHECK(cudaSetDevice(device_));
     std::size_t free_bytes = 0;
     std::size_t total_bytes = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const std::size_t dataset_bytes =
-        train.pixels.size() + train.labels.size() + test.pixels.size() + test.labels.size() +
-        (static_cast<std::size_t>(train.count) + static_cast<std::size_t>(test.count)) * sizeof(int32_t);
-    const LoaderKind kind = choose_loader(options_.loader, dataset_bytes, free_bytes);
+    const LoaderKind kind = choose_loader(options_.loader, resident_dataset_bytes(train, test), free_bytes);
     flush_held_steps();
     // Queued steps may still read the old loader's buffers: drain before freeing them.
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
@@ -387,7 +364,7 @@ class CudaBackend final : public Backend {
     return to_pass_totals(host);
   }
 
-  // Always the tutorial's: make_backend refuses other specs before building this backend.
+  // Always the tutorial's: make_backend gives other specs to make_network_backend.
   const model::NetworkSpec& network() const override { return options_.spec; }
 
   ImageActivations activations(Split split, int64_t index) override {
@@ -810,11 +787,11 @@ DeviceProbe probe_devices() noexcept {
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int device, const BackendOptions& options) {
-  // make_backend refuses other specs with the model's description; this guards direct callers,
-  // with what the header-only parts of NetworkSpec can tell (cuda/ links without host/'s code).
+  // make_backend sends other specs to make_network_backend; this guards direct callers, with what
+  // the header-only parts of NetworkSpec can tell (cuda/ links without host/'s code).
   if (options.spec.parameter_count != kParameterCount || options.spec.buffer_count != 0 ||
       options.spec.input != model::Shape{1, kImageSide, kImageSide} || options.spec.layers.size() != 5) {
-    throw Error("the CUDA backend trains the tutorial network only for now; use --device cpu");
+    throw Error("make_cuda_backend runs the tutorial network only; other models run through make_network_backend");
   }
   const DeviceProbe probe = probe_devices();
   if (device < 0 || device >= probe.device_count) {

@@ -17,8 +17,13 @@ struct DeviceProbe {
 };
 DeviceProbe probe_devices() noexcept;
 
-// A backend on device `device` (0-based). Prints nothing; description() names the GPU.
+// The tutorial's network on device `device` (0-based), through its fused kernels (and graphs).
+// Prints nothing; description() names the GPU. Refuses any other spec.
 std::unique_ptr<Backend> make_cuda_backend(int device, const BackendOptions& options);
+
+// Any other NetworkSpec on device `device`, layer by layer (cuda/network/). It runs the tutorial's
+// spec too, but make_backend gives that one to make_cuda_backend: same results, fused and faster.
+std::unique_ptr<Backend> make_network_backend(int device, const BackendOptions& options);
 
 // The CUDA runtime, cuDNN and cuBLAS versions this binary was built against, one line.
 std::string built_library_versions();

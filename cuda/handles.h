@@ -7,6 +7,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <memory>
 #include <type_traits>
@@ -123,6 +124,16 @@ inline CublasHandle make_cublas_handle(cudaStream_t stream) {
   CublasHandle owned(handle);
   CUBLAS_CHECK(cublasSetStream(handle, stream));
   return owned;
+}
+
+// The settings both backends train with: a fixed workspace (so cuBLAS never allocates lazily
+// inside a step; it must outlive the handle's use), FP32 math for parity with the CPU backend
+// unless TF32 is asked for, host scalars, and no atomics (bitwise repeatable sums).
+inline void configure_training_cublas(cublasHandle_t handle, void* workspace, std::size_t workspace_bytes, bool tf32) {
+  CUBLAS_CHECK(cublasSetWorkspace(handle, workspace, workspace_bytes));
+  CUBLAS_CHECK(cublasSetMathMode(handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  CUBLAS_CHECK(cublasSetPointerMode(handle, CUBLAS_POINTER_MODE_HOST));
+  CUBLAS_CHECK(cublasSetAtomicsMode(handle, CUBLAS_ATOMICS_NOT_ALLOWED));
 }
 
 inline TensorDescriptor make_tensor_descriptor() {

@@ -47,7 +47,8 @@ template <bool kSmoothed>
 __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, int count, int classes,
                                     float* dlogits, float* probabilities, DeviceTotals* totals,
                                     SoftmaxXentScratch scratch, math::StepCounters* counters,
-                                    math::StepAdvance advance, float label_smoothing) {
+                                    math::StepAdvance advance, float label_smoothing,
+                                    unsigned long long* confusion) {
   __shared__ double loss_partials[kSoftmaxThreads];
   __shared__ unsigned long long correct_partials[kSoftmaxThreads];
   const float scale = 1.0f / static_cast<float>(count);  // the 1/N of the batch mean
@@ -66,7 +67,11 @@ __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, 
     if (probabilities != nullptr) math::softmax_row(row, classes, probabilities + static_cast<size_t>(i) * classes);
     loss_sum += static_cast<double>(result.loss);
     correct += result.predicted == label ? 1ULL : 0ULL;
-    if (totals != nullptr) atomicAdd(&totals->confusion[label * model::kClasses + result.predicted], 1ULL);
+    if (totals != nullptr) {
+      atomicAdd(confusion != nullptr ? &confusion[label * classes + result.predicted]
+                                     : &totals->confusion[label * model::kClasses + result.predicted],
+                1ULL);
+    }
   }
   double batch_loss = block_tree_sum<kSoftmaxThreads>(loss_sum, loss_partials);
   unsigned long long batch_correct = block_tree_sum<kSoftmaxThreads>(correct, correct_partials);
@@ -117,19 +122,21 @@ __global__ void reset_totals_kernel(DeviceTotals* totals) {
 void launch_softmax_xent(const float* logits, const uint8_t* labels, int count, int classes, float* dlogits,
                          float* probabilities, DeviceTotals* totals, cudaStream_t stream,
                          const SoftmaxXentExtras& extras) {
-  if (count <= 0 || classes <= 0 || classes > model::kClasses) {
+  if (count <= 0 || classes <= 0 || (classes > model::kClasses && extras.confusion == nullptr)) {
     throw Error("softmax_xent: count " + std::to_string(count) + " and classes " + std::to_string(classes) +
-                " must be positive, classes at most " + std::to_string(model::kClasses));
+                " must be positive, classes at most " + std::to_string(model::kClasses) +
+                " without a confusion matrix of their own");
   }
   const int blocks = softmax_xent_blocks(count, extras.scratch != nullptr ? extras.scratch->max_blocks : 1);
   const SoftmaxXentScratch scratch = extras.scratch != nullptr ? *extras.scratch : SoftmaxXentScratch{};
   if (extras.label_smoothing != 0.0f) {
     softmax_xent_kernel<true><<<static_cast<unsigned int>(blocks), kSoftmaxThreads, 0, stream>>>(
         logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance,
-        extras.label_smoothing);
+        extras.label_smoothing, extras.confusion);
   } else {
     softmax_xent_kernel<false><<<static_cast<unsigned int>(blocks), kSoftmaxThreads, 0, stream>>>(
-        logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance, 0.0f);
+        logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance, 0.0f,
+        extras.confusion);
   }
   CUDA_CHECK(cudaGetLastError());
 }

@@ -28,6 +28,10 @@ struct SoftmaxXentExtras {
   math::StepCounters* counters = nullptr;        // when set: advance_counters(*counters, advance)
   math::StepAdvance advance;                     // once the batch is counted (graph replay)
   float label_smoothing = 0.0f;                  // --label-smoothing, where dlogits are written
+  // When set: the confusion counts (with totals) go to this (classes, classes) matrix, [true *
+  // classes + predicted], instead of totals->confusion (10 x 10), and classes may exceed 10
+  // (spec-driven networks, cuda/network/network_backend.cu).
+  unsigned long long* confusion = nullptr;
 };
 
 // For each row i of logits (count, classes) with label labels[i]:

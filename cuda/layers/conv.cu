@@ -32,6 +32,7 @@
 
 #include "cuda/check.h"
 #include "cuda/layers/algorithm_choice.h"
+#include "cuda/layers/cudnn_candidates.h"
 #include "host/common/error.h"
 #include "host/model/model_spec.h"
 
@@ -44,10 +45,6 @@ constexpr std::size_t kMaxWorkspaceBytes = std::size_t{256} << 20;
 
 constexpr float kOne = 1.0f;
 constexpr float kZero = 0.0f;
-
-bool is_tensor_op(cudnnMathType_t math) {
-  return math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-}
 
 // host/model/convolution_algorithms.h names the algorithms by these values.
 static_assert(CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM == 0 && CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM == 1 &&
@@ -62,22 +59,6 @@ static_assert(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 == 0 && CUDNN_CONVOLUTION_BWD_
                   CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED == 5 &&
                   CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING == 6 && CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT == 7,
               "cuDNN's backward-filter algorithm values changed: update backward_filter_algorithm_name");
-
-template <typename Perf>
-std::vector<AlgorithmCandidate> to_candidates(const Perf* results, int returned) {
-  std::vector<AlgorithmCandidate> candidates;
-  for (int i = 0; i < returned; ++i) {
-    AlgorithmCandidate c;
-    c.algorithm = static_cast<int>(results[i].algo);
-    c.succeeded = results[i].status == CUDNN_STATUS_SUCCESS;
-    c.deterministic = results[i].determinism == CUDNN_DETERMINISTIC;
-    c.tensor_core_math = is_tensor_op(results[i].mathType);
-    c.math_type = static_cast<int>(results[i].mathType);
-    c.workspace_bytes = results[i].memory;
-    candidates.push_back(c);
-  }
-  return candidates;
-}
 
 // A candidate for one algorithm cuDNN was asked about directly (it was missing from the list):
 // supported when its workspace query succeeds, determinism as documented, run with the

@@ -6,12 +6,20 @@
 #include <string>
 
 #include "host/common/error.h"
+#include "host/data/image_set.h"
 
 namespace train_gpu::cuda {
 
 enum class LoaderKind { kDevice, kPinned };
 
 inline const char* loader_name(LoaderKind kind) { return kind == LoaderKind::kDevice ? "device" : "pinned"; }
+
+// What the device-resident loader keeps on the device: both splits' pixels and labels and an
+// int32 order per sample.
+inline std::size_t resident_dataset_bytes(const ImageSet& train, const ImageSet& test) {
+  return train.pixels.size() + train.labels.size() + test.pixels.size() + test.labels.size() +
+         (static_cast<std::size_t>(train.count) + static_cast<std::size_t>(test.count)) * sizeof(int32_t);
+}
 
 // "device" and "pinned" are taken as given; "auto" keeps the dataset resident on the device when
 // it needs at most half of the free device memory, the other half being headroom for the

@@ -12,6 +12,19 @@
 
 namespace train_gpu {
 
+#ifdef TRAIN_GPU_HAVE_CUDA
+namespace {
+
+// The tutorial's network through its fused kernels (and graphs); any other spec layer by layer.
+// Decided here, not in cuda/: the CUDA library links without host/'s NetworkSpec code.
+std::unique_ptr<Backend> make_gpu_backend(int device, const BackendOptions& options) {
+  return options.spec.is_tutorial() ? cuda::make_cuda_backend(device, options)
+                                    : cuda::make_network_backend(device, options);
+}
+
+}  // namespace
+#endif
+
 bool built_with_cuda() {
 #ifdef TRAIN_GPU_HAVE_CUDA
   return true;
@@ -39,20 +52,10 @@ std::unique_ptr<Backend> make_backend(const DeviceRequest& request, const Backen
                                       std::ostream& notices, const std::string& work) {
   if (request.cpu) return make_cpu_backend(options);
 #ifdef TRAIN_GPU_HAVE_CUDA
-  if (!request.automatic && !options.spec.is_tutorial()) {
-    // Checked here, not in cuda/: the CUDA library links without host/'s NetworkSpec code.
-    throw Error("--device " + std::to_string(request.gpu_index) +
-                ": the CUDA backend trains the tutorial network only for now (this model: " + options.spec.description() +
-                "); use --device cpu");
-  }
   cuda::DeviceProbe probe = cuda::probe_devices();
   if (probe.device_count == 0) probe.error = no_gpu_reason(probe.error, nvidia_driver_found());
   if (request.automatic) {
-    if (probe.device_count > 0 && !options.spec.is_tutorial()) {
-      notices << "note: the CUDA backend trains the tutorial network only for now; " << work << " on the CPU\n";
-      return make_cpu_backend(options);
-    }
-    if (probe.device_count > 0) return cuda::make_cuda_backend(0, options);
+    if (probe.device_count > 0) return make_gpu_backend(0, options);
     notices << "note: no usable GPU (" << probe.error << "); " << work << " on the CPU\n";
     return make_cpu_backend(options);
   }
@@ -64,7 +67,7 @@ std::unique_ptr<Backend> make_backend(const DeviceRequest& request, const Backen
     throw Error(flag + ": no such GPU; this machine has " + std::to_string(probe.device_count) +
                 " (indices 0.." + std::to_string(probe.device_count - 1) + "). Use --device cpu to train on the CPU");
   }
-  return cuda::make_cuda_backend(request.gpu_index, options);
+  return make_gpu_backend(request.gpu_index, options);
 #else
   if (request.automatic) {
     notices << "note: CPU-only build; " << work << " on the CPU\n";

@@ -19,6 +19,7 @@
 #include "host/model/cpu_optimizer.h"
 #include "host/model/cpu_threads.h"
 #include "host/model/image_set_check.h"
+#include "host/model/model_state_check.h"
 
 namespace train_gpu {
 
@@ -104,11 +105,7 @@ class CpuBackend final : public Backend {
   }
 
   void set_state(const ModelState& state) override {
-    check_state_size(state.parameters.size(), "parameters", parameters_.size(), "parameters");
-    check_state_size(state.adam_m.size(), "adam_m", parameters_.size(), "parameters");
-    check_state_size(state.adam_v.size(), "adam_v", parameters_.size(), "parameters");
-    check_state_size(state.buffers.size(), "buffers", buffers_.size(), "buffer values (BatchNormalization's moving statistics)");
-    if (state.step < 0) throw Error("model state: Adam step is " + std::to_string(state.step) + "; it must be >= 0");
+    check_model_state(state, network_.spec());
     parameters_ = state.parameters;
     adam_m_ = state.adam_m;
     adam_v_ = state.adam_v;
@@ -280,13 +277,6 @@ class CpuBackend final : public Backend {
                   " (0: every core)");
     }
     return threads;
-  }
-
-  static void check_state_size(std::size_t size, const char* what, std::size_t expected, const char* unit) {
-    if (size != expected) {
-      throw Error(std::string("model state: ") + what + " has " + std::to_string(size) + " values; this model has " +
-                  std::to_string(expected) + " " + unit);
-    }
   }
 
   // The images are gray (one channel) and labels index the model's logits.

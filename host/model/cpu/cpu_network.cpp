@@ -22,9 +22,7 @@ struct CpuNetwork::Stage {
   bool need_dinput = false;         // a layer before `first` has parameters
 };
 
-namespace {
-
-std::unique_ptr<CpuLayer> make_layer(const model::NetworkSpec& spec, int index, int max_batch) {
+std::unique_ptr<CpuLayer> make_cpu_layer(const model::NetworkSpec& spec, int index, int max_batch) {
   switch (spec.layers[std::size_t(index)].kind) {
     case LayerKind::kConv2D: return std::make_unique<Conv2DLayer>(spec, index);
     case LayerKind::kMaxPool2D:
@@ -37,8 +35,6 @@ std::unique_ptr<CpuLayer> make_layer(const model::NetworkSpec& spec, int index, 
   }
   return nullptr;
 }
-
-}  // namespace
 
 CpuNetwork::CpuNetwork(const model::NetworkSpec& spec, int max_batch) : spec_(spec), max_batch_(max_batch) {
   if (spec_.layers.empty()) throw Error("cpu network: the model has no layers");
@@ -54,7 +50,7 @@ CpuNetwork::CpuNetwork(const model::NetworkSpec& spec, int max_batch) : spec_(sp
       stage.layer = std::make_unique<FusedConvPoolLayer>(spec_, i, max_batch);
     } else {
       stage.last = i;
-      stage.layer = make_layer(spec_, i, max_batch);
+      stage.layer = make_cpu_layer(spec_, i, max_batch);
     }
     for (int j = stage.first; j <= stage.last; ++j) parameters_before |= spec_.layers[std::size_t(j)].parameter_tensors > 0;
     i = stage.last + 1;

@@ -20,6 +20,10 @@
 
 namespace train_gpu::cpu {
 
+// The unfused layer object for spec layer `index` (null for Flatten), as the network builds it
+// where no fused pair applies.
+std::unique_ptr<CpuLayer> make_cpu_layer(const model::NetworkSpec& spec, int index, int max_batch);
+
 class CpuNetwork {
  public:
   CpuNetwork(const model::NetworkSpec& spec, int max_batch);

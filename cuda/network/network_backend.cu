@@ -1,0 +1,368 @@
+// The CUDA backend for any NetworkSpec other than the tutorial's (make_backend picks this one for
+// them; the tutorial keeps cuda/cuda_backend.cu's fused path, bit for bit). One training step,
+// all enqueued on one stream with no host synchronization:
+//   loader:   gather + scale the batch by the epoch's order             (cuda/loader/)
+//   forward:  the spec's layers                                         (cuda_network.h)
+//   loss:     fused softmax-CE: dlogits = (p - onehot)/N, loss sums, correct and a
+//             classes x classes confusion into the pass totals ON THE DEVICE (softmax_xent.cu)
+//   backward: the layers in reverse, every parameter gradient overwritten
+//   update:   the optimizer over the whole parameter arena in one launch, which also flags a
+//             non-finite gradient in the totals                         (adam.cu, optimizers.cu)
+// The step count t lives on the host, which computes the scheduled learning rate and Adam's
+// bias-corrected step size per step without reading anything back, as the tutorial's eager
+// steps do.
+//
+// Launches are eager: CUDA graphs (--graph) run the tutorial's network only for now, and
+// execution_report says so ("eager (graphs: tutorial only for now)"). Nothing in a step would
+// stop a capture (descriptors, algorithms and workspaces are fixed up front); what is missing is
+// the device-counter plumbing the tutorial's graphs use for the batch position and step size.
+// --kernels and --pooling choose among the tutorial's kernel variants and do not apply here.
+//
+// Memory: parameters, gradients and the optimizer's two slots are one allocation of four equal
+// arenas (each padded to 256 bytes) in the spec's layout; BatchNormalization's moving statistics
+// a second, small arena; the network's activations a third (cuda_network.h).
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda/check.h"
+#include "cuda/cuda_backend.h"
+#include "cuda/device_description.h"
+#include "cuda/handles.h"
+#include "cuda/kernels/adam.h"
+#include "cuda/kernels/device_totals.h"
+#include "cuda/kernels/optimizers.h"
+#include "cuda/kernels/softmax_xent.h"
+#include "cuda/loader/batch_loader.h"
+#include "cuda/loader/loader_choice.h"
+#include "cuda/math_mode.h"
+#include "cuda/memory.h"
+#include "cuda/network/cuda_network.h"
+#include "cuda/nvtx.h"
+#include "host/common/error.h"
+#include "host/model/image_set_check.h"
+#include "host/model/model_state_check.h"
+
+namespace train_gpu::cuda {
+namespace {
+
+// cuBLAS's recommended workspace for Hopper; set so cuBLAS never allocates lazily inside a step.
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;
+
+std::size_t arena_stride(std::size_t floats) { return (floats + 63) / 64 * 64; }
+
+ConvolutionChoice convolution_choice(const BackendOptions& options) {
+  ConvolutionChoice choice;
+  choice.deterministic = options.deterministic;
+  choice.tf32 = options.tf32;
+  choice.requested = options.conv_algorithms;
+  return choice;
+}
+
+class NetworkBackend final : public Backend {
+ public:
+  NetworkBackend(int device, const BackendOptions& options) : device_(device), options_(options) {
+    if (options.max_batch <= 0) throw Error("--batch-size " + std::to_string(options.max_batch) + ": must be positive");
+    if (options.clip_norm != 0.0f || options.label_smoothing != 0.0f) {
+      throw Error(std::string(options.clip_norm != 0.0f ? "--clip-norm" : "--label-smoothing") +
+                  " runs on the CPU backend only for models other than the tutorial's; train with --device cpu, "
+                  "or drop the flag");
+    }
+    CUDA_CHECK(cudaSetDevice(device));
+    stream_ = make_stream();
+    cudnn_ = make_cudnn_handle(stream_.get());
+    cublas_ = make_cublas_handle(stream_.get());
+    cublas_workspace_ = DeviceBuffer<unsigned char>(kCublasWorkspaceBytes, "the cuBLAS workspace");
+    configure_training_cublas(cublas_.get(), cublas_workspace_.data(), cublas_workspace_.bytes(), options.tf32);
+    network_ = std::make_unique<CudaNetwork>(options.spec, options.max_batch, cudnn_.get(), cublas_.get(),
+                                             stream_.get(), convolution_choice(options));
+    const model::NetworkSpec& spec = network_->spec();
+    classes_ = spec.classes();
+    MathModes modes;
+    modes.cublas_tf32 = options.tf32;
+    modes.conv_forward_tensor = modes.conv_backward_tensor = options.tf32 && network_->conv_algorithms().chosen();
+    description_ = describe_device(device) + ", " + describe_math(modes);
+
+    stride_ = arena_stride(spec.parameter_count);
+    arenas_ = DeviceBuffer<float>(4 * stride_, "the parameter, gradient and optimizer arenas");
+    CUDA_CHECK(cudaMemsetAsync(arenas_.data(), 0, arenas_.bytes(), stream_.get()));
+    buffers_ = DeviceBuffer<float>(spec.buffer_count, "the BatchNormalization moving statistics");
+    if (spec.buffer_count > 0) CUDA_CHECK(cudaMemsetAsync(buffers_.data(), 0, buffers_.bytes(), stream_.get()));
+    const std::size_t batch = std::size_t(options.max_batch);
+    labels_ = DeviceBuffer<uint8_t>(batch, "the batch labels");
+    probabilities_ = DeviceBuffer<float>(batch * std::size_t(classes_), "probabilities");
+    totals_ = DeviceBuffer<DeviceTotals>(2, "pass totals");
+    confusion_ = DeviceBuffer<unsigned long long>(2 * confusion_size(), "the confusion counts");
+    for (PassKind kind : {PassKind::kTraining, PassKind::kEvaluation}) reset_totals(kind);
+    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // construction done: report errors here, not later
+  }
+
+  ~NetworkBackend() override {
+    // Queued steps still read the loader's buffers: drain before anything is freed.
+    const cudaError_t status = cudaStreamSynchronize(stream_.get());
+    if (status != cudaSuccess) {
+      std::fprintf(stderr, "train_gpu: warning: the CUDA stream ended with an error: %s\n", cudaGetErrorString(status));
+    }
+    loader_.reset();
+  }
+
+  std::string description() const override { return description_; }
+  std::string kernels() const override { return "cuDNN + cuBLAS, spec layers"; }
+  ConvolutionAlgorithms conv_algorithms() const override { return network_->conv_algorithms(); }
+  const model::NetworkSpec& network() const override { return network_->spec(); }
+
+  void attach_data(const ImageSet& train, const ImageSet& test) override {
+    const model::NetworkSpec& spec = network_->spec();
+    const ModelInput input{spec.input.channels, spec.input.height, spec.input.width, classes_, "the model"};
+    check_image_set(train, "train", input);
+    check_image_set(test, "test", input);
+    CUDA_CHECK(cudaSetDevice(device_));
+    std::size_t free_bytes = 0, total_bytes = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const LoaderKind kind = choose_loader(options_.loader, resident_dataset_bytes(train, test), free_bytes);
+    // Queued steps may still read the old loader's buffers: drain before freeing them.
+    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    loader_.reset();
+    loader_ = kind == LoaderKind::kDevice ? make_device_loader(train, test)
+                                          : make_pinned_loader(train, test, options_.max_batch, device_);
+  }
+
+  void set_state(const ModelState& state) override {
+    const model::NetworkSpec& spec = network_->spec();
+    // The CPU backend's checks, message for message.
+    check_model_state(state, spec);
+    CUDA_CHECK(cudaSetDevice(device_));
+    cudaStream_t stream = stream_.get();
+    const std::size_t bytes = spec.parameter_count * sizeof(float);
+    CUDA_CHECK(cudaMemcpyAsync(parameters(), state.parameters.data(), bytes, cudaMemcpyHostToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(slot(0), state.adam_m.data(), bytes, cudaMemcpyHostToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(slot(1), state.adam_v.data(), bytes, cudaMemcpyHostToDevice, stream));
+    if (spec.buffer_count > 0) {
+      CUDA_CHECK(cudaMemcpyAsync(buffers_.data(), state.buffers.data(), buffers_.bytes(), cudaMemcpyHostToDevice, stream));
+    }
+    // Synchronizes: the copies read the caller's vectors, which may be gone when this returns.
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    step_ = state.step;
+    has_state_ = true;
+  }
+
+  ModelState state() override {
+    require_state("state()");
+    CUDA_CHECK(cudaSetDevice(device_));
+    const model::NetworkSpec& spec = network_->spec();
+    cudaStream_t stream = stream_.get();
+    ModelState state;
+    state.parameters.resize(spec.parameter_count);
+    state.adam_m.resize(spec.parameter_count);
+    state.adam_v.resize(spec.parameter_count);
+    state.buffers.resize(spec.buffer_count);
+    const std::size_t bytes = spec.parameter_count * sizeof(float);
+    CUDA_CHECK(cudaMemcpyAsync(state.parameters.data(), parameters(), bytes, cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaMemcpyAsync(state.adam_m.data(), slot(0), bytes, cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaMemcpyAsync(state.adam_v.data(), slot(1), bytes, cudaMemcpyDeviceToHost, stream));
+    if (spec.buffer_count > 0) {
+      CUDA_CHECK(cudaMemcpyAsync(state.buffers.data(), buffers_.data(), buffers_.bytes(), cudaMemcpyDeviceToHost, stream));
+    }
+    CUDA_CHECK(cudaStreamSynchronize(stream));  // documented: state() synchronizes
+    state.step = step_;
+    return state;
+  }
+
+  void set_learning_rate_schedule(const LrSchedule& schedule, float scale) override {
+    schedule_ = schedule;
+    lr_scale_ = scale;
+  }
+
+  void set_order(Split split, const std::vector<int32_t>& order) override {
+    CUDA_CHECK(cudaSetDevice(device_));
+    require_data().set_order(split, order, stream_.get());
+  }
+
+  void train_step(int64_t first, int count) override {
+    ScopedRange range("train_step");
+    CUDA_CHECK(cudaSetDevice(device_));
+    check_count(count);
+    require_state("train_step");
+    cudaStream_t stream = stream_.get();
+    // t counts a step only once it is enqueued: a step that throws must not leave t one ahead.
+    const int64_t t = step_ + 1;
+    const math::OptimizerStep step = math::optimizer_step(
+        options_.optimizer, math::scheduled_learning_rate(schedule_, options_.optimizer.learning_rate, lr_scale_, t), t);
+    require_data().load_batch(Split::kTrain, first, count, network_->images(), labels_.data(), stream);
+    CudaNetwork::Pass pass;
+    pass.training = true;
+    pass.seed = options_.seed;
+    pass.step = t;
+    network_->forward(parameters(), buffers_.data(), count, pass);
+    launch_softmax_xent(network_->logits(), labels_.data(), count, classes_, network_->dlogits(), nullptr,
+                        totals(PassKind::kTraining), stream, extras(PassKind::kTraining));
+    network_->backward(parameters(), count, gradients());
+    const OptimizerConfig& optimizer = options_.optimizer;
+    const std::size_t parameter_count = network_->spec().parameter_count;
+    if (optimizer.kind == OptimizerKind::kAdam) {
+      launch_adam(parameters(), gradients(), slot(0), slot(1), parameter_count, optimizer.beta1, optimizer.beta2,
+                  step.step_size, optimizer.epsilon, stream, totals(PassKind::kTraining));
+    } else {
+      launch_optimizer(optimizer, parameters(), gradients(), slot(0), slot(1), parameter_count,
+                       math::per_step_value(step.learning_rate), math::per_step_value(step.step_size), stream,
+                       totals(PassKind::kTraining));
+    }
+    step_ = t;
+  }
+
+  void evaluate_batch(Split split, int64_t first, int count, float* probabilities_out) override {
+    ScopedRange range("evaluate_batch");
+    CUDA_CHECK(cudaSetDevice(device_));
+    check_count(count);
+    require_state("evaluate_batch");
+    cudaStream_t stream = stream_.get();
+    require_data().load_batch(split, first, count, network_->images(), labels_.data(), stream);
+    network_->forward(parameters(), buffers_.data(), count, CudaNetwork::Pass{});
+    launch_softmax_xent(network_->logits(), labels_.data(), count, classes_, nullptr,
+                        probabilities_out != nullptr ? probabilities_.data() : nullptr, totals(PassKind::kEvaluation),
+                        stream, extras(PassKind::kEvaluation));
+    if (probabilities_out != nullptr) {
+      CUDA_CHECK(cudaMemcpyAsync(probabilities_out, probabilities_.data(),
+                                 std::size_t(count) * std::size_t(classes_) * sizeof(float), cudaMemcpyDeviceToHost,
+                                 stream));
+      // Documented: asking for probabilities synchronizes; the caller reads them on return.
+      CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+  }
+
+  PassTotals take_totals(PassKind kind) override {
+    PassTotals taken = peek_totals(kind);
+    reset_totals(kind);
+    return taken;
+  }
+
+  PassTotals peek_totals(PassKind kind) override {
+    CUDA_CHECK(cudaSetDevice(device_));
+    DeviceTotals device{};
+    std::vector<unsigned long long> confusion(confusion_size());
+    CUDA_CHECK(cudaMemcpyAsync(&device, totals(kind), sizeof device, cudaMemcpyDeviceToHost, stream_.get()));
+    CUDA_CHECK(cudaMemcpyAsync(confusion.data(), confusion_of(kind), confusion.size() * sizeof(unsigned long long),
+                               cudaMemcpyDeviceToHost, stream_.get()));
+    // Documented: reading the totals synchronizes; they are final only after the queued steps.
+    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    PassTotals totals = to_pass_totals(device);  // its 10 x 10 confusion is unused here
+    totals.confusion.assign(confusion.begin(), confusion.end());
+    return totals;
+  }
+
+  ImageActivations activations(Split split, int64_t index) override {
+    CUDA_CHECK(cudaSetDevice(device_));
+    require_state("activations");
+    cudaStream_t stream = stream_.get();
+    require_data().load_image(split, index, network_->images(), labels_.data(), stream);
+    network_->forward(parameters(), buffers_.data(), 1, CudaNetwork::Pass{});
+    launch_softmax_xent(network_->logits(), labels_.data(), 1, classes_, nullptr, probabilities_.data(), nullptr,
+                        stream, extras(PassKind::kEvaluation));
+    const model::NetworkSpec& spec = network_->spec();
+    ImageActivations result;
+    for (int layer = 0; layer < int(spec.layers.size()); ++layer) {
+      const model::LayerSpec& conv = spec.layers[std::size_t(layer)];
+      if (conv.kind != model::LayerKind::kConv2D) continue;
+      result.conv_layers.push_back(ConvMaps{layer, conv.output, std::vector<float>(std::size_t(conv.output.size()))});
+      CUDA_CHECK(cudaMemcpyAsync(result.conv_layers.back().values.data(), network_->layer_output(layer),
+                                 std::size_t(conv.output.size()) * sizeof(float), cudaMemcpyDeviceToHost, stream));
+    }
+    result.probabilities.resize(std::size_t(classes_));
+    CUDA_CHECK(cudaMemcpyAsync(result.probabilities.data(), probabilities_.data(), std::size_t(classes_) * sizeof(float),
+                               cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaStreamSynchronize(stream));  // documented: activations() synchronizes
+    return result;
+  }
+
+  ExecutionReport execution_report(int batch) override {
+    (void)batch;
+    ExecutionReport report;
+    report.launch = options_.graph ? "eager (graphs: tutorial only for now)" : "eager";
+    report.kernels = "spec";
+    report.pooling = "spec";
+    const std::string convolutions = network_->describe_convolutions();
+    report.details = "spec network (" + network_->spec().description() + ")" +
+                     (convolutions.empty() ? std::string() : "; convolutions: " + convolutions);
+    return report;
+  }
+
+ private:
+  void require_state(const char* operation) const {
+    if (!has_state_) throw Error(std::string("cuda backend: ") + operation + " before set_state()");
+  }
+
+  BatchLoader& require_data() {
+    if (!loader_) throw Error("the CUDA backend has no data: call attach_data first");
+    return *loader_;
+  }
+
+  void check_count(int count) const {
+    if (count <= 0 || count > options_.max_batch) {
+      throw Error("batch of " + std::to_string(count) + " samples: the CUDA backend was built for 1.." +
+                  std::to_string(options_.max_batch) + " (BackendOptions::max_batch)");
+    }
+  }
+
+  std::size_t confusion_size() const { return std::size_t(classes_) * std::size_t(classes_); }
+
+  SoftmaxXentExtras extras(PassKind kind) {
+    SoftmaxXentExtras extras;
+    extras.confusion = confusion_of(kind);
+    return extras;
+  }
+
+  void reset_totals(PassKind kind) {
+    launch_reset_totals(totals(kind), stream_.get());
+    CUDA_CHECK(cudaMemsetAsync(confusion_of(kind), 0, confusion_size() * sizeof(unsigned long long), stream_.get()));
+  }
+
+  float* parameters() { return arenas_.data(); }
+  float* gradients() { return arenas_.data() + stride_; }
+  float* slot(int index) { return arenas_.data() + (2 + std::size_t(index)) * stride_; }
+  DeviceTotals* totals(PassKind kind) { return totals_.data() + (kind == PassKind::kTraining ? 0 : 1); }
+  unsigned long long* confusion_of(PassKind kind) {
+    return confusion_.data() + (kind == PassKind::kTraining ? 0 : confusion_size());
+  }
+
+  int device_;
+  BackendOptions options_;
+  std::string description_;
+  int classes_ = 0;
+  std::size_t stride_ = 0;  // floats per arena
+  int64_t step_ = 0;        // the optimizer's t
+  bool has_state_ = false;
+  LrSchedule schedule_;     // constant until set_learning_rate_schedule
+  float lr_scale_ = 1.0f;
+
+  // Declared in dependency order: destroyed in reverse, handles after everything using them.
+  Stream stream_;
+  CudnnHandle cudnn_;
+  DeviceBuffer<unsigned char> cublas_workspace_;  // outlives the handle that points at it
+  CublasHandle cublas_;
+  std::unique_ptr<CudaNetwork> network_;
+  DeviceBuffer<float> arenas_;   // parameters | gradients | slot 0 | slot 1, each stride_ floats
+  DeviceBuffer<float> buffers_;  // the spec's buffer arena
+  DeviceBuffer<uint8_t> labels_;        // (B)
+  DeviceBuffer<float> probabilities_;   // (B, classes), only when asked for
+  DeviceBuffer<DeviceTotals> totals_;   // [training, evaluation]; their 10 x 10 confusion unused
+  DeviceBuffer<unsigned long long> confusion_;  // [training, evaluation] x (classes, classes)
+  std::unique_ptr<BatchLoader> loader_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_network_backend(int device, const BackendOptions& options) {
+  const DeviceProbe probe = probe_devices();
+  if (device < 0 || device >= probe.device_count) {
+    throw Error("--device " + std::to_string(device) + ": no such GPU (" +
+                (probe.device_count == 0 ? probe.error : std::to_string(probe.device_count) + " found") +
+                "). Use --device cpu to train on the CPU");
+  }
+  return std::make_unique<NetworkBackend>(device, options);
+}
+
+}  // namespace train_gpu::cuda
