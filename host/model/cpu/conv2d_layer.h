@@ -1,7 +1,9 @@
 // Conv2D on the CPU through oneDNN's convolution primitives (forward_training, backward_data,
-// backward_weights), plain NCHW activations and PyTorch's (filters, in_channels, kh, kw) weights,
-// TensorFlow's asymmetric same padding from the spec, optional bias; its activation applied in
-// place to its output. Primitive descriptors are created once per batch size and cached.
+// backward_weights), plain NCHW activations and PyTorch's (filters, in_channels, kh, kw) weights
+// at the layer's boundary, each primitive running in the blocked layouts it chose inside
+// (onednn_layout.h), TensorFlow's asymmetric same padding from the spec, optional bias; ReLU
+// fused into the forward convolution, any other activation applied in place to its output.
+// Primitive descriptors and the reordered buffers are created once per batch size and cached.
 #pragma once
 
 #include <cstddef>
