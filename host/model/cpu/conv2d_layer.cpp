@@ -23,6 +23,7 @@ struct Conv2DLayer::Primitives {
   ChosenLayout src, weights, dst;              // forward's
   ChosenLayout weights_src, weights_diff_dst, diff_weights;  // backward (weights)'s
   ChosenLayout data_weights, data_diff_dst, diff_src;        // backward (data)'s
+  bool handed_off = false;  // a pooling layer reads dst's buffer and writes weights_diff_dst's
 };
 
 Conv2DLayer::Conv2DLayer(const model::NetworkSpec& spec, int layer_index) : layer_(spec.layers.at(std::size_t(layer_index))) {
@@ -99,6 +100,18 @@ std::unique_ptr<Conv2DLayer::Primitives> Conv2DLayer::build(int count) const {
   return p;
 }
 
+Conv2DLayer::BlockedHandoff Conv2DLayer::blocked_handoff(int count) {
+  Primitives& p = primitives(count);
+  const bool activation_fits = layer_.activation == model::Activation::kRelu || layer_.activation == model::Activation::kLinear;
+  // One blocked gradient must serve both backward primitives, in the layout of the output.
+  if (!activation_fits || !p.dst.reorders() || !p.weights_diff_dst.same_layout(p.dst) ||
+      !p.data_diff_dst.same_layout(p.weights_diff_dst)) {
+    return {};
+  }
+  p.handed_off = true;
+  return {p.dst.buffer(), p.weights_diff_dst.buffer()};
+}
+
 void Conv2DLayer::forward(const LayerForward& args) {
   Primitives& p = primitives(args.count);
   // The weights reorder here, once per step: backward (data) reads this buffer again when it
@@ -116,12 +129,22 @@ void Conv2DLayer::forward(const LayerForward& args) {
 
 void Conv2DLayer::backward(const LayerBackward& args) {
   Primitives& p = primitives(args.count);
-  activation_backward(layer_.activation, args.output, args.doutput,
-                      std::size_t(args.count) * std::size_t(layer_.output.size()));
+  memory diff_dst;
+  if (p.handed_off) {
+    // The pooling layer wrote the gradient into the blocked buffer; the output and its gradient
+    // share that layout, so the activation's backward runs on it element by element, padding
+    // included (zeros in both, and relu_backward(0, 0) is 0).
+    diff_dst = p.weights_diff_dst.buffer();
+    activation_backward(layer_.activation, static_cast<const float*>(p.dst.buffer().get_data_handle()),
+                        static_cast<float*>(diff_dst.get_data_handle()), diff_dst.get_desc().get_size() / sizeof(float));
+  } else {
+    activation_backward(layer_.activation, args.output, args.doutput,
+                        std::size_t(args.count) * std::size_t(layer_.output.size()));
+    diff_dst = p.weights_diff_dst.input(args.doutput);
+  }
   // What forward reordered (the input) is reused when backward takes the same layout: backward
   // follows a forward on the same batch and parameters (cpu_layer.h).
   const memory src = p.src.reorders() && p.weights_src.same_layout(p.src) ? p.src.last() : p.weights_src.input(args.input);
-  const memory diff_dst = p.weights_diff_dst.input(args.doutput);
   std::unordered_map<int, memory> arguments = {
       {DNNL_ARG_SRC, src},
       {DNNL_ARG_DIFF_DST, diff_dst},

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <memory>
 
+#include <oneapi/dnnl/dnnl.hpp>
+
 #include "host/model/cpu/cpu_layer.h"
 #include "host/model/cpu/per_batch_cache.h"
 
@@ -20,6 +22,18 @@ class Conv2DLayer final : public CpuLayer {
   ~Conv2DLayer() override;
   void forward(const LayerForward& args) override;
   void backward(const LayerBackward& args) override;
+
+  // For a pooling layer right after this one (pooling_layer.h), which then pools the output in
+  // the blocked layout the convolution wrote it in instead of reading the plain copy, and writes
+  // d loss / d output into doutput, blocked, for backward to read instead of args.doutput: the
+  // reorders of the output gradient, and the pooling's own transposition of plain NCHW, are
+  // saved. Empty memories when the convolution's layouts are plain, or its activation is other
+  // than ReLU or linear (the handoff applies those in the blocked layout): the pooling layer then
+  // uses the plain arrays. Both stay valid as long as the layer.
+  struct BlockedHandoff {
+    dnnl::memory output, doutput;
+  };
+  BlockedHandoff blocked_handoff(int count);
 
  private:
   struct Primitives;

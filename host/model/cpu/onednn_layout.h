@@ -28,6 +28,8 @@ class ChosenLayout {
   dnnl::memory input(const float* plain);
   // The memory input() returned last (its buffer holds what it reordered then).
   const dnnl::memory& last() const { return last_; }
+  // The own buffer in the chosen layout (empty when the argument does not reorder).
+  const dnnl::memory& buffer() const { return buffer_; }
 
   // An output the caller wants in `plain`: the memory to pass to the primitive, then
   // finish_output(plain) after it ran, which reorders the own buffer into `plain` when needed.
