@@ -12,6 +12,7 @@
 
 #include "cuda/math/dropout_math.h"
 #include "host/common/error.h"
+#include "host/model/cpu/conv2d_layer.h"
 #include "host/model/cpu_layers.h"
 #include "host/model/model_spec.h"
 #include "support/example_specs.h"
@@ -220,6 +221,23 @@ TEST(CpuNetworkTest, DropoutDrawsDropoutMathsMaskAcrossChunksAndATail) {
     ASSERT_EQ(dropout_layer->mask()[i], keep ? 1 : 0) << "element " << i;
     ASSERT_EQ(network.layer_output(layer)[i], keep ? problem.images[i] * scale : 0.0f) << "element " << i;
     ASSERT_EQ(dinput[i], keep ? doutput[i] * scale : 0.0f) << "element " << i;
+  }
+}
+
+// Which convolutions hand their blocked output to the pooling after them: ReLU (fused into the
+// convolution) and linear ones, when oneDNN computes them in a blocked layout, as its JIT
+// convolutions do on every x86-64 it supports with 32 or 64 filters (nChw8c on SSE4.1 and AVX2,
+// nChw16c on AVX-512); a tanh is applied on the plain output instead, so no handoff.
+TEST(CpuNetworkTest, APoolingTakesTheBlockedOutputOfAReluOrLinearConvolution) {
+  const model::Shape maps{32, 13, 13};
+  for (const Activation activation : {Activation::kRelu, Activation::kLinear, Activation::kTanh}) {
+    cpu::CpuNetwork network(model::build_network(maps, {conv(64, 3, 1, Padding::kValid, activation),
+                                                        pool(LayerKind::kMaxPool2D, 2), flatten(), dense(10)}), 4);
+    auto* convolution = dynamic_cast<cpu::Conv2DLayer*>(network.layer(0));
+    ASSERT_NE(convolution, nullptr);
+    const cpu::Conv2DLayer::BlockedHandoff handoff = convolution->blocked_handoff(4);
+    EXPECT_EQ(bool(handoff.output), activation != Activation::kTanh) << model::activation_name(activation);
+    EXPECT_EQ(bool(handoff.doutput), activation != Activation::kTanh) << model::activation_name(activation);
   }
 }
 
