@@ -8,25 +8,29 @@ ChosenLayout::ChosenLayout(const std::string& what, const dnnl::memory::desc& pl
     : what_(what), plain_(plain), chosen_(chosen), reorders_(plain != chosen) {
   if (!reorders_) return;
   dnnl::engine& cpu = engine();
-  buffer_ = create(what, [&] { return dnnl::memory(chosen_, cpu); });
   to_chosen_ = create(what, [&] { return dnnl::reorder(dnnl::reorder::primitive_desc(cpu, plain_, cpu, chosen_)); });
   to_plain_ = create(what, [&] { return dnnl::reorder(dnnl::reorder::primitive_desc(cpu, chosen_, cpu, plain_)); });
+}
+
+const dnnl::memory& ChosenLayout::buffer() {
+  if (reorders_ && !buffer_) buffer_ = create(what_, [&] { return dnnl::memory(chosen_, engine()); });
+  return buffer_;
 }
 
 dnnl::memory ChosenLayout::input(const float* plain) {
   if (!reorders_) {
     last_ = wrap(plain_, plain);
   } else {
-    execute("reorder", to_chosen_, {{DNNL_ARG_FROM, wrap(plain_, plain)}, {DNNL_ARG_TO, buffer_}});
+    execute("reorder", to_chosen_, {{DNNL_ARG_FROM, wrap(plain_, plain)}, {DNNL_ARG_TO, buffer()}});
     last_ = buffer_;
   }
   return last_;
 }
 
-dnnl::memory ChosenLayout::output(float* plain) { return reorders_ ? buffer_ : wrap(plain_, plain); }
+dnnl::memory ChosenLayout::output(float* plain) { return reorders_ ? buffer() : wrap(plain_, plain); }
 
 void ChosenLayout::finish_output(float* plain) {
-  if (reorders_) execute("reorder", to_plain_, {{DNNL_ARG_FROM, buffer_}, {DNNL_ARG_TO, wrap(plain_, plain)}});
+  if (reorders_) execute("reorder", to_plain_, {{DNNL_ARG_FROM, buffer()}, {DNNL_ARG_TO, wrap(plain_, plain)}});
 }
 
 }  // namespace train_gpu::cpu::onednn

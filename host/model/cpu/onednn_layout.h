@@ -3,7 +3,9 @@
 // on), for a caller that holds the array in the plain layout (NCHW activations, OIHW weights).
 // When the primitive chose the plain layout there is nothing to do and the caller's array is
 // passed as it is; otherwise the argument owns a buffer in the chosen layout and the reorders
-// between the two. Built once with the primitive (per batch size), so a step allocates nothing.
+// between the two. Built once with the primitive (per batch size); the buffer is allocated on its
+// first use (an evaluation-only batch size never needs the backward's), so after the first step
+// of a size, a step allocates nothing.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -29,7 +31,7 @@ class ChosenLayout {
   // The memory input() returned last (its buffer holds what it reordered then).
   const dnnl::memory& last() const { return last_; }
   // The own buffer in the chosen layout (empty when the argument does not reorder).
-  const dnnl::memory& buffer() const { return buffer_; }
+  const dnnl::memory& buffer();
 
   // An output the caller wants in `plain`: the memory to pass to the primitive, then
   // finish_output(plain) after it ran, which reorders the own buffer into `plain` when needed.
@@ -40,7 +42,7 @@ class ChosenLayout {
   std::string what_;
   dnnl::memory::desc plain_, chosen_;
   bool reorders_ = false;
-  dnnl::memory buffer_;  // in chosen_, when reorders_
+  dnnl::memory buffer_;  // in chosen_, when reorders_ and once used
   dnnl::memory last_;
   dnnl::reorder to_chosen_, to_plain_;
 };
