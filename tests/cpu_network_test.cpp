@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "cuda/math/dropout_math.h"
 #include "host/common/error.h"
+#include "host/model/cpu/conv2d_layer.h"
 #include "host/model/cpu_layers.h"
 #include "host/model/model_spec.h"
 #include "support/example_specs.h"
@@ -183,6 +185,60 @@ TEST(CpuNetworkTest, DropoutMasksDependOnSeedStepAndLayerOnly) {
   // 5 of them is 270 either side of 4,800.
   const long dropped = std::count(mask.begin(), mask.end(), uint8_t{0});
   EXPECT_NEAR(double(dropped), 4800.0, 270.0);
+}
+
+// The layer's mask is dropout_math.h's definition, element for element (what a GPU backend draws
+// too): element i is kept when word i % 4 of Philox block i / 4 keeps it. 17 images of 999
+// features are 16,983 elements: 4,246 blocks, past one parallel chunk (4,096 blocks) and many
+// 256-block groups, the last block only three quarters used. Backward passes exactly the kept
+// gradients, scaled, and zeros elsewhere.
+TEST(CpuNetworkTest, DropoutDrawsDropoutMathsMaskAcrossChunksAndATail) {
+  const float rate = 0.3f;
+  const model::NetworkSpec spec = model::build_network({1, 27, 37}, {flatten(), dropout(rate), dense(2)});
+  const int count = 17, layer = 1;
+  testing::SpecProblem problem = testing::make_spec_problem(spec, count, 80);
+  problem.seed = 0x123456789abcdefULL;
+  problem.step = 41;
+  cpu::CpuNetwork network(spec, count);
+  testing::run_forward(network, problem, true);
+  const auto* dropout_layer = dynamic_cast<cpu::DropoutLayer*>(network.layer(layer));
+  const std::size_t elements = problem.images.size();
+  ASSERT_EQ(elements, 16983u);
+  const float scale = math::dropout_scale(rate);
+  std::vector<float> doutput(elements), dinput(elements, std::nanf(""));
+  for (std::size_t i = 0; i < elements; ++i) doutput[i] = float(i % 13) - 6.5f;
+  cpu::LayerBackward backward;
+  backward.count = count;
+  backward.input = problem.images.data();
+  backward.output = network.layer_output(layer);
+  backward.doutput = doutput.data();
+  backward.dinput = dinput.data();
+  backward.need_dinput = true;
+  network.layer(layer)->backward(backward);
+  for (std::size_t i = 0; i < elements; ++i) {
+    const math::DropoutBits bits = math::dropout_bits(problem.seed, problem.step, layer, i / 4);
+    const bool keep = math::dropout_keeps(bits.word[i % 4], rate);
+    ASSERT_EQ(dropout_layer->mask()[i], keep ? 1 : 0) << "element " << i;
+    ASSERT_EQ(network.layer_output(layer)[i], keep ? problem.images[i] * scale : 0.0f) << "element " << i;
+    ASSERT_EQ(dinput[i], keep ? doutput[i] * scale : 0.0f) << "element " << i;
+  }
+}
+
+// Which convolutions hand their blocked output to the pooling after them: ReLU (fused into the
+// convolution) and linear ones, when oneDNN computes them in a blocked layout, as its JIT
+// convolutions do on every x86-64 it supports with 32 or 64 filters (nChw8c on SSE4.1 and AVX2,
+// nChw16c on AVX-512); a tanh is applied on the plain output instead, so no handoff.
+TEST(CpuNetworkTest, APoolingTakesTheBlockedOutputOfAReluOrLinearConvolution) {
+  const model::Shape maps{32, 13, 13};
+  for (const Activation activation : {Activation::kRelu, Activation::kLinear, Activation::kTanh}) {
+    cpu::CpuNetwork network(model::build_network(maps, {conv(64, 3, 1, Padding::kValid, activation),
+                                                        pool(LayerKind::kMaxPool2D, 2), flatten(), dense(10)}), 4);
+    auto* convolution = dynamic_cast<cpu::Conv2DLayer*>(network.layer(0));
+    ASSERT_NE(convolution, nullptr);
+    const cpu::Conv2DLayer::BlockedHandoff handoff = convolution->blocked_handoff(4);
+    EXPECT_EQ(bool(handoff.output), activation != Activation::kTanh) << model::activation_name(activation);
+    EXPECT_EQ(bool(handoff.doutput), activation != Activation::kTanh) << model::activation_name(activation);
+  }
 }
 
 TEST(CpuNetworkTest, ABatchLargerThanTheNetworkWasBuiltForIsAnError) {

@@ -118,6 +118,22 @@ TEST(SpecGradientCheckTest, AveragePoolingWithSamePadding) {
   }
 }
 
+// A pooling after a ReLU or linear convolution pools the convolution's blocked output and hands
+// the gradient back blocked (Conv2DLayer::blocked_handoff); after a tanh one it reads the plain
+// copy. 20 filters fill one 16-channel block and part of a second (the padded channels must stay
+// out of every sum); 3 filters, part of one.
+TEST(SpecGradientCheckTest, PoolingAfterAConvolutionInItsBlockedLayoutAndInThePlainOne) {
+  for (const Activation activation : {Activation::kRelu, Activation::kLinear, Activation::kTanh}) {
+    for (const int filters : {20, 3}) {
+      expect_gradients_match(model::build_network(kSmall, {conv(filters, 3, 1, Padding::kSame, activation),
+                                                           pool(LayerKind::kMaxPool2D, 2, 2, Padding::kSame),
+                                                           conv(4, 2, 1, Padding::kValid, activation),
+                                                           pool(LayerKind::kAvgPool2D, 2, 1, Padding::kValid), flatten(), dense(4)}),
+                             3, 10, 300);
+    }
+  }
+}
+
 TEST(SpecGradientCheckTest, DenseLayersWithAndWithoutBias) {
   expect_gradients_match(model::build_network(kSmall, {flatten(), dense(6, Activation::kTanh), dense(4, Activation::kLinear, false)}),
                          3, 6);

@@ -2,16 +2,28 @@
 
 #include "host/model/cpu/activation_layer.h"
 #include "host/model/cpu/onednn.h"
+#include "host/model/cpu/onednn_layout.h"
 
 namespace train_gpu::cpu {
 
 using dnnl::memory;
+using onednn::ChosenLayout;
 
+// Every primitive takes its activations and weights in the layout it chose (format_tag::any):
+// on plain NCHW, oneDNN 2.6 runs this layer's convolutions as im2col + GEMM, on its blocked
+// layouts as direct JIT kernels, several times faster (docs/performance.md, the Simple MNIST
+// convnet). The reorders cost a pass over each array, little beside the convolution's
+// kernel_h * kernel_w * in_channels multiply-adds per output.
 struct Conv2DLayer::Primitives {
-  memory::desc src, dst, weights, bias;
+  memory::desc bias;
   dnnl::convolution_forward forward;
   dnnl::convolution_backward_data backward_data;
   dnnl::convolution_backward_weights backward_weights;
+  bool relu_fused = false;                     // the ReLU runs as the forward convolution's post-op
+  ChosenLayout src, weights, dst;              // forward's
+  ChosenLayout weights_src, weights_diff_dst, diff_weights;  // backward (weights)'s
+  ChosenLayout data_weights, data_diff_dst, diff_src;        // backward (data)'s
+  bool handed_off = false;  // a pooling layer reads dst's buffer and writes weights_diff_dst's
 };
 
 Conv2DLayer::Conv2DLayer(const model::NetworkSpec& spec, int layer_index) : layer_(spec.layers.at(std::size_t(layer_index))) {
@@ -29,67 +41,128 @@ Conv2DLayer::Primitives& Conv2DLayer::primitives(int count) {
 std::unique_ptr<Conv2DLayer::Primitives> Conv2DLayer::build(int count) const {
   const std::string what = "Conv2D layer " + layer_.name + " at batch " + std::to_string(count);
   auto p = std::make_unique<Primitives>();
-  p->src = onednn::activation_desc(count, layer_.input);
-  p->dst = onednn::activation_desc(count, layer_.output);
-  p->weights = memory::desc({layer_.units, layer_.input.channels, layer_.kernel_h, layer_.kernel_w},
-                            memory::data_type::f32, memory::format_tag::oihw);
+  const memory::desc plain_src = onednn::activation_desc(count, layer_.input);
+  const memory::desc plain_dst = onednn::activation_desc(count, layer_.output);
+  const memory::dims weight_dims = {layer_.units, layer_.input.channels, layer_.kernel_h, layer_.kernel_w};
+  const memory::desc plain_weights(weight_dims, memory::data_type::f32, memory::format_tag::oihw);
+  const memory::desc any_src(plain_src.dims(), memory::data_type::f32, memory::format_tag::any);
+  const memory::desc any_dst(plain_dst.dims(), memory::data_type::f32, memory::format_tag::any);
+  const memory::desc any_weights(weight_dims, memory::data_type::f32, memory::format_tag::any);
   p->bias = layer_.use_bias ? memory::desc({layer_.units}, memory::data_type::f32, memory::format_tag::x) : memory::desc();
   const memory::dims strides = {layer_.stride_h, layer_.stride_w};
   const memory::dims pad_before = {layer_.pad_top, layer_.pad_left};
   const memory::dims pad_after = {layer_.pad_bottom, layer_.pad_right};
   dnnl::engine& engine = onednn::engine();
   const auto algorithm = dnnl::algorithm::convolution_direct;
+
+  // ReLU as a post-op: applied while the output is still in registers, not in a second pass.
+  dnnl::primitive_attr attributes;
+  p->relu_fused = layer_.activation == model::Activation::kRelu;
+  if (p->relu_fused) {
+    dnnl::post_ops relu;
+    relu.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attributes.set_post_ops(relu);
+  }
   const auto forward_pd = onednn::create(what, [&] {
     const auto desc = layer_.use_bias
-                          ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algorithm, p->src,
-                                                            p->weights, p->bias, p->dst, strides, pad_before, pad_after)
-                          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algorithm, p->src,
-                                                            p->weights, p->dst, strides, pad_before, pad_after);
-    return dnnl::convolution_forward::primitive_desc(desc, engine);
+                          ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algorithm, any_src,
+                                                            any_weights, p->bias, any_dst, strides, pad_before, pad_after)
+                          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algorithm, any_src,
+                                                            any_weights, any_dst, strides, pad_before, pad_after);
+    return dnnl::convolution_forward::primitive_desc(desc, attributes, engine);
   });
   p->forward = onednn::create(what, [&] { return dnnl::convolution_forward(forward_pd); });
-  p->backward_data = onednn::create(what, [&] {
-    const dnnl::convolution_backward_data::desc desc(algorithm, p->src, p->weights, p->dst, strides, pad_before, pad_after);
-    return dnnl::convolution_backward_data(dnnl::convolution_backward_data::primitive_desc(desc, engine, forward_pd));
+  p->src = ChosenLayout(what, plain_src, forward_pd.src_desc());
+  p->weights = ChosenLayout(what, plain_weights, forward_pd.weights_desc());
+  p->dst = ChosenLayout(what, plain_dst, forward_pd.dst_desc());
+
+  const auto data_pd = onednn::create(what, [&] {
+    const dnnl::convolution_backward_data::desc desc(algorithm, any_src, any_weights, any_dst, strides, pad_before, pad_after);
+    return dnnl::convolution_backward_data::primitive_desc(desc, engine, forward_pd);
   });
-  p->backward_weights = onednn::create(what, [&] {
+  p->backward_data = onednn::create(what, [&] { return dnnl::convolution_backward_data(data_pd); });
+  p->data_weights = ChosenLayout(what, plain_weights, data_pd.weights_desc());
+  p->data_diff_dst = ChosenLayout(what, plain_dst, data_pd.diff_dst_desc());
+  p->diff_src = ChosenLayout(what, plain_src, data_pd.diff_src_desc());
+
+  const auto weights_pd = onednn::create(what, [&] {
     const auto desc = layer_.use_bias
-                          ? dnnl::convolution_backward_weights::desc(algorithm, p->src, p->weights, p->bias, p->dst,
+                          ? dnnl::convolution_backward_weights::desc(algorithm, any_src, any_weights, p->bias, any_dst,
                                                                      strides, pad_before, pad_after)
-                          : dnnl::convolution_backward_weights::desc(algorithm, p->src, p->weights, p->dst, strides,
+                          : dnnl::convolution_backward_weights::desc(algorithm, any_src, any_weights, any_dst, strides,
                                                                      pad_before, pad_after);
-    return dnnl::convolution_backward_weights(
-        dnnl::convolution_backward_weights::primitive_desc(desc, engine, forward_pd));
+    return dnnl::convolution_backward_weights::primitive_desc(desc, engine, forward_pd);
   });
+  p->backward_weights = onednn::create(what, [&] { return dnnl::convolution_backward_weights(weights_pd); });
+  p->weights_src = ChosenLayout(what, plain_src, weights_pd.src_desc());
+  p->weights_diff_dst = ChosenLayout(what, plain_dst, weights_pd.diff_dst_desc());
+  p->diff_weights = ChosenLayout(what, plain_weights, weights_pd.diff_weights_desc());
   return p;
+}
+
+Conv2DLayer::BlockedHandoff Conv2DLayer::blocked_handoff(int count) {
+  Primitives& p = primitives(count);
+  const bool activation_fits = layer_.activation == model::Activation::kRelu || layer_.activation == model::Activation::kLinear;
+  // One blocked gradient must serve both backward primitives, in the layout of the output.
+  if (!activation_fits || !p.dst.reorders() || !p.weights_diff_dst.same_layout(p.dst) ||
+      !p.data_diff_dst.same_layout(p.weights_diff_dst)) {
+    return {};
+  }
+  p.handed_off = true;
+  return {p.dst.buffer(), p.weights_diff_dst.buffer()};
 }
 
 void Conv2DLayer::forward(const LayerForward& args) {
   Primitives& p = primitives(args.count);
-  std::unordered_map<int, memory> arguments = {
-      {DNNL_ARG_SRC, onednn::wrap(p.src, args.input)},
-      {DNNL_ARG_WEIGHTS, onednn::wrap(p.weights, args.parameters + weight_offset_)},
-      {DNNL_ARG_DST, onednn::wrap(p.dst, args.output)}};
+  // The weights reorder here, once per step: backward (data) reads this buffer again when it
+  // takes the same layout, as the parameters do not change between a step's forward and backward.
+  std::unordered_map<int, memory> arguments = {{DNNL_ARG_SRC, p.src.input(args.input)},
+                                               {DNNL_ARG_WEIGHTS, p.weights.input(args.parameters + weight_offset_)},
+                                               {DNNL_ARG_DST, p.dst.output(args.output)}};
   if (bias_offset_ >= 0) arguments.emplace(DNNL_ARG_BIAS, onednn::wrap(p.bias, args.parameters + bias_offset_));
   onednn::execute("convolution forward", p.forward, arguments);
-  activation_forward(layer_.activation, args.output, std::size_t(args.count) * std::size_t(layer_.output.size()));
+  p.dst.finish_output(args.output);
+  if (!p.relu_fused) {
+    activation_forward(layer_.activation, args.output, std::size_t(args.count) * std::size_t(layer_.output.size()));
+  }
 }
 
 void Conv2DLayer::backward(const LayerBackward& args) {
   Primitives& p = primitives(args.count);
-  activation_backward(layer_.activation, args.output, args.doutput,
-                      std::size_t(args.count) * std::size_t(layer_.output.size()));
+  memory diff_dst;
+  if (p.handed_off) {
+    // The pooling layer wrote the gradient into the blocked buffer; the output and its gradient
+    // share that layout, so the activation's backward runs on it element by element, padding
+    // included (zeros in both, and relu_backward(0, 0) is 0).
+    diff_dst = p.weights_diff_dst.buffer();
+    activation_backward(layer_.activation, static_cast<const float*>(p.dst.buffer().get_data_handle()),
+                        static_cast<float*>(diff_dst.get_data_handle()), diff_dst.get_desc().get_size() / sizeof(float));
+  } else {
+    activation_backward(layer_.activation, args.output, args.doutput,
+                        std::size_t(args.count) * std::size_t(layer_.output.size()));
+    diff_dst = p.weights_diff_dst.input(args.doutput);
+  }
+  // What forward reordered (the input) is reused when backward takes the same layout: backward
+  // follows a forward on the same batch and parameters (cpu_layer.h).
+  const memory src = p.src.reorders() && p.weights_src.same_layout(p.src) ? p.src.last() : p.weights_src.input(args.input);
   std::unordered_map<int, memory> arguments = {
-      {DNNL_ARG_SRC, onednn::wrap(p.src, args.input)},
-      {DNNL_ARG_DIFF_DST, onednn::wrap(p.dst, args.doutput)},
-      {DNNL_ARG_DIFF_WEIGHTS, onednn::wrap(p.weights, args.gradients + weight_offset_)}};
+      {DNNL_ARG_SRC, src},
+      {DNNL_ARG_DIFF_DST, diff_dst},
+      {DNNL_ARG_DIFF_WEIGHTS, p.diff_weights.output(args.gradients + weight_offset_)}};
   if (bias_offset_ >= 0) arguments.emplace(DNNL_ARG_DIFF_BIAS, onednn::wrap(p.bias, args.gradients + bias_offset_));
   onednn::execute("convolution backward (weights)", p.backward_weights, arguments);
+  p.diff_weights.finish_output(args.gradients + weight_offset_);
   if (args.need_dinput) {
+    const memory data_diff_dst =
+        p.data_diff_dst.same_layout(p.weights_diff_dst) ? diff_dst : p.data_diff_dst.input(args.doutput);
+    const memory weights = p.weights.reorders() && p.data_weights.same_layout(p.weights)
+                               ? p.weights.last()
+                               : p.data_weights.input(args.parameters + weight_offset_);
     onednn::execute("convolution backward (data)", p.backward_data,
-                    {{DNNL_ARG_DIFF_DST, onednn::wrap(p.dst, args.doutput)},
-                     {DNNL_ARG_WEIGHTS, onednn::wrap(p.weights, args.parameters + weight_offset_)},
-                     {DNNL_ARG_DIFF_SRC, onednn::wrap(p.src, args.dinput)}});
+                    {{DNNL_ARG_DIFF_DST, data_diff_dst},
+                     {DNNL_ARG_WEIGHTS, weights},
+                     {DNNL_ARG_DIFF_SRC, p.diff_src.output(args.dinput)}});
+    p.diff_src.finish_output(args.dinput);
   }
 }
 

@@ -56,6 +56,12 @@ CpuNetwork::CpuNetwork(const model::NetworkSpec& spec, int max_batch) : spec_(sp
     i = stage.last + 1;
     stages_.push_back(std::move(stage));
   }
+  // A pooling right after a oneDNN convolution pools its blocked output (pooling_layer.h).
+  for (std::size_t k = 1; k < stages_.size(); ++k) {
+    auto* convolution = dynamic_cast<Conv2DLayer*>(stages_[k - 1].layer.get());
+    auto* pooling = dynamic_cast<PoolingLayer*>(stages_[k].layer.get());
+    if (convolution != nullptr && pooling != nullptr) pooling->read_from(*convolution);
+  }
 
   // activations_[k] holds layer k-1's output: its own array, the previous one's for Flatten, none
   // inside a fused pair. Every activation that has an array gets a gradient array too; Flatten's
