@@ -144,7 +144,7 @@ TEST(TensorBoardWeights, OneHistogramPerParameterTensorOfTheSpec) {
   EXPECT_EQ(counts, expected);
   EXPECT_EQ(counts.count("weights/1.running_mean"), 0u);
 
-  tb::TensorBoardLog tutorial_board(scratch / "tutorial", 0, "", {}, log);
+  tb::TensorBoardLog tutorial_board(scratch / "tutorial", 0, "", {}, log, model::tutorial_network());
   t::expect_contains(t::error_of([&] { tutorial_board.on_run_start(start); }),
                      "tensorboard: expected 693962 parameters, got " + std::to_string(spec.parameter_count));
 }

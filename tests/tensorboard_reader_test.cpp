@@ -152,6 +152,22 @@ TEST_F(TensorBoardRun, ADryRunEndsItsHParamsSession) {
   EXPECT_EQ(whole_run.count("_hparams_/session_end_info"), 1u) << "the dry run's session never ended";
 }
 
+// A model given with --model, TensorBoard on (the default): one histogram per parameter tensor of
+// that model, by its nn.Sequential names, from the initial weights on. The log once kept the
+// tutorial's spec whatever --model said, and the run ended at its first histogram.
+TEST_F(TensorBoardRun, AModelFromTheCommandLineGetsItsOwnHistograms) {
+  const t::CommandResult result = train("--epochs 1 --no-progress --model 'conv8k3 relu, maxpool2, flatten, dense10'");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::set<std::string> weights;
+  for (const auto& [tag, steps] : steps_by_tag(run_ / "train")) {
+    if (tag.rfind("weights/", 0) != 0) continue;
+    weights.insert(tag);
+    EXPECT_EQ(steps, (std::vector<int64_t>{0, 1})) << tag;
+  }
+  // Conv2D with its ReLU is modules 0 and 1, MaxPooling2D 2, Flatten 3, Dense 4.
+  EXPECT_EQ(weights, (std::set<std::string>{"weights/0.weight", "weights/0.bias", "weights/4.weight", "weights/4.bias"}));
+}
+
 // The same run read by TensorBoard itself, from the test venv.
 class TensorBoardReader : public TensorBoardRun {
  protected:

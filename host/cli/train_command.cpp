@@ -145,7 +145,7 @@ void run_training(TrainOptions options, const CLI::App& command) {
   if (options.tensorboard) {
     board = std::make_unique<tensorboard::TensorBoardLog>(
         config.run_dir, options.tensorboard_every, config_text,
-        tensorboard::run_hparams(config, dataset_kind_name(dataset.kind)), std::cout);
+        tensorboard::run_hparams(config, dataset_kind_name(dataset.kind)), std::cout, backend->network());
   }
   StopSignal stop_signal;
   Trainer trainer(*backend, dataset, config, std::cout, board.get());

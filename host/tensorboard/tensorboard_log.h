@@ -63,10 +63,10 @@ class TensorBoardLog : public TrainingObserver {
   // `run_directory` is RUN; nothing is written until on_run_start. `config_json` becomes the
   // config text of a new run (empty: none); `hparams` the HParams session's, and the session ends
   // after the run's last epoch (RunStart::epochs). Notices (where the files go, what a resume
-  // dropped) go to `log`. `spec` is the model trained, whose parameter tensors get histograms.
+  // dropped) go to `log`. `spec` is the model trained, whose parameter tensors get histograms (no
+  // default: a tutorial default let `train --model` build a log that refused its first histogram).
   TensorBoardLog(std::filesystem::path run_directory, int64_t running_every, std::string config_json,
-                 std::vector<HParam> hparams, std::ostream& log,
-                 model::NetworkSpec spec = model::tutorial_network());
+                 std::vector<HParam> hparams, std::ostream& log, model::NetworkSpec spec);
 
   void on_run_start(const RunStart& start) override;
   int64_t running_totals_every() const override { return running_every_; }
