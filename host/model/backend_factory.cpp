@@ -52,7 +52,12 @@ std::unique_ptr<Backend> make_backend(const DeviceRequest& request, const Backen
       notices << "note: the CUDA backend trains the tutorial network only for now; " << work << " on the CPU\n";
       return make_cpu_backend(options);
     }
-    if (probe.device_count > 0) return cuda::make_cuda_backend(0, options);
+    if (probe.device_count > 0 && request.automatic_gpu >= probe.device_count) {
+      throw Error("this rank's GPU would be the node's GPU " + std::to_string(request.automatic_gpu) +
+                  " (its local rank), but the node has " + std::to_string(probe.device_count) +
+                  ": launch at most one rank per GPU on each node, or give --device cpu");
+    }
+    if (probe.device_count > 0) return cuda::make_cuda_backend(request.automatic_gpu, options);
     notices << "note: no usable GPU (" << probe.error << "); " << work << " on the CPU\n";
     return make_cpu_backend(options);
   }

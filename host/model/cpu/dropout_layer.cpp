@@ -38,15 +38,22 @@ void DropoutLayer::forward(const LayerForward& args) {
   const float* input = args.input;
   float* output = args.output;
   uint8_t* mask = mask_.data();
-  const std::size_t blocks = (count + 3) / 4;
+  // Elements are numbered over the GLOBAL batch: a rank whose slice starts at sample
+  // first_sample draws the blocks one process would for those samples, and no other rank's.
+  const std::size_t base = std::size_t(args.first_sample) * size_;
+  const std::size_t first_block = base / 4;
+  const std::size_t blocks = (base + count + 3) / 4 - first_block;
   const int chunks = int((blocks + kBlocksPerChunk - 1) / kBlocksPerChunk);
   parallel_for(chunks, [=](int chunk) {
     const std::size_t first = std::size_t(chunk) * kBlocksPerChunk;
     const std::size_t last = std::min(blocks, first + kBlocksPerChunk);
-    for (std::size_t block = first; block < last; ++block) {
+    for (std::size_t local_block = first; local_block < last; ++local_block) {
+      const std::size_t block = first_block + local_block;
       const math::DropoutBits bits = math::dropout_bits(seed, step, layer, block);
-      for (std::size_t j = 0; j < 4 && block * 4 + j < count; ++j) {
-        const std::size_t i = block * 4 + j;
+      for (std::size_t j = 0; j < 4; ++j) {
+        const std::size_t element = block * 4 + j;
+        if (element < base || element >= base + count) continue;
+        const std::size_t i = element - base;
         const bool keep = math::dropout_keeps(bits.word[j], rate);
         mask[i] = keep ? 1 : 0;
         output[i] = keep ? input[i] * scale : 0.0f;
