@@ -41,13 +41,13 @@ __device__ __noinline__ void advance_step_counters(math::StepCounters* counters,
   math::advance_counters(*counters, advance);
 }
 
-__global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, int count, int classes,
+__global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, int count, int mean_over, int classes,
                                     float* dlogits, float* probabilities, DeviceTotals* totals,
                                     SoftmaxXentScratch scratch, math::StepCounters* counters,
                                     math::StepAdvance advance) {
   __shared__ double loss_partials[kSoftmaxThreads];
   __shared__ unsigned long long correct_partials[kSoftmaxThreads];
-  const float scale = 1.0f / static_cast<float>(count);  // the 1/N of the batch mean
+  const float scale = 1.0f / static_cast<float>(mean_over);  // the 1/N of the batch mean
 
   double loss_sum = 0.0;
   unsigned long long correct = 0;
@@ -82,7 +82,7 @@ __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, 
       totals->first_nonfinite_batch = static_cast<long long>(totals->batches);
     }
     totals->sample_loss_sum += batch_loss;
-    totals->batch_loss_sum += batch_loss / static_cast<double>(count);
+    totals->batch_loss_sum += batch_loss / static_cast<double>(mean_over);
     totals->batches += 1;
     totals->samples += static_cast<unsigned long long>(count);
     totals->correct += batch_correct;
@@ -119,7 +119,8 @@ void launch_softmax_xent(const float* logits, const uint8_t* labels, int count, 
   const int blocks = softmax_xent_blocks(count, extras.scratch != nullptr ? extras.scratch->max_blocks : 1);
   const SoftmaxXentScratch scratch = extras.scratch != nullptr ? *extras.scratch : SoftmaxXentScratch{};
   softmax_xent_kernel<<<static_cast<unsigned int>(blocks), kSoftmaxThreads, 0, stream>>>(
-      logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance);
+      logits, labels, count, extras.mean_over > 0 ? extras.mean_over : count, classes, dlogits, probabilities, totals,
+      scratch, extras.counters, extras.advance);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -27,13 +27,16 @@ struct SoftmaxXentExtras {
   const SoftmaxXentScratch* scratch = nullptr;  // spread over softmax_xent_blocks(count, max_blocks)
   math::StepCounters* counters = nullptr;        // when set: advance_counters(*counters, advance)
   math::StepAdvance advance;                     // once the batch is counted (graph replay)
+  // The N of the batch mean: 0 for count; with several ranks, the global batch of which these
+  // rows are this rank's slice, so the ranks' gradients sum to one process's.
+  int mean_over = 0;
 };
 
 // For each row i of logits (count, classes) with label labels[i]:
-//   dlogits[i]       = (softmax(z_i) - onehot(label_i)) / count   (overwrites; skipped when null)
+//   dlogits[i]       = (softmax(z_i) - onehot(label_i)) / N       (overwrites; skipped when null)
 //   probabilities[i] = softmax(z_i)                               (overwrites; skipped when null)
-// and, when totals is not null, accumulates into *totals: sample_loss_sum += sum_i loss_i,
-// batch_loss_sum += (sum_i loss_i) / count, batches += 1, samples += count, correct, confusion,
+// (N: count, or extras.mean_over) and, when totals is not null, accumulates into *totals:
+// sample_loss_sum += sum_i loss_i, batch_loss_sum += (sum_i loss_i) / N, batches += 1, samples += count, correct, confusion,
 // and first_nonfinite_batch when the batch loss is not finite. One launch; no host sync.
 void launch_softmax_xent(const float* logits, const uint8_t* labels, int count, int classes, float* dlogits,
                          float* probabilities, DeviceTotals* totals, cudaStream_t stream,
