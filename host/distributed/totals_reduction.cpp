@@ -22,11 +22,15 @@ void reduce_totals(Collectives& collectives, PassTotals& totals) {
   totals.correct = counts[1];
   std::copy(counts.begin() + 2, counts.end(), totals.confusion.begin());
 
-  // -1 (none) must not win the minimum: it travels as the largest value.
-  int64_t first_nonfinite =
-      totals.first_nonfinite_batch < 0 ? std::numeric_limits<int64_t>::max() : totals.first_nonfinite_batch;
-  collectives.min(&first_nonfinite, 1, "the pass's first non-finite batch");
-  totals.first_nonfinite_batch = first_nonfinite == std::numeric_limits<int64_t>::max() ? -1 : first_nonfinite;
+  // -1 (none) must not win the minimum: it travels as the largest value. The batch count is the
+  // largest any rank counted, as a minimum of negations: a GPU rank whose slice of a batch was
+  // empty ran no loss kernel for it, and the last rank's slice is never empty.
+  int64_t smallest[2] = {
+      totals.first_nonfinite_batch < 0 ? std::numeric_limits<int64_t>::max() : totals.first_nonfinite_batch,
+      -totals.batches};
+  collectives.min(smallest, 2, "the pass's first non-finite batch and batch count");
+  totals.first_nonfinite_batch = smallest[0] == std::numeric_limits<int64_t>::max() ? -1 : smallest[0];
+  totals.batches = -smallest[1];
 }
 
 }  // namespace train_gpu::distributed

@@ -1,7 +1,8 @@
 // One pass's totals over all ranks: each rank's backend counted its own slice of every batch, so
 // losses, samples, correct predictions and the confusion matrix add up across ranks (a rank's
 // batch loss is its share of the GLOBAL batch's mean, so those add up too); the batch count is
-// every rank's (all take every step), and the first non-finite batch is the earliest any saw.
+// the largest any rank counted (every rank takes every step), and the first non-finite batch is
+// the earliest any saw.
 #pragma once
 
 #include "host/distributed/collectives.h"
