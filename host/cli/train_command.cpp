@@ -55,25 +55,17 @@ void write_label_distribution(const std::filesystem::path& run_dir, const Datase
 }
 
 // What every rank of a job must agree on (distributed/options_agreement.h): the resolved
-// training, not the command line's spelling of it.
+// training as config.json records it (the same build too), the model and the training controls,
+// but not where each node keeps the data files (their digests must agree) or its device.
 std::string options_every_rank_shares(const TrainOptions& options, const TrainConfig& config, const Dataset& dataset,
                                       const model::NetworkSpec& spec, const DeviceRequest& device) {
-  nlohmann::json shared = {{"model", model::spec_line(spec)},
-                           {"dataset", dataset_description(dataset)},
-                           {"train_count", dataset.train.count},
-                           {"test_count", dataset.test.count},
-                           {"epochs", config.epochs},
-                           {"batch_size", config.batch_size},
-                           {"test_batch_size", config.test_batch_size},
-                           {"seed", config.seed},
-                           {"dry_run", config.dry_run},
-                           {"save_every", config.save_every},
-                           {"keep_last", config.keep_last},
-                           {"run_dir", options.run_dir},
-                           {"resume_from", config.resume_from.string()},
-                           {"cpu", device.cpu}};
+  nlohmann::json shared = run_config_json(config, dataset, "", ConvolutionAlgorithms{}, nlohmann::json::object());
+  for (nlohmann::json& file : shared["dataset"]["files"]) file.erase("path");
+  shared["model"] = model::spec_line(spec);
+  shared["run_dir"] = options.run_dir;
+  shared["cpu"] = device.cpu;
   add_training_controls_json(options, shared["training"]);
-  return shared.dump();
+  return shared.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // `options` is a copy: a resume fills in what the command line left out from the run's config.json.
