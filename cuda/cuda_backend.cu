@@ -28,6 +28,13 @@
 //                    epilogues are deterministic run to run: GraphBackendTest is to show it); a
 //                    failed capture falls back to eager with one notice.
 //
+// Several ranks (BackendOptions::collectives, launched by mpirun/srun, one GPU each): each trains
+// on its slice of every global batch (host/distributed/batch_slice.h) with the loss's mean taken
+// over the global batch, and the whole gradient arena is summed over the ranks by one in-place
+// ncclAllReduce (cuda/distributed/nccl_all_reduce.h) between backward and the non-finite check.
+// Steps run eagerly (no graphs), and the host waits for each step's sum, bounded by
+// --dist-timeout, so a dead peer ends the job instead of hanging it.
+//
 // Memory: parameters, gradients and Adam's m and v are one allocation of four equal arenas in
 // model_spec.h's layout (each padded to 256 bytes so every arena starts aligned); layers get
 // views by offset. Activations are allocated once for options.max_batch.
@@ -50,6 +57,9 @@
 #include "cuda/check.h"
 #include "cuda/cudnn_api.h"
 #include "cuda/device_description.h"
+#ifdef TRAIN_GPU_HAVE_NCCL
+#include "cuda/distributed/nccl_all_reduce.h"
+#endif
 #include "cuda/graph/launch_plan.h"
 #include "cuda/graph/step_graphs.h"
 #include "cuda/handles.h"
@@ -63,6 +73,8 @@
 #include "cuda/kernels/softmax_xent.h"
 #include "cuda/kernels/step_counters.h"
 #include "cuda/layers/conv.h"
+#include "host/distributed/batch_slice.h"
+#include "host/distributed/collectives.h"
 #include "cuda/layers/cudnn_pool.h"
 #include "cuda/layers/dense.h"
 #include "cuda/layers/dense_epilogue.h"
@@ -143,7 +155,8 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaMemsetAsync(counters_.data(), 0, counters_.bytes(), stream_.get()));
     launch_set_scale(&counters_.data()->lr_scale, 1.0f, stream_.get());
     if (options.clip_norm > 0.0f) clip_ = std::make_unique<GradientClip>(options.clip_norm, stream_.get());
-    if (options.graph) {
+    if (options.collectives != nullptr) join_gradient_sum(*options.collectives);
+    if (options.graph && options.collectives == nullptr) {
       graphs_ = std::make_unique<StepGraphs>(stream_.get());
       planner_ = std::make_unique<LaunchPlanner>(options.graph_steps);
     }
@@ -314,7 +327,11 @@ class CudaBackend final : public Backend {
       source.first = math::per_step_value(first);
       source.step_size = math::per_step_value(step.step_size);
       source.learning_rate = math::per_step_value(step.learning_rate);
-      enqueue_train_step(count, source);
+      if (collectives_ == nullptr) {
+        enqueue_train_step(count, source);
+      } else {
+        train_rank_slice(first, count, source);
+      }
     }
     ++step_;
     if (process_steps_ == options_.profile_last_step) {
@@ -491,8 +508,66 @@ class CudaBackend final : public Backend {
     return extras;
   }
 
+  // The NCCL communicator of a data-parallel job (collective: every rank constructs its backend).
+  void join_gradient_sum(distributed::Collectives& collectives) {
+    collectives_ = &collectives;
+#ifdef TRAIN_GPU_HAVE_NCCL
+    gradient_sum_ = std::make_unique<NcclAllReduce>(collectives);
+    if (options_.graph) description_ += ", eager (--graph is off with several ranks)";
+#else
+    throw Error(collectives.rank_phrase() + ": GPU ranks sum their gradients with NCCL, which this build lacks "
+                "(configure found no NCCL or no MPI); give --device cpu, or rebuild with both");
+#endif
+  }
+
+  // This rank's slice of the global batch order[first, first + count): its gradients, the mean
+  // over all `count`, summed over the ranks, then the update. Waits for the sum.
+  void train_rank_slice(int64_t first, int count, StepSource source) {
+    const distributed::BatchSlice slice = distributed::rank_slice(count, collectives_->rank(), collectives_->size());
+    source.first = math::per_step_value(first + slice.offset);
+    enqueue_train_step(slice.count, source, count);
+#ifdef TRAIN_GPU_HAVE_NCCL
+    gradient_sum_->wait(stream_.get(), collectives_->timeout_seconds());
+#endif
+  }
+
   // One training step on the stream: no host sync, no host state changed (so it can be captured).
-  void enqueue_train_step(int count, const StepSource& source) {
+  // `mean_over`: with several ranks, the global batch this rank's `count` samples (maybe none)
+  // are a slice of; its gradients are summed over the ranks before the update.
+  void enqueue_train_step(int count, const StepSource& source, int mean_over = 0) {
+    cudaStream_t stream = stream_.get();
+    if (count == 0) {
+      // A batch smaller than the world: this rank adds zeros to the sum and updates with the others.
+      CUDA_CHECK(cudaMemsetAsync(gradients(), 0, kParameterCount * sizeof(float), stream));
+    } else {
+      enqueue_gradients(count, source, mean_over);
+    }
+#ifdef TRAIN_GPU_HAVE_NCCL
+    if (gradient_sum_) gradient_sum_->sum(gradients(), kParameterCount, stream);
+#endif
+    // The fused set checks the gradients for NaN/Inf inside Adam's pass, the classic one before.
+    DeviceTotals* check_in_adam = kernels_ == KernelSet::kFused ? training_totals() : nullptr;
+    if (check_in_adam == nullptr) launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
+    ScopedRange update("optimizer");
+    // --clip-norm: the factor (of the summed gradients) stays on the device for the optimizer to
+    // multiply the gradients by.
+    const float* gradient_scale = clip_ ? clip_->enqueue(gradients(), kParameterCount, stream) : nullptr;
+    const OptimizerConfig& optimizer = options_.optimizer;
+    if (optimizer.kind != OptimizerKind::kAdam) {
+      launch_optimizer(optimizer, parameters(), gradients(), adam_m(), adam_v(), kParameterCount, source.learning_rate,
+                       source.step_size, stream, check_in_adam, gradient_scale);
+    } else if (source.step_size.device != nullptr) {
+      launch_adam_at_counters(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, optimizer.beta1,
+                              optimizer.beta2, source.step_size.device, optimizer.epsilon, stream, check_in_adam,
+                              gradient_scale);
+    } else {
+      launch_adam(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, optimizer.beta1, optimizer.beta2,
+                  source.step_size.value, optimizer.epsilon, stream, check_in_adam, gradient_scale);
+    }
+  }
+
+  // Load, forward, softmax-CE and backward of `count` samples: the gradient arena overwritten.
+  void enqueue_gradients(int count, const StepSource& source, int mean_over) {
     cudaStream_t stream = stream_.get();
     {
       ScopedRange load_range("load_batch");
@@ -509,31 +584,12 @@ class CudaBackend final : public Backend {
       advance.schedule = schedule_;
       SoftmaxXentExtras extras = softmax_extras(source.counters, advance);
       extras.label_smoothing = options_.label_smoothing;
+      extras.mean_over = mean_over;
       launch_softmax_xent(logits_.data(), labels_.data(), count, kClasses, dlogits_.data(), nullptr, training_totals(),
                           stream, extras);
     }
-    // The fused set checks the gradients for NaN/Inf inside Adam's pass, the classic one before.
-    DeviceTotals* check_in_adam = kernels_ == KernelSet::kFused ? training_totals() : nullptr;
-    {
-      ScopedRange pass("backward");
-      backward(count);
-      if (check_in_adam == nullptr) launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
-    }
-    ScopedRange update("optimizer");
-    // --clip-norm: the factor stays on the device for the optimizer to multiply the gradients by.
-    const float* gradient_scale = clip_ ? clip_->enqueue(gradients(), kParameterCount, stream) : nullptr;
-    const OptimizerConfig& optimizer = options_.optimizer;
-    if (optimizer.kind != OptimizerKind::kAdam) {
-      launch_optimizer(optimizer, parameters(), gradients(), adam_m(), adam_v(), kParameterCount, source.learning_rate,
-                       source.step_size, stream, check_in_adam, gradient_scale);
-    } else if (source.step_size.device != nullptr) {
-      launch_adam_at_counters(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, optimizer.beta1,
-                              optimizer.beta2, source.step_size.device, optimizer.epsilon, stream, check_in_adam,
-                              gradient_scale);
-    } else {
-      launch_adam(parameters(), gradients(), adam_m(), adam_v(), kParameterCount, optimizer.beta1, optimizer.beta2,
-                  source.step_size.value, optimizer.epsilon, stream, check_in_adam, gradient_scale);
-    }
+    ScopedRange pass("backward");
+    backward(count);
   }
 
   // One evaluation batch at the device cursor of `split`, which it advances.
@@ -768,6 +824,10 @@ class CudaBackend final : public Backend {
   std::unique_ptr<GradientClip> clip_;            // --clip-norm
   std::unique_ptr<BatchLoader> loader_;
   std::unique_ptr<LaunchPlanner> planner_;        // --graph
+  distributed::Collectives* collectives_ = nullptr;  // several ranks; null for one process
+#ifdef TRAIN_GPU_HAVE_NCCL
+  std::unique_ptr<NcclAllReduce> gradient_sum_;   // several ranks
+#endif
   std::unique_ptr<StepGraphs> graphs_;            // --graph; destroyed first
 };
 

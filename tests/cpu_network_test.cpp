@@ -13,6 +13,7 @@
 #include "cuda/math/dropout_math.h"
 #include "host/common/error.h"
 #include "host/model/cpu/conv2d_layer.h"
+#include "host/model/cpu/dropout_layer.h"
 #include "host/model/cpu_layers.h"
 #include "host/model/model_spec.h"
 #include "support/example_specs.h"
@@ -239,6 +240,41 @@ TEST(CpuNetworkTest, APoolingTakesTheBlockedOutputOfAReluOrLinearConvolution) {
     EXPECT_EQ(bool(handoff.output), activation != Activation::kTanh) << model::activation_name(activation);
     EXPECT_EQ(bool(handoff.doutput), activation != Activation::kTanh) << model::activation_name(activation);
   }
+}
+
+// Data-parallel training: a rank that trains on samples [first, first + count) of a global batch
+// must draw the mask one process draws for those samples, so no two ranks share a mask and the
+// sum of their gradients is one process's. Three features per image: the slices start inside a
+// Philox block of four elements, which the keying must handle.
+TEST(CpuNetworkTest, ARanksSliceOfTheBatchDrawsOneProcesssMaskForItsSamples) {
+  const model::NetworkSpec spec = model::build_network({1, 1, 3}, {flatten(), dropout(0.5f), dense(2)});
+  constexpr int kBatch = 10, kFeatures = 3;
+  std::vector<float> input(kBatch * kFeatures);
+  for (std::size_t i = 0; i < input.size(); ++i) input[i] = float(i + 1);
+  auto mask_of = [&](int first_sample, int count) {
+    cpu::DropoutLayer layer(spec, 1, kBatch);
+    std::vector<float> output(std::size_t(count * kFeatures));
+    cpu::LayerForward args;
+    args.count = count;
+    args.input = input.data() + first_sample * kFeatures;
+    args.output = output.data();
+    args.training = true;
+    args.seed = 9;
+    args.step = 4;
+    args.first_sample = first_sample;
+    layer.forward(args);
+    return std::vector<uint8_t>(layer.mask().begin(), layer.mask().begin() + count * kFeatures);
+  };
+  const std::vector<uint8_t> whole = mask_of(0, kBatch);
+  std::vector<uint8_t> joined;
+  for (const auto& [first, count] : {std::pair{0, 3}, std::pair{3, 4}, std::pair{7, 3}}) {
+    const std::vector<uint8_t> slice = mask_of(first, count);
+    EXPECT_TRUE(std::equal(slice.begin(), slice.end(), whole.begin() + first * kFeatures)) << "slice from sample " << first;
+    joined.insert(joined.end(), slice.begin(), slice.end());
+  }
+  EXPECT_EQ(joined, whole);
+  EXPECT_NE(std::count(whole.begin(), whole.end(), uint8_t{0}), 0) << "a mask that drops nothing tests nothing";
+  EXPECT_NE(mask_of(0, 3), mask_of(3, 3)) << "two ranks' slices of one batch draw different masks";
 }
 
 TEST(CpuNetworkTest, ABatchLargerThanTheNetworkWasBuiltForIsAnError) {

@@ -9,7 +9,7 @@
 # The bundle holds: bin/train_gpu and bin/tests/* (stripped), lib/ with every shared library
 # they load that the GPU node may lack (oneDNN, libgomp, libpng, libjpeg, libcrypto, protobuf, ONNX's
 # libonnx_proto and libonnx (the ONNX tests' checker), cudart ...; never libc/libstdc++/libz, the
-# driver's libcuda, or cuDNN/cuBLAS, which are too large and which the node has), data/mnist/
+# driver's libcuda, or cuDNN/cuBLAS/NCCL, which are too large and which the node has), data/mnist/
 # (the .gz files, for the tests and the training run) and manifest.env with the absolute paths
 # baked into the test binaries. The directory is also packed as BUNDLE_DIR.tar.xz (oneDNN alone
 # is 40 MB, 7 MB packed; the README gives the whole bundle's packed size): copy that one file to
@@ -54,8 +54,9 @@ for binary in "${binaries[@]}"; do
   strip --strip-unneeded "$target" 2>/dev/null || true
 done
 
-# Libraries the GPU node provides itself (system, driver, or the cuDNN/cuBLAS wheels).
-provided='^(linux-vdso|ld-linux|libc\.|libm\.|libdl\.|librt\.|libpthread\.|libstdc\+\+|libgcc_s|libz\.|libcuda\.|libnvidia|libcudnn|libcublas)'
+# Libraries the GPU node provides itself (system, driver, or the cuDNN/cuBLAS/NCCL wheels; NCCL's
+# 200 MB would not fit the bundle).
+provided='^(linux-vdso|ld-linux|libc\.|libm\.|libdl\.|librt\.|libpthread\.|libstdc\+\+|libgcc_s|libz\.|libcuda\.|libnvidia|libcudnn|libcublas|libnccl)'
 declare -A copied=()
 for binary in "${binaries[@]}"; do
   while read -r name path; do

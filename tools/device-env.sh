@@ -4,8 +4,8 @@
 #
 #   device_env_bundle DIR   unpacks DIR.tar.xz when only it is there; reads DIR/manifest.env
 #                           (BUNDLE_CREATED, BUNDLE_*_DIR). Sets bundle_abs, "" when there is none.
-#   device_env_libraries    finds the folders holding cuDNN/cuBLAS on this machine (the pip wheels
-#                           nvidia-cudnn-cu13 / nvidia-cublas, a toolkit, system dirs, then /) and
+#   device_env_libraries    finds the folders holding cuDNN/cuBLAS/NCCL on this machine (the pip wheels
+#                           nvidia-cudnn-cu13 / nvidia-cublas / nvidia-nccl, a toolkit, system dirs, then /) and
 #                           puts them after the bundle's lib/ on LD_LIBRARY_PATH. Sets
 #                           library_roots, library_dirs, and missing_libraries (what ldd still
 #                           cannot find for train_gpu, "" when all load).
@@ -57,7 +57,7 @@ device_env_libraries() {
     library_roots+=(/usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu /usr/local/lib /opt /)
   fi
   library_dirs=("$bundle_abs/lib")
-  for soname in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
+  for soname in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do
     if dir=$(device_env_library_dir "$soname") && [[ " ${library_dirs[*]} " != *" $dir "* ]]; then
       library_dirs+=("$dir")
     fi

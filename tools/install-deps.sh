@@ -5,6 +5,8 @@
 # Usage: sudo tools/install-deps.sh        (as root, sudo is not needed)
 set -euo pipefail
 
+# libopenmpi-dev and openmpi-bin (mpirun): training over several processes (host/distributed/);
+# without them the build trains in one process only.
 # libjpeg-dev is libjpeg-turbo's on both Debian (libjpeg62-turbo-dev) and Ubuntu
 # (libjpeg-turbo8-dev), where the -turbo package names differ.
 packages=(
@@ -13,6 +15,7 @@ packages=(
   zlib1g-dev libpng-dev libjpeg-dev libarchive-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libdnnl-dev librandom123-dev
   libprotobuf-dev protobuf-compiler libonnx-dev
+  libopenmpi-dev openmpi-bin
   python3 python3-numpy python3-matplotlib python3-venv
   curl ca-certificates xz-utils
 )

@@ -44,14 +44,14 @@ __device__ __noinline__ void advance_step_counters(math::StepCounters* counters,
 // kSmoothed: --label-smoothing. The plain instance passes a constant 0 to softmax_xent_row, whose
 // smoothing branch then compiles away: the default kernel is the same code as without the flag.
 template <bool kSmoothed>
-__global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, int count, int classes,
+__global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, int count, int mean_over, int classes,
                                     float* dlogits, float* probabilities, DeviceTotals* totals,
                                     SoftmaxXentScratch scratch, math::StepCounters* counters,
                                     math::StepAdvance advance, float label_smoothing,
                                     unsigned long long* confusion) {
   __shared__ double loss_partials[kSoftmaxThreads];
   __shared__ unsigned long long correct_partials[kSoftmaxThreads];
-  const float scale = 1.0f / static_cast<float>(count);  // the 1/N of the batch mean
+  const float scale = 1.0f / static_cast<float>(mean_over);  // the 1/N of the batch mean
 
   double loss_sum = 0.0;
   unsigned long long correct = 0;
@@ -92,7 +92,7 @@ __global__ void softmax_xent_kernel(const float* logits, const uint8_t* labels, 
       totals->first_nonfinite_batch = static_cast<long long>(totals->batches);
     }
     totals->sample_loss_sum += batch_loss;
-    totals->batch_loss_sum += batch_loss / static_cast<double>(count);
+    totals->batch_loss_sum += batch_loss / static_cast<double>(mean_over);
     totals->batches += 1;
     totals->samples += static_cast<unsigned long long>(count);
     totals->correct += batch_correct;
@@ -129,14 +129,15 @@ void launch_softmax_xent(const float* logits, const uint8_t* labels, int count, 
   }
   const int blocks = softmax_xent_blocks(count, extras.scratch != nullptr ? extras.scratch->max_blocks : 1);
   const SoftmaxXentScratch scratch = extras.scratch != nullptr ? *extras.scratch : SoftmaxXentScratch{};
+  const int mean_over = extras.mean_over > 0 ? extras.mean_over : count;
   if (extras.label_smoothing != 0.0f) {
     softmax_xent_kernel<true><<<static_cast<unsigned int>(blocks), kSoftmaxThreads, 0, stream>>>(
-        logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance,
-        extras.label_smoothing, extras.confusion);
+        logits, labels, count, mean_over, classes, dlogits, probabilities, totals, scratch, extras.counters,
+        extras.advance, extras.label_smoothing, extras.confusion);
   } else {
     softmax_xent_kernel<false><<<static_cast<unsigned int>(blocks), kSoftmaxThreads, 0, stream>>>(
-        logits, labels, count, classes, dlogits, probabilities, totals, scratch, extras.counters, extras.advance, 0.0f,
-        extras.confusion);
+        logits, labels, count, mean_over, classes, dlogits, probabilities, totals, scratch, extras.counters,
+        extras.advance, 0.0f, extras.confusion);
   }
   CUDA_CHECK(cudaGetLastError());
 }

@@ -32,15 +32,18 @@ struct SoftmaxXentExtras {
   // classes + predicted], instead of totals->confusion (10 x 10), and classes may exceed 10
   // (spec-driven networks, cuda/network/network_backend.cu).
   unsigned long long* confusion = nullptr;
+  // The N of the batch mean: 0 for count; with several ranks, the global batch of which these
+  // rows are this rank's slice, so the ranks' gradients sum to one process's.
+  int mean_over = 0;
 };
 
 // For each row i of logits (count, classes) with label labels[i]:
-//   dlogits[i]       = (softmax(z_i) - onehot(label_i)) / count   (overwrites; skipped when null;
+//   dlogits[i]       = (softmax(z_i) - onehot(label_i)) / N       (overwrites; skipped when null;
 //                      with extras.label_smoothing e the target and the loss are smoothed,
 //                      math::softmax_xent_row: a training pass only, evaluation stays plain)
 //   probabilities[i] = softmax(z_i)                               (overwrites; skipped when null)
-// and, when totals is not null, accumulates into *totals: sample_loss_sum += sum_i loss_i,
-// batch_loss_sum += (sum_i loss_i) / count, batches += 1, samples += count, correct, confusion,
+// (N: count, or extras.mean_over) and, when totals is not null, accumulates into *totals:
+// sample_loss_sum += sum_i loss_i, batch_loss_sum += (sum_i loss_i) / N, batches += 1, samples += count, correct, confusion,
 // and first_nonfinite_batch when the batch loss is not finite. One launch; no host sync.
 void launch_softmax_xent(const float* logits, const uint8_t* labels, int count, int classes, float* dlogits,
                          float* probabilities, DeviceTotals* totals, cudaStream_t stream,

@@ -2,6 +2,7 @@
 #include <csignal>
 #include <iostream>
 #include <optional>
+#include <string>
 
 #include "host/cli/command_line.h"
 #include "host/cli/commands.h"
@@ -12,6 +13,9 @@
 #include "host/cli/training_controls.h"
 #include "host/cli/validators.h"
 #include "host/data/dataset_stats.h"
+#include "host/distributed/options_agreement.h"
+#include "host/distributed/rank_zero_output.h"
+#include "host/distributed/world.h"
 #include "host/eval/report_files.h"
 #include "host/common/error.h"
 #include "host/model/backend_factory.h"
@@ -50,8 +54,27 @@ void write_label_distribution(const std::filesystem::path& run_dir, const Datase
   throw CLI::RuntimeError(128 + signal_number);
 }
 
+// What every rank of a job must agree on (distributed/options_agreement.h): the resolved
+// training as config.json records it (the same build too), the model and the training controls,
+// but not where each node keeps the data files (their digests must agree) or its device.
+std::string options_every_rank_shares(const TrainOptions& options, const TrainConfig& config, const Dataset& dataset,
+                                      const model::NetworkSpec& spec, const DeviceRequest& device) {
+  nlohmann::json shared = run_config_json(config, dataset, "", ConvolutionAlgorithms{}, nlohmann::json::object());
+  for (nlohmann::json& file : shared["dataset"]["files"]) file.erase("path");
+  shared["model"] = model::spec_line(spec);
+  shared["run_dir"] = options.run_dir;
+  shared["cpu"] = device.cpu;
+  add_training_controls_json(options, shared["training"]);
+  return shared.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // `options` is a copy: a resume fills in what the command line left out from the run's config.json.
-void run_training(TrainOptions options, const CLI::App& command) {
+// `world`: null for a single process; otherwise this process is one rank of a data-parallel job.
+void train_in_world(TrainOptions options, const CLI::App& command, distributed::Collectives* world) {
+  // Several ranks: the handlers are in place before the ranks first agree (on their options), so
+  // a job that mpirun signals after that stops gracefully on every rank, never by the default action.
+  std::optional<StopSignal> stop_signal;
+  if (world != nullptr) stop_signal.emplace();
   std::filesystem::path resume_from;
   if (!options.resume.empty()) {
     resume_from = resolve_resume_source(options.resume);
@@ -68,10 +91,14 @@ void run_training(TrainOptions options, const CLI::App& command) {
   } else {
     config.run_dir = default_run_directory();
   }
-  config.progress = !options.no_progress && ProgressBar::stdout_is_terminal();
+  // The ranks' clocks may name different default directories: rank 0's is the job's.
+  if (world != nullptr) config.run_dir = world->broadcast_text(config.run_dir.string(), "the run directory");
+  // A bar would show rank 0's share of each batch: several ranks print epoch lines only.
+  config.progress = !options.no_progress && ProgressBar::stdout_is_terminal() && world == nullptr;
   config.deterministic = options.device.deterministic;
 
-  const DeviceRequest device = parse_device(options.device.device);  // a malformed --device fails before anything is read
+  DeviceRequest device = parse_device(options.device.device);  // a malformed --device fails before anything is read
+  if (world != nullptr) device.automatic_gpu = world->local_rank();
   // The data first: the model is built on its image shape (a one-line --model, or the tutorial's
   // layers on other images) and must fit it, before anything is written.
   std::cout << "data:\n";
@@ -94,21 +121,32 @@ void run_training(TrainOptions options, const CLI::App& command) {
   backend_options.clip_norm = options.clip_norm;
   backend_options.label_smoothing = options.label_smoothing;
   backend_options.seed = config.seed;  // dropout's masks: a resumed run draws the uninterrupted run's
+  backend_options.collectives = world;
+  if (world != nullptr) {
+    distributed::require_same_options(*world, options_every_rank_shares(options, config, dataset, spec, device));
+  }
   // The checkpoint's cuDNN algorithms, for the backend to run again.
   if (resumed) backend_options.conv_algorithms = recorded_conv_algorithms(resumed->metadata.extra);
   resumed.reset();  // the Trainer reads it again for the state
   const std::unique_ptr<Backend> backend = make_backend(device, backend_options, std::cerr, "training");
-  std::cout << "device: " << backend->description() << "\n";
+  std::cout << "device: " << backend->description()
+            << (world != nullptr ? ", " + world->rank_phrase() + " (each rank trains on its share of every batch of " +
+                                       std::to_string(config.batch_size) + ")"
+                                 : std::string())
+            << "\n";
   const ConvolutionAlgorithms algorithms = backend->conv_algorithms();
   if (algorithms.chosen()) std::cout << "cudnn: " << describe(algorithms) << "; " << algorithms.how << "\n";
 
-  prepare_run_directory(config.run_dir);
+  // Rank 0 writes the job's files; the other ranks write nothing.
+  const bool writes_files = world == nullptr || world->rank() == 0;
+  if (writes_files) prepare_run_directory(config.run_dir);
   // Before anything in the directory is written (config.json, event files, metrics.csv), and held
   // until the final evaluation and plots are done.
-  const RunLock run_lock(config.run_dir);
+  std::optional<RunLock> run_lock;
+  if (writes_files) run_lock.emplace(config.run_dir);
   std::cout << "run directory: " << config.run_dir.string() << "\n";
   std::string config_text;  // config.json's text, for TensorBoard; a resume keeps the run's first one
-  if (config.resume_from.empty()) {
+  if (config.resume_from.empty() && writes_files) {
     nlohmann::json settings = {{"device", options.device.device},
                                {"deterministic", options.device.deterministic},
                                {"threads", options.device.threads},
@@ -138,20 +176,22 @@ void run_training(TrainOptions options, const CLI::App& command) {
     write_json_file(config.run_dir / "config.json", run_config);
     config_text = run_config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);  // paths need not be UTF-8
   }
-  write_label_distribution(config.run_dir, dataset);
+  if (writes_files) write_label_distribution(config.run_dir, dataset);
   backend->attach_data(dataset.train, dataset.test);
 
   std::unique_ptr<tensorboard::TensorBoardLog> board;
-  if (options.tensorboard) {
+  if (options.tensorboard && writes_files) {
     board = std::make_unique<tensorboard::TensorBoardLog>(
         config.run_dir, options.tensorboard_every, config_text,
         tensorboard::run_hparams(config, dataset_kind_name(dataset.kind)), std::cout, backend->network());
   }
-  StopSignal stop_signal;
-  Trainer trainer(*backend, dataset, config, std::cout, board.get());
+  if (!stop_signal) stop_signal.emplace();
+  Trainer trainer(*backend, dataset, config, std::cout, board.get(), world);
   const TrainResult result = trainer.run();
   test_stop_point("training-done");
   if (result.stop_signal != 0) throw CLI::RuntimeError(128 + result.stop_signal);
+  // The final evaluation is rank 0's, on the weights every rank holds.
+  if (!writes_files) return;
   if (!result.last_checkpoint.empty()) std::cout << "last checkpoint: " << result.last_checkpoint.string() << "\n";
   if ((result.epochs_completed == config.epochs || result.stopped_early) && !config.dry_run) {
     // A signal during the last epoch's test pass or save (the trainer finishes a last epoch) skips
@@ -183,6 +223,23 @@ void run_training(TrainOptions options, const CLI::App& command) {
   }
 }
 
+// Joins the job when a launcher started several ranks, then trains. A rank that meets an error
+// ends the whole job at once (the others may be waiting for it in a collective); a stop signal,
+// agreed by all ranks, ends each normally.
+void run_training(const TrainOptions& options, const CLI::App& command) {
+  const distributed::LaunchPlacement placement = distributed::launch_placement();
+  const std::unique_ptr<distributed::Collectives> world = distributed::join_world(placement, options.dist_timeout);
+  if (world == nullptr) return train_in_world(options, command, nullptr);
+  const distributed::RankZeroOutput output(world->rank() != 0);
+  try {
+    train_in_world(options, command, world.get());
+  } catch (const CLI::Error&) {
+    throw;  // a stop's exit status (128 + signal), reached by every rank at the same step
+  } catch (const std::exception& error) {
+    world->abort_job("train_gpu: error: " + world->rank_phrase() + ": " + error.what());
+  }
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
@@ -193,7 +250,9 @@ void add_train_command(CLI::App& app) {
   add_model_option(*command, options->model);
   TrainConfig& config = options->config;
   command->add_option("--epochs", config.epochs, "Epochs to train")->check(whole_number_at_least(1))->capture_default_str();
-  command->add_option("--batch-size", config.batch_size, "Training batch size")->check(whole_number_in(1, 65536))->capture_default_str();
+  command->add_option("--batch-size", config.batch_size,
+                      "Training batch size; launched as several ranks (mpirun/srun), the global batch: each rank trains "
+                      "on its share (BatchNormalization's batch statistics are each rank's own)")->check(whole_number_in(1, 65536))->capture_default_str();
   command->add_option("--test-batch-size", config.test_batch_size, "Evaluation batch size")
       ->check(whole_number_in(1, 65536))
       ->capture_default_str();
@@ -217,6 +276,11 @@ void add_train_command(CLI::App& app) {
   command->add_option("--tensorboard-every", options->tensorboard_every,
                       "TensorBoard: the running train loss and accuracy every N steps (0: only per epoch)")
       ->check(whole_number_at_least(0))
+      ->capture_default_str();
+  command->add_option("--dist-timeout", options->dist_timeout,
+                      "Launched as several ranks (mpirun/srun): seconds a rank waits for the others in one exchange "
+                      "before ending the job with an error (a rank died or hangs)")
+      ->check(positive_finite())
       ->capture_default_str();
   command->callback([options, command] { run_training(*options, *command); });
 }

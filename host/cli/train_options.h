@@ -7,6 +7,7 @@
 
 #include "host/cli/model_options.h"
 #include "host/cli/options.h"
+#include "host/distributed/world.h"
 #include "host/model/backend.h"
 #include "host/train/trainer.h"
 
@@ -27,6 +28,7 @@ struct TrainOptions {
   bool plots = false;
   bool tensorboard = true;
   int64_t tensorboard_every = 100;
+  double dist_timeout = distributed::kDefaultTimeoutSeconds;  // --dist-timeout: seconds a rank waits for the others
 };
 
 }  // namespace train_gpu::cli

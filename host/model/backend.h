@@ -24,6 +24,10 @@
 
 namespace train_gpu {
 
+namespace distributed {
+class Collectives;  // host/distributed/collectives.h
+}
+
 // The optimizer and its hyperparameters (Keras's defaults), and the learning-rate schedule: plain
 // data the device reads too (cuda/math/optimizer_math.h, cuda/math/lr_schedule_math.h).
 using OptimizerConfig = math::OptimizerConfig;
@@ -95,6 +99,13 @@ struct BackendOptions {
   std::string pooling = "fused";    // CUDA: "fused" (custom kernels) | "cudnn"
   int64_t profile_first_step = 0;   // CUDA: cudaProfilerStart before this step of the process (1-based),
   int64_t profile_last_step = 0;    //       cudaProfilerStop after this one; 0: no profiler calls
+  // Data-parallel training (not owned; null for a single process, whose steps stay exactly what
+  // they are without it). With it, train_step(first, count) still names the GLOBAL batch: this
+  // rank trains on its slice of it (distributed/batch_slice.h), scales its loss gradient by
+  // 1/count (the global batch) and sums the gradients over the ranks before clipping and the
+  // update; its training totals hold its own samples, with each batch loss its share of the
+  // global batch's mean (distributed/totals_reduction.h adds them up). Evaluation is not split.
+  distributed::Collectives* collectives = nullptr;
 };
 
 // How a backend runs its steps, for `train_gpu bench` and logs.
@@ -160,7 +171,8 @@ class Backend {
   virtual void set_order(Split split, const std::vector<int32_t>& order) = 0;
 
   // One optimizer step on training samples order[first, first + count): forward, mean softmax
-  // cross-entropy, backward, update. Accumulates into the training totals. No host sync.
+  // cross-entropy, backward, update. Accumulates into the training totals. No host sync (but
+  // with BackendOptions::collectives, the all-reduce waits for every rank).
   virtual void train_step(int64_t first, int count) = 0;
 
   // Forward only on `split` samples order[first, first + count); accumulates into the evaluation

@@ -18,8 +18,13 @@ namespace {
 // The tutorial's network through its fused kernels (and graphs); any other spec layer by layer.
 // Decided here, not in cuda/: the CUDA library links without host/'s NetworkSpec code.
 std::unique_ptr<Backend> make_gpu_backend(int device, const BackendOptions& options) {
-  return options.spec.is_tutorial() ? cuda::make_cuda_backend(device, options)
-                                    : cuda::make_network_backend(device, options);
+  if (options.spec.is_tutorial()) return cuda::make_cuda_backend(device, options);
+  // The layer-by-layer network has no NCCL all-reduce yet: several ranks would each train alone.
+  if (options.collectives != nullptr) {
+    throw Error("several GPU ranks train the tutorial network only for now (this model: " + options.spec.description() +
+                "); train it in one process, or on CPU ranks with --device cpu");
+  }
+  return cuda::make_network_backend(device, options);
 }
 
 }  // namespace
@@ -55,7 +60,12 @@ std::unique_ptr<Backend> make_backend(const DeviceRequest& request, const Backen
   cuda::DeviceProbe probe = cuda::probe_devices();
   if (probe.device_count == 0) probe.error = no_gpu_reason(probe.error, nvidia_driver_found());
   if (request.automatic) {
-    if (probe.device_count > 0) return make_gpu_backend(0, options);
+    if (probe.device_count > 0 && request.automatic_gpu >= probe.device_count) {
+      throw Error("this rank's GPU would be the node's GPU " + std::to_string(request.automatic_gpu) +
+                  " (its local rank), but the node has " + std::to_string(probe.device_count) +
+                  ": launch at most one rank per GPU on each node, or give --device cpu");
+    }
+    if (probe.device_count > 0) return make_gpu_backend(request.automatic_gpu, options);
     notices << "note: no usable GPU (" << probe.error << "); " << work << " on the CPU\n";
     return make_cpu_backend(options);
   }

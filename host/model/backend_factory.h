@@ -16,6 +16,7 @@ struct DeviceRequest {
   bool automatic = true;  // no --device given
   bool cpu = false;       // --device cpu
   int gpu_index = 0;      // --device N
+  int automatic_gpu = 0;  // the GPU no --device picks: the local rank's when launched as several ranks
 };
 
 // Parses "cpu", "auto", "" or a non-negative integer; anything else is an Error.

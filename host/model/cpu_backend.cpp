@@ -12,6 +12,8 @@
 #include "cuda/math/optimizer_math.h"
 #include "cuda/math/softmax_xent_math.h"
 #include "host/common/error.h"
+#include "host/distributed/batch_slice.h"
+#include "host/distributed/collectives.h"
 #include "host/model/cpu/cpu_network.h"
 #include "host/model/cpu_conv_pool.h"
 #include "host/model/cpu_gemm.h"
@@ -48,6 +50,7 @@ class CpuBackend final : public Backend {
         requested_threads_(checked_threads(options.threads)),
         threads_(cpu::set_thread_count(requested_threads_)),  // 0 -> the default count
         seed_(options.seed),
+        collectives_(options.collectives),
         network_(options.spec, checked_max_batch(options.max_batch)) {
     const model::NetworkSpec& spec = network_.spec();
     parameters_.assign(spec.parameter_count, 0.0f);
@@ -144,20 +147,25 @@ class CpuBackend final : public Backend {
   void train_step(int64_t first, int count) override {
     require_state("train_step");
     const cpu::ComputeScope compute(threads_, flush_denormals_);
-    const int32_t* samples = batch_samples(Split::kTrain, first, count, "train_step");
-    gather(*train_, samples, count);
     const int64_t t = step_ + 1;
-    cpu::CpuNetwork::Pass pass;
-    pass.training = true;
-    pass.seed = seed_;
-    pass.step = t;
-    network_.forward(parameters_.data(), buffers_.data(), count, pass);
-
-    // d(batch loss)/d logits: the batch loss is the MEAN of the per-sample losses, hence 1/N.
-    const float inverse_count = 1.0f / static_cast<float>(count);
     const int64_t batch_index = training_totals_.batches;
-    const double batch_loss = accumulate_losses(count, inverse_count, network_.dlogits(), training_totals_);
-    network_.backward(parameters_.data(), count, gradients_.data());
+    double batch_loss = 0.0;
+    if (collectives_ == nullptr) {
+      batch_loss = forward_backward(first, count, count, 0, t);
+    } else {
+      // This rank's slice of the global batch; the loss is the GLOBAL batch's mean, so the
+      // gradients summed over the ranks are one process's.
+      batch_samples(Split::kTrain, first, count, "train_step");
+      const distributed::BatchSlice slice = distributed::rank_slice(count, collectives_->rank(), collectives_->size());
+      if (slice.count > 0) {
+        batch_loss = forward_backward(first + slice.offset, slice.count, count, slice.offset, t);
+      } else {
+        // A batch smaller than the world: this rank adds nothing but still joins the sum.
+        std::fill(gradients_.begin(), gradients_.end(), 0.0f);
+        training_totals_.batches += 1;
+      }
+      collectives_->sum_gradients(gradients_.data(), gradients_.size());
+    }
 
     // The optimizer over the whole arena, chunks split over the threads; the learning rate and
     // Adam's bias-corrected step size once per step. Each chunk's gradients are checked for
@@ -209,7 +217,7 @@ class CpuBackend final : public Backend {
     network_.forward(parameters_.data(), buffers_.data(), count, cpu::CpuNetwork::Pass{});
     const int64_t batch_index = evaluation_totals_.batches;
     const double batch_loss =
-        accumulate_losses(count, 1.0f / static_cast<float>(count), nullptr, evaluation_totals_);
+        accumulate_losses(count, count, 1.0f / static_cast<float>(count), nullptr, evaluation_totals_);
     if (evaluation_totals_.first_nonfinite_batch < 0 && !std::isfinite(batch_loss)) {
       evaluation_totals_.first_nonfinite_batch = batch_index;
     }
@@ -263,6 +271,28 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // Forward, softmax-CE and backward of training samples order[first, first + count) into the
+  // gradient arena, the loss's mean taken over `batch_total` samples (the global batch, of which
+  // these start at `first_sample`); adds to the training totals and returns the batch loss
+  // (this slice's share of the global batch's mean).
+  double forward_backward(int64_t first, int count, int batch_total, int first_sample, int64_t t) {
+    const int32_t* samples = batch_samples(Split::kTrain, first, count, "train_step");
+    gather(*train_, samples, count);
+    cpu::CpuNetwork::Pass pass;
+    pass.training = true;
+    pass.seed = seed_;
+    pass.step = t;
+    pass.first_sample = first_sample;
+    network_.forward(parameters_.data(), buffers_.data(), count, pass);
+
+    // d(batch loss)/d logits: the batch loss is the MEAN of the per-sample losses, hence 1/N.
+    const float inverse_count = 1.0f / static_cast<float>(batch_total);
+    const double batch_loss =
+        accumulate_losses(count, batch_total, inverse_count, network_.dlogits(), training_totals_);
+    network_.backward(parameters_.data(), count, gradients_.data());
+    return batch_loss;
+  }
+
   static int checked_max_batch(int max_batch) {
     if (max_batch < 1 || max_batch > kMaxBatchLimit) {
       throw Error("cpu backend: batch size " + std::to_string(max_batch) + " is outside 1.." +
@@ -319,8 +349,9 @@ class CpuBackend final : public Backend {
   }
 
   // Softmax-CE of every row of the network's logits (dlogits written when not null, scaled by
-  // `scale`); adds losses, predictions and the confusion counts to `totals`. Returns the mean.
-  double accumulate_losses(int count, float scale, float* dlogits, PassTotals& totals) {
+  // `scale`); adds losses, predictions and the confusion counts to `totals`. Returns the loss sum
+  // over `batch_total` (count, or the global batch of which these rows are a rank's slice).
+  double accumulate_losses(int count, int batch_total, float scale, float* dlogits, PassTotals& totals) {
     const int classes = network_.spec().classes();
     double loss_sum = 0.0;
     for (int n = 0; n < count; ++n) {
@@ -333,7 +364,7 @@ class CpuBackend final : public Backend {
       totals.correct += row.predicted == label ? 1 : 0;
       totals.confusion[std::size_t(label * classes + row.predicted)] += 1;
     }
-    const double batch_loss = loss_sum / double(count);
+    const double batch_loss = loss_sum / double(batch_total);
     totals.sample_loss_sum += loss_sum;
     totals.batch_loss_sum += batch_loss;
     totals.batches += 1;
@@ -350,6 +381,7 @@ class CpuBackend final : public Backend {
   int requested_threads_;  // --threads: 0 for the default, which the device line explains
   int threads_;
   uint64_t seed_;  // dropout masks' key
+  distributed::Collectives* collectives_;  // null for a single process
   cpu::CpuNetwork network_;
   std::vector<uint8_t> labels_;  // (max_batch): the current batch's labels
   std::vector<float> parameters_, gradients_, adam_m_, adam_v_;  // the spec's parameter arena

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <cstdio>
 #include <csignal>
 #include <string>
@@ -15,6 +16,7 @@
 #include "host/common/format.h"
 #include "host/common/trace_range.h"
 #include "host/data/permutation.h"
+#include "host/distributed/totals_reduction.h"
 #include "host/model/initializer.h"
 #include "host/model/optimizer_names.h"
 #include "host/train/algorithm_record.h"
@@ -127,12 +129,14 @@ void add_into(PassTotals& sum, const PassTotals& more) {
 }  // namespace
 
 Trainer::Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, std::ostream& out,
-                 TrainingObserver* observer)
+                 TrainingObserver* observer, distributed::Collectives* collectives)
     : backend_(backend),
       dataset_(dataset),
       config_(std::move(config)),
       out_(out),
       observer_(observer),
+      collectives_(collectives),
+      writes_files_(collectives == nullptr || collectives->rank() == 0),
       train_count_(dataset.train.count),
       test_count_(dataset.test.count),
       batches_per_epoch_(batch_count(dataset.train.count, config_.batch_size)),
@@ -219,7 +223,9 @@ PassTotals Trainer::train_epoch(int64_t epoch, const Position& from, Position& s
   backend_.set_order(Split::kTrain, order);
   ProgressBar bar(out_, config_.progress, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs),
                   batches_per_epoch_);
-  const int64_t running_every = observer_ ? observer_->running_totals_every() : 0;
+  int64_t running_every = observer_ ? observer_->running_totals_every() : 0;
+  // Rank 0's observer decides; every rank takes part in the reduction of the running totals.
+  if (collectives_ != nullptr) collectives_->broadcast(&running_every, sizeof running_every, "the running totals' period");
   const Clock::time_point start = Clock::now();
   for (int64_t batch = from.batches_into_epoch; batch < batches_per_epoch_; ++batch) {
     const int64_t first = batch * config_.batch_size;
@@ -230,19 +236,36 @@ PassTotals Trainer::train_epoch(int64_t epoch, const Position& from, Position& s
     const bool report = running_every > 0 && step % running_every == 0;
     const bool draw = bar.due();
     if (report || draw) {
-      const PassTotals so_far = backend_.peek_totals(PassKind::kTraining);
+      PassTotals so_far = backend_.peek_totals(PassKind::kTraining);
+      // Only at report steps, which every rank reaches (a bar draws on rank 0 alone, by the clock).
+      if (collectives_ != nullptr && report) distributed::reduce_totals(*collectives_, so_far);
       PassTotals epoch_so_far = from.partial;
       add_into(epoch_so_far, so_far);
       if (draw) bar.draw(batch + 1, epoch_so_far.mean_batch_loss(), epoch_so_far.accuracy(), double(so_far.samples) / seconds_since(start));
-      if (report) observer_->on_running_totals(epoch + 1, step, epoch_so_far);
+      if (report && observer_ != nullptr) observer_->on_running_totals(epoch + 1, step, epoch_so_far);
     }
-    if (StopSignal::received() != 0 && batch + 1 < batches_per_epoch_) {
+    if (agreed_stop_signal() != 0 && batch + 1 < batches_per_epoch_) {
       stop_at.batches_into_epoch = batch + 1;
       break;
     }
   }
   bar.clear();
-  return backend_.take_totals(PassKind::kTraining);
+  return take_training_totals();
+}
+
+PassTotals Trainer::take_training_totals() {
+  PassTotals totals = backend_.take_totals(PassKind::kTraining);
+  if (collectives_ != nullptr) distributed::reduce_totals(*collectives_, totals);
+  return totals;
+}
+
+int Trainer::agreed_stop_signal() {
+  const int received = StopSignal::received();
+  if (collectives_ == nullptr) return received;
+  // The largest signal number any rank received (SIGTERM over SIGINT), as a minimum of negations.
+  int64_t negated = -int64_t(received);
+  collectives_->min(&negated, 1, "agreeing on a stop");
+  return static_cast<int>(-negated);
 }
 
 PassTotals Trainer::test_pass() {
@@ -267,6 +290,7 @@ PassTotals Trainer::validation_pass() {
 }
 
 void Trainer::save(const fs::path& file, const Position& position, const ModelState& state) {
+  if (!writes_files_) return;  // rank 0 writes the job's one checkpoint
   TraceRange range("checkpoint");
   Checkpoint checkpoint;
   checkpoint.spec = backend_.network();
@@ -315,7 +339,7 @@ void Trainer::save(const fs::path& file, const Position& position, const ModelSt
 }
 
 void Trainer::prune_old_checkpoints(int64_t newest_epoch) {
-  if (config_.keep_last <= 0) return;
+  if (config_.keep_last <= 0 || !writes_files_) return;
   const CheckpointPosition newest{newest_epoch, 0};
   const std::vector<fs::path> checkpoints = checkpoints_in_training_order(config_.run_dir / "checkpoints");
   int64_t epoch_checkpoints_kept = 0;
@@ -341,6 +365,7 @@ TrainResult Trainer::run() {
   // Before the "nothing to do" exit too: a run killed inside its last save leaves an 8 MB
   // temporary that a resume with nothing left to train would otherwise never clear.
   for (const fs::path& directory : {config_.run_dir / "checkpoints", config_.run_dir}) {
+    if (!writes_files_) break;
     if (const int removed = remove_stale_temporaries(directory)) {
       out_ << "removed " << removed << " unfinished file(s) that a killed run left in " << directory.string() << "\n";
     }
@@ -352,7 +377,8 @@ TrainResult Trainer::run() {
     result.last_checkpoint = config_.resume_from;
     return result;
   }
-  MetricsLog metrics(config_.run_dir / "metrics.csv", position.epoch + 1, !config_.deterministic);
+  std::optional<MetricsLog> metrics;
+  if (writes_files_) metrics.emplace(config_.run_dir / "metrics.csv", position.epoch + 1, !config_.deterministic);
   result.last_checkpoint = config_.resume_from;
   config_.schedule.steps_per_epoch = batches_per_epoch_;
   backend_.set_learning_rate_schedule(config_.schedule, lr_scale_);
@@ -396,12 +422,13 @@ TrainResult Trainer::run() {
                   ". Try a smaller --lr");
     }
     if (stop_at.batches_into_epoch > 0) {
+      const int stop_signal = agreed_stop_signal();  // non-zero: the same call stopped train_epoch
       stop_at.epoch = epoch;
       stop_at.partial = train;
       const fs::path file = interrupted_checkpoint_path(config_.run_dir, epoch + 1, stop_at.batches_into_epoch);
       save(file, stop_at, backend_.state());
       result.last_checkpoint = file;
-      result.stop_signal = StopSignal::received();
+      result.stop_signal = stop_signal;
       out_ << "\nstopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " at epoch " << epoch + 1
            << ", batch " << stop_at.batches_into_epoch << "/" << batches_per_epoch_ << "; checkpoint written to "
            << file.string() << "\nresume with: train_gpu --resume " << config_.run_dir.string() << "\n";
@@ -428,7 +455,7 @@ TrainResult Trainer::run() {
     row.epoch_seconds = train_seconds + seconds_since(test_start);
     row.samples_per_second = double(timed_samples) / train_seconds;
     row.resumed_at_batch = resumed_at_batch;
-    metrics.append(row);
+    if (metrics) metrics->append(row);
     out_ << "epoch " << row.epoch << "/" << config_.epochs << "  train loss " << fixed(row.train_loss, 4) << "  acc "
          << fixed(100 * row.train_accuracy, 2)
          << (validating ? "%  val loss " + fixed(row.val_loss, 4) + "  acc " + fixed(100 * row.val_accuracy, 2) : std::string())
@@ -466,7 +493,8 @@ TrainResult Trainer::run() {
     }
 
     const bool last = epoch + 1 == config_.epochs;
-    const bool stopping = StopSignal::received() != 0;
+    const int stop_signal = agreed_stop_signal();
+    const bool stopping = stop_signal != 0;
     const bool checkpoint_now =
         last || stopping || stop_early || (config_.save_every > 0 && (epoch + 1) % config_.save_every == 0);
     // One copy of the weights (a device sync on a GPU) serves the observer and both checkpoints.
@@ -497,7 +525,7 @@ TrainResult Trainer::run() {
       break;
     }
     if (stopping && !last) {
-      result.stop_signal = StopSignal::received();
+      result.stop_signal = stop_signal;
       out_ << "stopped by " << (result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << " after epoch " << epoch + 1
            << "; checkpoint written to " << result.last_checkpoint.string()
            << "\nresume with: train_gpu --resume " << config_.run_dir.string() << "\n";

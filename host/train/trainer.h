@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "host/data/dataset.h"
+#include "host/distributed/collectives.h"
 #include "host/model/backend.h"
 #include "host/train/improvement_tracker.h"
 #include "host/train/lr_plateau.h"
@@ -60,9 +61,13 @@ struct TrainResult {
 
 class Trainer {
  public:
-  // `observer` (may be null) must outlive the trainer.
+  // `observer` (may be null) must outlive the trainer. `collectives` (null for a single process)
+  // makes this one rank of a data-parallel job: the backend was built with the same pointer
+  // (BackendOptions::collectives); training totals are reduced over the ranks, a stop signal is
+  // agreed at every step so all ranks stop after the same one, and only rank 0 writes files
+  // (metrics.csv, checkpoints); what goes to `out` is the caller's to silence on other ranks.
   Trainer(Backend& backend, const Dataset& dataset, TrainConfig config, std::ostream& out,
-          TrainingObserver* observer = nullptr);
+          TrainingObserver* observer = nullptr, distributed::Collectives* collectives = nullptr);
   // Runs to the last epoch or a stop signal. Throws Error when training diverges (non-finite
   // loss or gradients), naming the epoch and step and the last good checkpoint.
   TrainResult run();
@@ -82,12 +87,19 @@ class Trainer {
   PassTotals validation_pass();
   void save(const std::filesystem::path& file, const Position& position, const ModelState& state);
   void prune_old_checkpoints(int64_t newest_epoch);
+  // The stop signal received, or with several ranks the one any rank received. Collective then:
+  // every rank calls it at the same points.
+  int agreed_stop_signal();
+  // Training totals taken from the backend, summed over the ranks.
+  PassTotals take_training_totals();
 
   Backend& backend_;
   const Dataset& dataset_;
   TrainConfig config_;
   std::ostream& out_;
   TrainingObserver* observer_;
+  distributed::Collectives* collectives_;
+  bool writes_files_;  // a single process, or rank 0
   std::vector<int32_t> train_indices_;       // the training samples (all but the validation split's)
   std::vector<int32_t> validation_indices_;  // the held-out samples; empty without --validation-split
   ImprovementTracker early_stopping_;        // val_loss for --early-stopping

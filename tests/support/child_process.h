@@ -47,11 +47,12 @@ inline std::string describe_status(int status) {
 // it unless it has already been reaped, so no test path leaks a running training or a zombie.
 class Child {
  public:
-  // `extra_environment` ("NAME=value" entries) is added to this process's environment.
+  // `extra_environment` ("NAME=value" entries) is added to this process's environment. `program`
+  // (an absolute path) runs instead of train_gpu for a launcher such as mpirun.
   Child(const std::vector<std::string>& arguments, const std::filesystem::path& output_prefix,
-        std::vector<std::string> extra_environment = {})
+        std::vector<std::string> extra_environment = {}, const std::string& program = TRAIN_GPU_BINARY)
       : out_file_(output_prefix.string() + ".stdout"), err_file_(output_prefix.string() + ".stderr") {
-    std::vector<std::string> argv_strings{TRAIN_GPU_BINARY};
+    std::vector<std::string> argv_strings{program};
     argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
     std::vector<char*> argv;
     for (std::string& argument : argv_strings) argv.push_back(argument.data());
@@ -84,7 +85,7 @@ class Child {
     posix_spawn_file_actions_destroy(&actions);
     if (error != 0) {
       pid_ = -1;
-      throw std::runtime_error(std::string("posix_spawn of ") + TRAIN_GPU_BINARY + " failed: " + std::strerror(error));
+      throw std::runtime_error("posix_spawn of " + program + " failed: " + std::strerror(error));
     }
   }
   ~Child() {

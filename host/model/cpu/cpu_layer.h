@@ -22,6 +22,8 @@ struct LayerForward {
   bool training = false;            // training: dropout drops, BatchNorm uses and updates batch statistics
   uint64_t seed = 0;                // dropout: the masks' key with step and layer
   int64_t step = 0;                 //   (dropout_math.h)
+  int64_t first_sample = 0;         // dropout: this batch's first image's place in the global batch
+                                    //   (a rank's slice starts past 0), so ranks draw no mask twice
   float* conv_maps = nullptr;       // the fused convolution + pooling: its maps, when not null
 };
 

@@ -118,6 +118,7 @@ void CpuNetwork::forward(const float* parameters, float* buffers, int count, con
   args.training = pass.training;
   args.seed = pass.seed;
   args.step = pass.step;
+  args.first_sample = pass.first_sample;
   for (const Stage& stage : stages_) {
     if (stage.layer == nullptr) continue;
     args.input = activations_[std::size_t(stage.first)];

@@ -41,6 +41,7 @@ class CpuNetwork {
     bool training = false;  // dropout drops and BatchNorm uses (and updates `buffers` with) batch statistics
     uint64_t seed = 0;      // dropout's mask key, with step and layer (cuda/math/dropout_math.h)
     int64_t step = 0;
+    int64_t first_sample = 0;  // the batch's first image's place in the global batch (distributed/batch_slice.h)
     float* fused_conv_maps = nullptr;  // when not null and a fused conv + pool pair runs: its conv's maps
   };
 

@@ -50,7 +50,11 @@ void DropoutLayer::forward(const LayerForward& args) {
   const float* __restrict input = args.input;
   float* __restrict output = args.output;
   uint8_t* __restrict mask = mask_.data();
-  const std::size_t blocks = (count + 3) / 4;
+  // Elements are numbered over the GLOBAL batch: a rank whose slice starts at sample
+  // first_sample draws the blocks one process would for those samples, and no other rank's.
+  const std::size_t base = std::size_t(args.first_sample) * size_;
+  const std::size_t first_block = base / 4;
+  const std::size_t blocks = (base + count + 3) / 4 - first_block;
   const int chunks = int((blocks + kBlocksPerChunk - 1) / kBlocksPerChunk);
   parallel_for(chunks, [=](int chunk) {
     // Two loops over each group of blocks, each without branches, so both vectorize: the Philox
@@ -60,12 +64,15 @@ void DropoutLayer::forward(const LayerForward& args) {
     for (std::size_t first = std::size_t(chunk) * kBlocksPerChunk; first < chunk_end; first += kBlocksPerGroup) {
       const std::size_t group = std::min(kBlocksPerGroup, chunk_end - first);
       for (std::size_t b = 0; b < group; ++b) {
-        const math::DropoutBits bits = math::dropout_bits(seed, step, layer, first + b);
+        const math::DropoutBits bits = math::dropout_bits(seed, step, layer, first_block + first + b);
         for (int j = 0; j < 4; ++j) words[4 * b + std::size_t(j)] = bits.word[j];
       }
-      const std::size_t begin = first * 4, end = std::min(count, (first + group) * 4);
-      for (std::size_t i = begin; i < end; ++i) {
-        const bool keep = math::dropout_keeps(words[i - begin], rate);
+      // The group's elements in the global numbering, clipped to this slice.
+      const std::size_t group_start = (first_block + first) * 4;
+      const std::size_t begin = std::max(base, group_start), end = std::min(base + count, group_start + group * 4);
+      for (std::size_t e = begin; e < end; ++e) {
+        const bool keep = math::dropout_keeps(words[e - group_start], rate);
+        const std::size_t i = e - base;
         mask[i] = keep ? 1 : 0;
         output[i] = float_bits_and(input[i] * scale, 0u - uint32_t(keep));
       }
