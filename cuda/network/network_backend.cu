@@ -35,6 +35,7 @@
 #include "cuda/handles.h"
 #include "cuda/kernels/adam.h"
 #include "cuda/kernels/device_totals.h"
+#include "cuda/kernels/gradient_clip.h"
 #include "cuda/kernels/optimizers.h"
 #include "cuda/kernels/softmax_xent.h"
 #include "cuda/loader/batch_loader.h"
@@ -67,13 +68,9 @@ class NetworkBackend final : public Backend {
  public:
   NetworkBackend(int device, const BackendOptions& options) : device_(device), options_(options) {
     if (options.max_batch <= 0) throw Error("--batch-size " + std::to_string(options.max_batch) + ": must be positive");
-    if (options.clip_norm != 0.0f || options.label_smoothing != 0.0f) {
-      throw Error(std::string(options.clip_norm != 0.0f ? "--clip-norm" : "--label-smoothing") +
-                  " runs on the CPU backend only for models other than the tutorial's; train with --device cpu, "
-                  "or drop the flag");
-    }
     CUDA_CHECK(cudaSetDevice(device));
     stream_ = make_stream();
+    if (options.clip_norm > 0.0f) clip_ = std::make_unique<GradientClip>(options.clip_norm, stream_.get());
     cudnn_ = make_cudnn_handle(stream_.get());
     cublas_ = make_cublas_handle(stream_.get());
     cublas_workspace_ = DeviceBuffer<unsigned char>(kCublasWorkspaceBytes, "the cuBLAS workspace");
@@ -198,18 +195,22 @@ class NetworkBackend final : public Backend {
     pass.seed = options_.seed;
     pass.step = t;
     network_->forward(parameters(), buffers_.data(), count, pass);
+    SoftmaxXentExtras training_extras = extras(PassKind::kTraining);
+    training_extras.label_smoothing = options_.label_smoothing;  // --label-smoothing, as the tutorial's path
     launch_softmax_xent(network_->logits(), labels_.data(), count, classes_, network_->dlogits(), nullptr,
-                        totals(PassKind::kTraining), stream, extras(PassKind::kTraining));
+                        totals(PassKind::kTraining), stream, training_extras);
     network_->backward(parameters(), count, gradients());
     const OptimizerConfig& optimizer = options_.optimizer;
     const std::size_t parameter_count = network_->spec().parameter_count;
+    // --clip-norm: the factor stays on the device; the optimizer multiplies each gradient by it.
+    const float* gradient_scale = clip_ ? clip_->enqueue(gradients(), parameter_count, stream) : nullptr;
     if (optimizer.kind == OptimizerKind::kAdam) {
       launch_adam(parameters(), gradients(), slot(0), slot(1), parameter_count, optimizer.beta1, optimizer.beta2,
-                  step.step_size, optimizer.epsilon, stream, totals(PassKind::kTraining));
+                  step.step_size, optimizer.epsilon, stream, totals(PassKind::kTraining), gradient_scale);
     } else {
       launch_optimizer(optimizer, parameters(), gradients(), slot(0), slot(1), parameter_count,
                        math::per_step_value(step.learning_rate), math::per_step_value(step.step_size), stream,
-                       totals(PassKind::kTraining));
+                       totals(PassKind::kTraining), gradient_scale);
     }
     step_ = t;
   }
@@ -344,6 +345,7 @@ class NetworkBackend final : public Backend {
   DeviceBuffer<unsigned char> cublas_workspace_;  // outlives the handle that points at it
   CublasHandle cublas_;
   std::unique_ptr<CudaNetwork> network_;
+  std::unique_ptr<GradientClip> clip_;  // --clip-norm
   DeviceBuffer<float> arenas_;   // parameters | gradients | slot 0 | slot 1, each stride_ floats
   DeviceBuffer<float> buffers_;  // the spec's buffer arena
   DeviceBuffer<uint8_t> labels_;        // (B)
