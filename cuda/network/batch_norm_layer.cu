@@ -43,8 +43,8 @@ BatchNormLayer::BatchNormLayer(const model::NetworkSpec& spec, int layer_index, 
                 " is below cuDNN's minimum " + std::to_string(CUDNN_BN_MIN_EPSILON) +
                 "; use epsilon >= 1e-5, or train with --device cpu");
   }
-  gamma_offset_ = spec.parameters.at(std::size_t(layer_.first_parameter)).offset;
-  beta_offset_ = spec.parameters.at(std::size_t(layer_.first_parameter) + 1).offset;
+  gamma_offset_ = spec.parameter_offset(layer_, 0);
+  beta_offset_ = spec.parameter_offset(layer_, 1);
   mean_offset_ = spec.buffers.at(std::size_t(layer_.first_buffer)).offset;
   variance_offset_ = spec.buffers.at(std::size_t(layer_.first_buffer) + 1).offset;
   CUDNN_CHECK(cudnnSetTensor4dDescriptor(channel_descriptor_.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1,

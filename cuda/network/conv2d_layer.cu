@@ -84,8 +84,8 @@ Conv2DLayer::Conv2DLayer(const model::NetworkSpec& spec, int layer_index, int ma
       filter_(make_filter_descriptor()),
       convolution_(make_convolution_descriptor()) {
   if (layer_.kind != model::LayerKind::kConv2D) throw Error("cuda Conv2DLayer: layer " + layer_.name + " is not a Conv2D");
-  weight_offset_ = spec.parameters.at(std::size_t(layer_.first_parameter)).offset;
-  bias_offset_ = layer_.use_bias ? std::ptrdiff_t(spec.parameters.at(std::size_t(layer_.first_parameter) + 1).offset) : -1;
+  weight_offset_ = spec.parameter_offset(layer_, 0);
+  bias_offset_ = spec.bias_offset(layer_);
   CUDNN_CHECK(cudnnSetFilter4dDescriptor(filter_.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, layer_.units,
                                          layer_.input.channels, layer_.kernel_h, layer_.kernel_w));
   // Cross-correlation, as TensorFlow and PyTorch define "convolution".

@@ -97,6 +97,17 @@ struct NetworkSpec {
   bool is_tutorial() const;
   // One line for logs and checkpoints, e.g. model_spec.h's kModelDescription for the tutorial.
   std::string description() const;
+
+  // Where `layer`'s k-th parameter tensor starts in the parameter arena (Conv2D/Dense: 0 the
+  // kernel, 1 the bias; BatchNormalization: 0 gamma, 1 beta). Inline: cuda/network's layers read
+  // it too, and the CUDA library links without this header's .cpp.
+  std::size_t parameter_offset(const LayerSpec& layer, int k) const {
+    return parameters.at(std::size_t(layer.first_parameter + k)).offset;
+  }
+  // Its bias's offset, or -1 for a Conv2D/Dense layer without one.
+  std::ptrdiff_t bias_offset(const LayerSpec& layer) const {
+    return layer.use_bias ? std::ptrdiff_t(parameter_offset(layer, 1)) : -1;
+  }
 };
 
 // Checks the layers against the input and each other and derives shapes, padding and both

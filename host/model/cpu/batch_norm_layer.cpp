@@ -17,8 +17,8 @@ BatchNormLayer::BatchNormLayer(const model::NetworkSpec& spec, int layer_index)
   if (layer_.kind != model::LayerKind::kBatchNorm || layer_.parameter_tensors != 2 || layer_.buffer_tensors != 2) {
     throw Error("BatchNormLayer: layer " + layer_.name + " is not a BatchNormalization with gamma, beta and moving statistics");
   }
-  gamma_offset_ = spec.parameters.at(std::size_t(layer_.first_parameter)).offset;
-  beta_offset_ = spec.parameters.at(std::size_t(layer_.first_parameter) + 1).offset;
+  gamma_offset_ = spec.parameter_offset(layer_, 0);
+  beta_offset_ = spec.parameter_offset(layer_, 1);
   mean_offset_ = spec.buffers.at(std::size_t(layer_.first_buffer)).offset;
   variance_offset_ = spec.buffers.at(std::size_t(layer_.first_buffer) + 1).offset;
   batch_mean_.assign(std::size_t(layer_.input.channels), 0.0f);

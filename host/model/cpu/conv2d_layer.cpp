@@ -28,8 +28,8 @@ struct Conv2DLayer::Primitives {
 
 Conv2DLayer::Conv2DLayer(const model::NetworkSpec& spec, int layer_index) : layer_(spec.layers.at(std::size_t(layer_index))) {
   if (layer_.kind != model::LayerKind::kConv2D) throw Error("Conv2DLayer: layer " + layer_.name + " is not a Conv2D");
-  weight_offset_ = spec.parameters.at(std::size_t(layer_.first_parameter)).offset;
-  bias_offset_ = layer_.use_bias ? std::ptrdiff_t(spec.parameters.at(std::size_t(layer_.first_parameter) + 1).offset) : -1;
+  weight_offset_ = spec.parameter_offset(layer_, 0);
+  bias_offset_ = spec.bias_offset(layer_);
 }
 
 Conv2DLayer::~Conv2DLayer() = default;

@@ -14,8 +14,8 @@ DenseLayer::DenseLayer(const model::NetworkSpec& spec, int layer_index) {
   in_features_ = layer.input.channels;
   units_ = layer.units;
   activation_ = layer.activation;
-  weight_offset_ = spec.parameters.at(std::size_t(layer.first_parameter)).offset;
-  bias_offset_ = layer.use_bias ? std::ptrdiff_t(spec.parameters.at(std::size_t(layer.first_parameter) + 1).offset) : -1;
+  weight_offset_ = spec.parameter_offset(layer, 0);
+  bias_offset_ = spec.bias_offset(layer);
 }
 
 void DenseLayer::forward(const LayerForward& args) {

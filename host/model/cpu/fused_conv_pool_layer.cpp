@@ -33,8 +33,8 @@ FusedConvPoolLayer::FusedConvPoolLayer(const model::NetworkSpec& spec, int index
   if (!fits(spec, index)) throw Error("FusedConvPoolLayer: layers " + std::to_string(index + 1) + " and " +
                                       std::to_string(index + 2) + " are not the fused kernels' conv + pool pair");
   const model::LayerSpec& conv = spec.layers[std::size_t(index)];
-  weight_offset_ = spec.parameters.at(std::size_t(conv.first_parameter)).offset;
-  bias_offset_ = spec.parameters.at(std::size_t(conv.first_parameter) + 1).offset;
+  weight_offset_ = spec.parameter_offset(conv, 0);
+  bias_offset_ = spec.parameter_offset(conv, 1);
   argmax_.resize(std::size_t(max_batch) * model::kFlatFeatures);
   conv_gradients_.resize(std::size_t(max_batch) * kConvGradientFloatsPerImage);
 }
