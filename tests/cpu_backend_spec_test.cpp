@@ -13,6 +13,8 @@
 #include "host/common/error.h"
 #include "host/common/random.h"
 #include "host/data/permutation.h"
+#include "host/model/cpu/conv2d_layer.h"
+#include "host/model/cpu/cpu_network.h"
 #include "host/model/cpu_backend.h"
 #include "host/model/initializer.h"
 #include "support/example_specs.h"
@@ -43,10 +45,11 @@ model::NetworkSpec stateful_spec() {
 
 class CpuBackendSpecTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Backend> backend(const model::NetworkSpec& spec, uint64_t seed = 9) {
+  std::unique_ptr<Backend> backend(const model::NetworkSpec& spec, uint64_t seed = 9, bool winograd = true) {
     BackendOptions options;
     options.spec = spec;
     options.seed = seed;
+    options.winograd = winograd;
     options.max_batch = 16;
     auto made = make_cpu_backend(options);
     made->attach_data(train_, test_);
@@ -181,6 +184,12 @@ TEST_F(CpuBackendSpecTest, KernelsNameThePrimitivesAndTheFusedPathWhereTheyRun) 
   EXPECT_NE(tutorial.find("sgemm, conv+pool "), std::string::npos) << tutorial;
   const std::string convnet = backend(testing::simple_mnist_convnet())->kernels();
   EXPECT_NE(convnet.find("sgemm and primitives, conv+pool "), std::string::npos) << convnet;
+  // Winograd (the default) where oneDNN has it on this CPU, named with the layer's number.
+  const cpu::CpuNetwork probe(testing::simple_mnist_convnet(), 1, cpu::CpuNetworkOptions{true});
+  const bool winograd = dynamic_cast<const cpu::Conv2DLayer&>(*probe.layer(2)).winograd();
+  EXPECT_EQ(convnet.find(", Winograd conv (layer 3)") != std::string::npos, winograd) << convnet;
+  const std::string direct = backend(testing::simple_mnist_convnet(), 9, false)->kernels();
+  EXPECT_EQ(direct.find("Winograd"), std::string::npos) << direct;
   const std::string stateful = backend(stateful_spec())->kernels();
   EXPECT_NE(stateful.find("sgemm and primitives"), std::string::npos) << stateful;
   EXPECT_EQ(stateful.find("conv+pool"), std::string::npos) << stateful;

@@ -65,10 +65,11 @@ TEST(CpuNetworkTest, TheFusedPairIsRecognizedOnlyWhereItFits) {
 // BatchNormalization rescales errors by 1/std (std here >= ~0.1). 2e-5 of the layer's largest
 // output, plus 1e-6, holds with a wide margin (observed under 2e-6) and still catches any
 // padding, stride or window fault, which changes outputs by their own size.
-void expect_layers_match(const model::NetworkSpec& spec, int count, uint64_t seed, bool training) {
+void expect_layers_match(const model::NetworkSpec& spec, int count, uint64_t seed, bool training,
+                         const cpu::CpuNetworkOptions& options = {}) {
   testing::SpecProblem problem = testing::make_spec_problem(spec, count, seed);
   const std::vector<double> buffers = problem.buffers64();
-  cpu::CpuNetwork network(spec, count + 1);
+  cpu::CpuNetwork network(spec, count + 1, options);
   testing::run_forward(network, problem, training);
   reference::SpecPass pass;
   pass.training = training;
@@ -114,6 +115,61 @@ TEST(CpuNetworkTest, EveryLayerMatchesAFloat64LoopInTraining) {
 }
 
 // Keras 3: moving = moving * momentum + batch * (1 - momentum), batch variance biased (1/N).
+// Winograd F(4x4, 3x3) computes each output tile as A^T [(G w G^T) . (B^T x B)] A: the transforms'
+// entries (up to 5 in B, 8 in A) scale the terms that round before they cancel, so its error may
+// exceed a direct sum's several times over. The bound of expect_layers_match (2e-5 of the
+// largest output) still has room: on these specs the largest error was 7.6e-7 of it with
+// Winograd and 6.2e-7 with direct sums (float64 reference, seeds 41-44), and a tile, padding or
+// transform fault moves outputs by their own size.
+TEST(CpuNetworkTest, WinogradConvolutionsMatchAFloat64Loop) {
+  const std::vector<model::NetworkSpec> specs = {
+      model::build_network({16, 9, 9}, {conv(32, 3, 1, Padding::kValid), conv(16, 3, 1, Padding::kSame, Activation::kLinear),
+                                        pool(LayerKind::kMaxPool2D, 2), flatten(), dense(4)}),
+      model::build_network({32, 13, 13}, {conv(64, 3, 1, Padding::kValid), pool(LayerKind::kMaxPool2D, 2), flatten(), dense(10)})};
+  uint64_t seed = 40;
+  for (const model::NetworkSpec& spec : specs) {
+    cpu::CpuNetwork probe(spec, 3, cpu::CpuNetworkOptions{true});
+    const auto* convolution = dynamic_cast<const cpu::Conv2DLayer*>(probe.layer(0));
+    ASSERT_NE(convolution, nullptr);
+    if (!convolution->winograd()) GTEST_SKIP() << "oneDNN has no Winograd kernel for " << spec.description() << " on this CPU";
+    for (const bool training : {false, true}) expect_layers_match(spec, 3, ++seed, training, cpu::CpuNetworkOptions{true});
+  }
+}
+
+// Only a 3x3 stride-1 convolution asks for Winograd, and only when told to.
+TEST(CpuNetworkTest, WinogradIsUsedOnlyWhereAskedAndItApplies) {
+  const model::Shape maps{32, 13, 13};
+  const auto winograd = [&](const model::LayerSpec& layer, bool asked) {
+    cpu::CpuNetwork network(model::build_network(maps, {layer, flatten(), dense(4)}), 2, cpu::CpuNetworkOptions{asked});
+    return dynamic_cast<const cpu::Conv2DLayer&>(*network.layer(0)).winograd();
+  };
+  EXPECT_FALSE(winograd(conv(64, 3), false));
+  EXPECT_FALSE(winograd(conv(64, 3, 2), true));  // stride 2
+  EXPECT_FALSE(winograd(conv(64, 5), true));     // 5x5
+  EXPECT_FALSE(winograd(conv(64, 2), true));     // 2x2
+}
+
+// A convolution whose pooling reads its blocked output leaves the plain copy out of a training
+// step (a pass over the step's largest array nobody reads) and writes it when the layer outputs
+// are asked for (features); the logits are the same bits either way.
+TEST(CpuNetworkTest, AHandedOffConvolutionWritesItsPlainOutputOnlyWhenAskedFor) {
+  const model::NetworkSpec spec =
+      model::build_network({32, 13, 13}, {conv(64, 3), pool(LayerKind::kMaxPool2D, 2), flatten(), dense(10)});
+  testing::SpecProblem problem = testing::make_spec_problem(spec, 4, 50);
+  cpu::CpuNetwork network(spec, 4);
+  testing::run_forward(network, problem, true, false);  // builds the pooling, which takes the handoff
+  ASSERT_TRUE(bool(dynamic_cast<cpu::Conv2DLayer&>(*network.layer(0)).blocked_handoff(4).output));
+  const std::size_t outputs = std::size_t(4) * std::size_t(spec.layers[0].output.size());
+  float* plain = const_cast<float*>(network.layer_output(0));
+  std::fill(plain, plain + outputs, -7.0f);  // no ReLU output is negative
+  testing::run_forward(network, problem, true, false);
+  const std::vector<float> logits(network.logits(), network.logits() + 4 * 10);
+  EXPECT_TRUE(std::all_of(plain, plain + outputs, [](float value) { return value == -7.0f; }));
+  testing::run_forward(network, problem, true, true);
+  EXPECT_TRUE(std::none_of(plain, plain + outputs, [](float value) { return value == -7.0f; }));
+  EXPECT_TRUE(bitwise_equal(network.logits(), logits.data(), logits.size()));
+}
+
 TEST(CpuNetworkTest, TrainingUpdatesTheMovingStatisticsAsKerasAndEvaluationLeavesThem) {
   const model::NetworkSpec spec =
       model::build_network({2, 5, 5}, {conv(3, 3), batch_norm(0.8f), flatten(), dense(4)});

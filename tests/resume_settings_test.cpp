@@ -90,5 +90,29 @@ TEST_F(ResumeSettings, AFlagTheCheckpointCannotContinueUnderIsStillRefused) {
   EXPECT_NE(resumed.err.find("it used --batch-size 32; resume with the same"), std::string::npos) << resumed.err;
 }
 
+// --no-winograd changes a spec model's rounding on the CPU: the resumed epochs keep the run's
+// choice (the epoch line names the kernels that ran), and a flag given says it overrides it.
+TEST_F(ResumeSettings, AResumeKeepsTheRunsConvolutionAlgorithm) {
+  const std::string convnet = shell_quote(std::string(TRAIN_GPU_SOURCE_DIR) + "/tools/bench/models/simple_mnist_convnet.json");
+  const CommandResult first = train_in(first_cwd(), "--model " + convnet + " --no-winograd --epochs 2 --batch-size 32 "
+                                                    "--limit-train 320 --limit-test 100 --device cpu --no-tensorboard "
+                                                    "--no-progress --data-dir mnist --run-dir run");
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_NE(first.out.find("epoch 2/2"), std::string::npos) << first.out;
+  EXPECT_EQ(first.out.find("Winograd"), std::string::npos) << first.out;
+  EXPECT_EQ(nlohmann::json::parse(read_text(run() / "config.json"))["settings"]["winograd"], false);
+
+  fs::remove(run() / "checkpoints" / "epoch-002.safetensors");
+  const CommandResult resumed = train_in(other_cwd(), "--resume " + shell_quote(run().string()));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_NE(resumed.out.find("epoch 2/2"), std::string::npos) << resumed.out;
+  EXPECT_EQ(resumed.out.find("Winograd"), std::string::npos) << resumed.out;
+
+  fs::remove(run() / "checkpoints" / "epoch-002.safetensors");
+  const CommandResult switched = train_in(other_cwd(), "--resume " + shell_quote(run().string()) + " --winograd");
+  ASSERT_EQ(switched.exit_code, 0) << switched.out << switched.err;
+  EXPECT_NE(switched.out.find("--winograd overrides the run's false"), std::string::npos) << switched.out;
+}
+
 }  // namespace
 }  // namespace train_gpu::testing

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "host/model/cpu/conv2d_layer.h"
 #include "support/example_specs.h"
 #include "support/spec_problem.h"
 
@@ -50,11 +51,12 @@ bool feeds_batch_norm_linearly(const model::NetworkSpec& spec, const model::Aren
 // ~1e-5 of a tensor's largest gradient (observed: under 3e-6). A gradient element may be a
 // near-cancelling sum, so the bound is 2e-4 of the tensor's largest gradient: an indexing or
 // scaling fault changes gradients by their own size, 5000 times the bound.
-void expect_gradients_match(const model::NetworkSpec& spec, int count, uint64_t seed, std::size_t per_tensor = 1000) {
+void expect_gradients_match(const model::NetworkSpec& spec, int count, uint64_t seed, std::size_t per_tensor = 1000,
+                            const cpu::CpuNetworkOptions& options = {}) {
   const testing::SpecProblem problem = testing::make_spec_problem(spec, count, seed);
   reference::SpecPass pass;
   pass.training = true;
-  const std::vector<float> gradients = testing::float_gradients(problem, &pass.masks, nullptr);
+  const std::vector<float> gradients = testing::float_gradients(problem, &pass.masks, nullptr, options);
   std::vector<double> parameters = problem.parameters64();
   for (const model::ArenaTensor& tensor : spec.parameters) {
     const std::size_t stride = std::max<std::size_t>(1, tensor.count / per_tensor);
@@ -155,9 +157,28 @@ TEST(SpecGradientCheckTest, TanhAndSigmoidActivationLayers) {
                          3, 9);
 }
 
+// Winograd (--winograd, the CLI's default): the 3x3 stride-1 convolutions with 16 and 32 input
+// channels compute their forward pass and weight gradients through oneDNN's F(4x4, 3x3) tiles,
+// the input gradient directly. The bound above applies unchanged: Winograd's outputs came within
+// 7.6e-7 of their largest value of float64 (direct sums: 6.2e-7; tests/cpu_network_test.cpp), so
+// its gradients stay as far below 2e-4 as direct ones. Valid and same padding; the first layer
+// gets its output gradient through the second one's direct input gradient.
+TEST(SpecGradientCheckTest, WinogradConvolutions) {
+  const model::NetworkSpec spec = model::build_network({16, 8, 8}, {conv(32, 3, 1, Padding::kValid), conv(16, 3, 1, Padding::kSame, Activation::kTanh),
+                                                                     pool(LayerKind::kMaxPool2D, 2), flatten(), dense(4)});
+  cpu::CpuNetwork probe(spec, 3, cpu::CpuNetworkOptions{true});
+  for (const int layer : {0, 1}) {
+    const auto* convolution = dynamic_cast<const cpu::Conv2DLayer*>(probe.layer(layer));
+    ASSERT_NE(convolution, nullptr);
+    if (!convolution->winograd()) GTEST_SKIP() << "oneDNN has no Winograd kernel for layer " << layer + 1 << " on this CPU";
+  }
+  expect_gradients_match(spec, 3, 12, 300, cpu::CpuNetworkOptions{true});
+}
+
 // Whole specs: every tensor sampled (20 elements each: the float64 forward of these is slow).
 TEST(SpecGradientCheckTest, KerasSimpleMnistConvnet) {
   expect_gradients_match(testing::simple_mnist_convnet(), 2, 10, 20);
+  expect_gradients_match(testing::simple_mnist_convnet(), 2, 10, 20, cpu::CpuNetworkOptions{true});
 }
 
 TEST(SpecGradientCheckTest, CifarShapedNetwork) {

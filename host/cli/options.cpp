@@ -50,6 +50,10 @@ void add_device_options(CLI::App& command, DeviceOptions& options, DeviceFlags f
       ->check(whole_number_in(0, std::numeric_limits<int>::max()))
       ->capture_default_str();
   command.add_flag("--tf32", options.tf32, "GPU: allow TF32 tensor-core math (default fp32, for parity with the CPU)");
+  add_switch(command, "--winograd", "--no-winograd", options.winograd,
+             "CPU: 3x3 stride-1 convolutions of a --model network compute their forward pass and weight gradients "
+             "by oneDNN's Winograd kernels where it has them (default; faster, rounding errors of a direct sum's size); "
+             "--no-winograd: direct sums, as TensorFlow and PyTorch on CPUs");
   if (training) {
     command.add_option("--loader", options.loader, "GPU: how batches reach the device: auto, device (dataset resident) or pinned (streamed)")
         ->check(CLI::IsMember({"auto", "device", "pinned"}))
@@ -137,6 +141,7 @@ BackendOptions backend_options_from(const DeviceOptions& options, int max_batch)
   backend.deterministic = options.deterministic;
   backend.threads = options.threads;
   backend.tf32 = options.tf32;
+  backend.winograd = options.winograd;
   backend.loader = options.loader;
   backend.graph = options.graph;
   backend.graph_steps = options.graph_steps;

@@ -25,6 +25,7 @@ struct DeviceOptions {
   bool deterministic = false;
   int threads = 0;                  // --threads: CPU compute threads, 0 = every core
   bool tf32 = false;
+  bool winograd = true;             // --winograd / --no-winograd (CPU)
   std::string loader = "auto";
   bool graph = false;               // --graph / --no-graph
   int graph_steps = 8;

@@ -137,6 +137,7 @@ void apply_run_settings(const Json& run_config, const fs::path& config_file, con
   run.take("/settings/deterministic", {"--deterministic"}, device.deterministic);
   run.take("/settings/threads", {"--threads"}, device.threads);
   run.take("/settings/tf32", {"--tf32"}, device.tf32);
+  run.take("/settings/winograd", {"--winograd", "--no-winograd"}, device.winograd);
   run.take("/settings/loader", {"--loader"}, device.loader);
   run.take("/settings/graph", {"--graph", "--no-graph"}, device.graph);
   run.take("/settings/graph_steps", {"--graph-steps"}, device.graph_steps);

@@ -151,6 +151,7 @@ void train_in_world(TrainOptions options, const CLI::App& command, distributed::
                                {"deterministic", options.device.deterministic},
                                {"threads", options.device.threads},
                                {"tf32", options.device.tf32},
+                               {"winograd", options.device.winograd},
                                {"loader", options.device.loader},
                                {"graph", options.device.graph},
                                {"graph_steps", options.device.graph_steps},

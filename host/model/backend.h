@@ -86,6 +86,7 @@ struct BackendOptions {
   int max_batch = 100;          // the largest batch train_step/evaluate_batch will be given
   int threads = 0;              // CPU: compute threads, 0 = every core this process may use
   bool flush_denormals = true;  // CPU: FTZ/DAZ on the compute threads (cpu_threads.h says why)
+  bool winograd = true;         // CPU: Winograd 3x3 convolutions where oneDNN has them (conv2d_layer.h)
   bool deterministic = false;   // CUDA: deterministic cuDNN algorithms only
   bool tf32 = false;            // CUDA: allow TF32 tensor-core math (off = fp32 parity)
   std::string loader = "auto";  // CUDA: "auto" | "device" (dataset resident) | "pinned" (streamed)

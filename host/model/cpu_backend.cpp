@@ -14,6 +14,7 @@
 #include "host/common/error.h"
 #include "host/distributed/batch_slice.h"
 #include "host/distributed/collectives.h"
+#include "host/model/cpu/conv2d_layer.h"
 #include "host/model/cpu/cpu_network.h"
 #include "host/model/cpu_conv_pool.h"
 #include "host/model/cpu_gemm.h"
@@ -51,7 +52,7 @@ class CpuBackend final : public Backend {
         threads_(cpu::set_thread_count(requested_threads_)),  // 0 -> the default count
         seed_(options.seed),
         collectives_(options.collectives),
-        network_(options.spec, checked_max_batch(options.max_batch)) {
+        network_(options.spec, checked_max_batch(options.max_batch), cpu::CpuNetworkOptions{options.winograd}) {
     const model::NetworkSpec& spec = network_.spec();
     parameters_.assign(spec.parameter_count, 0.0f);
     gradients_.assign(spec.parameter_count, 0.0f);
@@ -75,14 +76,20 @@ class CpuBackend final : public Backend {
   std::string kernels() const override {
     const model::NetworkSpec& spec = network_.spec();
     bool fused = false, primitives = false;
+    std::string winograd;  // the 1-based numbers of the layers that run Winograd, as summary numbers them
     for (int layer = 0; layer < int(spec.layers.size()); ++layer) {
       fused |= network_.fused(layer);
       const LayerKind kind = spec.layers[std::size_t(layer)].kind;
+      const auto* convolution = dynamic_cast<const cpu::Conv2DLayer*>(network_.layer(layer));
+      if (convolution != nullptr && convolution->winograd()) {
+        winograd += (winograd.empty() ? "" : ", ") + std::to_string(layer + 1);
+      }
       primitives |= (kind == LayerKind::kConv2D && !network_.fused(layer)) || kind == LayerKind::kAvgPool2D ||
                     kind == LayerKind::kBatchNorm || (kind == LayerKind::kMaxPool2D && !(layer > 0 && network_.fused(layer - 1)));
     }
     return cpu::gemm_library() + (primitives ? " sgemm and primitives" : " sgemm") +
-           (fused ? ", conv+pool " + cpu::conv_pool_isa() : std::string());
+           (fused ? ", conv+pool " + cpu::conv_pool_isa() : std::string()) +
+           (winograd.empty() ? std::string() : ", Winograd conv (layer " + winograd + ")");
   }
 
   ExecutionReport execution_report(int batch) override {
@@ -256,6 +263,7 @@ class CpuBackend final : public Backend {
     std::vector<float> fused_maps(static_cast<std::size_t>(kConvOutputs));
     cpu::CpuNetwork::Pass pass;
     pass.fused_conv_maps = fused_maps.data();
+    pass.layer_outputs = true;
     network_.forward(parameters_.data(), buffers_.data(), 1, pass);
     ImageActivations result;
     for (int layer = 0; layer < int(spec.layers.size()); ++layer) {

@@ -2,10 +2,11 @@
 // (tools/bench/models/simple_mnist_convnet.json, the same layers as tests/support/example_specs.h)
 // at batch 128, each stage (a layer, or a fused pair) forward and backward on its own over
 // seeded inputs, and the whole network's forward + backward. The optimizer and the loss are left
-// out: they are the tutorial's and cpu_backend_bench times them.
+// out: they are the tutorial's and cpu_backend_bench times them. Every row twice: the
+// convolutions by direct sums ("direct/") and with Winograd where oneDNN has it ("winograd/",
+// the CLI's default). Built with `cmake --build <build> --target cpu_network_bench`, run as
 //
-//   cmake --build <build> --target cpu_network_bench && <build>/tests/cpu_network_bench \
-//       --benchmark_repetitions=20 --benchmark_report_aggregates_only=true
+//   <build>/tests/cpu_network_bench --benchmark_repetitions=20 --benchmark_report_aggregates_only=true
 //
 // On a shared machine read the "_min" rows: the fastest of the repetitions is the one least
 // disturbed by other processes. Threads: every core (OMP_NUM_THREADS overrides).
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -84,20 +86,22 @@ struct StageFixture {
 // The "_min" row of --benchmark_repetitions.
 double fastest(const std::vector<double>& times) { return *std::min_element(times.begin(), times.end()); }
 
-void register_benchmarks(const model::NetworkSpec& spec) {
-  // The network owns the stages' layer objects; the fixtures borrow them.
-  static cpu::CpuNetwork network(spec, kBatch);
+void register_benchmarks(const model::NetworkSpec& spec, bool winograd) {
+  // The networks own the stages' layer objects; the fixtures borrow them (a deque never moves them).
+  static std::deque<cpu::CpuNetwork> networks;
+  cpu::CpuNetwork& network = networks.emplace_back(spec, kBatch, cpu::CpuNetworkOptions{winograd});
+  const std::string algorithm = winograd ? "winograd/" : "direct/";
   const int layers = int(spec.layers.size());
   for (int first = 0; first < layers;) {
     const int last = network.fused(first) ? first + 1 : first;
     if (network.layer(first) != nullptr) {
-      std::string name = std::to_string(first + 1) + "_" + model::kind_name(spec.layers[std::size_t(first)].kind);
+      std::string name = algorithm + std::to_string(first + 1) + "_" + model::kind_name(spec.layers[std::size_t(first)].kind);
       if (last > first) name += "+" + model::kind_name(spec.layers[std::size_t(last)].kind);
-      benchmark::RegisterBenchmark((name + "/forward").c_str(), [&spec, first, last](benchmark::State& state) {
+      benchmark::RegisterBenchmark((name + "/forward").c_str(), [&spec, &network, first, last](benchmark::State& state) {
         StageFixture stage(spec, network, first, last);
         for (auto _ : state) stage.layer->forward(stage.forward_args());
       })->Unit(benchmark::kMillisecond)->UseRealTime()->ComputeStatistics("min", fastest);
-      benchmark::RegisterBenchmark((name + "/backward").c_str(), [&spec, first, last](benchmark::State& state) {
+      benchmark::RegisterBenchmark((name + "/backward").c_str(), [&spec, &network, first, last](benchmark::State& state) {
         StageFixture stage(spec, network, first, last);
         stage.layer->forward(stage.forward_args());  // what backward reads: pooling's winners, dropout's mask
         for (auto _ : state) stage.layer->backward(stage.backward_args());
@@ -105,7 +109,7 @@ void register_benchmarks(const model::NetworkSpec& spec) {
     }
     first = last + 1;
   }
-  benchmark::RegisterBenchmark("network/forward+backward", [&spec](benchmark::State& state) {
+  benchmark::RegisterBenchmark((algorithm + "network/forward+backward").c_str(), [&spec, &network](benchmark::State& state) {
     const ModelState model_state = initial_model_state(spec, kSeed);
     std::vector<float> buffers = model_state.buffers, gradients(model_state.parameters.size());
     const std::vector<float> images = random_values(kBatch * spec.input.size(), 3, 2.0f);
@@ -130,7 +134,9 @@ int main(int argc, char** argv) {
   // As a training step runs: the default thread count, denormals flushed.
   cpu::ComputeScope scope(0, true);
   static const model::NetworkSpec spec = testing::simple_mnist_convnet();
-  register_benchmarks(spec);
+  // Both convolution algorithms the CLI offers (--winograd, the default, and --no-winograd).
+  register_benchmarks(spec, false);
+  register_benchmarks(spec, true);
   benchmark::AddCustomContext("threads", std::to_string(cpu::thread_count()));
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

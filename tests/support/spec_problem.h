@@ -57,11 +57,13 @@ inline SpecProblem make_spec_problem(const model::NetworkSpec& spec, int count, 
 }
 
 // The CPU network's forward on the problem's batch (images copied in); buffers updated in
-// training, as the backend does.
-inline void run_forward(cpu::CpuNetwork& network, SpecProblem& problem, bool training) {
+// training, as the backend does. layer_outputs: every layer_output() written (a training step
+// leaves some out, as the backend's does).
+inline void run_forward(cpu::CpuNetwork& network, SpecProblem& problem, bool training, bool layer_outputs = true) {
   std::copy(problem.images.begin(), problem.images.end(), network.images());
   cpu::CpuNetwork::Pass pass;
   pass.training = training;
+  pass.layer_outputs = layer_outputs;
   pass.seed = problem.seed;
   pass.step = problem.step;
   network.forward(problem.parameters.data(), problem.buffers.data(), problem.count, pass);
@@ -69,9 +71,10 @@ inline void run_forward(cpu::CpuNetwork& network, SpecProblem& problem, bool tra
 
 // The float32 gradient of the batch's mean loss, as a training step computes it; `masks`
 // receives the dropout masks the step drew, for the reference to apply the same.
-inline std::vector<float> float_gradients(SpecProblem problem, reference::DropoutMasks* masks, double* mean_loss) {
-  cpu::CpuNetwork network(problem.spec, problem.count);
-  run_forward(network, problem, true);
+inline std::vector<float> float_gradients(SpecProblem problem, reference::DropoutMasks* masks, double* mean_loss,
+                                          const cpu::CpuNetworkOptions& options = {}) {
+  cpu::CpuNetwork network(problem.spec, problem.count, options);
+  run_forward(network, problem, true, false);
   const int classes = problem.spec.classes();
   double loss = 0.0;
   for (int n = 0; n < problem.count; ++n) {

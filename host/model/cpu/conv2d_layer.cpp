@@ -20,22 +20,61 @@ struct Conv2DLayer::Primitives {
   dnnl::convolution_backward_data backward_data;
   dnnl::convolution_backward_weights backward_weights;
   bool relu_fused = false;                     // the ReLU runs as the forward convolution's post-op
+  bool winograd = false;                       // forward and backward (weights) run Winograd
   ChosenLayout src, weights, dst;              // forward's
   ChosenLayout weights_src, weights_diff_dst, diff_weights;  // backward (weights)'s
   ChosenLayout data_weights, data_diff_dst, diff_src;        // backward (data)'s
   bool handed_off = false;  // a pooling layer reads dst's buffer and writes weights_diff_dst's
 };
 
-Conv2DLayer::Conv2DLayer(const model::NetworkSpec& spec, int layer_index) : layer_(spec.layers.at(std::size_t(layer_index))) {
+Conv2DLayer::Conv2DLayer(const model::NetworkSpec& spec, int layer_index, bool winograd)
+    : layer_(spec.layers.at(std::size_t(layer_index))) {
   if (layer_.kind != model::LayerKind::kConv2D) throw Error("Conv2DLayer: layer " + layer_.name + " is not a Conv2D");
   weight_offset_ = spec.parameter_offset(layer_, 0);
   bias_offset_ = spec.bias_offset(layer_);
+  // Asked once, at batch 1, so that the layer can say what it runs before its first batch: a
+  // batch size oneDNN would still refuse (none known) falls back to direct in build().
+  if (winograd && layer_.kernel_h == 3 && layer_.kernel_w == 3 && layer_.stride_h == 1 && layer_.stride_w == 1) {
+    try {
+      forward_desc(1, dnnl::algorithm::convolution_winograd);
+      winograd_ = true;
+    } catch (const dnnl::error&) {
+      // no Winograd kernel for these channels, this padding or this CPU: direct
+    }
+  }
 }
 
 Conv2DLayer::~Conv2DLayer() = default;
 
 Conv2DLayer::Primitives& Conv2DLayer::primitives(int count) {
   return cache_.get(count, [&] { return build(count); });
+}
+
+dnnl::convolution_forward::primitive_desc Conv2DLayer::forward_desc(int count, dnnl::algorithm algorithm) const {
+  const memory::desc any_src(onednn::activation_desc(count, layer_.input).dims(), memory::data_type::f32,
+                             memory::format_tag::any);
+  const memory::desc any_dst(onednn::activation_desc(count, layer_.output).dims(), memory::data_type::f32,
+                             memory::format_tag::any);
+  const memory::desc any_weights({layer_.units, layer_.input.channels, layer_.kernel_h, layer_.kernel_w},
+                                 memory::data_type::f32, memory::format_tag::any);
+  const memory::dims strides = {layer_.stride_h, layer_.stride_w};
+  const memory::dims pad_before = {layer_.pad_top, layer_.pad_left};
+  const memory::dims pad_after = {layer_.pad_bottom, layer_.pad_right};
+  // ReLU as a post-op: applied while the output is still in registers, not in a second pass.
+  dnnl::primitive_attr attributes;
+  if (layer_.activation == model::Activation::kRelu) {
+    dnnl::post_ops relu;
+    relu.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attributes.set_post_ops(relu);
+  }
+  const auto kind = dnnl::prop_kind::forward_training;
+  const auto desc =
+      layer_.use_bias
+          ? dnnl::convolution_forward::desc(kind, algorithm, any_src, any_weights,
+                                            memory::desc({layer_.units}, memory::data_type::f32, memory::format_tag::x),
+                                            any_dst, strides, pad_before, pad_after)
+          : dnnl::convolution_forward::desc(kind, algorithm, any_src, any_weights, any_dst, strides, pad_before, pad_after);
+  return dnnl::convolution_forward::primitive_desc(desc, attributes, onednn::engine());
 }
 
 std::unique_ptr<Conv2DLayer::Primitives> Conv2DLayer::build(int count) const {
@@ -53,31 +92,27 @@ std::unique_ptr<Conv2DLayer::Primitives> Conv2DLayer::build(int count) const {
   const memory::dims pad_before = {layer_.pad_top, layer_.pad_left};
   const memory::dims pad_after = {layer_.pad_bottom, layer_.pad_right};
   dnnl::engine& engine = onednn::engine();
-  const auto algorithm = dnnl::algorithm::convolution_direct;
+  const auto direct = dnnl::algorithm::convolution_direct;
 
-  // ReLU as a post-op: applied while the output is still in registers, not in a second pass.
-  dnnl::primitive_attr attributes;
   p->relu_fused = layer_.activation == model::Activation::kRelu;
-  if (p->relu_fused) {
-    dnnl::post_ops relu;
-    relu.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    attributes.set_post_ops(relu);
+  dnnl::convolution_forward::primitive_desc forward_pd;
+  if (winograd_) {
+    try {
+      forward_pd = forward_desc(count, dnnl::algorithm::convolution_winograd);
+      p->winograd = true;
+    } catch (const dnnl::error&) {
+      // this batch size has no Winograd kernel: direct, as for any other layer
+    }
   }
-  const auto forward_pd = onednn::create(what, [&] {
-    const auto desc = layer_.use_bias
-                          ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algorithm, any_src,
-                                                            any_weights, p->bias, any_dst, strides, pad_before, pad_after)
-                          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algorithm, any_src,
-                                                            any_weights, any_dst, strides, pad_before, pad_after);
-    return dnnl::convolution_forward::primitive_desc(desc, attributes, engine);
-  });
+  if (!p->winograd) forward_pd = onednn::create(what, [&] { return forward_desc(count, direct); });
   p->forward = onednn::create(what, [&] { return dnnl::convolution_forward(forward_pd); });
   p->src = ChosenLayout(what, plain_src, forward_pd.src_desc());
   p->weights = ChosenLayout(what, plain_weights, forward_pd.weights_desc());
   p->dst = ChosenLayout(what, plain_dst, forward_pd.dst_desc());
 
+  // Direct even after a Winograd forward: oneDNN's Winograd input gradient was the slower here.
   const auto data_pd = onednn::create(what, [&] {
-    const dnnl::convolution_backward_data::desc desc(algorithm, any_src, any_weights, any_dst, strides, pad_before, pad_after);
+    const dnnl::convolution_backward_data::desc desc(direct, any_src, any_weights, any_dst, strides, pad_before, pad_after);
     return dnnl::convolution_backward_data::primitive_desc(desc, engine, forward_pd);
   });
   p->backward_data = onednn::create(what, [&] { return dnnl::convolution_backward_data(data_pd); });
@@ -85,14 +120,25 @@ std::unique_ptr<Conv2DLayer::Primitives> Conv2DLayer::build(int count) const {
   p->data_diff_dst = ChosenLayout(what, plain_dst, data_pd.diff_dst_desc());
   p->diff_src = ChosenLayout(what, plain_src, data_pd.diff_src_desc());
 
-  const auto weights_pd = onednn::create(what, [&] {
+  const auto weights_desc = [&](dnnl::algorithm algorithm) {
     const auto desc = layer_.use_bias
                           ? dnnl::convolution_backward_weights::desc(algorithm, any_src, any_weights, p->bias, any_dst,
                                                                      strides, pad_before, pad_after)
                           : dnnl::convolution_backward_weights::desc(algorithm, any_src, any_weights, any_dst, strides,
                                                                      pad_before, pad_after);
     return dnnl::convolution_backward_weights::primitive_desc(desc, engine, forward_pd);
-  });
+  };
+  dnnl::convolution_backward_weights::primitive_desc weights_pd;
+  bool weights_winograd = false;
+  if (p->winograd) {
+    try {
+      weights_pd = weights_desc(dnnl::algorithm::convolution_winograd);
+      weights_winograd = true;
+    } catch (const dnnl::error&) {
+      // a Winograd forward without a Winograd weight gradient: direct for the gradient
+    }
+  }
+  if (!weights_winograd) weights_pd = onednn::create(what, [&] { return weights_desc(direct); });
   p->backward_weights = onednn::create(what, [&] { return dnnl::convolution_backward_weights(weights_pd); });
   p->weights_src = ChosenLayout(what, plain_src, weights_pd.src_desc());
   p->weights_diff_dst = ChosenLayout(what, plain_dst, weights_pd.diff_dst_desc());
@@ -121,6 +167,10 @@ void Conv2DLayer::forward(const LayerForward& args) {
                                                {DNNL_ARG_DST, p.dst.output(args.output)}};
   if (bias_offset_ >= 0) arguments.emplace(DNNL_ARG_BIAS, onednn::wrap(p.bias, args.parameters + bias_offset_));
   onednn::execute("convolution forward", p.forward, arguments);
+  // Handed off, the pooling after this layer reads the blocked output and backward the blocked
+  // buffer (the activation is ReLU, fused, or linear): the plain copy, a pass over the layer's
+  // largest array, is made only for whoever reads layer outputs (features).
+  if (p.handed_off && !args.keep_outputs) return;
   p.dst.finish_output(args.output);
   if (!p.relu_fused) {
     activation_forward(layer_.activation, args.output, std::size_t(args.count) * std::size_t(layer_.output.size()));

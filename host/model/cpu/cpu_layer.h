@@ -25,6 +25,9 @@ struct LayerForward {
   int64_t first_sample = 0;         // dropout: this batch's first image's place in the global batch
                                     //   (a rank's slice starts past 0), so ranks draw no mask twice
   float* conv_maps = nullptr;       // the fused convolution + pooling: its maps, when not null
+  bool keep_outputs = false;        // every layer writes its plain `output` (features read them);
+                                    //   otherwise a layer whose output only the next layer reads, in
+                                    //   a layout of their own, may leave `output` unwritten
 };
 
 struct LayerBackward {

@@ -22,9 +22,10 @@ struct CpuNetwork::Stage {
   bool need_dinput = false;         // a layer before `first` has parameters
 };
 
-std::unique_ptr<CpuLayer> make_cpu_layer(const model::NetworkSpec& spec, int index, int max_batch) {
+std::unique_ptr<CpuLayer> make_cpu_layer(const model::NetworkSpec& spec, int index, int max_batch,
+                                         const CpuNetworkOptions& options) {
   switch (spec.layers[std::size_t(index)].kind) {
-    case LayerKind::kConv2D: return std::make_unique<Conv2DLayer>(spec, index);
+    case LayerKind::kConv2D: return std::make_unique<Conv2DLayer>(spec, index, options.winograd);
     case LayerKind::kMaxPool2D:
     case LayerKind::kAvgPool2D: return std::make_unique<PoolingLayer>(spec, index);
     case LayerKind::kDense: return std::make_unique<DenseLayer>(spec, index);
@@ -36,7 +37,8 @@ std::unique_ptr<CpuLayer> make_cpu_layer(const model::NetworkSpec& spec, int ind
   return nullptr;
 }
 
-CpuNetwork::CpuNetwork(const model::NetworkSpec& spec, int max_batch) : spec_(spec), max_batch_(max_batch) {
+CpuNetwork::CpuNetwork(const model::NetworkSpec& spec, int max_batch, const CpuNetworkOptions& options)
+    : spec_(spec), max_batch_(max_batch) {
   if (spec_.layers.empty()) throw Error("cpu network: the model has no layers");
   if (max_batch < 1) throw Error("cpu network: max_batch " + std::to_string(max_batch) + " must be at least 1");
   const int layers = int(spec_.layers.size());
@@ -50,7 +52,7 @@ CpuNetwork::CpuNetwork(const model::NetworkSpec& spec, int max_batch) : spec_(sp
       stage.layer = std::make_unique<FusedConvPoolLayer>(spec_, i, max_batch);
     } else {
       stage.last = i;
-      stage.layer = make_cpu_layer(spec_, i, max_batch);
+      stage.layer = make_cpu_layer(spec_, i, max_batch, options);
     }
     for (int j = stage.first; j <= stage.last; ++j) parameters_before |= spec_.layers[std::size_t(j)].parameter_tensors > 0;
     i = stage.last + 1;
@@ -119,6 +121,7 @@ void CpuNetwork::forward(const float* parameters, float* buffers, int count, con
   args.seed = pass.seed;
   args.step = pass.step;
   args.first_sample = pass.first_sample;
+  args.keep_outputs = pass.layer_outputs;
   for (const Stage& stage : stages_) {
     if (stage.layer == nullptr) continue;
     args.input = activations_[std::size_t(stage.first)];

@@ -20,13 +20,20 @@
 
 namespace train_gpu::cpu {
 
+struct CpuNetworkOptions {
+  // Conv2D: Winograd F(4x4, 3x3) for the forward pass and the weight gradients of the 3x3
+  // stride-1 convolutions oneDNN has it for (conv2d_layer.h); false: direct sums everywhere.
+  bool winograd = false;
+};
+
 // The unfused layer object for spec layer `index` (null for Flatten), as the network builds it
 // where no fused pair applies.
-std::unique_ptr<CpuLayer> make_cpu_layer(const model::NetworkSpec& spec, int index, int max_batch);
+std::unique_ptr<CpuLayer> make_cpu_layer(const model::NetworkSpec& spec, int index, int max_batch,
+                                         const CpuNetworkOptions& options = {});
 
 class CpuNetwork {
  public:
-  CpuNetwork(const model::NetworkSpec& spec, int max_batch);
+  CpuNetwork(const model::NetworkSpec& spec, int max_batch, const CpuNetworkOptions& options = {});
   ~CpuNetwork();
   CpuNetwork(const CpuNetwork&) = delete;
   CpuNetwork& operator=(const CpuNetwork&) = delete;
@@ -43,6 +50,8 @@ class CpuNetwork {
     int64_t step = 0;
     int64_t first_sample = 0;  // the batch's first image's place in the global batch (distributed/batch_slice.h)
     float* fused_conv_maps = nullptr;  // when not null and a fused conv + pool pair runs: its conv's maps
+    bool layer_outputs = false;  // every layer_output() written (features); otherwise a convolution
+                                 // whose pooling reads its blocked output skips the plain copy
   };
 
   // Forward of images()[0, count) with the parameter and buffer arenas of the spec.
@@ -59,7 +68,8 @@ class CpuNetwork {
   void backward(const float* parameters, int count, float* gradients);
 
   // Layer `layer`'s output after forward, (count, layers[layer].output); null for a Conv2D whose
-  // maps a fused pair never materializes (ask forward for them: Pass::fused_conv_maps).
+  // maps a fused pair never materializes (ask forward for them: Pass::fused_conv_maps). Written
+  // for every layer only by a forward with Pass::layer_outputs.
   const float* layer_output(int layer) const { return activations_.at(std::size_t(layer) + 1); }
   // True when layer `layer` runs fused with the one after it.
   bool fused(int layer) const;
