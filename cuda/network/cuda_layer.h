@@ -28,6 +28,8 @@ struct LayerForward {
   bool training = false;              // dropout drops, BatchNorm uses and updates batch statistics
   uint64_t seed = 0;                  // dropout: the masks' key with step and layer
   int64_t step = 0;                   //   (cuda/math/dropout_math.h)
+  int64_t first_sample = 0;           // dropout: this batch's first image's place in the global batch
+                                      //   (a rank's slice starts past 0), so ranks draw no mask twice
   cudaStream_t stream = nullptr;
 };
 

@@ -18,6 +18,14 @@
 // the device-counter plumbing the tutorial's graphs use for the batch position and step size.
 // --kernels and --pooling choose among the tutorial's kernel variants and do not apply here.
 //
+// Several ranks (BackendOptions::collectives, one GPU each), as the tutorial's and as the CPU
+// backend's ranks: each trains on its slice of every global batch with the loss's mean taken over
+// the global batch and Dropout's masks drawn at the slice's place in it; the whole gradient arena
+// is summed over the ranks by one in-place ncclAllReduce between backward and the clip and
+// optimizer, and the host waits for each step's sum (cuda/distributed/rank_gradient_sum.h).
+// BatchNormalization's batch statistics, and so its moving statistics, are each rank's own
+// (rank 0's are the ones its checkpoints keep), as on CPU ranks.
+//
 // Memory: parameters, gradients and the optimizer's two slots are one allocation of four equal
 // arenas (each padded to 256 bytes) in the spec's layout; BatchNormalization's moving statistics
 // a second, small arena; the network's activations a third (cuda_network.h).
@@ -32,6 +40,7 @@
 #include "cuda/check.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/device_description.h"
+#include "cuda/distributed/rank_gradient_sum.h"
 #include "cuda/handles.h"
 #include "cuda/kernels/adam.h"
 #include "cuda/kernels/device_totals.h"
@@ -95,6 +104,10 @@ class NetworkBackend final : public Backend {
     totals_ = DeviceBuffer<DeviceTotals>(2, "pass totals");
     confusion_ = DeviceBuffer<unsigned long long>(2 * confusion_size(), "the confusion counts");
     for (PassKind kind : {PassKind::kTraining, PassKind::kEvaluation}) reset_totals(kind);
+    if (options.collectives != nullptr) {
+      gradient_sum_ = std::make_unique<RankGradientSum>(*options.collectives);  // throws in a build without NCCL
+      if (options.graph) description_ += ", eager (--graph is off with several ranks)";
+    }
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // construction done: report errors here, not later
   }
 
@@ -184,33 +197,18 @@ class NetworkBackend final : public Backend {
     CUDA_CHECK(cudaSetDevice(device_));
     check_count(count);
     require_state("train_step");
-    cudaStream_t stream = stream_.get();
+    require_data();
     // t counts a step only once it is enqueued: a step that throws must not leave t one ahead.
     const int64_t t = step_ + 1;
-    const math::OptimizerStep step = math::optimizer_step(
+    StepValues values;
+    values.first = first;
+    values.t = t;
+    values.optimizer = math::optimizer_step(
         options_.optimizer, math::scheduled_learning_rate(schedule_, options_.optimizer.learning_rate, lr_scale_, t), t);
-    require_data().load_batch(Split::kTrain, first, count, network_->images(), labels_.data(), stream);
-    CudaNetwork::Pass pass;
-    pass.training = true;
-    pass.seed = options_.seed;
-    pass.step = t;
-    network_->forward(parameters(), buffers_.data(), count, pass);
-    SoftmaxXentExtras training_extras = extras(PassKind::kTraining);
-    training_extras.label_smoothing = options_.label_smoothing;  // --label-smoothing, as the tutorial's path
-    launch_softmax_xent(network_->logits(), labels_.data(), count, classes_, network_->dlogits(), nullptr,
-                        totals(PassKind::kTraining), stream, training_extras);
-    network_->backward(parameters(), count, gradients());
-    const OptimizerConfig& optimizer = options_.optimizer;
-    const std::size_t parameter_count = network_->spec().parameter_count;
-    // --clip-norm: the factor stays on the device; the optimizer multiplies each gradient by it.
-    const float* gradient_scale = clip_ ? clip_->enqueue(gradients(), parameter_count, stream) : nullptr;
-    if (optimizer.kind == OptimizerKind::kAdam) {
-      launch_adam(parameters(), gradients(), slot(0), slot(1), parameter_count, optimizer.beta1, optimizer.beta2,
-                  step.step_size, optimizer.epsilon, stream, totals(PassKind::kTraining), gradient_scale);
+    if (gradient_sum_) {
+      train_rank_slice(count, values);
     } else {
-      launch_optimizer(optimizer, parameters(), gradients(), slot(0), slot(1), parameter_count,
-                       math::per_step_value(step.learning_rate), math::per_step_value(step.step_size), stream,
-                       totals(PassKind::kTraining), gradient_scale);
+      enqueue_train_step(count, values);
     }
     step_ = t;
   }
@@ -282,7 +280,9 @@ class NetworkBackend final : public Backend {
   ExecutionReport execution_report(int batch) override {
     (void)batch;
     ExecutionReport report;
-    report.launch = options_.graph ? "eager (graphs: tutorial only for now)" : "eager";
+    report.launch = !options_.graph ? "eager"
+                    : gradient_sum_ ? "eager (--graph is off with several ranks)"
+                                    : "eager (graphs: tutorial only for now)";
     report.kernels = "spec";
     report.pooling = "spec";
     const std::string convolutions = network_->describe_convolutions();
@@ -292,6 +292,63 @@ class NetworkBackend final : public Backend {
   }
 
  private:
+  // What one training step reads per step: where its batch starts in the order, the optimizer's
+  // t (Dropout's masks are keyed on it) and the step's learning rate and step size.
+  struct StepValues {
+    int64_t first = 0;
+    int64_t t = 0;
+    math::OptimizerStep optimizer;
+  };
+
+  // This rank's slice of the global batch order[first, first + count): its gradients with the mean
+  // over all `count`, summed over the ranks, then the update. Waits for the sum.
+  void train_rank_slice(int count, StepValues values) {
+    const distributed::BatchSlice slice = gradient_sum_->slice(count);
+    values.first += slice.offset;
+    enqueue_train_step(slice.count, values, count, slice.offset);
+    gradient_sum_->wait(stream_.get());
+  }
+
+  // One training step on the stream, no host sync. With several ranks: `count` samples (maybe
+  // none) of a global batch of `mean_over`, starting at its sample `first_sample`; the gradients
+  // are summed over the ranks before the update.
+  void enqueue_train_step(int count, const StepValues& values, int mean_over = 0, int first_sample = 0) {
+    cudaStream_t stream = stream_.get();
+    const std::size_t parameter_count = network_->spec().parameter_count;
+    if (count == 0) {
+      // A batch smaller than the world: this rank adds zeros to the sum and updates with the others.
+      CUDA_CHECK(cudaMemsetAsync(gradients(), 0, parameter_count * sizeof(float), stream));
+    } else {
+      require_data().load_batch(Split::kTrain, values.first, count, network_->images(), labels_.data(), stream);
+      CudaNetwork::Pass pass;
+      pass.training = true;
+      pass.seed = options_.seed;
+      pass.step = values.t;
+      pass.first_sample = first_sample;
+      network_->forward(parameters(), buffers_.data(), count, pass);
+      SoftmaxXentExtras training_extras = extras(PassKind::kTraining);
+      training_extras.label_smoothing = options_.label_smoothing;  // --label-smoothing, as the tutorial's path
+      training_extras.mean_over = mean_over;
+      launch_softmax_xent(network_->logits(), labels_.data(), count, classes_, network_->dlogits(), nullptr,
+                          totals(PassKind::kTraining), stream, training_extras);
+      network_->backward(parameters(), count, gradients());
+    }
+    if (gradient_sum_) gradient_sum_->sum(gradients(), parameter_count, stream);
+    const OptimizerConfig& optimizer = options_.optimizer;
+    // --clip-norm: the factor (of the summed gradients) stays on the device; the optimizer
+    // multiplies each gradient by it.
+    const float* gradient_scale = clip_ ? clip_->enqueue(gradients(), parameter_count, stream) : nullptr;
+    if (optimizer.kind == OptimizerKind::kAdam) {
+      launch_adam(parameters(), gradients(), slot(0), slot(1), parameter_count, optimizer.beta1, optimizer.beta2,
+                  values.optimizer.step_size, optimizer.epsilon, stream, totals(PassKind::kTraining), gradient_scale);
+    } else {
+      launch_optimizer(optimizer, parameters(), gradients(), slot(0), slot(1), parameter_count,
+                       math::per_step_value(values.optimizer.learning_rate),
+                       math::per_step_value(values.optimizer.step_size), stream, totals(PassKind::kTraining),
+                       gradient_scale);
+    }
+  }
+
   void require_state(const char* operation) const {
     if (!has_state_) throw Error(std::string("cuda backend: ") + operation + " before set_state()");
   }
@@ -353,6 +410,7 @@ class NetworkBackend final : public Backend {
   DeviceBuffer<DeviceTotals> totals_;   // [training, evaluation]; their 10 x 10 confusion unused
   DeviceBuffer<unsigned long long> confusion_;  // [training, evaluation] x (classes, classes)
   std::unique_ptr<BatchLoader> loader_;
+  std::unique_ptr<RankGradientSum> gradient_sum_;  // several ranks
 };
 
 }  // namespace

@@ -1,10 +1,6 @@
-// The spec-driven CUDA network (cuda/network/) against the CPU backend, its oracle, on three
-// specs that between them use every layer kind and option the CPU trains:
-//   (a) Keras's Simple MNIST convnet (conv, max pooling, dropout, softmax folded into the loss);
-//   (b) a CIFAR-shaped spec: 3x32x32, BatchNormalization, same padding (asymmetric for the
-//       stride-2 convolution and the stride-2 average pooling), average and max pooling, dropout;
-//   (c) tanh and sigmoid, a convolution without bias, valid padding with stride 2, an Activation
-//       layer, BatchNormalization on a flat input, 13 classes.
+// The spec-driven CUDA network (cuda/network/) against the CPU backend, its oracle, on the three
+// specs of gpu/spec_backend_inputs.h, which between them use every layer kind and option the CPU
+// trains.
 // Per layer: forward (training and evaluation) and backward of the CUDA layer against the CPU
 // layer on the same seeded input, parameters and output gradient; dropout masks bitwise; the
 // BatchNormalization moving statistics. Per network, through the Backend interface: the first
@@ -50,6 +46,7 @@
 #include "gpu/backend_inputs.h"
 #include "gpu/cuda_test_fixture.h"
 #include "gpu/random_inputs.h"
+#include "gpu/spec_backend_inputs.h"
 #include "host/common/error.h"
 #include "host/model/cpu/cpu_network.h"
 #include "host/model/cpu/dropout_layer.h"
@@ -69,30 +66,17 @@ using namespace testing::layers;
 using cuda::testing::bitwise_equal;
 using cuda::testing::direct_sum_algorithms;
 using cuda::testing::shuffled;
+using cuda::testing::activations_spec;
+using cuda::testing::expect_updates_close;
+using cuda::testing::l2_close;
+using cuda::testing::NamedSpec;
+using cuda::testing::options_for;
+using cuda::testing::random_image_set;
+using cuda::testing::specs;
 
 constexpr double kForwardTolerance = 1e-4;
 constexpr double kReductionTolerance = 2e-3;
 constexpr double kStepTolerance = 1e-2;
-
-// (c): tanh and sigmoid, no bias, valid stride 2, an Activation layer, BatchNorm on a flat input,
-// more than 10 classes.
-model::NetworkSpec activations_spec() {
-  return model::build_network(
-      {2, 20, 20}, {conv(6, 3, 2, Padding::kValid, Activation::kTanh, false), conv(8, 3, 1, Padding::kSame, Activation::kSigmoid),
-                    pool(LayerKind::kMaxPool2D, 3, 2), flatten(), dense(24, Activation::kLinear), batch_norm(0.8f, 1e-3f),
-                    activation(Activation::kTanh), dropout(0.3f), dense(13, Activation::kSoftmax)});
-}
-
-struct NamedSpec {
-  const char* name;
-  model::NetworkSpec spec;
-};
-
-std::vector<NamedSpec> specs() {
-  return {{"simple mnist convnet", testing::simple_mnist_convnet()},
-          {"cifar-shaped", testing::cifar_shaped(8)},
-          {"tanh/sigmoid, 13 classes", activations_spec()}};
-}
 
 // max |a - r| <= tolerance * max |r| over the range, NaN failing (poisoned outputs stay NaN).
 ::testing::AssertionResult normwise_close(const float* actual, const float* reference, std::size_t count,
@@ -119,20 +103,6 @@ std::vector<NamedSpec> specs() {
     return ::testing::AssertionFailure() << "sizes differ: " << actual.size() << " vs " << reference.size();
   }
   return normwise_close(actual.data(), reference.data(), actual.size(), tolerance);
-}
-
-// ||a - r||_2 <= tolerance * ||r||_2 over the range, NaN failing: for gradient-like results whose
-// elements may jump at a kink (see the header).
-::testing::AssertionResult l2_close(const float* actual, const float* reference, std::size_t count, double tolerance) {
-  double difference = 0, norm = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const double d = double(actual[i]) - double(reference[i]);
-    difference += d * d;
-    norm += double(reference[i]) * double(reference[i]);
-  }
-  if (std::sqrt(difference) <= tolerance * std::sqrt(norm) && norm > 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "||difference|| " << std::sqrt(difference) << " against " << tolerance
-                                       << " x ||reference|| " << std::sqrt(norm) << " over " << count << " elements";
 }
 
 // A stream with cuDNN and cuBLAS bound to it, set up as the backend sets them up (FP32 math,
@@ -363,33 +333,6 @@ TEST_F(NetworkLayerTest, DropoutMasksDependOnSeedStepAndLayerAsOnTheCpu) {
 
 // --- Whole networks through the Backend interface -------------------------------------------
 
-ImageSet random_image_set(const model::NetworkSpec& spec, int64_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> pixel(0, 255);
-  std::uniform_int_distribution<int> label(0, spec.classes() - 1);
-  ImageSet set;
-  set.count = count;
-  set.channels = spec.input.channels;
-  set.rows = spec.input.height;
-  set.cols = spec.input.width;
-  set.classes = spec.classes();
-  set.pixels.resize(std::size_t(count * set.image_size()));
-  set.labels.resize(std::size_t(count));
-  for (uint8_t& p : set.pixels) p = uint8_t(pixel(rng));
-  for (uint8_t& l : set.labels) l = uint8_t(label(rng));
-  return set;
-}
-
-BackendOptions options_for(const model::NetworkSpec& spec, int max_batch = 16) {
-  BackendOptions options;
-  options.spec = spec;
-  options.max_batch = max_batch;
-  options.seed = 77;
-  options.loader = "device";
-  options.conv_algorithms = direct_sum_algorithms();
-  return options;
-}
-
 struct Pair {
   ImageSet train, test;
   std::unique_ptr<Backend> gpu, cpu;
@@ -412,19 +355,6 @@ struct Pair {
     }
   }
 };
-
-// Each parameter tensor's change from `start`, GPU against CPU, normwise.
-void expect_updates_close(const model::NetworkSpec& spec, const std::vector<float>& gpu, const std::vector<float>& cpu,
-                          const std::vector<float>& start, double tolerance) {
-  for (const model::ArenaTensor& tensor : spec.parameters) {
-    std::vector<float> gpu_change(tensor.count), cpu_change(tensor.count);
-    for (std::size_t i = 0; i < tensor.count; ++i) {
-      gpu_change[i] = gpu[tensor.offset + i] - start[tensor.offset + i];
-      cpu_change[i] = cpu[tensor.offset + i] - start[tensor.offset + i];
-    }
-    EXPECT_TRUE(l2_close(gpu_change.data(), cpu_change.data(), tensor.count, tolerance)) << tensor.name;
-  }
-}
 
 class NetworkBackendTest : public cuda::testing::CudaTest {};
 
