@@ -21,8 +21,8 @@ DeviceProbe probe_devices() noexcept;
 // Prints nothing; description() names the GPU. Refuses any other spec.
 std::unique_ptr<Backend> make_cuda_backend(int device, const BackendOptions& options);
 
-// Any other NetworkSpec on device `device`, layer by layer (cuda/network/), on one GPU or as one of
-// several ranks like the tutorial's. It runs the tutorial's spec too, but make_backend gives that
+// Any other NetworkSpec on device `device`, layer by layer (cuda/network/), with --graph and with
+// several ranks as the tutorial's. It runs the tutorial's spec too, but make_backend gives that
 // one to make_cuda_backend: same results, fused and faster.
 std::unique_ptr<Backend> make_network_backend(int device, const BackendOptions& options);
 

@@ -5,6 +5,7 @@
 #include "cuda/check.h"
 #include "cuda/kernels/launch_config.h"
 #include "cuda/math/dropout_math.h"
+#include "cuda/math/step_counters.h"
 #include "host/common/error.h"
 
 namespace train_gpu::cuda {
@@ -15,10 +16,12 @@ namespace {
 
 // Elements are numbered over the GLOBAL batch, as the CPU layer numbers them: this slice's element
 // i is element first_element + i there, and a thread draws one Philox block of that numbering,
-// writing the words that fall inside the slice.
+// writing the words that fall inside the slice. The step is read here, not passed: in a replayed
+// graph it is the device's step counter (math::forward_step).
 __global__ void dropout_forward_kernel(const float* input, float* output, uint8_t* mask, size_t first_element,
-                                       size_t count, float rate, float scale, uint64_t seed, int64_t step,
-                                       int layer) {
+                                       size_t count, float rate, float scale, uint64_t seed,
+                                       math::PerStep<int64_t> step_source, int layer) {
+  const int64_t step = math::forward_step(step_source);
   const math::DropoutBlockRange range = math::dropout_block_range(first_element, count);
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t b = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; b < range.blocks; b += stride) {

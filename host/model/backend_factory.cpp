@@ -15,8 +15,8 @@ namespace train_gpu {
 #ifdef TRAIN_GPU_HAVE_CUDA
 namespace {
 
-// The tutorial's network through its fused kernels; any other spec layer by layer. Both train as
-// one of several ranks. Decided here, not in cuda/: the CUDA library links without host/'s
+// The tutorial's network through its fused kernels; any other spec layer by layer. Both take
+// --graph and several ranks. Decided here, not in cuda/: the CUDA library links without host/'s
 // NetworkSpec code.
 std::unique_ptr<Backend> make_gpu_backend(int device, const BackendOptions& options) {
   if (options.spec.is_tutorial()) return cuda::make_cuda_backend(device, options);

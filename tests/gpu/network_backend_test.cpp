@@ -199,7 +199,7 @@ LayerRun run_cuda_layer(const testing::SpecProblem& problem, int index, const La
   forward.buffers = buffers.data();
   forward.training = training;
   forward.seed = problem.seed;
-  forward.step = problem.step;
+  forward.step = math::per_step_value(problem.step);
   forward.stream = libraries.stream.get();
   cuda_layer->forward(forward);
   if (training) {
@@ -544,18 +544,6 @@ TEST_F(NetworkBackendTest, ClipNormAndLabelSmoothingTrainAsOnTheCpu) {
   }
 }
 
-TEST_F(NetworkBackendTest, GraphsAreOffWithTheReasonInTheReport) {
-  BackendOptions options = options_for(testing::simple_mnist_convnet());
-  options.graph = true;
-  Pair pair(options);
-  const ExecutionReport report = pair.gpu->execution_report(16);
-  EXPECT_EQ(report.launch, "eager (graphs: tutorial only for now)");
-  EXPECT_NE(report.details.find("conv2d"), std::string::npos) << report.details;
-  // And the steps run, eagerly, as without --graph.
-  pair.gpu->train_step(0, 16);
-  EXPECT_EQ(pair.gpu->state().step, 1);
-}
-
 TEST_F(NetworkBackendTest, APartialLastBatchUsesItsOwnDescriptors) {
   // max_batch 16, then batches of 16 and 5 and 1: every layer builds its cuDNN descriptors for the
   // new sizes and keeps agreeing with the CPU.
@@ -674,20 +662,31 @@ TEST_F(NetworkBackendTest, TrainAndEvaluateRunASpecModelOnTheGpu) {
   EXPECT_EQ(evaluated.exit_code, 0) << evaluated.err;
 }
 
-// `bench --device 0 --model LINE`: both launch rows time the general path, the graph row saying
-// why it ran eagerly.
-TEST_F(NetworkBackendTest, BenchRunsASpecModelAndSaysGraphsAreTheTutorialsOnly) {
+// `bench --device 0 --model LINE`: both launch rows time the general path, the graph row through
+// replayed graphs (network_graph_test.cpp proves their bits), and both count the same kernels
+// per step (the CSV's last column: a captured step's kernel nodes).
+TEST_F(NetworkBackendTest, BenchRunsASpecModelEagerlyAndAsGraphs) {
   if (!commands_runnable()) GTEST_SKIP() << "MNIST or " << TRAIN_GPU_BINARY << " not found";
   testing::TempDir scratch;
+  const std::filesystem::path csv = scratch.path() / "bench.csv";
   const testing::CommandResult result = testing::run_command(
       testing::shell_quote(TRAIN_GPU_BINARY) + " bench --device 0 --model " +
-          testing::shell_quote("conv16k3 relu, avgpool2 same, conv16k3 s2 same tanh, flatten, dense10") +
+          testing::shell_quote("conv16k3 relu, batchnorm, avgpool2 same, conv16k3 s2 same tanh, flatten, dropout0.2, dense10") +
           " --data-dir " + testing::shell_quote(TRAIN_GPU_MNIST_DIR) +
-          " --limit-train 640 --batch-sizes 64 --epochs 1 --warmup-steps 2",
+          " --limit-train 640 --batch-sizes 64 --epochs 1 --warmup-steps 2 --csv " + testing::shell_quote(csv.string()),
       scratch.path());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("model: "), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("eager (graphs: tutorial only for now)"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("batch 64: graph (8 steps per replay)"), std::string::npos) << result.out;
+  const std::vector<std::string> lines = testing::lines_of(testing::read_text(csv));
+  ASSERT_EQ(lines.size(), 3u) << testing::read_text(csv);  // the header, eager, graph
+  std::vector<int> kernels;
+  for (std::size_t row = 1; row < lines.size(); ++row) {
+    kernels.push_back(std::stoi(lines[row].substr(lines[row].rfind(',') + 1)));
+    EXPECT_NE(lines[row].find(row == 1 ? ",eager," : ",graph (8 steps per replay),"), std::string::npos) << lines[row];
+  }
+  EXPECT_GT(kernels[0], 12) << "every layer launches kernels forward and backward";
+  EXPECT_EQ(kernels[1], kernels[0]);
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ std::vector<uint8_t> gpu_mask(const model::NetworkSpec& spec, int layer, int fir
   forward.output = output.data();
   forward.training = true;
   forward.seed = 5;
-  forward.step = 9;
+  forward.step = math::per_step_value<int64_t>(9);
   forward.first_sample = first_sample;
   forward.stream = stream.get();
   dropout.forward(forward);
