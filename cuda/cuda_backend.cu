@@ -31,7 +31,8 @@
 // Several ranks (BackendOptions::collectives, launched by mpirun/srun, one GPU each): each trains
 // on its slice of every global batch (host/distributed/batch_slice.h) with the loss's mean taken
 // over the global batch, and the whole gradient arena is summed over the ranks by one in-place
-// ncclAllReduce (cuda/distributed/nccl_all_reduce.h) between backward and the non-finite check.
+// ncclAllReduce (cuda/distributed/rank_gradient_sum.h, shared with the spec network's backend)
+// between backward and the non-finite check.
 // Steps run eagerly (no graphs), and the host waits for each step's sum, bounded by
 // --dist-timeout, so a dead peer ends the job instead of hanging it.
 //
@@ -57,9 +58,8 @@
 #include "cuda/check.h"
 #include "cuda/cudnn_api.h"
 #include "cuda/device_description.h"
-#ifdef TRAIN_GPU_HAVE_NCCL
-#include "cuda/distributed/nccl_all_reduce.h"
-#endif
+#include "cuda/distributed/rank_gradient_sum.h"
+#include "cuda/graph/graph_launches.h"
 #include "cuda/graph/launch_plan.h"
 #include "cuda/graph/step_graphs.h"
 #include "cuda/handles.h"
@@ -157,8 +157,10 @@ class CudaBackend final : public Backend {
     if (options.clip_norm > 0.0f) clip_ = std::make_unique<GradientClip>(options.clip_norm, stream_.get());
     if (options.collectives != nullptr) join_gradient_sum(*options.collectives);
     if (options.graph && options.collectives == nullptr) {
-      graphs_ = std::make_unique<StepGraphs>(stream_.get());
-      planner_ = std::make_unique<LaunchPlanner>(options.graph_steps);
+      graphs_ = std::make_unique<GraphLauncher>(
+          stream_.get(), options.graph_steps, counters_.data(),
+          [this](int count) { enqueue_train_step(count, device_counter_source()); },
+          [this](Split split, int count) { enqueue_evaluation_at_cursor(split, count); });
     }
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // construction done: report errors here, not later
   }
@@ -170,7 +172,7 @@ class CudaBackend final : public Backend {
       flush_held_steps();
     } catch (const std::exception& error) {
       std::fprintf(stderr, "train_gpu: warning: %d held training step(s) could not run: %s\n",
-                   planner_ ? planner_->held_steps() : 0, error.what());
+                   graphs_ ? graphs_->held_steps() : 0, error.what());
     }
     // Let queued work finish before the buffers it uses are freed (cudaFree would wait anyway,
     // but an explicit drain makes a late kernel error visible here). Drained BEFORE the loader
@@ -222,15 +224,7 @@ class CudaBackend final : public Backend {
     loader_ = kind == LoaderKind::kDevice ? make_device_loader(train, test)
                                           : make_pinned_loader(train, test, options_.max_batch, device_);
     if (graphs_) {
-      graphs_->forget();  // captured graphs point into the old loader's buffers
-      planner_->forget_cursors();
-      // Only while this loader is attached: a later device loader captures again.
-      if (loader_->gathers_at_device_cursor()) {
-        graphs_->resume();
-      } else {
-        graphs_->suspend(std::string("--graph needs the dataset on the device (--loader device); the ") +
-                         loader_->name() + " loader gathers batches on the host");
-      }
+      graphs_->follow_loader(*loader_);
       // Steps taken through another loader counted t on the host only.
       launch_set_counter(&counters_.data()->adam_step, step_, stream_.get());
     }
@@ -316,7 +310,7 @@ class CudaBackend final : public Backend {
     // a failed launch) must not leave t one ahead of the moments.
     if (uses_device_counters()) {
       require_data().check_batch(Split::kTrain, first, count);  // the device only sees a cursor
-      execute(planner_->train_step(first, count));
+      graphs_->train_step(first, count);
     } else {
       require_data();
       const int64_t t = step_ + 1;
@@ -346,7 +340,7 @@ class CudaBackend final : public Backend {
     check_count(count);
     if (uses_device_counters() && probabilities_out == nullptr) {
       require_data().check_batch(split, first, count);
-      execute(planner_->evaluate_batch(split_index(split), first, count));
+      graphs_->evaluate_batch(split, first, count);
       return;
     }
     flush_held_steps();
@@ -409,30 +403,15 @@ class CudaBackend final : public Backend {
     ExecutionReport report;
     report.kernels = kernel_set_name(kernels_);
     report.pooling = pooling_name(pooling_);
-    if (!graphs_) {
-      report.launch = "eager";
-    } else if (graphs_->disabled()) {
-      report.launch = "eager (" + graphs_->disabled_reason() + ")";
-    } else {
-      report.launch = "graph (" + std::to_string(planner_->steps_per_graph()) + " steps per replay)";
-    }
+    report.launch = graphs_ ? graphs_->launch_phrase() : std::string("eager");
     GraphNodeCount nodes = graphs_ ? graphs_->nodes_per_step(batch) : GraphNodeCount{};
     if (nodes.kernels == 0 && loader_ && loader_->gathers_at_device_cursor() && batch >= 1 &&
         batch <= options_.max_batch) {
-      // Capture (never run) one device-counter step: it launches exactly the kernels of an eager
-      // step, which differ only in where they read the batch position and the step size. First
-      // the same step once eagerly, its effects undone: a library's first-use setup (lazy
-      // loading, workspace allocation, a synchronizing query) inside the capture would
-      // invalidate it and count 0. At the order's start: the device cursor may stand at the end
-      // of an epoch, which a capture never reads but a run would.
-      if (fits_at_start(batch)) {
-        run_undone([&] {
-          launch_set_counter(&counters_.data()->cursor[0], 0, stream_.get());
-          enqueue_train_step(batch, device_counter_source());
-        });
-      }
-      StepGraphs counter(stream_.get());
-      nodes = counter.count_nodes(1, [&] { enqueue_train_step(batch, device_counter_source()); });
+      // What a step changes: parameters, gradients, Adam's moments, the totals, the step counters.
+      const std::vector<DeviceBytes> changed{
+          {arenas_.data(), arenas_.bytes()}, {totals_.data(), totals_.bytes()}, {counters_.data(), counters_.bytes()}};
+      nodes = count_training_step_nodes(*loader_, batch, counters_.data(), stream_.get(), changed,
+                                        [&] { enqueue_train_step(batch, device_counter_source()); });
     }
     report.kernels_per_step = nodes.kernels;
     report.details = "convolution: " + conv_->describe();
@@ -459,35 +438,6 @@ class CudaBackend final : public Backend {
     return source;
   }
 
-  // Whether a training batch of `batch` fits at the start of the order (an order set, enough
-  // samples): the loader's own check, which throws otherwise.
-  bool fits_at_start(int batch) {
-    try {
-      require_data().check_batch(Split::kTrain, 0, batch);
-      return true;
-    } catch (const Error&) {
-      return false;
-    }
-  }
-
-  // Runs `enqueue` on the stream and then restores everything a step changes (parameters,
-  // gradients, Adam's moments, the totals, the step counters). Synchronizes.
-  void run_undone(const std::function<void()>& enqueue) {
-    cudaStream_t stream = stream_.get();
-    DeviceBuffer<float> arenas(arenas_.size(), "a copy of the arenas");
-    DeviceBuffer<DeviceTotals> totals(totals_.size(), "a copy of the totals");
-    DeviceBuffer<math::StepCounters> counters(counters_.size(), "a copy of the step counters");
-    CUDA_CHECK(cudaMemcpyAsync(arenas.data(), arenas_.data(), arenas_.bytes(), cudaMemcpyDeviceToDevice, stream));
-    CUDA_CHECK(cudaMemcpyAsync(totals.data(), totals_.data(), totals_.bytes(), cudaMemcpyDeviceToDevice, stream));
-    CUDA_CHECK(cudaMemcpyAsync(counters.data(), counters_.data(), counters_.bytes(), cudaMemcpyDeviceToDevice, stream));
-    enqueue();
-    CUDA_CHECK(cudaMemcpyAsync(arenas_.data(), arenas.data(), arenas_.bytes(), cudaMemcpyDeviceToDevice, stream));
-    CUDA_CHECK(cudaMemcpyAsync(totals_.data(), totals.data(), totals_.bytes(), cudaMemcpyDeviceToDevice, stream));
-    CUDA_CHECK(cudaMemcpyAsync(counters_.data(), counters.data(), counters_.bytes(), cudaMemcpyDeviceToDevice, stream));
-    // The copies are freed on return: they must not be read after.
-    CUDA_CHECK(cudaStreamSynchronize(stream));
-  }
-
   bool uses_device_counters() const { return graphs_ && loader_ && loader_->gathers_at_device_cursor(); }
 
   static int split_index(Split split) { return split == Split::kTrain ? 0 : 1; }
@@ -511,24 +461,17 @@ class CudaBackend final : public Backend {
   // The NCCL communicator of a data-parallel job (collective: every rank constructs its backend).
   void join_gradient_sum(distributed::Collectives& collectives) {
     collectives_ = &collectives;
-#ifdef TRAIN_GPU_HAVE_NCCL
-    gradient_sum_ = std::make_unique<NcclAllReduce>(collectives);
+    gradient_sum_ = std::make_unique<RankGradientSum>(collectives);  // throws in a build without NCCL
     if (options_.graph) description_ += ", eager (--graph is off with several ranks)";
-#else
-    throw Error(collectives.rank_phrase() + ": GPU ranks sum their gradients with NCCL, which this build lacks "
-                "(configure found no NCCL or no MPI); give --device cpu, or rebuild with both");
-#endif
   }
 
   // This rank's slice of the global batch order[first, first + count): its gradients, the mean
   // over all `count`, summed over the ranks, then the update. Waits for the sum.
   void train_rank_slice(int64_t first, int count, StepSource source) {
-    const distributed::BatchSlice slice = distributed::rank_slice(count, collectives_->rank(), collectives_->size());
+    const distributed::BatchSlice slice = gradient_sum_->slice(count);
     source.first = math::per_step_value(first + slice.offset);
     enqueue_train_step(slice.count, source, count);
-#ifdef TRAIN_GPU_HAVE_NCCL
-    gradient_sum_->wait(stream_.get(), collectives_->timeout_seconds());
-#endif
+    gradient_sum_->wait(stream_.get());
   }
 
   // One training step on the stream: no host sync, no host state changed (so it can be captured).
@@ -542,9 +485,7 @@ class CudaBackend final : public Backend {
     } else {
       enqueue_gradients(count, source, mean_over);
     }
-#ifdef TRAIN_GPU_HAVE_NCCL
     if (gradient_sum_) gradient_sum_->sum(gradients(), kParameterCount, stream);
-#endif
     // The fused set checks the gradients for NaN/Inf inside Adam's pass, the classic one before.
     DeviceTotals* check_in_adam = kernels_ == KernelSet::kFused ? training_totals() : nullptr;
     if (check_in_adam == nullptr) launch_flag_nonfinite(gradients(), kParameterCount, training_totals(), stream);
@@ -604,31 +545,11 @@ class CudaBackend final : public Backend {
                         stream_.get(), softmax_extras(source.counters, advance));
   }
 
-  // Carries out the planner's launches: cursor writes, and runs of steps as graph replays.
-  void execute(const std::vector<GraphLaunch>& launches) {
-    for (const GraphLaunch& launch : launches) {
-      if (launch.kind == GraphLaunch::Kind::kSetCursor) {
-        launch_set_counter(&counters_.data()->cursor[launch.split], launch.cursor, stream_.get());
-        continue;
-      }
-      const Split split = launch.split == 0 ? Split::kTrain : Split::kTest;
-      const std::function<void()> one_step = [&] {
-        if (launch.training) {
-          enqueue_train_step(launch.count, device_counter_source());
-        } else {
-          enqueue_evaluation_at_cursor(split, launch.count);
-        }
-      };
-      for (const int steps : graph_replays(launch.steps, planner_->steps_per_graph())) {
-        graphs_->run(StepGraphKey{launch.training, launch.split, launch.count, steps}, one_step);
-      }
-    }
-  }
 
   // Launches the training steps the planner holds back to fill a multi-step graph; before
   // anything that reads their results or changes what they read.
   void flush_held_steps() {
-    if (planner_) execute(planner_->flush());
+    if (graphs_) graphs_->flush();
   }
 
   // Whether the dense layers run on cuBLASLt epilogues for this batch size: --kernels fused and
@@ -823,12 +744,9 @@ class CudaBackend final : public Backend {
   DeviceBuffer<math::StepCounters> counters_;     // the step's own position and Adam step (--graph)
   std::unique_ptr<GradientClip> clip_;            // --clip-norm
   std::unique_ptr<BatchLoader> loader_;
-  std::unique_ptr<LaunchPlanner> planner_;        // --graph
   distributed::Collectives* collectives_ = nullptr;  // several ranks; null for one process
-#ifdef TRAIN_GPU_HAVE_NCCL
-  std::unique_ptr<NcclAllReduce> gradient_sum_;   // several ranks
-#endif
-  std::unique_ptr<StepGraphs> graphs_;            // --graph; destroyed first
+  std::unique_ptr<RankGradientSum> gradient_sum_;  // several ranks
+  std::unique_ptr<GraphLauncher> graphs_;         // --graph; destroyed first
 };
 
 }  // namespace

@@ -21,8 +21,9 @@ DeviceProbe probe_devices() noexcept;
 // Prints nothing; description() names the GPU. Refuses any other spec.
 std::unique_ptr<Backend> make_cuda_backend(int device, const BackendOptions& options);
 
-// Any other NetworkSpec on device `device`, layer by layer (cuda/network/). It runs the tutorial's
-// spec too, but make_backend gives that one to make_cuda_backend: same results, fused and faster.
+// Any other NetworkSpec on device `device`, layer by layer (cuda/network/), with --graph and with
+// several ranks as the tutorial's. It runs the tutorial's spec too, but make_backend gives that
+// one to make_cuda_backend: same results, fused and faster.
 std::unique_ptr<Backend> make_network_backend(int device, const BackendOptions& options);
 
 // The CUDA runtime, cuDNN and cuBLAS versions this binary was built against, one line.

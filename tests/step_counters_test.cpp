@@ -1,6 +1,6 @@
 // The device-side step bookkeeping of graph replays (cuda/math/step_counters.h), run on the CPU:
-// what one batch advances, the step size it computes (the host's, bitwise), and PerStep's choice
-// between a device value and a launch argument.
+// what one batch advances, the step size it computes (the host's, bitwise), PerStep's choice
+// between a device value and a launch argument, and the step Dropout keys its masks on.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -57,6 +57,28 @@ TEST(StepCounters, PerStepReadsTheDeviceValueWhenGivenOne) {
   EXPECT_EQ(math::per_step_on_device(&on_device).get(), 1234);
   const float step_size = 0.25f;
   EXPECT_EQ(math::per_step_on_device(&step_size).get(), 0.25f);
+}
+
+TEST(StepCounters, DropoutsStepInAReplayIsTheEagerStepsT) {
+  // An eager step passes t = (steps taken) + 1; in a replay the forward pass reads the counter of
+  // steps taken, which the loss kernel advances only after it. Both must key the masks on the
+  // same t for every step of a resumed epoch, or a graph run would drop other elements.
+  math::StepCounters counters{};
+  counters.adam_step = 37;  // resumed after 37 steps
+  int64_t host_steps = 37;
+  for (int step = 0; step < 100; ++step) {
+    const int64_t eager_t = host_steps + 1;
+    ASSERT_EQ(math::forward_step(math::per_step_value(eager_t)), eager_t);
+    ASSERT_EQ(math::forward_step(math::per_step_on_device<int64_t>(&counters.adam_step)), eager_t) << "step " << step;
+    math::advance_counters(counters, training_batch(64));  // the loss kernel, after the forward pass
+    ++host_steps;
+  }
+  // An evaluation batch between steps moves no step: the next training step keeps its t.
+  math::StepAdvance evaluation;
+  evaluation.split = 1;
+  evaluation.count = 10;
+  math::advance_counters(counters, evaluation);
+  EXPECT_EQ(math::forward_step(math::per_step_on_device<int64_t>(&counters.adam_step)), host_steps + 1);
 }
 
 }  // namespace

@@ -28,6 +28,21 @@ TG_HOST_DEVICE DropoutBits dropout_bits(uint64_t seed, int64_t step, int layer, 
   return DropoutBits{{bits[0], bits[1], bits[2], bits[3]}};
 }
 
+// The Philox blocks covering elements [first_element, first_element + count) of a layer's
+// (batch, features) activation numbered over the GLOBAL batch: with several ranks a slice starts
+// at its first sample's place there, and its first and last blocks may be shared with the
+// neighbouring slices (each rank keeps only its own words), so that the ranks together draw
+// exactly one process's mask.
+struct DropoutBlockRange {
+  uint64_t first_block;
+  uint64_t blocks;
+};
+
+TG_HOST_DEVICE DropoutBlockRange dropout_block_range(uint64_t first_element, uint64_t count) {
+  const uint64_t first_block = first_element / 4;
+  return DropoutBlockRange{first_block, (first_element + count + 3) / 4 - first_block};
+}
+
 // Kept when a uniform draw in [0, 1) (24 bits: every value exact in float) is at least `rate`,
 // so a fraction `rate` of the elements is dropped.
 TG_HOST_DEVICE bool dropout_keeps(uint32_t bits, float rate) {

@@ -68,4 +68,12 @@ inline PerStep<T> per_step_on_device(const T* device) {
   return PerStep<T>{device, T{}};
 }
 
+// The optimizer step t of the training batch whose forward pass is running: what Dropout keys its
+// masks on (dropout_math.h). An eager launch passes t itself; a replayed graph points at
+// StepCounters::adam_step, which still holds t - 1 during the forward pass (the loss kernel
+// advances it afterwards, advance_counters), hence the + 1.
+TG_HOST_DEVICE int64_t forward_step(const PerStep<int64_t>& step) {
+  return step.device != nullptr ? *step.device + 1 : step.value;
+}
+
 }  // namespace train_gpu::math

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 
+#include "cuda/math/step_counters.h"
 #include "host/model/network_spec.h"
 
 namespace train_gpu::cuda {
@@ -27,7 +28,10 @@ struct LayerForward {
   float* buffers = nullptr;           // the whole buffer arena (BatchNorm's moving statistics)
   bool training = false;              // dropout drops, BatchNorm uses and updates batch statistics
   uint64_t seed = 0;                  // dropout: the masks' key with step and layer
-  int64_t step = 0;                   //   (cuda/math/dropout_math.h)
+  math::PerStep<int64_t> step;        //   (cuda/math/dropout_math.h); read through math::forward_step:
+                                      //   t by value, or the device's step counter in a graph replay
+  int64_t first_sample = 0;           // dropout: this batch's first image's place in the global batch
+                                      //   (a rank's slice starts past 0), so ranks draw no mask twice
   cudaStream_t stream = nullptr;
 };
 

@@ -97,6 +97,7 @@ void CudaNetwork::forward(const float* parameters, float* buffers, int count, co
   args.training = pass.training;
   args.seed = pass.seed;
   args.step = pass.step;
+  args.first_sample = pass.first_sample;
   args.stream = stream_;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (layers_[i] == nullptr) continue;

@@ -48,9 +48,10 @@ class CudaNetwork {
   float* images() { return activations_[0]; }
 
   struct Pass {
-    bool training = false;  // dropout drops and BatchNorm uses (and updates `buffers` with) batch statistics
-    uint64_t seed = 0;      // dropout's mask key, with step and layer (cuda/math/dropout_math.h)
-    int64_t step = 0;
+    bool training = false;         // dropout drops and BatchNorm uses (and updates `buffers` with) batch statistics
+    uint64_t seed = 0;             // dropout's mask key, with step and layer (cuda/math/dropout_math.h)
+    math::PerStep<int64_t> step;   // t, or the device's step counter (math::forward_step)
+    int64_t first_sample = 0;      // a rank's slice: its first image's place in the global batch
   };
 
   // Forward of images()[0, count) with the parameter and buffer arenas (device pointers).

@@ -1,10 +1,11 @@
 // One thread per Philox block of four elements: one generator call gives the four words the CPU
-// layer uses for the same elements.
+// layer uses for the same elements (of the global batch, with several ranks).
 #include "cuda/network/dropout_layer.h"
 
 #include "cuda/check.h"
 #include "cuda/kernels/launch_config.h"
 #include "cuda/math/dropout_math.h"
+#include "cuda/math/step_counters.h"
 #include "host/common/error.h"
 
 namespace train_gpu::cuda {
@@ -13,14 +14,23 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // CUDA kernels
 
-__global__ void dropout_forward_kernel(const float* input, float* output, uint8_t* mask, size_t count, float rate,
-                                       float scale, uint64_t seed, int64_t step, int layer) {
-  const size_t blocks = (count + 3) / 4;
+// Elements are numbered over the GLOBAL batch, as the CPU layer numbers them: this slice's element
+// i is element first_element + i there, and a thread draws one Philox block of that numbering,
+// writing the words that fall inside the slice. The step is read here, not passed: in a replayed
+// graph it is the device's step counter (math::forward_step).
+__global__ void dropout_forward_kernel(const float* input, float* output, uint8_t* mask, size_t first_element,
+                                       size_t count, float rate, float scale, uint64_t seed,
+                                       math::PerStep<int64_t> step_source, int layer) {
+  const int64_t step = math::forward_step(step_source);
+  const math::DropoutBlockRange range = math::dropout_block_range(first_element, count);
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t block = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; block < blocks; block += stride) {
+  for (size_t b = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; b < range.blocks; b += stride) {
+    const size_t block = range.first_block + b;
     const math::DropoutBits bits = math::dropout_bits(seed, step, layer, block);
-    for (size_t j = 0; j < 4 && block * 4 + j < count; ++j) {
-      const size_t i = block * 4 + j;
+    for (size_t j = 0; j < 4; ++j) {
+      const size_t element = block * 4 + j;
+      if (element < first_element || element >= first_element + count) continue;
+      const size_t i = element - first_element;
       const bool keep = math::dropout_keeps(bits.word[j], rate);
       mask[i] = keep ? 1 : 0;
       output[i] = keep ? input[i] * scale : 0.0f;
@@ -56,9 +66,11 @@ void DropoutLayer::forward(const LayerForward& args) {
     CUDA_CHECK(cudaMemsetAsync(mask_.data(), 1, count, args.stream));
     return;
   }
-  dropout_forward_kernel<<<blocks_for((count + 3) / 4), kThreadsPerBlock, 0, args.stream>>>(
-      args.input, args.output, mask_.data(), count, rate_, math::dropout_scale(rate_), args.seed, args.step,
-      layer_index_);
+  const std::size_t first_element = std::size_t(args.first_sample) * size_;
+  dropout_forward_kernel<<<blocks_for(math::dropout_block_range(first_element, count).blocks), kThreadsPerBlock, 0,
+                           args.stream>>>(
+      args.input, args.output, mask_.data(), first_element, count, rate_, math::dropout_scale(rate_), args.seed,
+      args.step, layer_index_);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -12,11 +12,25 @@
 // bias-corrected step size per step without reading anything back, as the tutorial's eager
 // steps do.
 //
-// Launches are eager: CUDA graphs (--graph) run the tutorial's network only for now, and
-// execution_report says so ("eager (graphs: tutorial only for now)"). Nothing in a step would
-// stop a capture (descriptors, algorithms and workspaces are fixed up front); what is missing is
-// the device-counter plumbing the tutorial's graphs use for the batch position and step size.
+// --graph, as the tutorial's (cuda/cuda_backend.cu, cuda/graph/): each step shape is captured once
+// as a CUDA graph and replayed; a replayed step reads its batch position from the loader's device
+// cursor, the optimizer's learning rate and step size and Dropout's step from the device step
+// counters (cuda/math/step_counters.h), which the loss kernel advances. Same kernels, same
+// arguments otherwise, so the same bits as eager launches. Nothing else in a step changes
+// between replays: cuDNN descriptors, convolution algorithms (untimed heuristics, never
+// cudnnFind) and workspaces are fixed per batch size, and a batch size's first step runs eagerly
+// (StepGraphs::run) so that they are built before any capture; no step allocates or
+// synchronizes. Graphs are off where the tutorial's are: suspended with a loader that gathers on
+// the host, eager for good (with the reason) after a failed capture, off with several ranks.
 // --kernels and --pooling choose among the tutorial's kernel variants and do not apply here.
+//
+// Several ranks (BackendOptions::collectives, one GPU each), as the tutorial's and as the CPU
+// backend's ranks: each trains on its slice of every global batch with the loss's mean taken over
+// the global batch and Dropout's masks drawn at the slice's place in it; the whole gradient arena
+// is summed over the ranks by one in-place ncclAllReduce between backward and the clip and
+// optimizer, and the host waits for each step's sum (cuda/distributed/rank_gradient_sum.h).
+// BatchNormalization's batch statistics, and so its moving statistics, are each rank's own
+// (rank 0's are the ones its checkpoints keep), as on CPU ranks.
 //
 // Memory: parameters, gradients and the optimizer's two slots are one allocation of four equal
 // arenas (each padded to 256 bytes) in the spec's layout; BatchNormalization's moving statistics
@@ -25,6 +39,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,14 +47,20 @@
 #include "cuda/check.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/device_description.h"
+#include "cuda/distributed/rank_gradient_sum.h"
+#include "cuda/graph/graph_launches.h"
+#include "cuda/graph/launch_plan.h"
+#include "cuda/graph/step_graphs.h"
 #include "cuda/handles.h"
 #include "cuda/kernels/adam.h"
 #include "cuda/kernels/device_totals.h"
 #include "cuda/kernels/gradient_clip.h"
 #include "cuda/kernels/optimizers.h"
 #include "cuda/kernels/softmax_xent.h"
+#include "cuda/kernels/step_counters.h"
 #include "cuda/loader/batch_loader.h"
 #include "cuda/loader/loader_choice.h"
+#include "cuda/math/step_counters.h"
 #include "cuda/math_mode.h"
 #include "cuda/memory.h"
 #include "cuda/network/cuda_network.h"
@@ -68,6 +89,7 @@ class NetworkBackend final : public Backend {
  public:
   NetworkBackend(int device, const BackendOptions& options) : device_(device), options_(options) {
     if (options.max_batch <= 0) throw Error("--batch-size " + std::to_string(options.max_batch) + ": must be positive");
+    if (options.graph_steps < 1) throw Error("--graph-steps " + std::to_string(options.graph_steps) + ": must be >= 1");
     CUDA_CHECK(cudaSetDevice(device));
     stream_ = make_stream();
     if (options.clip_norm > 0.0f) clip_ = std::make_unique<GradientClip>(options.clip_norm, stream_.get());
@@ -95,10 +117,30 @@ class NetworkBackend final : public Backend {
     totals_ = DeviceBuffer<DeviceTotals>(2, "pass totals");
     confusion_ = DeviceBuffer<unsigned long long>(2 * confusion_size(), "the confusion counts");
     for (PassKind kind : {PassKind::kTraining, PassKind::kEvaluation}) reset_totals(kind);
+    counters_ = DeviceBuffer<math::StepCounters>(1, "the step counters");
+    CUDA_CHECK(cudaMemsetAsync(counters_.data(), 0, counters_.bytes(), stream_.get()));
+    launch_set_scale(&counters_.data()->lr_scale, 1.0f, stream_.get());
+    if (options.collectives != nullptr) {
+      gradient_sum_ = std::make_unique<RankGradientSum>(*options.collectives);  // throws in a build without NCCL
+      if (options.graph) description_ += ", eager (--graph is off with several ranks)";
+    } else if (options.graph) {
+      graphs_ = std::make_unique<GraphLauncher>(
+          stream_.get(), options.graph_steps, counters_.data(),
+          [this](int count) { enqueue_train_step(count, device_counter_source()); },
+          [this](Split split, int count) { enqueue_evaluation_at_cursor(split, count); });
+    }
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // construction done: report errors here, not later
   }
 
   ~NetworkBackend() override {
+    // Steps held back for a graph group were accepted by train_step: they run, as they would
+    // have at the next read, rather than vanish with the backend.
+    try {
+      flush_held_steps();
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "train_gpu: warning: %d held training step(s) could not run: %s\n",
+                   graphs_ ? graphs_->held_steps() : 0, error.what());
+    }
     // Queued steps still read the loader's buffers: drain before anything is freed.
     const cudaError_t status = cudaStreamSynchronize(stream_.get());
     if (status != cudaSuccess) {
@@ -121,11 +163,17 @@ class NetworkBackend final : public Backend {
     std::size_t free_bytes = 0, total_bytes = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     const LoaderKind kind = choose_loader(options_.loader, resident_dataset_bytes(train, test), free_bytes);
+    flush_held_steps();
     // Queued steps may still read the old loader's buffers: drain before freeing them.
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
     loader_.reset();
     loader_ = kind == LoaderKind::kDevice ? make_device_loader(train, test)
                                           : make_pinned_loader(train, test, options_.max_batch, device_);
+    if (graphs_) {
+      graphs_->follow_loader(*loader_);
+      // Steps taken through another loader counted t on the host only.
+      launch_set_counter(&counters_.data()->adam_step, step_, stream_.get());
+    }
   }
 
   void set_state(const ModelState& state) override {
@@ -133,6 +181,7 @@ class NetworkBackend final : public Backend {
     // The CPU backend's checks, message for message.
     check_model_state(state, spec);
     CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();
     cudaStream_t stream = stream_.get();
     const std::size_t bytes = spec.parameter_count * sizeof(float);
     CUDA_CHECK(cudaMemcpyAsync(parameters(), state.parameters.data(), bytes, cudaMemcpyHostToDevice, stream));
@@ -141,6 +190,7 @@ class NetworkBackend final : public Backend {
     if (spec.buffer_count > 0) {
       CUDA_CHECK(cudaMemcpyAsync(buffers_.data(), state.buffers.data(), buffers_.bytes(), cudaMemcpyHostToDevice, stream));
     }
+    launch_set_counter(&counters_.data()->adam_step, state.step, stream);
     // Synchronizes: the copies read the caller's vectors, which may be gone when this returns.
     CUDA_CHECK(cudaStreamSynchronize(stream));
     step_ = state.step;
@@ -150,6 +200,7 @@ class NetworkBackend final : public Backend {
   ModelState state() override {
     require_state("state()");
     CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();
     const model::NetworkSpec& spec = network_->spec();
     cudaStream_t stream = stream_.get();
     ModelState state;
@@ -164,18 +215,33 @@ class NetworkBackend final : public Backend {
     if (spec.buffer_count > 0) {
       CUDA_CHECK(cudaMemcpyAsync(state.buffers.data(), buffers_.data(), buffers_.bytes(), cudaMemcpyDeviceToHost, stream));
     }
+    math::StepCounters counters{};
+    CUDA_CHECK(cudaMemcpyAsync(&counters, counters_.data(), sizeof counters, cudaMemcpyDeviceToHost, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));  // documented: state() synchronizes
+    // With graphs the device counts the optimizer's steps itself; it must have counted what the host did.
+    if (uses_device_counters() && counters.adam_step != step_) {
+      throw Error("internal error: the device counted " + std::to_string(counters.adam_step) +
+                  " optimizer steps, the host " + std::to_string(step_) + "; rerun with --no-graph and report this");
+    }
     state.step = step_;
     return state;
   }
 
   void set_learning_rate_schedule(const LrSchedule& schedule, float scale) override {
+    CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();  // held steps run at the rate they were taken under
+    const bool same = math::same_schedule(schedule, schedule_);
     schedule_ = schedule;
     lr_scale_ = scale;
+    // The scale is device memory every step reads; the schedule is captured in a graph's launch
+    // arguments, so a new one needs new graphs.
+    launch_set_scale(&counters_.data()->lr_scale, scale, stream_.get());
+    if (!same && graphs_) graphs_->forget();
   }
 
   void set_order(Split split, const std::vector<int32_t>& order) override {
     CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();  // held steps must read the order they were planned on
     require_data().set_order(split, order, stream_.get());
   }
 
@@ -184,35 +250,28 @@ class NetworkBackend final : public Backend {
     CUDA_CHECK(cudaSetDevice(device_));
     check_count(count);
     require_state("train_step");
-    cudaStream_t stream = stream_.get();
     // t counts a step only once it is enqueued: a step that throws must not leave t one ahead.
-    const int64_t t = step_ + 1;
-    const math::OptimizerStep step = math::optimizer_step(
-        options_.optimizer, math::scheduled_learning_rate(schedule_, options_.optimizer.learning_rate, lr_scale_, t), t);
-    require_data().load_batch(Split::kTrain, first, count, network_->images(), labels_.data(), stream);
-    CudaNetwork::Pass pass;
-    pass.training = true;
-    pass.seed = options_.seed;
-    pass.step = t;
-    network_->forward(parameters(), buffers_.data(), count, pass);
-    SoftmaxXentExtras training_extras = extras(PassKind::kTraining);
-    training_extras.label_smoothing = options_.label_smoothing;  // --label-smoothing, as the tutorial's path
-    launch_softmax_xent(network_->logits(), labels_.data(), count, classes_, network_->dlogits(), nullptr,
-                        totals(PassKind::kTraining), stream, training_extras);
-    network_->backward(parameters(), count, gradients());
-    const OptimizerConfig& optimizer = options_.optimizer;
-    const std::size_t parameter_count = network_->spec().parameter_count;
-    // --clip-norm: the factor stays on the device; the optimizer multiplies each gradient by it.
-    const float* gradient_scale = clip_ ? clip_->enqueue(gradients(), parameter_count, stream) : nullptr;
-    if (optimizer.kind == OptimizerKind::kAdam) {
-      launch_adam(parameters(), gradients(), slot(0), slot(1), parameter_count, optimizer.beta1, optimizer.beta2,
-                  step.step_size, optimizer.epsilon, stream, totals(PassKind::kTraining), gradient_scale);
+    if (uses_device_counters()) {
+      require_data().check_batch(Split::kTrain, first, count);  // the device only sees a cursor
+      graphs_->train_step(first, count);
     } else {
-      launch_optimizer(optimizer, parameters(), gradients(), slot(0), slot(1), parameter_count,
-                       math::per_step_value(step.learning_rate), math::per_step_value(step.step_size), stream,
-                       totals(PassKind::kTraining), gradient_scale);
+      require_data();
+      const int64_t t = step_ + 1;
+      const math::OptimizerStep step = math::optimizer_step(
+          options_.optimizer,
+          math::scheduled_learning_rate(schedule_, options_.optimizer.learning_rate, lr_scale_, t), t);
+      StepSource source;
+      source.first = math::per_step_value(first);
+      source.step = math::per_step_value(t);
+      source.step_size = math::per_step_value(step.step_size);
+      source.learning_rate = math::per_step_value(step.learning_rate);
+      if (gradient_sum_) {
+        train_rank_slice(first, count, source);
+      } else {
+        enqueue_train_step(count, source);
+      }
     }
-    step_ = t;
+    ++step_;
   }
 
   void evaluate_batch(Split split, int64_t first, int count, float* probabilities_out) override {
@@ -220,6 +279,12 @@ class NetworkBackend final : public Backend {
     CUDA_CHECK(cudaSetDevice(device_));
     check_count(count);
     require_state("evaluate_batch");
+    if (uses_device_counters() && probabilities_out == nullptr) {
+      require_data().check_batch(split, first, count);
+      graphs_->evaluate_batch(split, first, count);
+      return;
+    }
+    flush_held_steps();
     cudaStream_t stream = stream_.get();
     require_data().load_batch(split, first, count, network_->images(), labels_.data(), stream);
     network_->forward(parameters(), buffers_.data(), count, CudaNetwork::Pass{});
@@ -243,6 +308,7 @@ class NetworkBackend final : public Backend {
 
   PassTotals peek_totals(PassKind kind) override {
     CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();
     DeviceTotals device{};
     std::vector<unsigned long long> confusion(confusion_size());
     CUDA_CHECK(cudaMemcpyAsync(&device, totals(kind), sizeof device, cudaMemcpyDeviceToHost, stream_.get()));
@@ -258,6 +324,7 @@ class NetworkBackend final : public Backend {
   ImageActivations activations(Split split, int64_t index) override {
     CUDA_CHECK(cudaSetDevice(device_));
     require_state("activations");
+    flush_held_steps();
     cudaStream_t stream = stream_.get();
     require_data().load_image(split, index, network_->images(), labels_.data(), stream);
     network_->forward(parameters(), buffers_.data(), 1, CudaNetwork::Pass{});
@@ -280,9 +347,24 @@ class NetworkBackend final : public Backend {
   }
 
   ExecutionReport execution_report(int batch) override {
-    (void)batch;
+    CUDA_CHECK(cudaSetDevice(device_));
+    flush_held_steps();
     ExecutionReport report;
-    report.launch = options_.graph ? "eager (graphs: tutorial only for now)" : "eager";
+    report.launch = gradient_sum_ && options_.graph
+                        ? std::string("eager (--graph is off with several ranks)")
+                        : (graphs_ ? graphs_->launch_phrase() : std::string("eager"));
+    GraphNodeCount nodes = graphs_ ? graphs_->nodes_per_step(batch) : GraphNodeCount{};
+    if (nodes.kernels == 0 && !gradient_sum_ && loader_ && loader_->gathers_at_device_cursor() && batch >= 1 &&
+        batch <= options_.max_batch) {
+      // What a step changes: the parameter, gradient and optimizer arenas, the moving statistics,
+      // the totals with their confusion counts, the step counters.
+      const std::vector<DeviceBytes> changed{{arenas_.data(), arenas_.bytes()},     {buffers_.data(), buffers_.bytes()},
+                                             {totals_.data(), totals_.bytes()},     {confusion_.data(), confusion_.bytes()},
+                                             {counters_.data(), counters_.bytes()}};
+      nodes = count_training_step_nodes(*loader_, batch, counters_.data(), stream_.get(), changed,
+                                        [&] { enqueue_train_step(batch, device_counter_source()); });
+    }
+    report.kernels_per_step = nodes.kernels;
     report.kernels = "spec";
     report.pooling = "spec";
     const std::string convolutions = network_->describe_convolutions();
@@ -292,6 +374,121 @@ class NetworkBackend final : public Backend {
   }
 
  private:
+  // Where an enqueued step reads its per-step values: host arguments (eager) or the device
+  // counters (graph replay), which the step then advances.
+  struct StepSource {
+    math::PerStep<int64_t> first;
+    math::PerStep<int64_t> step;  // t for Dropout's masks, through math::forward_step
+    math::PerStep<float> step_size;
+    math::PerStep<float> learning_rate;
+    math::StepCounters* counters = nullptr;
+  };
+
+  StepSource device_counter_source(int split = 0) {
+    math::StepCounters* counters = counters_.data();
+    StepSource source;
+    source.first = math::per_step_on_device(&counters->cursor[split]);
+    source.step = math::per_step_on_device(&counters->adam_step);
+    source.step_size = math::per_step_on_device(&counters->adam_step_size);
+    source.learning_rate = math::per_step_on_device(&counters->learning_rate);
+    source.counters = counters;
+    return source;
+  }
+
+  bool uses_device_counters() const { return graphs_ && loader_ && loader_->gathers_at_device_cursor(); }
+
+  static int split_index(Split split) { return split == Split::kTrain ? 0 : 1; }
+
+  void load(Split split, int count, const math::PerStep<int64_t>& first) {
+    if (first.device != nullptr) {
+      require_data().load_batch_at_cursor(split, first.device, count, network_->images(), labels_.data(),
+                                          stream_.get());
+    } else {
+      require_data().load_batch(split, first.value, count, network_->images(), labels_.data(), stream_.get());
+    }
+  }
+
+  // This rank's slice of the global batch order[first, first + count): its gradients with the mean
+  // over all `count`, summed over the ranks, then the update. Waits for the sum.
+  void train_rank_slice(int64_t first, int count, StepSource source) {
+    const distributed::BatchSlice slice = gradient_sum_->slice(count);
+    source.first = math::per_step_value(first + slice.offset);
+    enqueue_train_step(slice.count, source, count, slice.offset);
+    gradient_sum_->wait(stream_.get());
+  }
+
+  // One training step on the stream: no host sync, no host state changed (so it can be captured).
+  // With several ranks: `count` samples (maybe none) of a global batch of `mean_over`, starting at
+  // its sample `first_sample`; the gradients are summed over the ranks before the update.
+  void enqueue_train_step(int count, const StepSource& source, int mean_over = 0, int first_sample = 0) {
+    cudaStream_t stream = stream_.get();
+    const std::size_t parameter_count = network_->spec().parameter_count;
+    if (count == 0) {
+      // A batch smaller than the world: this rank adds zeros to the sum and updates with the others.
+      CUDA_CHECK(cudaMemsetAsync(gradients(), 0, parameter_count * sizeof(float), stream));
+    } else {
+      load(Split::kTrain, count, source.first);
+      CudaNetwork::Pass pass;
+      pass.training = true;
+      pass.seed = options_.seed;
+      pass.step = source.step;
+      pass.first_sample = first_sample;
+      network_->forward(parameters(), buffers_.data(), count, pass);
+      math::StepAdvance advance;
+      advance.split = 0;
+      advance.count = count;
+      advance.adam = true;
+      advance.optimizer = options_.optimizer;
+      advance.schedule = schedule_;
+      SoftmaxXentExtras training_extras = extras(PassKind::kTraining);
+      training_extras.counters = source.counters;
+      training_extras.advance = advance;
+      training_extras.label_smoothing = options_.label_smoothing;  // --label-smoothing, as the tutorial's path
+      training_extras.mean_over = mean_over;
+      launch_softmax_xent(network_->logits(), labels_.data(), count, classes_, network_->dlogits(), nullptr,
+                          totals(PassKind::kTraining), stream, training_extras);
+      network_->backward(parameters(), count, gradients());
+    }
+    if (gradient_sum_) gradient_sum_->sum(gradients(), parameter_count, stream);
+    const OptimizerConfig& optimizer = options_.optimizer;
+    // --clip-norm: the factor (of the summed gradients) stays on the device; the optimizer
+    // multiplies each gradient by it.
+    const float* gradient_scale = clip_ ? clip_->enqueue(gradients(), parameter_count, stream) : nullptr;
+    if (optimizer.kind != OptimizerKind::kAdam) {
+      launch_optimizer(optimizer, parameters(), gradients(), slot(0), slot(1), parameter_count, source.learning_rate,
+                       source.step_size, stream, totals(PassKind::kTraining), gradient_scale);
+    } else if (source.step_size.device != nullptr) {
+      launch_adam_at_counters(parameters(), gradients(), slot(0), slot(1), parameter_count, optimizer.beta1,
+                              optimizer.beta2, source.step_size.device, optimizer.epsilon, stream,
+                              totals(PassKind::kTraining), gradient_scale);
+    } else {
+      launch_adam(parameters(), gradients(), slot(0), slot(1), parameter_count, optimizer.beta1, optimizer.beta2,
+                  source.step_size.value, optimizer.epsilon, stream, totals(PassKind::kTraining), gradient_scale);
+    }
+  }
+
+  // One evaluation batch at the device cursor of `split`, which it advances.
+  void enqueue_evaluation_at_cursor(Split split, int count) {
+    const StepSource source = device_counter_source(split_index(split));
+    load(split, count, source.first);
+    network_->forward(parameters(), buffers_.data(), count, CudaNetwork::Pass{});
+    math::StepAdvance advance;
+    advance.split = split_index(split);
+    advance.count = count;
+    SoftmaxXentExtras evaluation_extras = extras(PassKind::kEvaluation);
+    evaluation_extras.counters = source.counters;
+    evaluation_extras.advance = advance;
+    launch_softmax_xent(network_->logits(), labels_.data(), count, classes_, nullptr, nullptr,
+                        totals(PassKind::kEvaluation), stream_.get(), evaluation_extras);
+  }
+
+
+  // Launches the training steps the planner holds back to fill a multi-step graph; before
+  // anything that reads their results or changes what they read.
+  void flush_held_steps() {
+    if (graphs_) graphs_->flush();
+  }
+
   void require_state(const char* operation) const {
     if (!has_state_) throw Error(std::string("cuda backend: ") + operation + " before set_state()");
   }
@@ -352,7 +549,10 @@ class NetworkBackend final : public Backend {
   DeviceBuffer<float> probabilities_;   // (B, classes), only when asked for
   DeviceBuffer<DeviceTotals> totals_;   // [training, evaluation]; their 10 x 10 confusion unused
   DeviceBuffer<unsigned long long> confusion_;  // [training, evaluation] x (classes, classes)
+  DeviceBuffer<math::StepCounters> counters_;  // the step's own position and optimizer step (--graph)
   std::unique_ptr<BatchLoader> loader_;
+  std::unique_ptr<RankGradientSum> gradient_sum_;  // several ranks
+  std::unique_ptr<GraphLauncher> graphs_;         // --graph; destroyed first
 };
 
 }  // namespace

@@ -15,15 +15,11 @@ namespace train_gpu {
 #ifdef TRAIN_GPU_HAVE_CUDA
 namespace {
 
-// The tutorial's network through its fused kernels (and graphs); any other spec layer by layer.
-// Decided here, not in cuda/: the CUDA library links without host/'s NetworkSpec code.
+// The tutorial's network through its fused kernels; any other spec layer by layer. Both take
+// --graph and several ranks. Decided here, not in cuda/: the CUDA library links without host/'s
+// NetworkSpec code.
 std::unique_ptr<Backend> make_gpu_backend(int device, const BackendOptions& options) {
   if (options.spec.is_tutorial()) return cuda::make_cuda_backend(device, options);
-  // The layer-by-layer network has no NCCL all-reduce yet: several ranks would each train alone.
-  if (options.collectives != nullptr) {
-    throw Error("several GPU ranks train the tutorial network only for now (this model: " + options.spec.description() +
-                "); train it in one process, or on CPU ranks with --device cpu");
-  }
   return cuda::make_network_backend(device, options);
 }
 

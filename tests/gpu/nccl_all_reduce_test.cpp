@@ -1,17 +1,15 @@
 // cuda/distributed/nccl_all_reduce.h: the GPU ranks' gradient sum. Here the ranks are threads of
 // one process, one per GPU, bootstrapped through an in-process stand-in for the MPI collectives
-// (only broadcast is used): a world of one on any GPU (the device check's smoke test), and a
+// (gpu/thread_collectives.h): a world of one on any GPU (the device check's smoke test), and a
 // world of every GPU of the machine where there are two or more.
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <cstring>
-#include <mutex>
-#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "gpu/cuda_test_fixture.h"
+#include "gpu/thread_collectives.h"
 
 #ifdef TRAIN_GPU_HAVE_NCCL
 #include "cuda/distributed/nccl_all_reduce.h"
@@ -21,46 +19,6 @@ namespace train_gpu::cuda::testing {
 namespace {
 
 #ifdef TRAIN_GPU_HAVE_NCCL
-
-// What the ranks share: rank 0's broadcast bytes.
-struct Broadcasts {
-  std::mutex mutex;
-  std::condition_variable ready_changed;
-  bool ready = false;
-  std::vector<unsigned char> bytes;
-};
-
-class ThreadCollectives final : public distributed::Collectives {
- public:
-  ThreadCollectives(int rank, int size, Broadcasts& shared) : rank_(rank), size_(size), shared_(shared) {}
-  int rank() const override { return rank_; }
-  int size() const override { return size_; }
-  int local_rank() const override { return rank_; }
-  double timeout_seconds() const override { return 60.0; }
-  void broadcast(void* data, std::size_t bytes, const char*) override {
-    std::unique_lock<std::mutex> lock(shared_.mutex);
-    if (rank_ == 0) {
-      shared_.bytes.assign(static_cast<unsigned char*>(data), static_cast<unsigned char*>(data) + bytes);
-      shared_.ready = true;
-      shared_.ready_changed.notify_all();
-    } else {
-      shared_.ready_changed.wait(lock, [&] { return shared_.ready; });
-      std::memcpy(data, shared_.bytes.data(), bytes);
-    }
-  }
-  // NcclAllReduce needs nothing else.
-  void sum_gradients(float*, std::size_t) override { unused(); }
-  void sum(double*, std::size_t, const char*) override { unused(); }
-  void sum(int64_t*, std::size_t, const char*) override { unused(); }
-  void min(int64_t*, std::size_t, const char*) override { unused(); }
-  std::vector<uint64_t> gather(uint64_t, const char*) override { unused(); }
-  [[noreturn]] void abort_job(const std::string& line) override { throw std::runtime_error(line); }
-
- private:
-  [[noreturn]] static void unused() { throw std::logic_error("not used by NcclAllReduce"); }
-  int rank_, size_;
-  Broadcasts& shared_;
-};
 
 // Rank r's gradients: r + 1 + i / 1024 at index i, small integers over 1024 so every partial sum
 // is exact in float whatever order NCCL adds them in: the expected sum is exact too.
@@ -72,7 +30,7 @@ std::vector<float> gradients_of(int rank, std::size_t count) {
 
 // Every rank's summed arena, after one all-reduce of `count` floats over `ranks` GPUs.
 std::vector<std::vector<float>> all_reduce_on_gpus(int ranks, std::size_t count) {
-  Broadcasts shared;
+  SharedWorld shared;
   std::vector<std::vector<float>> results(static_cast<std::size_t>(ranks));
   std::vector<std::string> errors(static_cast<std::size_t>(ranks));
   std::vector<std::thread> threads;

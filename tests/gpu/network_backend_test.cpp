@@ -1,10 +1,6 @@
-// The spec-driven CUDA network (cuda/network/) against the CPU backend, its oracle, on three
-// specs that between them use every layer kind and option the CPU trains:
-//   (a) Keras's Simple MNIST convnet (conv, max pooling, dropout, softmax folded into the loss);
-//   (b) a CIFAR-shaped spec: 3x32x32, BatchNormalization, same padding (asymmetric for the
-//       stride-2 convolution and the stride-2 average pooling), average and max pooling, dropout;
-//   (c) tanh and sigmoid, a convolution without bias, valid padding with stride 2, an Activation
-//       layer, BatchNormalization on a flat input, 13 classes.
+// The spec-driven CUDA network (cuda/network/) against the CPU backend, its oracle, on the three
+// specs of gpu/spec_backend_inputs.h, which between them use every layer kind and option the CPU
+// trains.
 // Per layer: forward (training and evaluation) and backward of the CUDA layer against the CPU
 // layer on the same seeded input, parameters and output gradient; dropout masks bitwise; the
 // BatchNormalization moving statistics. Per network, through the Backend interface: the first
@@ -50,6 +46,7 @@
 #include "gpu/backend_inputs.h"
 #include "gpu/cuda_test_fixture.h"
 #include "gpu/random_inputs.h"
+#include "gpu/spec_backend_inputs.h"
 #include "host/common/error.h"
 #include "host/model/cpu/cpu_network.h"
 #include "host/model/cpu/dropout_layer.h"
@@ -69,30 +66,17 @@ using namespace testing::layers;
 using cuda::testing::bitwise_equal;
 using cuda::testing::direct_sum_algorithms;
 using cuda::testing::shuffled;
+using cuda::testing::activations_spec;
+using cuda::testing::expect_updates_close;
+using cuda::testing::l2_close;
+using cuda::testing::NamedSpec;
+using cuda::testing::options_for;
+using cuda::testing::random_image_set;
+using cuda::testing::specs;
 
 constexpr double kForwardTolerance = 1e-4;
 constexpr double kReductionTolerance = 2e-3;
 constexpr double kStepTolerance = 1e-2;
-
-// (c): tanh and sigmoid, no bias, valid stride 2, an Activation layer, BatchNorm on a flat input,
-// more than 10 classes.
-model::NetworkSpec activations_spec() {
-  return model::build_network(
-      {2, 20, 20}, {conv(6, 3, 2, Padding::kValid, Activation::kTanh, false), conv(8, 3, 1, Padding::kSame, Activation::kSigmoid),
-                    pool(LayerKind::kMaxPool2D, 3, 2), flatten(), dense(24, Activation::kLinear), batch_norm(0.8f, 1e-3f),
-                    activation(Activation::kTanh), dropout(0.3f), dense(13, Activation::kSoftmax)});
-}
-
-struct NamedSpec {
-  const char* name;
-  model::NetworkSpec spec;
-};
-
-std::vector<NamedSpec> specs() {
-  return {{"simple mnist convnet", testing::simple_mnist_convnet()},
-          {"cifar-shaped", testing::cifar_shaped(8)},
-          {"tanh/sigmoid, 13 classes", activations_spec()}};
-}
 
 // max |a - r| <= tolerance * max |r| over the range, NaN failing (poisoned outputs stay NaN).
 ::testing::AssertionResult normwise_close(const float* actual, const float* reference, std::size_t count,
@@ -119,20 +103,6 @@ std::vector<NamedSpec> specs() {
     return ::testing::AssertionFailure() << "sizes differ: " << actual.size() << " vs " << reference.size();
   }
   return normwise_close(actual.data(), reference.data(), actual.size(), tolerance);
-}
-
-// ||a - r||_2 <= tolerance * ||r||_2 over the range, NaN failing: for gradient-like results whose
-// elements may jump at a kink (see the header).
-::testing::AssertionResult l2_close(const float* actual, const float* reference, std::size_t count, double tolerance) {
-  double difference = 0, norm = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const double d = double(actual[i]) - double(reference[i]);
-    difference += d * d;
-    norm += double(reference[i]) * double(reference[i]);
-  }
-  if (std::sqrt(difference) <= tolerance * std::sqrt(norm) && norm > 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "||difference|| " << std::sqrt(difference) << " against " << tolerance
-                                       << " x ||reference|| " << std::sqrt(norm) << " over " << count << " elements";
 }
 
 // A stream with cuDNN and cuBLAS bound to it, set up as the backend sets them up (FP32 math,
@@ -229,7 +199,7 @@ LayerRun run_cuda_layer(const testing::SpecProblem& problem, int index, const La
   forward.buffers = buffers.data();
   forward.training = training;
   forward.seed = problem.seed;
-  forward.step = problem.step;
+  forward.step = math::per_step_value(problem.step);
   forward.stream = libraries.stream.get();
   cuda_layer->forward(forward);
   if (training) {
@@ -363,33 +333,6 @@ TEST_F(NetworkLayerTest, DropoutMasksDependOnSeedStepAndLayerAsOnTheCpu) {
 
 // --- Whole networks through the Backend interface -------------------------------------------
 
-ImageSet random_image_set(const model::NetworkSpec& spec, int64_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> pixel(0, 255);
-  std::uniform_int_distribution<int> label(0, spec.classes() - 1);
-  ImageSet set;
-  set.count = count;
-  set.channels = spec.input.channels;
-  set.rows = spec.input.height;
-  set.cols = spec.input.width;
-  set.classes = spec.classes();
-  set.pixels.resize(std::size_t(count * set.image_size()));
-  set.labels.resize(std::size_t(count));
-  for (uint8_t& p : set.pixels) p = uint8_t(pixel(rng));
-  for (uint8_t& l : set.labels) l = uint8_t(label(rng));
-  return set;
-}
-
-BackendOptions options_for(const model::NetworkSpec& spec, int max_batch = 16) {
-  BackendOptions options;
-  options.spec = spec;
-  options.max_batch = max_batch;
-  options.seed = 77;
-  options.loader = "device";
-  options.conv_algorithms = direct_sum_algorithms();
-  return options;
-}
-
 struct Pair {
   ImageSet train, test;
   std::unique_ptr<Backend> gpu, cpu;
@@ -412,19 +355,6 @@ struct Pair {
     }
   }
 };
-
-// Each parameter tensor's change from `start`, GPU against CPU, normwise.
-void expect_updates_close(const model::NetworkSpec& spec, const std::vector<float>& gpu, const std::vector<float>& cpu,
-                          const std::vector<float>& start, double tolerance) {
-  for (const model::ArenaTensor& tensor : spec.parameters) {
-    std::vector<float> gpu_change(tensor.count), cpu_change(tensor.count);
-    for (std::size_t i = 0; i < tensor.count; ++i) {
-      gpu_change[i] = gpu[tensor.offset + i] - start[tensor.offset + i];
-      cpu_change[i] = cpu[tensor.offset + i] - start[tensor.offset + i];
-    }
-    EXPECT_TRUE(l2_close(gpu_change.data(), cpu_change.data(), tensor.count, tolerance)) << tensor.name;
-  }
-}
 
 class NetworkBackendTest : public cuda::testing::CudaTest {};
 
@@ -614,18 +544,6 @@ TEST_F(NetworkBackendTest, ClipNormAndLabelSmoothingTrainAsOnTheCpu) {
   }
 }
 
-TEST_F(NetworkBackendTest, GraphsAreOffWithTheReasonInTheReport) {
-  BackendOptions options = options_for(testing::simple_mnist_convnet());
-  options.graph = true;
-  Pair pair(options);
-  const ExecutionReport report = pair.gpu->execution_report(16);
-  EXPECT_EQ(report.launch, "eager (graphs: tutorial only for now)");
-  EXPECT_NE(report.details.find("conv2d"), std::string::npos) << report.details;
-  // And the steps run, eagerly, as without --graph.
-  pair.gpu->train_step(0, 16);
-  EXPECT_EQ(pair.gpu->state().step, 1);
-}
-
 TEST_F(NetworkBackendTest, APartialLastBatchUsesItsOwnDescriptors) {
   // max_batch 16, then batches of 16 and 5 and 1: every layer builds its cuDNN descriptors for the
   // new sizes and keeps agreeing with the CPU.
@@ -744,20 +662,31 @@ TEST_F(NetworkBackendTest, TrainAndEvaluateRunASpecModelOnTheGpu) {
   EXPECT_EQ(evaluated.exit_code, 0) << evaluated.err;
 }
 
-// `bench --device 0 --model LINE`: both launch rows time the general path, the graph row saying
-// why it ran eagerly.
-TEST_F(NetworkBackendTest, BenchRunsASpecModelAndSaysGraphsAreTheTutorialsOnly) {
+// `bench --device 0 --model LINE`: both launch rows time the general path, the graph row through
+// replayed graphs (network_graph_test.cpp proves their bits), and both count the same kernels
+// per step (the CSV's last column: a captured step's kernel nodes).
+TEST_F(NetworkBackendTest, BenchRunsASpecModelEagerlyAndAsGraphs) {
   if (!commands_runnable()) GTEST_SKIP() << "MNIST or " << TRAIN_GPU_BINARY << " not found";
   testing::TempDir scratch;
+  const std::filesystem::path csv = scratch.path() / "bench.csv";
   const testing::CommandResult result = testing::run_command(
       testing::shell_quote(TRAIN_GPU_BINARY) + " bench --device 0 --model " +
-          testing::shell_quote("conv16k3 relu, avgpool2 same, conv16k3 s2 same tanh, flatten, dense10") +
+          testing::shell_quote("conv16k3 relu, batchnorm, avgpool2 same, conv16k3 s2 same tanh, flatten, dropout0.2, dense10") +
           " --data-dir " + testing::shell_quote(TRAIN_GPU_MNIST_DIR) +
-          " --limit-train 640 --batch-sizes 64 --epochs 1 --warmup-steps 2",
+          " --limit-train 640 --batch-sizes 64 --epochs 1 --warmup-steps 2 --csv " + testing::shell_quote(csv.string()),
       scratch.path());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("model: "), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("eager (graphs: tutorial only for now)"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("batch 64: graph (8 steps per replay)"), std::string::npos) << result.out;
+  const std::vector<std::string> lines = testing::lines_of(testing::read_text(csv));
+  ASSERT_EQ(lines.size(), 3u) << testing::read_text(csv);  // the header, eager, graph
+  std::vector<int> kernels;
+  for (std::size_t row = 1; row < lines.size(); ++row) {
+    kernels.push_back(std::stoi(lines[row].substr(lines[row].rfind(',') + 1)));
+    EXPECT_NE(lines[row].find(row == 1 ? ",eager," : ",graph (8 steps per replay),"), std::string::npos) << lines[row];
+  }
+  EXPECT_GT(kernels[0], 12) << "every layer launches kernels forward and backward";
+  EXPECT_EQ(kernels[1], kernels[0]);
 }
 
 }  // namespace

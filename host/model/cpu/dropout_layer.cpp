@@ -53,8 +53,9 @@ void DropoutLayer::forward(const LayerForward& args) {
   // Elements are numbered over the GLOBAL batch: a rank whose slice starts at sample
   // first_sample draws the blocks one process would for those samples, and no other rank's.
   const std::size_t base = std::size_t(args.first_sample) * size_;
-  const std::size_t first_block = base / 4;
-  const std::size_t blocks = (base + count + 3) / 4 - first_block;
+  const math::DropoutBlockRange range = math::dropout_block_range(base, count);
+  const std::size_t first_block = range.first_block;
+  const std::size_t blocks = range.blocks;
   const int chunks = int((blocks + kBlocksPerChunk - 1) / kBlocksPerChunk);
   parallel_for(chunks, [=](int chunk) {
     // Two loops over each group of blocks, each without branches, so both vectorize: the Philox
