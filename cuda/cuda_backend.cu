@@ -314,9 +314,7 @@ class CudaBackend final : public Backend {
     } else {
       require_data();
       const int64_t t = step_ + 1;
-      const math::OptimizerStep step = math::optimizer_step(
-          options_.optimizer,
-          math::scheduled_learning_rate(schedule_, options_.optimizer.learning_rate, lr_scale_, t), t);
+      const math::OptimizerStep step = math::scheduled_optimizer_step(options_.optimizer, schedule_, lr_scale_, t);
       StepSource source;
       source.first = math::per_step_value(first);
       source.step_size = math::per_step_value(step.step_size);

@@ -15,6 +15,7 @@
 
 #include "cuda/math/adam_math.h"
 #include "cuda/math/host_device.h"
+#include "cuda/math/lr_schedule_math.h"
 
 namespace train_gpu::math {
 
@@ -51,6 +52,14 @@ TG_HOST_DEVICE OptimizerStep optimizer_step(const OptimizerConfig& config, float
   const bool adam = config.kind == OptimizerKind::kAdam || config.kind == OptimizerKind::kAdamW;
   step.step_size = adam ? adam_step_size(learning_rate, config.beta1, config.beta2, t) : learning_rate;
   return step;
+}
+
+// Step t's values on `schedule` from the run's base rate scaled by `lr_scale` (ReduceLROnPlateau's
+// factor): what every eager step computes on the host, the CPU backend's and both CUDA backends'.
+// A replayed graph's advance_counters (step_counters.h) evaluates the same two calls on the device.
+inline OptimizerStep scheduled_optimizer_step(const OptimizerConfig& config, const LrSchedule& schedule, float lr_scale,
+                                              int64_t t) {
+  return optimizer_step(config, scheduled_learning_rate(schedule, config.learning_rate, lr_scale, t), t);
 }
 
 }  // namespace train_gpu::math

@@ -257,9 +257,7 @@ class NetworkBackend final : public Backend {
     } else {
       require_data();
       const int64_t t = step_ + 1;
-      const math::OptimizerStep step = math::optimizer_step(
-          options_.optimizer,
-          math::scheduled_learning_rate(schedule_, options_.optimizer.learning_rate, lr_scale_, t), t);
+      const math::OptimizerStep step = math::scheduled_optimizer_step(options_.optimizer, schedule_, lr_scale_, t);
       StepSource source;
       source.first = math::per_step_value(first);
       source.step = math::per_step_value(t);

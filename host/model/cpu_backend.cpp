@@ -178,8 +178,7 @@ class CpuBackend final : public Backend {
     // Adam's bias-corrected step size once per step. Each chunk's gradients are checked for
     // NaN/infinity right after its update, while they are still in the core's cache: a separate
     // pass over the 2.8 MB arena cost 0.15 ms of a 2.2 ms step.
-    const math::OptimizerStep step =
-        math::optimizer_step(optimizer_, math::scheduled_learning_rate(schedule_, optimizer_.learning_rate, lr_scale_, t), t);
+    const math::OptimizerStep step = math::scheduled_optimizer_step(optimizer_, schedule_, lr_scale_, t);
     const OptimizerConfig optimizer = optimizer_;
     float* weights = parameters_.data();
     const float* gradient = gradients_.data();

@@ -16,11 +16,10 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/handles.h"
 #include "cuda/math/step_counters.h"
-#include "cuda/network/dropout_layer.h"
 #include "gpu/backend_inputs.h"
 #include "gpu/cuda_test_fixture.h"
+#include "gpu/dropout_masks.h"
 #include "gpu/spec_backend_inputs.h"
-#include "host/model/cpu/dropout_layer.h"
 #include "host/model/initializer.h"
 #include "support/example_specs.h"
 #include "support/test_support.h"
@@ -227,47 +226,13 @@ TEST_F(NetworkGraphTest, DropoutReadsItsStepFromTheDeviceCounterAsAReplayDoes) {
   // During a replayed forward pass the device's step counter holds t - 1 (the loss kernel
   // advances it afterwards): the layer must draw step t's mask, the CPU layer's at t.
   const model::NetworkSpec spec = testing::simple_mnist_convnet();
-  int layer = -1;
-  for (int i = 0; i < int(spec.layers.size()); ++i) layer = spec.layers[std::size_t(i)].kind == model::LayerKind::kDropout ? i : layer;
+  const int layer = cuda::testing::dropout_layer_of(spec);
   ASSERT_GE(layer, 0);
-  const std::size_t size = std::size_t(spec.layers[std::size_t(layer)].output.size()) * 4;
-  const std::vector<float> ones(size, 1.0f);
-  const cuda::Stream stream = cuda::make_stream();
-  cuda::DropoutLayer gpu(spec, layer, 4);
-  const cuda::DeviceBuffer<float> input = cuda::testing::upload(ones);
-  cuda::DeviceBuffer<float> output = cuda::testing::poisoned(size);
   const cuda::DeviceBuffer<int64_t> steps_taken = cuda::testing::upload(std::vector<int64_t>{40});
-  cuda::LayerForward forward;
-  forward.count = 4;
-  forward.input = input.data();
-  forward.output = output.data();
-  forward.training = true;
-  forward.seed = 3;
-  forward.step = math::per_step_on_device(steps_taken.data());
-  forward.stream = stream.get();
-  gpu.forward(forward);
-  CUDA_CHECK(cudaStreamSynchronize(stream.get()));
-  std::vector<uint8_t> gpu_mask(gpu.mask().size());
-  CUDA_CHECK(cudaMemcpy(gpu_mask.data(), gpu.mask().data(), gpu_mask.size(), cudaMemcpyDeviceToHost));
-  gpu_mask.resize(size);
-  for (const int64_t step : {int64_t{41}, int64_t{40}}) {
-    cpu::DropoutLayer cpu(spec, layer, 4);
-    std::vector<float> cpu_output(size);
-    cpu::LayerForward cpu_forward;
-    cpu_forward.count = 4;
-    cpu_forward.input = ones.data();
-    cpu_forward.output = cpu_output.data();
-    cpu_forward.training = true;
-    cpu_forward.seed = 3;
-    cpu_forward.step = step;
-    cpu.forward(cpu_forward);
-    const std::vector<uint8_t> cpu_mask(cpu.mask().begin(), cpu.mask().begin() + std::ptrdiff_t(size));
-    if (step == 41) {
-      EXPECT_EQ(gpu_mask, cpu_mask) << "step t = steps taken + 1";
-    } else {
-      EXPECT_NE(gpu_mask, cpu_mask) << "the counter itself is t - 1";
-    }
-  }
+  const std::vector<uint8_t> gpu_mask =
+      cuda::testing::gpu_dropout_mask(spec, layer, 3, math::per_step_on_device(steps_taken.data()), 0, 4);
+  EXPECT_EQ(gpu_mask, cuda::testing::cpu_dropout_mask(spec, layer, 3, 41, 0, 4)) << "step t = steps taken + 1";
+  EXPECT_NE(gpu_mask, cuda::testing::cpu_dropout_mask(spec, layer, 3, 40, 0, 4)) << "the counter itself is t - 1";
 }
 
 TEST_F(NetworkGraphTest, TheKernelCountOfAStepIsTheCapturedGraphsAndLeavesNoTrace) {

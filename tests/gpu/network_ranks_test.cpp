@@ -20,14 +20,13 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/handles.h"
 #include "cuda/network/cuda_network.h"
-#include "cuda/network/dropout_layer.h"
 #include "gpu/backend_inputs.h"
 #include "gpu/cuda_test_fixture.h"
+#include "gpu/dropout_masks.h"
 #include "gpu/spec_backend_inputs.h"
 #include "gpu/thread_collectives.h"
 #include "host/common/error.h"
 #include "host/distributed/batch_slice.h"
-#include "host/model/cpu/dropout_layer.h"
 #include "host/model/cpu_backend.h"
 #include "host/model/initializer.h"
 #include "support/example_specs.h"
@@ -37,6 +36,7 @@ namespace train_gpu {
 namespace {
 
 using cuda::testing::bitwise_equal;
+using cuda::testing::dropout_layer_of;
 using cuda::testing::expect_updates_close;
 using cuda::testing::NamedSpec;
 using cuda::testing::options_for;
@@ -52,53 +52,13 @@ constexpr double kStepTolerance = 1e-2;
 
 class NetworkRanksTest : public cuda::testing::CudaTest {};
 
-int dropout_layer_of(const model::NetworkSpec& spec) {
-  for (int i = 0; i < int(spec.layers.size()); ++i) {
-    if (spec.layers[std::size_t(i)].kind == model::LayerKind::kDropout) return i;
-  }
-  return -1;
-}
-
-// The mask the CUDA Dropout layer draws for `count` images starting at `first_sample` of the
-// global batch, at step 9 (given by value).
+// Both layers at seed 5, step 9 (given by value).
 std::vector<uint8_t> gpu_mask(const model::NetworkSpec& spec, int layer, int first_sample, int count) {
-  const std::size_t features = std::size_t(spec.layers[std::size_t(layer)].output.size());
-  const cuda::Stream stream = cuda::make_stream();
-  cuda::DropoutLayer dropout(spec, layer, 16);
-  const cuda::DeviceBuffer<float> input = cuda::testing::upload(std::vector<float>(std::size_t(count) * features, 1.0f));
-  cuda::DeviceBuffer<float> output = cuda::testing::poisoned(std::size_t(count) * features);
-  cuda::LayerForward forward;
-  forward.count = count;
-  forward.input = input.data();
-  forward.output = output.data();
-  forward.training = true;
-  forward.seed = 5;
-  forward.step = math::per_step_value<int64_t>(9);
-  forward.first_sample = first_sample;
-  forward.stream = stream.get();
-  dropout.forward(forward);
-  CUDA_CHECK(cudaStreamSynchronize(stream.get()));
-  std::vector<uint8_t> mask(dropout.mask().size());
-  CUDA_CHECK(cudaMemcpy(mask.data(), dropout.mask().data(), mask.size(), cudaMemcpyDeviceToHost));
-  mask.resize(std::size_t(count) * features);
-  return mask;
+  return cuda::testing::gpu_dropout_mask(spec, layer, 5, math::per_step_value<int64_t>(9), first_sample, count);
 }
 
 std::vector<uint8_t> cpu_mask(const model::NetworkSpec& spec, int layer, int first_sample, int count) {
-  const std::size_t features = std::size_t(spec.layers[std::size_t(layer)].output.size());
-  cpu::DropoutLayer dropout(spec, layer, 16);
-  const std::vector<float> input(std::size_t(count) * features, 1.0f);
-  std::vector<float> output(input.size());
-  cpu::LayerForward forward;
-  forward.count = count;
-  forward.input = input.data();
-  forward.output = output.data();
-  forward.training = true;
-  forward.seed = 5;
-  forward.step = 9;
-  forward.first_sample = first_sample;
-  dropout.forward(forward);
-  return std::vector<uint8_t>(dropout.mask().begin(), dropout.mask().begin() + std::ptrdiff_t(input.size()));
+  return cuda::testing::cpu_dropout_mask(spec, layer, 5, 9, first_sample, count);
 }
 
 TEST_F(NetworkRanksTest, DropoutDrawsARanksSliceAsTheCpuLayerDoes) {

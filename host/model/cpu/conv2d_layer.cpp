@@ -20,7 +20,6 @@ struct Conv2DLayer::Primitives {
   dnnl::convolution_backward_data backward_data;
   dnnl::convolution_backward_weights backward_weights;
   bool relu_fused = false;                     // the ReLU runs as the forward convolution's post-op
-  bool winograd = false;                       // forward and backward (weights) run Winograd
   ChosenLayout src, weights, dst;              // forward's
   ChosenLayout weights_src, weights_diff_dst, diff_weights;  // backward (weights)'s
   ChosenLayout data_weights, data_diff_dst, diff_src;        // backward (data)'s
@@ -50,16 +49,51 @@ Conv2DLayer::Primitives& Conv2DLayer::primitives(int count) {
   return cache_.get(count, [&] { return build(count); });
 }
 
+namespace {
+
+// What every primitive of the layer at one batch size is described by: its arrays in the
+// layouts oneDNN may choose (format_tag::any), and the window's geometry.
+struct ConvGeometry {
+  memory::desc src, weights, dst, bias;  // bias: empty without one
+  memory::dims strides, pad_before, pad_after;
+};
+
+ConvGeometry geometry(const model::LayerSpec& layer, int count) {
+  const auto any = [](const memory::dims& dims) { return memory::desc(dims, memory::data_type::f32, memory::format_tag::any); };
+  ConvGeometry g;
+  g.src = any(onednn::activation_desc(count, layer.input).dims());
+  g.weights = any({layer.units, layer.input.channels, layer.kernel_h, layer.kernel_w});
+  g.dst = any(onednn::activation_desc(count, layer.output).dims());
+  if (layer.use_bias) g.bias = memory::desc({layer.units}, memory::data_type::f32, memory::format_tag::x);
+  g.strides = {layer.stride_h, layer.stride_w};
+  g.pad_before = {layer.pad_top, layer.pad_left};
+  g.pad_after = {layer.pad_bottom, layer.pad_right};
+  return g;
+}
+
+// make(algorithm) with Winograd when asked for, else, or where oneDNN has no Winograd kernel for
+// it, with direct sums (whose failure is one error naming `what`). *winograd_used, when given,
+// says which.
+template <typename Make>
+auto winograd_or_direct(bool winograd, const std::string& what, const Make& make, bool* winograd_used = nullptr)
+    -> decltype(make(dnnl::algorithm::convolution_direct)) {
+  if (winograd_used != nullptr) *winograd_used = false;
+  if (winograd) {
+    try {
+      auto made = make(dnnl::algorithm::convolution_winograd);
+      if (winograd_used != nullptr) *winograd_used = true;
+      return made;
+    } catch (const dnnl::error&) {
+      // no Winograd kernel for this primitive at this batch size: direct, as for any other layer
+    }
+  }
+  return onednn::create(what, [&] { return make(dnnl::algorithm::convolution_direct); });
+}
+
+}  // namespace
+
 dnnl::convolution_forward::primitive_desc Conv2DLayer::forward_desc(int count, dnnl::algorithm algorithm) const {
-  const memory::desc any_src(onednn::activation_desc(count, layer_.input).dims(), memory::data_type::f32,
-                             memory::format_tag::any);
-  const memory::desc any_dst(onednn::activation_desc(count, layer_.output).dims(), memory::data_type::f32,
-                             memory::format_tag::any);
-  const memory::desc any_weights({layer_.units, layer_.input.channels, layer_.kernel_h, layer_.kernel_w},
-                                 memory::data_type::f32, memory::format_tag::any);
-  const memory::dims strides = {layer_.stride_h, layer_.stride_w};
-  const memory::dims pad_before = {layer_.pad_top, layer_.pad_left};
-  const memory::dims pad_after = {layer_.pad_bottom, layer_.pad_right};
+  const ConvGeometry g = geometry(layer_, count);
   // ReLU as a post-op: applied while the output is still in registers, not in a second pass.
   dnnl::primitive_attr attributes;
   if (layer_.activation == model::Activation::kRelu) {
@@ -68,12 +102,10 @@ dnnl::convolution_forward::primitive_desc Conv2DLayer::forward_desc(int count, d
     attributes.set_post_ops(relu);
   }
   const auto kind = dnnl::prop_kind::forward_training;
-  const auto desc =
-      layer_.use_bias
-          ? dnnl::convolution_forward::desc(kind, algorithm, any_src, any_weights,
-                                            memory::desc({layer_.units}, memory::data_type::f32, memory::format_tag::x),
-                                            any_dst, strides, pad_before, pad_after)
-          : dnnl::convolution_forward::desc(kind, algorithm, any_src, any_weights, any_dst, strides, pad_before, pad_after);
+  const auto desc = layer_.use_bias ? dnnl::convolution_forward::desc(kind, algorithm, g.src, g.weights, g.bias, g.dst,
+                                                                      g.strides, g.pad_before, g.pad_after)
+                                    : dnnl::convolution_forward::desc(kind, algorithm, g.src, g.weights, g.dst, g.strides,
+                                                                      g.pad_before, g.pad_after);
   return dnnl::convolution_forward::primitive_desc(desc, attributes, onednn::engine());
 }
 
@@ -82,29 +114,16 @@ std::unique_ptr<Conv2DLayer::Primitives> Conv2DLayer::build(int count) const {
   auto p = std::make_unique<Primitives>();
   const memory::desc plain_src = onednn::activation_desc(count, layer_.input);
   const memory::desc plain_dst = onednn::activation_desc(count, layer_.output);
-  const memory::dims weight_dims = {layer_.units, layer_.input.channels, layer_.kernel_h, layer_.kernel_w};
-  const memory::desc plain_weights(weight_dims, memory::data_type::f32, memory::format_tag::oihw);
-  const memory::desc any_src(plain_src.dims(), memory::data_type::f32, memory::format_tag::any);
-  const memory::desc any_dst(plain_dst.dims(), memory::data_type::f32, memory::format_tag::any);
-  const memory::desc any_weights(weight_dims, memory::data_type::f32, memory::format_tag::any);
-  p->bias = layer_.use_bias ? memory::desc({layer_.units}, memory::data_type::f32, memory::format_tag::x) : memory::desc();
-  const memory::dims strides = {layer_.stride_h, layer_.stride_w};
-  const memory::dims pad_before = {layer_.pad_top, layer_.pad_left};
-  const memory::dims pad_after = {layer_.pad_bottom, layer_.pad_right};
+  const memory::desc plain_weights({layer_.units, layer_.input.channels, layer_.kernel_h, layer_.kernel_w},
+                                   memory::data_type::f32, memory::format_tag::oihw);
+  const ConvGeometry g = geometry(layer_, count);
+  p->bias = g.bias;
   dnnl::engine& engine = onednn::engine();
-  const auto direct = dnnl::algorithm::convolution_direct;
 
   p->relu_fused = layer_.activation == model::Activation::kRelu;
-  dnnl::convolution_forward::primitive_desc forward_pd;
-  if (winograd_) {
-    try {
-      forward_pd = forward_desc(count, dnnl::algorithm::convolution_winograd);
-      p->winograd = true;
-    } catch (const dnnl::error&) {
-      // this batch size has no Winograd kernel: direct, as for any other layer
-    }
-  }
-  if (!p->winograd) forward_pd = onednn::create(what, [&] { return forward_desc(count, direct); });
+  bool forward_winograd = false;
+  const auto forward_pd = winograd_or_direct(
+      winograd_, what, [&](dnnl::algorithm algorithm) { return forward_desc(count, algorithm); }, &forward_winograd);
   p->forward = onednn::create(what, [&] { return dnnl::convolution_forward(forward_pd); });
   p->src = ChosenLayout(what, plain_src, forward_pd.src_desc());
   p->weights = ChosenLayout(what, plain_weights, forward_pd.weights_desc());
@@ -112,7 +131,8 @@ std::unique_ptr<Conv2DLayer::Primitives> Conv2DLayer::build(int count) const {
 
   // Direct even after a Winograd forward: oneDNN's Winograd input gradient was the slower here.
   const auto data_pd = onednn::create(what, [&] {
-    const dnnl::convolution_backward_data::desc desc(direct, any_src, any_weights, any_dst, strides, pad_before, pad_after);
+    const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, g.src, g.weights, g.dst,
+                                                     g.strides, g.pad_before, g.pad_after);
     return dnnl::convolution_backward_data::primitive_desc(desc, engine, forward_pd);
   });
   p->backward_data = onednn::create(what, [&] { return dnnl::convolution_backward_data(data_pd); });
@@ -120,25 +140,17 @@ std::unique_ptr<Conv2DLayer::Primitives> Conv2DLayer::build(int count) const {
   p->data_diff_dst = ChosenLayout(what, plain_dst, data_pd.diff_dst_desc());
   p->diff_src = ChosenLayout(what, plain_src, data_pd.diff_src_desc());
 
-  const auto weights_desc = [&](dnnl::algorithm algorithm) {
-    const auto desc = layer_.use_bias
-                          ? dnnl::convolution_backward_weights::desc(algorithm, any_src, any_weights, p->bias, any_dst,
-                                                                     strides, pad_before, pad_after)
-                          : dnnl::convolution_backward_weights::desc(algorithm, any_src, any_weights, any_dst, strides,
-                                                                     pad_before, pad_after);
-    return dnnl::convolution_backward_weights::primitive_desc(desc, engine, forward_pd);
-  };
-  dnnl::convolution_backward_weights::primitive_desc weights_pd;
-  bool weights_winograd = false;
-  if (p->winograd) {
-    try {
-      weights_pd = weights_desc(dnnl::algorithm::convolution_winograd);
-      weights_winograd = true;
-    } catch (const dnnl::error&) {
-      // a Winograd forward without a Winograd weight gradient: direct for the gradient
-    }
-  }
-  if (!weights_winograd) weights_pd = onednn::create(what, [&] { return weights_desc(direct); });
+  // The weight gradient takes Winograd only after a Winograd forward (its hint).
+  const auto weights_pd = winograd_or_direct(
+      forward_winograd, what,
+      [&](dnnl::algorithm algorithm) {
+        const auto desc = layer_.use_bias
+                              ? dnnl::convolution_backward_weights::desc(algorithm, g.src, g.weights, g.bias, g.dst,
+                                                                         g.strides, g.pad_before, g.pad_after)
+                              : dnnl::convolution_backward_weights::desc(algorithm, g.src, g.weights, g.dst, g.strides,
+                                                                         g.pad_before, g.pad_after);
+        return dnnl::convolution_backward_weights::primitive_desc(desc, engine, forward_pd);
+      });
   p->backward_weights = onednn::create(what, [&] { return dnnl::convolution_backward_weights(weights_pd); });
   p->weights_src = ChosenLayout(what, plain_src, weights_pd.src_desc());
   p->weights_diff_dst = ChosenLayout(what, plain_dst, weights_pd.diff_dst_desc());
