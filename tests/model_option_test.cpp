@@ -12,6 +12,7 @@
 #include "host/common/error.h"
 #include "host/model/keras_json.h"
 #include "host/model/model_spec.h"
+#include "host/train/checkpoint.h"
 #include "support/one_error_line.h"
 #include "support/test_support.h"
 
@@ -116,6 +117,42 @@ TEST_F(SummaryCommand, BadModelsAreOneErrorLine) {
   t::expect_one_error_line(run("--model " + t::shell_quote((scratch_ / "broken.json").string())), "broken.json: not valid JSON");
   t::expect_one_error_line(run("--input 3x32x32 --model " + t::shell_quote((scratch_ / "none.json").string())),
                            "none.json: cannot open");
+}
+
+// A trained model's summary, as Keras's load_model(path).summary(): the checkpoint's own model and
+// input shape, the same table --model and --input give for it; the checkpoint is named on stderr.
+TEST_F(SummaryCommand, ShowsTheModelACheckpointHolds) {
+  const char* const line = "conv16k3 s2 same nobias, batchnorm, relu, avgpool2, flatten, dropout0.3, dense10 softmax";
+  Checkpoint checkpoint;
+  checkpoint.spec = model::network_from_option(line, kCifar);
+  checkpoint.state.parameters.assign(checkpoint.spec.parameter_count, 0.25f);
+  checkpoint.state.adam_m.assign(checkpoint.spec.parameter_count, 0.0f);
+  checkpoint.state.adam_v.assign(checkpoint.spec.parameter_count, 0.0f);
+  checkpoint.state.buffers.assign(checkpoint.spec.buffer_count, 1.0f);
+  checkpoint.state.step = 17;
+  checkpoint.metadata.epoch = 2;
+  const std::string file = (scratch_ / "epoch-002.safetensors").string();
+  save_checkpoint(file, checkpoint);
+
+  const t::CommandResult from_file = run("--checkpoint " + t::shell_quote(file));
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  const t::CommandResult from_line = run("--input 3x32x32 --model " + t::shell_quote(line));
+  ASSERT_EQ(from_line.exit_code, 0) << from_line.err;
+  EXPECT_EQ(from_file.out, from_line.out);
+  t::expect_contains(from_file.out, "Total params: 10,746\n");
+  EXPECT_EQ(from_file.err, "checkpoint: " + file + " (epoch 2, step 17)\n");
+  EXPECT_EQ(run("--print line --checkpoint " + t::shell_quote(file)).out, std::string(line) + "\n");
+
+  // It is the checkpoint's model or --model's, never a mix.
+  for (const char* other : {" --model tutorial", " --input 3x32x32"}) {
+    const t::CommandResult both = run("--checkpoint " + t::shell_quote(file) + other);
+    EXPECT_NE(both.exit_code, 0) << other;
+    t::expect_contains(both.err, "excludes");
+    t::expect_contains(both.err, "--checkpoint");
+  }
+  std::ofstream(scratch_ / "notes.safetensors") << "not a checkpoint";
+  t::expect_one_error_line(run("--checkpoint " + t::shell_quote((scratch_ / "notes.safetensors").string())),
+                           "notes.safetensors");
 }
 
 }  // namespace
