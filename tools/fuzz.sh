@@ -9,6 +9,7 @@
 #   SECONDS_PER_TARGET  default 60
 #   TARGET              idx_reader, cifar10_records, safetensors, event_file, npy_reader, jpeg_input, cli, keras_json (default: every tests/fuzz/*_fuzz.cpp)
 # Env:    FUZZ_BUILD_DIR  build and work folder (default: build/fuzz)
+#         FUZZ_JOBS       targets fuzzed at once (default: one per CPU, nproc)
 #         CC, CXX         clang and clang++ (default: clang/clang++, else clang-14/clang++-14)
 # Reproduce a finding: <build>/bin/<target>_fuzz <build>/artifacts/<target>-crash-...
 # Grows: new interesting inputs stay in <build>/corpus/<target>; copy the valuable ones into
@@ -102,21 +103,45 @@ cmake --build "$build_dir/cmake" --target "${targets[@]/%/_fuzz}"
 } | sort -u >"$build_dir/cli.dict"
 
 mkdir -p "$build_dir/artifacts"
-failed=()
-for target in "${targets[@]}"; do
-  corpus=$build_dir/corpus/$target
+# One libFuzzer process is one thread: the targets run side by side, FUZZ_JOBS at a time (default
+# one per CPU), each for the full SECONDS_PER_TARGET on a core of its own.
+jobs=${FUZZ_JOBS:-$(nproc)}
+if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]]; then
+  echo "fuzz: error: FUZZ_JOBS must be a positive integer, got '$jobs'" >&2
+  exit 2
+fi
+
+fuzz_target() {  # $1: target; succeeds when the run ends clean
+  local target=$1 corpus=$build_dir/corpus/$1
   mkdir -p "$corpus"
-  options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1
-           -artifact_prefix="$build_dir/artifacts/$target-")
+  local options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1
+                 -artifact_prefix="$build_dir/artifacts/$target-")
   if [ "$target" = cli ]; then
     # The CLI prints help and errors; closing the target's stdout/stderr keeps the log readable
     # (libFuzzer keeps its own copy of stderr and points sanitizer reports at it).
     options+=(-dict="$build_dir/cli.dict" -close_fd_mask=3)
   fi
-  echo "fuzz: $target for ${seconds}s" >&2
   # New inputs go into the first folder (the work corpus); the committed seeds are only read.
-  if "$build_dir/bin/${target}_fuzz" "${options[@]}" "$corpus" "$repo_root/tests/fuzz/corpus/$target" \
-       >"$build_dir/$target.log" 2>&1; then
+  "$build_dir/bin/${target}_fuzz" "${options[@]}" "$corpus" "$repo_root/tests/fuzz/corpus/$target" \
+    >"$build_dir/$target.log" 2>&1
+}
+
+running=0
+for target in "${targets[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  echo "fuzz: $target for ${seconds}s" >&2
+  rm -f "$build_dir/$target.status"
+  ( if fuzz_target "$target"; then echo clean; else echo finding; fi >"$build_dir/$target.status" ) &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+for target in "${targets[@]}"; do
+  if [ "$(cat "$build_dir/$target.status" 2>/dev/null)" = clean ]; then
     runs=$(awk '/^stat::number_of_executed_units/ {print $2}' "$build_dir/$target.log")
     echo "fuzz: $target: clean ($runs runs)" >&2
   else
