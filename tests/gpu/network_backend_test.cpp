@@ -6,7 +6,8 @@
 // BatchNormalization moving statistics. Per network, through the Backend interface: the first
 // step's loss, accuracy and gradients, parameters after several SGD steps, evaluation
 // probabilities and the classes x classes confusion, activations, state round trips, the data
-// checks. Skipped where no CUDA device answers.
+// checks; the same with --kernels fused and --pooling cudnn, also against the classic kernels.
+// Skipped where no CUDA device answers.
 //
 // Tolerances. Both sides compute in fp32 (TF32 off, the default) with different summation
 // orders. A dot product of n terms in fp32 has an error of about sqrt(n) u sum|terms| (u = 6e-8,
@@ -460,6 +461,105 @@ TEST_F(NetworkBackendTest, ActivationsShowEveryConvolutionAsTheCpuDoes) {
       }
       EXPECT_TRUE(normwise_close(gpu.probabilities, cpu.probabilities, kForwardTolerance));
     }
+  }
+}
+
+// --kernels fused and --pooling cudnn (cuda/network/fusion_plan.h). Against the CPU, as the
+// classic layers are: the same bounds (the header's), since what changes is where the bias is
+// added and in which order sums run, each within the fp32 error the bounds derive, and a ReLU
+// flip at a kink moves one term (kStepTolerance in L2). Against the classic kernels on the GPU:
+// the same L2 bound, for the same reasons (no tighter one holds: the epilogue adds the bias
+// inside the GEMM's accumulation instead of after its rounding, so a ReLU may flip there too).
+struct KernelVariant {
+  const char* kernels;
+  const char* pooling;
+};
+constexpr KernelVariant kFusedVariants[] = {{"fused", "fused"}, {"classic", "cudnn"}, {"fused", "cudnn"}};
+
+BackendOptions variant_options(const model::NetworkSpec& spec, const KernelVariant& variant) {
+  BackendOptions options = options_for(spec);
+  options.kernels = variant.kernels;
+  options.pooling = variant.pooling;
+  return options;
+}
+
+bool refuses_cudnn_pooling(const model::NetworkSpec& spec) {
+  for (const model::LayerSpec& layer : spec.layers) {
+    const bool pooling = layer.kind == LayerKind::kMaxPool2D || layer.kind == LayerKind::kAvgPool2D;
+    if (pooling && (layer.pad_top != layer.pad_bottom || layer.pad_left != layer.pad_right)) return true;
+  }
+  return false;
+}
+
+TEST_F(NetworkBackendTest, FusedKernelsAndCudnnPoolingMatchTheCpuAndTheClassicKernels) {
+  for (const NamedSpec& named : cuda::testing::fused_specs()) {
+    Pair classic(options_for(named.spec));
+    classic.gpu->train_step(0, 16);
+    const ModelState classic_state = classic.gpu->state();
+    for (const KernelVariant& variant : kFusedVariants) {
+      SCOPED_TRACE(std::string(named.name) + ", --kernels " + variant.kernels + " --pooling " + variant.pooling);
+      if (std::string(variant.pooling) == "cudnn" && refuses_cudnn_pooling(named.spec)) {
+        EXPECT_THROW(cuda::make_network_backend(0, variant_options(named.spec, variant)), Error);
+        continue;
+      }
+      Pair pair(variant_options(named.spec, variant));
+      const ExecutionReport report = pair.gpu->execution_report(16);
+      EXPECT_EQ(report.kernels, variant.kernels);
+      EXPECT_EQ(report.pooling, variant.pooling);
+      EXPECT_NE(report.details.find(std::string(variant.pooling) == "cudnn" ? "cuDNN pooling: " : "fused: "),
+                std::string::npos)
+          << report.details;
+      pair.gpu->train_step(0, 16);
+      pair.cpu->train_step(0, 16);
+      const PassTotals gpu = pair.gpu->take_totals(PassKind::kTraining);
+      const PassTotals cpu = pair.cpu->take_totals(PassKind::kTraining);
+      EXPECT_NEAR(gpu.batch_loss_sum, cpu.batch_loss_sum, 1e-4 * cpu.batch_loss_sum);
+      EXPECT_EQ(gpu.correct, cpu.correct);
+      EXPECT_EQ(gpu.first_nonfinite_batch, -1);
+      // Adam's first moment after one step is 0.1 * g: every layer's gradients, so every fused
+      // pair's forward and backward (a missing mask, bias gradient or ReLU is O(1) here).
+      const ModelState gpu_state = pair.gpu->state();
+      const ModelState cpu_state = pair.cpu->state();
+      for (const model::ArenaTensor& tensor : named.spec.parameters) {
+        EXPECT_TRUE(l2_close(gpu_state.adam_m.data() + tensor.offset, cpu_state.adam_m.data() + tensor.offset,
+                             tensor.count, kStepTolerance))
+            << tensor.name << " against the CPU";
+        EXPECT_TRUE(l2_close(gpu_state.adam_m.data() + tensor.offset, classic_state.adam_m.data() + tensor.offset,
+                             tensor.count, kStepTolerance))
+            << tensor.name << " against the classic kernels";
+      }
+      // The convolutions' maps as `features` shows them: the fused pooling writes them back.
+      const ImageActivations gpu_maps = pair.gpu->activations(Split::kTest, 3);
+      const ImageActivations cpu_maps = pair.cpu->activations(Split::kTest, 3);
+      ASSERT_EQ(gpu_maps.conv_layers.size(), cpu_maps.conv_layers.size());
+      for (std::size_t i = 0; i < gpu_maps.conv_layers.size(); ++i) {
+        EXPECT_TRUE(normwise_close(gpu_maps.conv_layers[i].values, cpu_maps.conv_layers[i].values, kForwardTolerance))
+            << "convolution " << i;
+      }
+      EXPECT_TRUE(normwise_close(gpu_maps.probabilities, cpu_maps.probabilities, kForwardTolerance));
+    }
+  }
+}
+
+TEST_F(NetworkBackendTest, CudnnPoolingWithSymmetricSamePaddingMatchesTheCpu) {
+  // 3x3 windows, stride 1, same padding: one cell each side, cuDNN's own padding; max pooling
+  // must ignore the padded cells and average pooling leave them out of the count, as Keras does.
+  // A linear convolution first: negative maxima, which a zero-padded max would get wrong.
+  const model::NetworkSpec spec = model::build_network(
+      {2, 9, 9}, {conv(4, 3, 1, Padding::kSame, Activation::kLinear), pool(LayerKind::kMaxPool2D, 3, 1, Padding::kSame),
+                  pool(LayerKind::kAvgPool2D, 3, 1, Padding::kSame), flatten(), dense(5)});
+  Pair pair(variant_options(spec, {"classic", "cudnn"}));
+  pair.gpu->train_step(0, 16);
+  pair.cpu->train_step(0, 16);
+  const PassTotals gpu = pair.gpu->take_totals(PassKind::kTraining);
+  const PassTotals cpu = pair.cpu->take_totals(PassKind::kTraining);
+  EXPECT_NEAR(gpu.batch_loss_sum, cpu.batch_loss_sum, 1e-4 * cpu.batch_loss_sum);
+  const ModelState gpu_state = pair.gpu->state();
+  const ModelState cpu_state = pair.cpu->state();
+  for (const model::ArenaTensor& tensor : spec.parameters) {
+    EXPECT_TRUE(l2_close(gpu_state.adam_m.data() + tensor.offset, cpu_state.adam_m.data() + tensor.offset,
+                         tensor.count, kStepTolerance))
+        << tensor.name;
   }
 }
 
