@@ -762,6 +762,38 @@ TEST_F(NetworkBackendTest, TrainAndEvaluateRunASpecModelOnTheGpu) {
   EXPECT_EQ(evaluated.exit_code, 0) << evaluated.err;
 }
 
+// `train --device 0 --model LINE --kernels fused --pooling cudnn`: the epoch line names what ran;
+// and a model whose pooling pads asymmetrically is refused in one line before any training.
+TEST_F(NetworkBackendTest, TrainRunsASpecModelWithTheFusedKernelsAndRefusesWhatCudnnCannotPool) {
+  if (!commands_runnable()) GTEST_SKIP() << "MNIST or " << TRAIN_GPU_BINARY << " not found";
+  testing::TempDir scratch;
+  const std::string binary = testing::shell_quote(TRAIN_GPU_BINARY);
+  const std::string common = " --data-dir " + testing::shell_quote(TRAIN_GPU_MNIST_DIR) +
+                             " --epochs 1 --limit-train 640 --limit-test 200 --batch-size 64 --no-tensorboard"
+                             " --no-progress --run-dir ";
+  const testing::CommandResult trained = testing::run_command(
+      binary + " train --device 0 --kernels fused --pooling cudnn --model " +
+          testing::shell_quote("conv8k3 relu, maxpool2, flatten, dense32 relu, dense16 relu, dense10") + common +
+          testing::shell_quote((scratch.path() / "fused").string()),
+      scratch.path());
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_NE(trained.out.find("spec layers, fused kernels, cudnn pooling"), std::string::npos) << trained.out;
+  const testing::CommandResult refused = testing::run_command(
+      binary + " train --device 0 --pooling cudnn --model " +
+          testing::shell_quote("conv8k3 relu, avgpool3 s2 same, flatten, dense10") + common +
+          testing::shell_quote((scratch.path() / "refused").string()),
+      scratch.path());
+  EXPECT_NE(refused.exit_code, 0);
+  const std::vector<std::string> lines = testing::lines_of(refused.err);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& line) { return line.find("--pooling cudnn") != std::string::npos; }),
+            1)
+      << refused.err;
+  EXPECT_NE(refused.err.find("--pooling cudnn: layer "), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("use --pooling fused"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(scratch.path() / "refused" / "checkpoints"));
+}
+
 // `bench --device 0 --model LINE`: both launch rows time the general path, the graph row through
 // replayed graphs (network_graph_test.cpp proves their bits), and both count the same kernels
 // per step (the CSV's last column: a captured step's kernel nodes).
