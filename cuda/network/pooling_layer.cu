@@ -74,15 +74,18 @@ PoolingLayer::PoolingLayer(const model::NetworkSpec& spec, int layer_index, int 
   geometry_ = pool_geometry(layer);
   const std::size_t outputs = std::size_t(max_batch) * std::size_t(layer.output.size());
   if (fusion.pools_bias_relu) {
-    if (layer_index == 0 || !fusion_detail::fused_pool_shape(layer)) {
+    if (layer_index == 0 || !fusion_detail::fused_pool_shape(layer) || cudnn == nullptr) {
       throw Error("cuda PoolingLayer: layer " + layer.name + " cannot take a convolution's bias and ReLU");
     }
     conv_bias_offset_ = spec.bias_offset(spec.layers[std::size_t(layer_index) - 1]);
     argmax_ = DeviceBuffer<uint8_t>(outputs, "pooling argmax");
     channel_partials_ = DeviceBuffer<float>(std::size_t(channels_) * kMaxChannelSumChunks, "channel-sum partials");
     channel_counters_ = DeviceBuffer<unsigned int>(std::size_t(channels_), "channel-sum counters");
-    // Synchronous, once, at construction: the counters must read zero at the first backward.
-    CUDA_CHECK(cudaMemset(channel_counters_.data(), 0, channel_counters_.bytes()));
+    // Once, on the network's stream (the one the handle is bound to), ahead of every backward:
+    // the counters must read zero at the first one.
+    cudaStream_t stream = nullptr;
+    CUDNN_CHECK(cudnnGetStream(cudnn, &stream));
+    CUDA_CHECK(cudaMemsetAsync(channel_counters_.data(), 0, channel_counters_.bytes(), stream));
   } else if (fusion.cudnn_pooling) {
     if (cudnn == nullptr) throw Error("cuda PoolingLayer: --pooling cudnn without a cuDNN handle");
     cudnn_pool_ = std::make_unique<CudnnPool>(cudnn, max_ ? CudnnPoolMode::kMax : CudnnPoolMode::kAverage, channels_,

@@ -30,7 +30,8 @@ namespace train_gpu::cuda {
 
 class PoolingLayer final : public CudaLayer {
  public:
-  // `cudnn` (bound to the network's stream, outliving the layer) is used with fusion.cudnn_pooling.
+  // `cudnn` (bound to the network's stream, outliving the layer) is used with fusion.cudnn_pooling,
+  // and names the stream the fused variant's counters are zeroed on.
   PoolingLayer(const model::NetworkSpec& spec, int layer_index, int max_batch, cudnnHandle_t cudnn = nullptr,
                const LayerFusion& fusion = LayerFusion{});
   void forward(const LayerForward& args) override;
