@@ -2,7 +2,8 @@
 // specs of gpu/spec_backend_inputs.h, which between them use every layer kind and option the CPU
 // trains.
 // Per layer: forward (training and evaluation) and backward of the CUDA layer against the CPU
-// layer on the same seeded input, parameters and output gradient; dropout masks bitwise; the
+// layer on the same seeded input, parameters and output gradient; the --kernels fused pairs
+// against the classic layers on the same network inputs; dropout masks bitwise; the
 // BatchNormalization moving statistics. Per network, through the Backend interface: the first
 // step's loss, accuracy and gradients, parameters after several SGD steps, evaluation
 // probabilities and the classes x classes confusion, activations, state round trips, the data
@@ -330,6 +331,93 @@ TEST_F(NetworkLayerTest, DropoutMasksDependOnSeedStepAndLayerAsOnTheCpu) {
     masks.push_back(gpu.mask);
   }
   for (std::size_t i = 1; i < masks.size(); ++i) EXPECT_NE(masks[i], masks[0]) << "key " << i << " drew key 0's mask";
+}
+
+// --- Fused layer pairs (--kernels fused) against the classic layers ---------------------------
+
+// One training forward (keeping every layer's output) and backward of the whole network from the
+// problem's images, parameters and a seeded logit gradient, with `kernels`.
+struct NetworkRun {
+  std::vector<std::vector<float>> outputs;  // [i]: layer i's output
+  std::vector<float> gradients;             // the whole arena
+  std::string fusion;                       // CudaNetwork::describe_fusion
+};
+
+NetworkRun run_cuda_network(const testing::SpecProblem& problem, cuda::KernelSet kernels) {
+  const model::NetworkSpec& spec = problem.spec;
+  const int count = problem.count;
+  cuda::DeviceBuffer<unsigned char> workspace(std::size_t{32} << 20, "the cuBLAS workspace");  // outlives the handle
+  Libraries libraries;
+  cuda::configure_training_cublas(libraries.cublas.get(), workspace.data(), workspace.bytes(), false);
+  cuda::NetworkKernels chosen;
+  chosen.kernels = kernels;
+  chosen.cublas_workspace = workspace.data();
+  chosen.cublas_workspace_bytes = workspace.bytes();
+  cuda::CudaNetwork network(spec, count, libraries.cudnn.get(), libraries.cublas.get(), libraries.stream.get(),
+                            libraries.choice(), chosen);
+  cudaStream_t stream = libraries.stream.get();
+  const cuda::DeviceBuffer<float> parameters = cuda::testing::upload(problem.parameters);
+  std::vector<float> buffers_start = problem.buffers;
+  if (buffers_start.empty()) buffers_start.push_back(0.0f);
+  cuda::DeviceBuffer<float> buffers = cuda::testing::upload(buffers_start);
+  CUDA_CHECK(cudaMemcpyAsync(network.images(), problem.images.data(), problem.images.size() * sizeof(float),
+                             cudaMemcpyHostToDevice, stream));
+  cuda::CudaNetwork::Pass pass;
+  pass.training = true;
+  pass.seed = problem.seed;
+  pass.step = math::per_step_value(problem.step);
+  pass.keep_outputs = true;
+  network.forward(parameters.data(), buffers.data(), count, pass);
+  NetworkRun run;
+  for (int i = 0; i < int(spec.layers.size()); ++i) {
+    std::vector<float> output(std::size_t(count) * std::size_t(spec.layers[std::size_t(i)].output.size()));
+    CUDA_CHECK(cudaMemcpyAsync(output.data(), network.layer_output(i), output.size() * sizeof(float),
+                               cudaMemcpyDeviceToHost, stream));
+    run.outputs.push_back(std::move(output));
+  }
+  const std::vector<float> dlogits =
+      cuda::testing::uniform(std::size_t(count) * std::size_t(spec.classes()), -1.0f, 1.0f, 17);
+  CUDA_CHECK(cudaMemcpyAsync(network.dlogits(), dlogits.data(), dlogits.size() * sizeof(float), cudaMemcpyHostToDevice,
+                             stream));
+  cuda::DeviceBuffer<float> gradients = cuda::testing::poisoned(spec.parameter_count);
+  network.backward(parameters.data(), count, gradients.data());
+  CUDA_CHECK(cudaStreamSynchronize(stream));  // the outputs' copies land here too
+  run.gradients = cuda::testing::download(gradients);
+  run.fusion = network.describe_fusion(count);
+  return run;
+}
+
+TEST_F(NetworkLayerTest, FusedLayerPairsComputeWhatTheClassicLayersDo) {
+  // Same inputs, parameters and dropout masks on both sides. A convolution pair that reads the
+  // images computes relu(Z + b) with the same single rounding of Z + b and pools it with the same
+  // first-maximum rule: the same bits, maps and pooled outputs. After that the epilogue GEMMs
+  // accumulate in their own order and the bias sums are spread over blocks: forward outputs
+  // within kForwardTolerance, gradients (sums over the batch) within kReductionTolerance, the
+  // header's fp32 bounds (a ReLU flipping between the two roundings needs |Z| within a few ulps
+  // of 0 for one of these random inputs, rare enough not to hit at these sizes).
+  for (const NamedSpec& named : cuda::testing::fused_specs()) {
+    SCOPED_TRACE(named.name);
+    const testing::SpecProblem problem = testing::make_spec_problem(named.spec, 8, 23);
+    const NetworkRun classic = run_cuda_network(problem, cuda::KernelSet::kClassic);
+    const NetworkRun fused = run_cuda_network(problem, cuda::KernelSet::kFused);
+    EXPECT_EQ(classic.fusion, "");
+    EXPECT_NE(fused.fusion.find("fused: "), std::string::npos) << fused.fusion;
+    const cuda::FusionPlan plan = cuda::plan_fusion(named.spec, cuda::KernelSet::kFused, cuda::PoolingKind::kFused);
+    for (std::size_t i = 0; i < named.spec.layers.size(); ++i) {
+      SCOPED_TRACE(named.spec.layers[i].name);
+      const bool first_pair = (i == 0 && plan.layers[0].bias_relu_in_pooling) || (i == 1 && plan.layers[1].pools_bias_relu);
+      if (first_pair) {
+        EXPECT_TRUE(bitwise_equal(fused.outputs[i], classic.outputs[i]));
+      } else {
+        EXPECT_TRUE(normwise_close(fused.outputs[i], classic.outputs[i], kForwardTolerance));
+      }
+    }
+    for (const model::ArenaTensor& tensor : named.spec.parameters) {
+      EXPECT_TRUE(normwise_close(fused.gradients.data() + tensor.offset, classic.gradients.data() + tensor.offset,
+                                 tensor.count, kReductionTolerance))
+          << tensor.name;
+    }
+  }
 }
 
 // --- Whole networks through the Backend interface -------------------------------------------
