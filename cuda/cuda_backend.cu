@@ -149,7 +149,10 @@ class CudaBackend final : public Backend {
     dconv_ = DeviceBuffer<float>(b * kConvOutputs, "convolution gradients");
     totals_ = DeviceBuffer<DeviceTotals>(2, "pass totals");
     for (DeviceTotals* totals : {training_totals(), evaluation_totals()}) launch_reset_totals(totals, stream_.get());
-    if (pooling_ == PoolingKind::kCudnn) cudnn_pool_ = std::make_unique<CudnnMaxPool>(cudnn_.get(), kConvFilters, kConvSide);
+    if (pooling_ == PoolingKind::kCudnn) {
+      cudnn_pool_ = std::make_unique<CudnnPool>(cudnn_.get(), CudnnPoolMode::kMax, kConvFilters,
+                                                maxpool2x2_geometry(kConvSide));
+    }
     if (kernels_ == KernelSet::kFused) allocate_fused_buffers();
     counters_ = DeviceBuffer<math::StepCounters>(1, "the step counters");
     CUDA_CHECK(cudaMemsetAsync(counters_.data(), 0, counters_.bytes(), stream_.get()));
@@ -730,7 +733,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer<float> dpooled_;       // (B, 5408)
   DeviceBuffer<float> dconv_;         // (B, 32, 26, 26)
   DeviceBuffer<DeviceTotals> totals_; // [training, evaluation]
-  std::unique_ptr<CudnnMaxPool> cudnn_pool_;      // --pooling cudnn
+  std::unique_ptr<CudnnPool> cudnn_pool_;         // --pooling cudnn
   std::unique_ptr<EpilogueDense> epilogues_;      // --kernels fused
   DeviceBuffer<uint8_t> relu_mask_;               // fc1's ReLU bits (cuBLASLt layout)
   DeviceBuffer<float> channel_partials_;          // multi-block channel sums

@@ -63,7 +63,7 @@ TEST(BackendFactoryTest, ASpecModelOnAGpuRunsThereLayerByLayer) {
   const std::unique_ptr<Backend> backend = make_backend(parse_device("0"), spec_options(), notices, "training");
   EXPECT_EQ(backend->description().rfind("cuda:0 ", 0), 0u) << backend->description();
   EXPECT_EQ(backend->network().description(), spec_options().spec.description());
-  EXPECT_EQ(backend->kernels(), "cuDNN + cuBLAS, spec layers");
+  EXPECT_EQ(backend->kernels(), "cuDNN + cuBLAS, spec layers, classic kernels, fused pooling");
   EXPECT_TRUE(notices.str().empty()) << notices.str();
 }
 

@@ -187,6 +187,7 @@ void Conv2DLayer::forward(const LayerForward& args) {
   CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &kOne, shapes.input.get(), convolved, filter_.get(),
                                       args.parameters + weight_offset_, convolution_.get(), shapes.forward,
                                       workspace_.data(), workspace_.bytes(), &kZero, shapes.output.get(), args.output));
+  if (bias_relu_in_pooling_) return;
   const int plane = layer_.output.height * layer_.output.width;
   if (bias_offset_ >= 0) {
     launch_bias_activation(args.output, args.parameters + bias_offset_, args.count, layer_.units, plane, false,
@@ -200,14 +201,17 @@ void Conv2DLayer::backward(const LayerBackward& args) {
   BatchShapes& shapes = shapes_for(args.count);
   // dZ = f'(Z) ⊙ dY in place; dW = dZ ⋆ X (backward-filter); db = per-channel sums of dZ;
   // dX = dZ ⋆ W^T (backward-data), through the padded copy's gradient when padding is explicit.
-  launch_activation_backward(layer_.activation, args.output, args.doutput,
-                             std::size_t(args.count) * std::size_t(layer_.output.size()), args.stream);
+  // With the bias and ReLU in the pooling, dY arrives as dZ and db is written.
+  if (!bias_relu_in_pooling_) {
+    launch_activation_backward(layer_.activation, args.output, args.doutput,
+                               std::size_t(args.count) * std::size_t(layer_.output.size()), args.stream);
+  }
   const float* convolved = plan_.explicit_padding ? padded_.data() : args.input;  // what forward convolved
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, shapes.input.get(), convolved, shapes.output.get(),
                                              args.doutput, convolution_.get(), shapes.backward_filter,
                                              workspace_.data(), workspace_.bytes(), &kZero, filter_.get(),
                                              args.gradients + weight_offset_));
-  if (bias_offset_ >= 0) {
+  if (bias_offset_ >= 0 && !bias_relu_in_pooling_) {
     launch_channel_sum(args.doutput, args.count, layer_.units, layer_.output.height * layer_.output.width,
                        args.gradients + bias_offset_, args.stream);
   }

@@ -12,6 +12,11 @@
 // function of the GPU, library and shapes, so a rerun repeats them. A requested pair
 // (BackendOptions::conv_algorithms) is preferred for forward and backward-filter where cuDNN
 // supports it, and backward-data then prefers ALGO_1, cuDNN's deterministic direct sum.
+//
+// --kernels fused, before a 2x2 max pooling (fusion_plan.h): leave_bias_relu_to_pooling() makes
+// forward write the raw convolution, whose bias and ReLU the pooling kernel applies (writing the
+// activated map back when a pass keeps layer outputs), and backward take the gradient the pooling
+// kernel already masked, with the bias gradient it already summed.
 #pragma once
 
 #include <map>
@@ -40,6 +45,9 @@ class Conv2DLayer final : public CudaLayer {
   void forward(const LayerForward& args) override;
   void backward(const LayerBackward& args) override;
 
+  // Bias and ReLU to the next (pooling) layer: forward writes X ⋆ W, backward gets dZ and db.
+  void leave_bias_relu_to_pooling() { bias_relu_in_pooling_ = true; }
+
   // "conv2d_1: forward 1, backward-data 1, backward-filter 1, workspace 0.1 MiB" at max_batch.
   std::string describe() const;
   // The algorithms at max_batch.
@@ -64,6 +72,7 @@ class Conv2DLayer final : public CudaLayer {
   ConvolutionChoice choice_;
   std::size_t weight_offset_;
   std::ptrdiff_t bias_offset_;  // -1: no bias
+  bool bias_relu_in_pooling_ = false;
   FilterDescriptor filter_;
   ConvolutionDescriptor convolution_;
   DeviceBuffer<unsigned char> workspace_;

@@ -32,6 +32,8 @@ struct LayerForward {
                                       //   t by value, or the device's step counter in a graph replay
   int64_t first_sample = 0;           // dropout: this batch's first image's place in the global batch
                                       //   (a rank's slice starts past 0), so ranks draw no mask twice
+  bool keep_outputs = false;          // every layer's output must be what the layer computes (`features`
+                                      //   reads them), not a fused intermediate (fusion_plan.h)
   cudaStream_t stream = nullptr;
 };
 

@@ -21,12 +21,17 @@ std::size_t aligned(std::size_t floats) { return (floats + kAlignFloats - 1) / k
 }  // namespace
 
 std::unique_ptr<CudaLayer> make_cuda_layer(const model::NetworkSpec& spec, int layer_index, int max_batch,
-                                           cudnnHandle_t cudnn, cublasHandle_t cublas, const ConvolutionChoice& choice) {
+                                           cudnnHandle_t cudnn, cublasHandle_t cublas, const ConvolutionChoice& choice,
+                                           const LayerFusion& fusion) {
   const model::LayerSpec& layer = spec.layers.at(std::size_t(layer_index));
   switch (layer.kind) {
-    case LayerKind::kConv2D: return std::make_unique<Conv2DLayer>(spec, layer_index, max_batch, cudnn, choice);
+    case LayerKind::kConv2D: {
+      auto conv = std::make_unique<Conv2DLayer>(spec, layer_index, max_batch, cudnn, choice);
+      if (fusion.bias_relu_in_pooling) conv->leave_bias_relu_to_pooling();
+      return conv;
+    }
     case LayerKind::kMaxPool2D:
-    case LayerKind::kAvgPool2D: return std::make_unique<PoolingLayer>(spec, layer_index, max_batch);
+    case LayerKind::kAvgPool2D: return std::make_unique<PoolingLayer>(spec, layer_index, max_batch, cudnn, fusion);
     case LayerKind::kDense: return std::make_unique<DenseLayer>(spec, layer_index, cublas);
     case LayerKind::kDropout: return std::make_unique<DropoutLayer>(spec, layer_index, max_batch);
     case LayerKind::kBatchNorm: return std::make_unique<BatchNormLayer>(spec, layer_index, cudnn);
@@ -37,17 +42,29 @@ std::unique_ptr<CudaLayer> make_cuda_layer(const model::NetworkSpec& spec, int l
 }
 
 CudaNetwork::CudaNetwork(const model::NetworkSpec& spec, int max_batch, cudnnHandle_t cudnn, cublasHandle_t cublas,
-                         cudaStream_t stream, const ConvolutionChoice& choice)
+                         cudaStream_t stream, const ConvolutionChoice& choice, const NetworkKernels& kernels)
     : spec_(spec), max_batch_(max_batch), stream_(stream) {
   if (spec_.layers.empty()) throw Error("cuda network: the model has no layers");
   if (max_batch < 1) throw Error("cuda network: max_batch " + std::to_string(max_batch) + " must be at least 1");
+  fusion_ = plan_fusion(spec_, kernels.kernels, kernels.pooling);
   const int count = int(spec_.layers.size());
   bool parameters_before = false;
+  DenseLayer* previous_dense = nullptr;
   for (int i = 0; i < count; ++i) {
     const model::LayerSpec& layer = spec_.layers[std::size_t(i)];
+    const LayerFusion& fusion = fusion_.layers[std::size_t(i)];
     need_dinput_.push_back(parameters_before);
     parameters_before |= layer.parameter_tensors > 0;
-    layers_.push_back(make_cuda_layer(spec_, i, max_batch, cudnn, cublas, choice));
+    layers_.push_back(make_cuda_layer(spec_, i, max_batch, cudnn, cublas, choice, fusion));
+    auto* dense = dynamic_cast<DenseLayer*>(layers_.back().get());
+    if (dense != nullptr && fusion.epilogue_forward) {
+      if (!epilogues_) {
+        epilogues_ = std::make_unique<EpilogueDense>(stream, kernels.cublas_workspace, kernels.cublas_workspace_bytes,
+                                                     kernels.tf32);
+      }
+      dense->use_epilogues(fusion, *epilogues_, fusion.epilogue_input_relu ? previous_dense : nullptr, max_batch);
+    }
+    previous_dense = dense;
   }
 
   // Offsets first, one allocation after: activations_[k] holds layer k-1's output (Flatten's is
@@ -98,6 +115,7 @@ void CudaNetwork::forward(const float* parameters, float* buffers, int count, co
   args.seed = pass.seed;
   args.step = pass.step;
   args.first_sample = pass.first_sample;
+  args.keep_outputs = pass.keep_outputs;
   args.stream = stream_;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (layers_[i] == nullptr) continue;
@@ -130,6 +148,28 @@ std::string CudaNetwork::describe_convolutions() const {
   for (const auto& layer : layers_) {
     if (const auto* conv = dynamic_cast<const Conv2DLayer*>(layer.get())) text += (text.empty() ? "" : "; ") + conv->describe();
   }
+  return text;
+}
+
+std::string CudaNetwork::describe_fusion(int count) const {
+  std::string fused, cudnn;
+  const auto add = [](std::string& text, const std::string& entry) { text += (text.empty() ? "" : ", ") + entry; };
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const LayerFusion& fusion = fusion_.layers[i];
+    const std::string& name = spec_.layers[i].name;
+    if (fusion.cudnn_pooling) add(cudnn, name);
+    if (fusion.pools_bias_relu) add(fused, spec_.layers[i - 1].name + " bias+relu in " + name);
+    const auto* dense = dynamic_cast<const DenseLayer*>(layers_[i].get());
+    if (dense == nullptr || !fusion.epilogue_forward) continue;
+    std::string parts;
+    if (dense->epilogue_forward(count)) parts += "forward";
+    if (dense->epilogue_weight_bias(count)) parts += std::string(parts.empty() ? "" : "+") + "weight/bias gradient";
+    if (dense->epilogue_input_relu(count)) parts += std::string(parts.empty() ? "" : "+") + "input gradient with relu";
+    add(fused, name + " " + (parts.empty() ? std::string("classic (cuBLASLt declined)") : "epilogue " + parts));
+  }
+  std::string text;
+  if (!fused.empty()) text = "fused: " + fused;
+  if (!cudnn.empty()) text += (text.empty() ? "" : "; ") + std::string("cuDNN pooling: ") + cudnn;
   return text;
 }
 

@@ -7,8 +7,10 @@
 //
 // Everything is enqueued on the stream the handles are bound to; nothing synchronizes and, after
 // construction, nothing allocates (cuDNN descriptors for a new batch size are host-only).
-// No fused fast path: the tutorial's network runs through cuda/cuda_backend.cu's fused kernels,
-// chosen by make_backend; this is the general path for every other spec.
+// The tutorial's network runs through cuda/cuda_backend.cu's hand-fused kernels, chosen by
+// make_backend; this is the general path for every other spec. --kernels fused and --pooling
+// cudnn (NetworkKernels) change what some layers launch, where fusion_plan.h says they can: the
+// same layer objects, each choosing its variant, and nothing else here differs.
 #pragma once
 
 #include <cublas_v2.h>
@@ -20,23 +22,38 @@
 #include <vector>
 
 #include "cuda/cudnn_api.h"
+#include "cuda/kernel_choice.h"
+#include "cuda/layers/dense_epilogue.h"
 #include "cuda/memory.h"
 #include "cuda/network/conv2d_layer.h"
 #include "cuda/network/cuda_layer.h"
+#include "cuda/network/fusion_plan.h"
 #include "host/model/network_spec.h"
 
 namespace train_gpu::cuda {
 
 // The layer object for spec layer `layer_index` (null for Flatten), as the network builds it;
-// the handles must be bound to the stream the layer will be run on.
+// the handles must be bound to the stream the layer will be run on. `fusion` is its entry of
+// plan_fusion(); a Dense layer's epilogues are wired by the network (they need its neighbours).
 std::unique_ptr<CudaLayer> make_cuda_layer(const model::NetworkSpec& spec, int layer_index, int max_batch,
-                                           cudnnHandle_t cudnn, cublasHandle_t cublas, const ConvolutionChoice& choice);
+                                           cudnnHandle_t cudnn, cublasHandle_t cublas, const ConvolutionChoice& choice,
+                                           const LayerFusion& fusion = LayerFusion{});
+
+// --kernels and --pooling for a spec network, and what the cuBLASLt epilogues may use.
+struct NetworkKernels {
+  KernelSet kernels = KernelSet::kClassic;
+  PoolingKind pooling = PoolingKind::kFused;
+  void* cublas_workspace = nullptr;  // shared with the cuBLAS handle: the same stream runs both
+  std::size_t cublas_workspace_bytes = 0;
+  bool tf32 = false;
+};
 
 class CudaNetwork {
  public:
-  // The handles must be bound to `stream` and outlive the network.
+  // The handles must be bound to `stream` and outlive the network. Throws for --pooling cudnn on
+  // a layer cuDNN cannot pool as Keras does (plan_fusion).
   CudaNetwork(const model::NetworkSpec& spec, int max_batch, cudnnHandle_t cudnn, cublasHandle_t cublas,
-              cudaStream_t stream, const ConvolutionChoice& choice);
+              cudaStream_t stream, const ConvolutionChoice& choice, const NetworkKernels& kernels = NetworkKernels{});
   ~CudaNetwork();
   CudaNetwork(const CudaNetwork&) = delete;
   CudaNetwork& operator=(const CudaNetwork&) = delete;
@@ -52,6 +69,7 @@ class CudaNetwork {
     uint64_t seed = 0;             // dropout's mask key, with step and layer (cuda/math/dropout_math.h)
     math::PerStep<int64_t> step;   // t, or the device's step counter (math::forward_step)
     int64_t first_sample = 0;      // a rank's slice: its first image's place in the global batch
+    bool keep_outputs = false;     // layer_output() of every layer afterwards, fused or not
   };
 
   // Forward of images()[0, count) with the parameter and buffer arenas (device pointers).
@@ -76,6 +94,10 @@ class CudaNetwork {
   std::string describe_convolutions() const;
   // The first Conv2D layer's algorithms at max_batch (none without a Conv2D layer).
   ConvolutionAlgorithms conv_algorithms() const;
+  // What --kernels/--pooling changed, by layer name, for the execution report ("" when nothing):
+  // "fused: dense_1 forward, weight+bias, ...; cudnn pooling: max_pooling2d" plus cuBLASLt's word.
+  std::string describe_fusion(int count) const;
+  const FusionPlan& fusion() const { return fusion_; }
 
  private:
   void check_count(int count, const char* operation) const;
@@ -83,6 +105,8 @@ class CudaNetwork {
   model::NetworkSpec spec_;
   int max_batch_;
   cudaStream_t stream_;
+  FusionPlan fusion_;
+  std::unique_ptr<EpilogueDense> epilogues_;        // --kernels fused with a fusable Dense layer
   std::vector<std::unique_ptr<CudaLayer>> layers_;  // [i]: layer i; null for Flatten
   std::vector<bool> need_dinput_;                   // [i]: a layer before i has parameters
   DeviceBuffer<float> storage_;                     // every activation and activation gradient

@@ -22,7 +22,14 @@
 // (StepGraphs::run) so that they are built before any capture; no step allocates or
 // synchronizes. Graphs are off where the tutorial's are: suspended with a loader that gathers on
 // the host, eager for good (with the reason) after a failed capture, off with several ranks.
-// --kernels and --pooling choose among the tutorial's kernel variants and do not apply here.
+//
+// --kernels fused and --pooling cudnn (cuda/kernel_choice.h), as the tutorial's: the layers that
+// cuda/network/fusion_plan.h finds fusable run the tutorial's cuBLASLt epilogues and bias + ReLU +
+// pooling kernels, pooling layers run cuDNN's pooling; everything else, and the loss, the
+// optimizer and the gradient checks, are the classic path's (the tutorial's fused set also swaps
+// those; a spec network does not). The fused choices are fixed per batch size like the rest, so
+// graphs capture them (cuBLASLt calls are capturable), and backward still writes the whole
+// gradient arena, so several ranks sum it as before.
 //
 // Several ranks (BackendOptions::collectives, one GPU each), as the tutorial's and as the CPU
 // backend's ranks: each trains on its slice of every global batch with the loss's mean taken over
@@ -52,6 +59,7 @@
 #include "cuda/graph/launch_plan.h"
 #include "cuda/graph/step_graphs.h"
 #include "cuda/handles.h"
+#include "cuda/kernel_choice.h"
 #include "cuda/kernels/adam.h"
 #include "cuda/kernels/device_totals.h"
 #include "cuda/kernels/gradient_clip.h"
@@ -97,8 +105,16 @@ class NetworkBackend final : public Backend {
     cublas_ = make_cublas_handle(stream_.get());
     cublas_workspace_ = DeviceBuffer<unsigned char>(kCublasWorkspaceBytes, "the cuBLAS workspace");
     configure_training_cublas(cublas_.get(), cublas_workspace_.data(), cublas_workspace_.bytes(), options.tf32);
+    kernels_ = parse_kernel_set(options.kernels);
+    pooling_ = parse_pooling(options.pooling);
+    NetworkKernels kernels;
+    kernels.kernels = kernels_;
+    kernels.pooling = pooling_;
+    kernels.cublas_workspace = cublas_workspace_.data();
+    kernels.cublas_workspace_bytes = cublas_workspace_.bytes();
+    kernels.tf32 = options.tf32;
     network_ = std::make_unique<CudaNetwork>(options.spec, options.max_batch, cudnn_.get(), cublas_.get(),
-                                             stream_.get(), convolution_choice(options));
+                                             stream_.get(), convolution_choice(options), kernels);
     const model::NetworkSpec& spec = network_->spec();
     classes_ = spec.classes();
     MathModes modes;
@@ -150,7 +166,10 @@ class NetworkBackend final : public Backend {
   }
 
   std::string description() const override { return description_; }
-  std::string kernels() const override { return "cuDNN + cuBLAS, spec layers"; }
+  std::string kernels() const override {
+    return "cuDNN + cuBLAS, spec layers, " + std::string(kernel_set_name(kernels_)) + " kernels, " +
+           pooling_name(pooling_) + " pooling";
+  }
   ConvolutionAlgorithms conv_algorithms() const override { return network_->conv_algorithms(); }
   const model::NetworkSpec& network() const override { return network_->spec(); }
 
@@ -325,7 +344,9 @@ class NetworkBackend final : public Backend {
     flush_held_steps();
     cudaStream_t stream = stream_.get();
     require_data().load_image(split, index, network_->images(), labels_.data(), stream);
-    network_->forward(parameters(), buffers_.data(), 1, CudaNetwork::Pass{});
+    CudaNetwork::Pass pass;
+    pass.keep_outputs = true;  // the convolutions' maps, whichever kernels computed them
+    network_->forward(parameters(), buffers_.data(), 1, pass);
     launch_softmax_xent(network_->logits(), labels_.data(), 1, classes_, nullptr, probabilities_.data(), nullptr,
                         stream, extras(PassKind::kEvaluation));
     const model::NetworkSpec& spec = network_->spec();
@@ -363,11 +384,13 @@ class NetworkBackend final : public Backend {
                                         [&] { enqueue_train_step(batch, device_counter_source()); });
     }
     report.kernels_per_step = nodes.kernels;
-    report.kernels = "spec";
-    report.pooling = "spec";
+    report.kernels = kernel_set_name(kernels_);
+    report.pooling = pooling_name(pooling_);
     const std::string convolutions = network_->describe_convolutions();
+    const std::string fusion = batch >= 1 && batch <= options_.max_batch ? network_->describe_fusion(batch) : "";
     report.details = "spec network (" + network_->spec().description() + ")" +
-                     (convolutions.empty() ? std::string() : "; convolutions: " + convolutions);
+                     (convolutions.empty() ? std::string() : "; convolutions: " + convolutions) +
+                     (fusion.empty() ? std::string() : "; " + fusion);
     return report;
   }
 
@@ -526,6 +549,8 @@ class NetworkBackend final : public Backend {
 
   int device_;
   BackendOptions options_;
+  KernelSet kernels_ = KernelSet::kClassic;    // --kernels
+  PoolingKind pooling_ = PoolingKind::kFused;  // --pooling
   std::string description_;
   int classes_ = 0;
   std::size_t stride_ = 0;  // floats per arena

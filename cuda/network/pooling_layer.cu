@@ -3,7 +3,9 @@
 #include "cuda/network/pooling_layer.h"
 
 #include "cuda/check.h"
+#include "cuda/kernels/block_split.h"
 #include "cuda/kernels/launch_config.h"
+#include "cuda/layers/pool.h"
 #include "cuda/network/layer_plan.h"
 #include "host/common/error.h"
 
@@ -61,7 +63,8 @@ __global__ void pool_backward_kernel(const float* doutput, const int* winners /*
 // ---------------------------------------------------------------------------------------------
 // Layer
 
-PoolingLayer::PoolingLayer(const model::NetworkSpec& spec, int layer_index, int max_batch) {
+PoolingLayer::PoolingLayer(const model::NetworkSpec& spec, int layer_index, int max_batch, cudnnHandle_t cudnn,
+                           const LayerFusion& fusion) {
   const model::LayerSpec& layer = spec.layers.at(std::size_t(layer_index));
   if (layer.kind != model::LayerKind::kMaxPool2D && layer.kind != model::LayerKind::kAvgPool2D) {
     throw Error("cuda PoolingLayer: layer " + layer.name + " is not a pooling layer");
@@ -69,10 +72,42 @@ PoolingLayer::PoolingLayer(const model::NetworkSpec& spec, int layer_index, int 
   max_ = layer.kind == model::LayerKind::kMaxPool2D;
   channels_ = layer.input.channels;
   geometry_ = pool_geometry(layer);
-  if (max_) winners_ = DeviceBuffer<int>(std::size_t(max_batch) * std::size_t(layer.output.size()), "pooling winners");
+  const std::size_t outputs = std::size_t(max_batch) * std::size_t(layer.output.size());
+  if (fusion.pools_bias_relu) {
+    if (layer_index == 0 || !fusion_detail::fused_pool_shape(layer) || cudnn == nullptr) {
+      throw Error("cuda PoolingLayer: layer " + layer.name + " cannot take a convolution's bias and ReLU");
+    }
+    conv_bias_offset_ = spec.bias_offset(spec.layers[std::size_t(layer_index) - 1]);
+    argmax_ = DeviceBuffer<uint8_t>(outputs, "pooling argmax");
+    channel_partials_ = DeviceBuffer<float>(std::size_t(channels_) * kMaxChannelSumChunks, "channel-sum partials");
+    channel_counters_ = DeviceBuffer<unsigned int>(std::size_t(channels_), "channel-sum counters");
+    // Once, on the network's stream (the one the handle is bound to), ahead of every backward:
+    // the counters must read zero at the first one.
+    cudaStream_t stream = nullptr;
+    CUDNN_CHECK(cudnnGetStream(cudnn, &stream));
+    CUDA_CHECK(cudaMemsetAsync(channel_counters_.data(), 0, channel_counters_.bytes(), stream));
+  } else if (fusion.cudnn_pooling) {
+    if (cudnn == nullptr) throw Error("cuda PoolingLayer: --pooling cudnn without a cuDNN handle");
+    cudnn_pool_ = std::make_unique<CudnnPool>(cudnn, max_ ? CudnnPoolMode::kMax : CudnnPoolMode::kAverage, channels_,
+                                              geometry_);
+  } else if (max_) {
+    winners_ = DeviceBuffer<int>(outputs, "pooling winners");
+  }
 }
 
 void PoolingLayer::forward(const LayerForward& args) {
+  if (conv_bias_offset_ >= 0) {
+    // P = maxpool(relu(Z + b)) from the convolution's raw Z; with keep_outputs Z becomes relu(Z + b)
+    // in place (the network's own activation array, so writing through the input is ours to do).
+    launch_bias_relu_maxpool2x2_forward(args.input, args.parameters + conv_bias_offset_, args.count, channels_,
+                                        geometry_.in_h, args.output, argmax_.data(),
+                                        args.keep_outputs ? const_cast<float*>(args.input) : nullptr, args.stream);
+    return;
+  }
+  if (cudnn_pool_) {
+    cudnn_pool_->forward(args.input, args.count, args.output);
+    return;
+  }
   const std::size_t planes = std::size_t(args.count) * std::size_t(channels_);
   const std::size_t outputs = planes * std::size_t(geometry_.out_h) * std::size_t(geometry_.out_w);
   if (max_) {
@@ -86,7 +121,19 @@ void PoolingLayer::forward(const LayerForward& args) {
 }
 
 void PoolingLayer::backward(const LayerBackward& args) {
+  if (conv_bias_offset_ >= 0) {
+    // dZ = route(dP) where the winner's relu(Z + b) > 0 (read from P), db = per-channel sums of dZ
+    launch_maxpool2x2_relu_backward_bias(args.doutput, argmax_.data(), args.output, args.count, channels_,
+                                         geometry_.in_h, args.dinput, args.gradients + conv_bias_offset_,
+                                         ChannelSumScratch{channel_partials_.data(), channel_counters_.data()},
+                                         args.stream);
+    return;
+  }
   if (!args.need_dinput) return;
+  if (cudnn_pool_) {
+    cudnn_pool_->backward(args.input, args.output, args.doutput, args.count, args.dinput);
+    return;
+  }
   const std::size_t planes = std::size_t(args.count) * std::size_t(channels_);
   const std::size_t inputs = planes * std::size_t(geometry_.in_h) * std::size_t(geometry_.in_w);
   pool_backward_kernel<<<blocks_for(inputs), kThreadsPerBlock, 0, args.stream>>>(

@@ -6,19 +6,34 @@
 // padding" would count the explicit padding such a layer needs as cells. The backward pass is a
 // gather (no atomics), so it is deterministic. Max pooling keeps each window's winner (an index
 // in the plane) from forward for backward.
+//
+// The other two ways a layer may run (fusion_plan.h decides which):
+//   --pooling cudnn: cuDNN's pooling (cuda/layers/cudnn_pool.h), for layers it computes as Keras;
+//   --kernels fused after a Conv2D relu, 2x2/2 max pooling: the tutorial's pooling kernels
+//     (cuda/layers/pool.h) with the convolution's bias and ReLU folded in, forward and backward,
+//     and the convolution's bias gradient summed in the backward pass.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 
+#include "cuda/cudnn_api.h"
+#include "cuda/kernels/bias_activation.h"
+#include "cuda/layers/cudnn_pool.h"
 #include "cuda/math/window_pool_math.h"
 #include "cuda/memory.h"
 #include "cuda/network/cuda_layer.h"
+#include "cuda/network/fusion_plan.h"
 
 namespace train_gpu::cuda {
 
 class PoolingLayer final : public CudaLayer {
  public:
-  PoolingLayer(const model::NetworkSpec& spec, int layer_index, int max_batch);
+  // `cudnn` (bound to the network's stream, outliving the layer) is used with fusion.cudnn_pooling,
+  // and names the stream the fused variant's counters are zeroed on.
+  PoolingLayer(const model::NetworkSpec& spec, int layer_index, int max_batch, cudnnHandle_t cudnn = nullptr,
+               const LayerFusion& fusion = LayerFusion{});
   void forward(const LayerForward& args) override;
   void backward(const LayerBackward& args) override;
 
@@ -26,7 +41,14 @@ class PoolingLayer final : public CudaLayer {
   bool max_;
   int channels_;
   math::PoolGeometry geometry_;
-  DeviceBuffer<int> winners_;  // max pooling: (max_batch, C, out_h, out_w), written by forward
+  DeviceBuffer<int> winners_;  // our max pooling: (max_batch, C, out_h, out_w), written by forward
+  std::unique_ptr<CudnnPool> cudnn_pool_;  // --pooling cudnn
+  // Bias + ReLU folded in: the convolution's bias, the window argmax (dy*2+dx), the bias
+  // gradient's per-chunk partials and arrival counters (zeroed once, re-armed by the kernel).
+  std::ptrdiff_t conv_bias_offset_ = -1;
+  DeviceBuffer<uint8_t> argmax_;
+  DeviceBuffer<float> channel_partials_;
+  DeviceBuffer<unsigned int> channel_counters_;
 };
 
 }  // namespace train_gpu::cuda

@@ -69,10 +69,12 @@ void add_device_options(CLI::App& command, DeviceOptions& options, DeviceFlags f
   }
   command.add_option("--kernels", options.kernels,
                      "GPU: classic, or fused (bias, ReLU and their gradients folded into cuBLASLt epilogues and the "
-                     "pooling kernels; experimental until verified on a GPU)")
+                     "pooling kernels; for a --model, in the layers that can take them; experimental until verified "
+                     "on a GPU)")
       ->check(CLI::IsMember({"classic", "fused"}))
       ->capture_default_str();
-  command.add_option("--pooling", options.pooling, "GPU: max pooling by the custom kernels (fused) or by cuDNN (cudnn)")
+  command.add_option("--pooling", options.pooling, "GPU: pooling by the custom kernels (fused) or by cuDNN (cudnn; a --model whose same padding "
+                     "is asymmetric, which cuDNN cannot pad, is refused)")
       ->check(CLI::IsMember({"fused", "cudnn"}))
       ->capture_default_str();
   if (training) {

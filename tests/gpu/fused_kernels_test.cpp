@@ -311,7 +311,7 @@ TEST_F(FusedKernels, CudnnPoolingRoutesLikeTheCustomKernels) {
   const std::vector<float> doutput = uniform(std::size_t{kCount} * kChannels * kOut * kOut, -1.0f, 1.0f, 41);
   Stream stream = make_stream();
   CudnnHandle cudnn = make_cudnn_handle(stream.get());
-  CudnnMaxPool pool(cudnn.get(), kChannels, kSide);
+  CudnnPool pool(cudnn.get(), CudnnPoolMode::kMax, kChannels, maxpool2x2_geometry(kSide));
   DeviceBuffer<float> d_input = upload(input), d_doutput = upload(doutput);
   DeviceBuffer<float> cudnn_output = poisoned(doutput.size()), custom_output = poisoned(doutput.size());
   DeviceBuffer<uint8_t> argmax(doutput.size());

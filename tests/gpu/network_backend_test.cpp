@@ -2,11 +2,13 @@
 // specs of gpu/spec_backend_inputs.h, which between them use every layer kind and option the CPU
 // trains.
 // Per layer: forward (training and evaluation) and backward of the CUDA layer against the CPU
-// layer on the same seeded input, parameters and output gradient; dropout masks bitwise; the
+// layer on the same seeded input, parameters and output gradient; the --kernels fused pairs
+// against the classic layers on the same network inputs; dropout masks bitwise; the
 // BatchNormalization moving statistics. Per network, through the Backend interface: the first
 // step's loss, accuracy and gradients, parameters after several SGD steps, evaluation
 // probabilities and the classes x classes confusion, activations, state round trips, the data
-// checks. Skipped where no CUDA device answers.
+// checks; the same with --kernels fused and --pooling cudnn, also against the classic kernels.
+// Skipped where no CUDA device answers.
 //
 // Tolerances. Both sides compute in fp32 (TF32 off, the default) with different summation
 // orders. A dot product of n terms in fp32 has an error of about sqrt(n) u sum|terms| (u = 6e-8,
@@ -331,6 +333,93 @@ TEST_F(NetworkLayerTest, DropoutMasksDependOnSeedStepAndLayerAsOnTheCpu) {
   for (std::size_t i = 1; i < masks.size(); ++i) EXPECT_NE(masks[i], masks[0]) << "key " << i << " drew key 0's mask";
 }
 
+// --- Fused layer pairs (--kernels fused) against the classic layers ---------------------------
+
+// One training forward (keeping every layer's output) and backward of the whole network from the
+// problem's images, parameters and a seeded logit gradient, with `kernels`.
+struct NetworkRun {
+  std::vector<std::vector<float>> outputs;  // [i]: layer i's output
+  std::vector<float> gradients;             // the whole arena
+  std::string fusion;                       // CudaNetwork::describe_fusion
+};
+
+NetworkRun run_cuda_network(const testing::SpecProblem& problem, cuda::KernelSet kernels) {
+  const model::NetworkSpec& spec = problem.spec;
+  const int count = problem.count;
+  cuda::DeviceBuffer<unsigned char> workspace(std::size_t{32} << 20, "the cuBLAS workspace");  // outlives the handle
+  Libraries libraries;
+  cuda::configure_training_cublas(libraries.cublas.get(), workspace.data(), workspace.bytes(), false);
+  cuda::NetworkKernels chosen;
+  chosen.kernels = kernels;
+  chosen.cublas_workspace = workspace.data();
+  chosen.cublas_workspace_bytes = workspace.bytes();
+  cuda::CudaNetwork network(spec, count, libraries.cudnn.get(), libraries.cublas.get(), libraries.stream.get(),
+                            libraries.choice(), chosen);
+  cudaStream_t stream = libraries.stream.get();
+  const cuda::DeviceBuffer<float> parameters = cuda::testing::upload(problem.parameters);
+  std::vector<float> buffers_start = problem.buffers;
+  if (buffers_start.empty()) buffers_start.push_back(0.0f);
+  cuda::DeviceBuffer<float> buffers = cuda::testing::upload(buffers_start);
+  CUDA_CHECK(cudaMemcpyAsync(network.images(), problem.images.data(), problem.images.size() * sizeof(float),
+                             cudaMemcpyHostToDevice, stream));
+  cuda::CudaNetwork::Pass pass;
+  pass.training = true;
+  pass.seed = problem.seed;
+  pass.step = math::per_step_value(problem.step);
+  pass.keep_outputs = true;
+  network.forward(parameters.data(), buffers.data(), count, pass);
+  NetworkRun run;
+  for (int i = 0; i < int(spec.layers.size()); ++i) {
+    std::vector<float> output(std::size_t(count) * std::size_t(spec.layers[std::size_t(i)].output.size()));
+    CUDA_CHECK(cudaMemcpyAsync(output.data(), network.layer_output(i), output.size() * sizeof(float),
+                               cudaMemcpyDeviceToHost, stream));
+    run.outputs.push_back(std::move(output));
+  }
+  const std::vector<float> dlogits =
+      cuda::testing::uniform(std::size_t(count) * std::size_t(spec.classes()), -1.0f, 1.0f, 17);
+  CUDA_CHECK(cudaMemcpyAsync(network.dlogits(), dlogits.data(), dlogits.size() * sizeof(float), cudaMemcpyHostToDevice,
+                             stream));
+  cuda::DeviceBuffer<float> gradients = cuda::testing::poisoned(spec.parameter_count);
+  network.backward(parameters.data(), count, gradients.data());
+  CUDA_CHECK(cudaStreamSynchronize(stream));  // the outputs' copies land here too
+  run.gradients = cuda::testing::download(gradients);
+  run.fusion = network.describe_fusion(count);
+  return run;
+}
+
+TEST_F(NetworkLayerTest, FusedLayerPairsComputeWhatTheClassicLayersDo) {
+  // Same inputs, parameters and dropout masks on both sides. A convolution pair that reads the
+  // images computes relu(Z + b) with the same single rounding of Z + b and pools it with the same
+  // first-maximum rule: the same bits, maps and pooled outputs. After that the epilogue GEMMs
+  // accumulate in their own order and the bias sums are spread over blocks: forward outputs
+  // within kForwardTolerance, gradients (sums over the batch) within kReductionTolerance, the
+  // header's fp32 bounds (a ReLU flipping between the two roundings needs |Z| within a few ulps
+  // of 0 for one of these random inputs, rare enough not to hit at these sizes).
+  for (const NamedSpec& named : cuda::testing::fused_specs()) {
+    SCOPED_TRACE(named.name);
+    const testing::SpecProblem problem = testing::make_spec_problem(named.spec, 8, 23);
+    const NetworkRun classic = run_cuda_network(problem, cuda::KernelSet::kClassic);
+    const NetworkRun fused = run_cuda_network(problem, cuda::KernelSet::kFused);
+    EXPECT_EQ(classic.fusion, "");
+    EXPECT_NE(fused.fusion.find("fused: "), std::string::npos) << fused.fusion;
+    const cuda::FusionPlan plan = cuda::plan_fusion(named.spec, cuda::KernelSet::kFused, cuda::PoolingKind::kFused);
+    for (std::size_t i = 0; i < named.spec.layers.size(); ++i) {
+      SCOPED_TRACE(named.spec.layers[i].name);
+      const bool first_pair = (i == 0 && plan.layers[0].bias_relu_in_pooling) || (i == 1 && plan.layers[1].pools_bias_relu);
+      if (first_pair) {
+        EXPECT_TRUE(bitwise_equal(fused.outputs[i], classic.outputs[i]));
+      } else {
+        EXPECT_TRUE(normwise_close(fused.outputs[i], classic.outputs[i], kForwardTolerance));
+      }
+    }
+    for (const model::ArenaTensor& tensor : named.spec.parameters) {
+      EXPECT_TRUE(normwise_close(fused.gradients.data() + tensor.offset, classic.gradients.data() + tensor.offset,
+                                 tensor.count, kReductionTolerance))
+          << tensor.name;
+    }
+  }
+}
+
 // --- Whole networks through the Backend interface -------------------------------------------
 
 struct Pair {
@@ -460,6 +549,105 @@ TEST_F(NetworkBackendTest, ActivationsShowEveryConvolutionAsTheCpuDoes) {
       }
       EXPECT_TRUE(normwise_close(gpu.probabilities, cpu.probabilities, kForwardTolerance));
     }
+  }
+}
+
+// --kernels fused and --pooling cudnn (cuda/network/fusion_plan.h). Against the CPU, as the
+// classic layers are: the same bounds (the header's), since what changes is where the bias is
+// added and in which order sums run, each within the fp32 error the bounds derive, and a ReLU
+// flip at a kink moves one term (kStepTolerance in L2). Against the classic kernels on the GPU:
+// the same L2 bound, for the same reasons (no tighter one holds: the epilogue adds the bias
+// inside the GEMM's accumulation instead of after its rounding, so a ReLU may flip there too).
+struct KernelVariant {
+  const char* kernels;
+  const char* pooling;
+};
+constexpr KernelVariant kFusedVariants[] = {{"fused", "fused"}, {"classic", "cudnn"}, {"fused", "cudnn"}};
+
+BackendOptions variant_options(const model::NetworkSpec& spec, const KernelVariant& variant) {
+  BackendOptions options = options_for(spec);
+  options.kernels = variant.kernels;
+  options.pooling = variant.pooling;
+  return options;
+}
+
+bool refuses_cudnn_pooling(const model::NetworkSpec& spec) {
+  for (const model::LayerSpec& layer : spec.layers) {
+    const bool pooling = layer.kind == LayerKind::kMaxPool2D || layer.kind == LayerKind::kAvgPool2D;
+    if (pooling && (layer.pad_top != layer.pad_bottom || layer.pad_left != layer.pad_right)) return true;
+  }
+  return false;
+}
+
+TEST_F(NetworkBackendTest, FusedKernelsAndCudnnPoolingMatchTheCpuAndTheClassicKernels) {
+  for (const NamedSpec& named : cuda::testing::fused_specs()) {
+    Pair classic(options_for(named.spec));
+    classic.gpu->train_step(0, 16);
+    const ModelState classic_state = classic.gpu->state();
+    for (const KernelVariant& variant : kFusedVariants) {
+      SCOPED_TRACE(std::string(named.name) + ", --kernels " + variant.kernels + " --pooling " + variant.pooling);
+      if (std::string(variant.pooling) == "cudnn" && refuses_cudnn_pooling(named.spec)) {
+        EXPECT_THROW(cuda::make_network_backend(0, variant_options(named.spec, variant)), Error);
+        continue;
+      }
+      Pair pair(variant_options(named.spec, variant));
+      const ExecutionReport report = pair.gpu->execution_report(16);
+      EXPECT_EQ(report.kernels, variant.kernels);
+      EXPECT_EQ(report.pooling, variant.pooling);
+      EXPECT_NE(report.details.find(std::string(variant.pooling) == "cudnn" ? "cuDNN pooling: " : "fused: "),
+                std::string::npos)
+          << report.details;
+      pair.gpu->train_step(0, 16);
+      pair.cpu->train_step(0, 16);
+      const PassTotals gpu = pair.gpu->take_totals(PassKind::kTraining);
+      const PassTotals cpu = pair.cpu->take_totals(PassKind::kTraining);
+      EXPECT_NEAR(gpu.batch_loss_sum, cpu.batch_loss_sum, 1e-4 * cpu.batch_loss_sum);
+      EXPECT_EQ(gpu.correct, cpu.correct);
+      EXPECT_EQ(gpu.first_nonfinite_batch, -1);
+      // Adam's first moment after one step is 0.1 * g: every layer's gradients, so every fused
+      // pair's forward and backward (a missing mask, bias gradient or ReLU is O(1) here).
+      const ModelState gpu_state = pair.gpu->state();
+      const ModelState cpu_state = pair.cpu->state();
+      for (const model::ArenaTensor& tensor : named.spec.parameters) {
+        EXPECT_TRUE(l2_close(gpu_state.adam_m.data() + tensor.offset, cpu_state.adam_m.data() + tensor.offset,
+                             tensor.count, kStepTolerance))
+            << tensor.name << " against the CPU";
+        EXPECT_TRUE(l2_close(gpu_state.adam_m.data() + tensor.offset, classic_state.adam_m.data() + tensor.offset,
+                             tensor.count, kStepTolerance))
+            << tensor.name << " against the classic kernels";
+      }
+      // The convolutions' maps as `features` shows them: the fused pooling writes them back.
+      const ImageActivations gpu_maps = pair.gpu->activations(Split::kTest, 3);
+      const ImageActivations cpu_maps = pair.cpu->activations(Split::kTest, 3);
+      ASSERT_EQ(gpu_maps.conv_layers.size(), cpu_maps.conv_layers.size());
+      for (std::size_t i = 0; i < gpu_maps.conv_layers.size(); ++i) {
+        EXPECT_TRUE(normwise_close(gpu_maps.conv_layers[i].values, cpu_maps.conv_layers[i].values, kForwardTolerance))
+            << "convolution " << i;
+      }
+      EXPECT_TRUE(normwise_close(gpu_maps.probabilities, cpu_maps.probabilities, kForwardTolerance));
+    }
+  }
+}
+
+TEST_F(NetworkBackendTest, CudnnPoolingWithSymmetricSamePaddingMatchesTheCpu) {
+  // 3x3 windows, stride 1, same padding: one cell each side, cuDNN's own padding; max pooling
+  // must ignore the padded cells and average pooling leave them out of the count, as Keras does.
+  // A linear convolution first: negative maxima, which a zero-padded max would get wrong.
+  const model::NetworkSpec spec = model::build_network(
+      {2, 9, 9}, {conv(4, 3, 1, Padding::kSame, Activation::kLinear), pool(LayerKind::kMaxPool2D, 3, 1, Padding::kSame),
+                  pool(LayerKind::kAvgPool2D, 3, 1, Padding::kSame), flatten(), dense(5)});
+  Pair pair(variant_options(spec, {"classic", "cudnn"}));
+  pair.gpu->train_step(0, 16);
+  pair.cpu->train_step(0, 16);
+  const PassTotals gpu = pair.gpu->take_totals(PassKind::kTraining);
+  const PassTotals cpu = pair.cpu->take_totals(PassKind::kTraining);
+  EXPECT_NEAR(gpu.batch_loss_sum, cpu.batch_loss_sum, 1e-4 * cpu.batch_loss_sum);
+  const ModelState gpu_state = pair.gpu->state();
+  const ModelState cpu_state = pair.cpu->state();
+  for (const model::ArenaTensor& tensor : spec.parameters) {
+    EXPECT_TRUE(l2_close(gpu_state.adam_m.data() + tensor.offset, cpu_state.adam_m.data() + tensor.offset,
+                         tensor.count, kStepTolerance))
+        << tensor.name;
   }
 }
 
@@ -660,6 +848,38 @@ TEST_F(NetworkBackendTest, TrainAndEvaluateRunASpecModelOnTheGpu) {
           " --limit-test 500",
       scratch.path());
   EXPECT_EQ(evaluated.exit_code, 0) << evaluated.err;
+}
+
+// `train --device 0 --model LINE --kernels fused --pooling cudnn`: the epoch line names what ran;
+// and a model whose pooling pads asymmetrically is refused in one line before any training.
+TEST_F(NetworkBackendTest, TrainRunsASpecModelWithTheFusedKernelsAndRefusesWhatCudnnCannotPool) {
+  if (!commands_runnable()) GTEST_SKIP() << "MNIST or " << TRAIN_GPU_BINARY << " not found";
+  testing::TempDir scratch;
+  const std::string binary = testing::shell_quote(TRAIN_GPU_BINARY);
+  const std::string common = " --data-dir " + testing::shell_quote(TRAIN_GPU_MNIST_DIR) +
+                             " --epochs 1 --limit-train 640 --limit-test 200 --batch-size 64 --no-tensorboard"
+                             " --no-progress --run-dir ";
+  const testing::CommandResult trained = testing::run_command(
+      binary + " train --device 0 --kernels fused --pooling cudnn --model " +
+          testing::shell_quote("conv8k3 relu, maxpool2, flatten, dense32 relu, dense16 relu, dense10") + common +
+          testing::shell_quote((scratch.path() / "fused").string()),
+      scratch.path());
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_NE(trained.out.find("spec layers, fused kernels, cudnn pooling"), std::string::npos) << trained.out;
+  const testing::CommandResult refused = testing::run_command(
+      binary + " train --device 0 --pooling cudnn --model " +
+          testing::shell_quote("conv8k3 relu, avgpool3 s2 same, flatten, dense10") + common +
+          testing::shell_quote((scratch.path() / "refused").string()),
+      scratch.path());
+  EXPECT_NE(refused.exit_code, 0);
+  const std::vector<std::string> lines = testing::lines_of(refused.err);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& line) { return line.find("--pooling cudnn") != std::string::npos; }),
+            1)
+      << refused.err;
+  EXPECT_NE(refused.err.find("--pooling cudnn: layer "), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("use --pooling fused"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(scratch.path() / "refused" / "checkpoints"));
 }
 
 // `bench --device 0 --model LINE`: both launch rows time the general path, the graph row through

@@ -4,7 +4,8 @@
 // evaluation batches), with other optimizers and a schedule read from the device counters, a
 // resume in the middle of an epoch, held steps released before anything reads them; Dropout reads
 // its step from the device counter as a replay does; the kernels-per-step count bench reports;
-// graphs off where they must be. The tutorial's graphs: graph_backend_test.cpp. Skipped where no
+// graphs off where they must be; the same bits with --kernels fused, and fewer kernels per step.
+// The tutorial's graphs: graph_backend_test.cpp. Skipped where no
 // CUDA device answers.
 #include <gtest/gtest.h>
 
@@ -126,6 +127,46 @@ TEST_F(NetworkGraphTest, GraphReplaysGiveTheEagerLaunchesBits) {
     EXPECT_EQ(graph.passes[0].samples, kTrainSamples);
     EXPECT_EQ(graph.passes[1].samples, kTestSamples);
     expect_same_traces(graph, eager);
+  }
+}
+
+TEST_F(NetworkGraphTest, GraphReplaysGiveTheEagerLaunchesBitsWithTheFusedKernels) {
+  // cuBLASLt's epilogue GEMMs and the bias + ReLU + pooling kernels are captured like the rest;
+  // the bias-gradient epilogues and the pooling's multi-block bias sums are deterministic, so a
+  // replay repeats the eager bits (two instances pick the same cuBLASLt algorithms: the
+  // heuristic is a function of the GPU, library and shape).
+  for (const NamedSpec& named : cuda::testing::fused_specs()) {
+    SCOPED_TRACE(named.name);
+    BackendOptions eager_options = graph_options(named.spec, false);
+    BackendOptions graph_options_fused = graph_options(named.spec, true);
+    eager_options.kernels = graph_options_fused.kernels = "fused";
+    const auto eager_backend = cuda::make_network_backend(0, eager_options);
+    const auto graph_backend = cuda::make_network_backend(0, graph_options_fused);
+    const Trace eager = train(*eager_backend, named.spec, 2);
+    const Trace graph = train(*graph_backend, named.spec, 2);
+    EXPECT_EQ(graph.report.launch, "graph (2 steps per replay)");
+    EXPECT_EQ(graph.report.kernels, "fused");
+    expect_same_traces(graph, eager);
+  }
+}
+
+TEST_F(NetworkGraphTest, TheFusedKernelsLaunchFewerKernelsPerStep) {
+  // Each spec fuses at least one Dense (bias add and bias-gradient sum gone) and the first two a
+  // convolution pair (bias + ReLU and its gradient pass gone): fewer nodes in a captured step.
+  for (const NamedSpec& named : cuda::testing::fused_specs()) {
+    SCOPED_TRACE(named.name);
+    int counted[2] = {0, 0};
+    for (const bool fused : {false, true}) {
+      BackendOptions options = graph_options(named.spec, false);
+      options.kernels = fused ? "fused" : "classic";
+      const auto backend = cuda::make_network_backend(0, options);
+      backend->attach_data(random_image_set(named.spec, kTrainSamples, 8), random_image_set(named.spec, kTestSamples, 9));
+      backend->set_state(initial_model_state(named.spec, 15));
+      backend->set_order(Split::kTrain, shuffled(kTrainSamples, 15));
+      counted[fused ? 1 : 0] = backend->execution_report(kBatch).kernels_per_step;
+    }
+    EXPECT_GT(counted[1], 0);
+    EXPECT_LT(counted[1], counted[0]) << "fused " << counted[1] << ", classic " << counted[0];
   }
 }
 

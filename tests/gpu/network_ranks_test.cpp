@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cuda/cuda_backend.h"
@@ -149,10 +150,15 @@ BackendOptions sgd_options(const model::NetworkSpec& spec) {
 
 TEST_F(NetworkRanksTest, AWorldOfOneOverNcclTrainsBitwiseAsOneProcess) {
   // The all-reduce of one rank leaves the gradients as they are and the slice is the whole batch:
-  // the same kernels on the same values as one process, so the same bits.
-  for (const NamedSpec& named : specs()) {
-    SCOPED_TRACE(named.name);
-    const BackendOptions options = sgd_options(named.spec);
+  // the same kernels on the same values as one process, so the same bits; with --kernels fused
+  // too (the epilogues and fused pooling still write the whole gradient arena the sum reads).
+  std::vector<std::pair<NamedSpec, const char*>> runs;
+  for (const NamedSpec& named : specs()) runs.emplace_back(named, "classic");
+  for (const NamedSpec& named : cuda::testing::fused_specs()) runs.emplace_back(named, "fused");
+  for (const auto& [named, kernels] : runs) {
+    SCOPED_TRACE(std::string(named.name) + ", --kernels " + kernels);
+    BackendOptions options = sgd_options(named.spec);
+    options.kernels = kernels;
     const RankResult alone = run_rank(options, true, 3);
     ASSERT_EQ(alone.error, "");
     BackendOptions ranked = options;

@@ -44,6 +44,16 @@ inline std::vector<NamedSpec> specs() {
           {"tanh/sigmoid, 13 classes", activations_spec()}};
 }
 
+// What --kernels fused and --pooling cudnn change (cuda/network/fusion_plan.h): (a) fuses its
+// first convolution pair and its last Dense, the two-Dense spec every Dense epilogue (the input
+// gradient through a Dense relu's mask) and a convolution pair, (b) only its last Dense (and
+// refuses --pooling cudnn: asymmetric same padding).
+inline std::vector<NamedSpec> fused_specs() {
+  return {{"simple mnist convnet", train_gpu::testing::simple_mnist_convnet()},
+          {"two dense relu", train_gpu::testing::two_dense_relu()},
+          {"cifar-shaped", train_gpu::testing::cifar_shaped(8)}};
+}
+
 // Random images of the spec's input shape, labels over its classes.
 inline ImageSet random_image_set(const model::NetworkSpec& spec, int64_t count, uint32_t seed) {
   std::mt19937 rng(seed);

@@ -83,6 +83,16 @@ inline model::NetworkSpec simple_mnist_convnet() {
                                             dense(10, model::Activation::kSoftmax)});
 }
 
+// Two Dense relu layers in a row, then the classes: each Dense after a Dense relu may take over
+// its ReLU and bias gradient in --kernels fused (cuda/network/fusion_plan.h).
+inline model::NetworkSpec two_dense_relu() {
+  using model::Activation;
+  using model::LayerKind;
+  return model::build_network({1, 12, 12}, {conv(4, 3), pool(LayerKind::kMaxPool2D, 2), flatten(),
+                                            dense(32, Activation::kRelu), dense(16, Activation::kRelu),
+                                            dense(10, Activation::kSoftmax)});
+}
+
 // 3x32x32 with BatchNormalization, same padding, a stride-2 convolution, average pooling and dropout.
 inline model::NetworkSpec cifar_shaped(int filters = 8) {
   using model::LayerKind;
