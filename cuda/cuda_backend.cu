@@ -188,6 +188,7 @@ class CudaBackend final : public Backend {
   }
 
   std::string description() const override { return description_; }
+  bool on_gpu() const override { return true; }
 
   std::string kernels() const override {
     return "cuDNN + cuBLAS, " + std::string(kernel_set_name(kernels_)) + " kernels, " + pooling_name(pooling_) +

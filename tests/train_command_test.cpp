@@ -140,6 +140,26 @@ TEST_F(TrainCommandTest, ThreadsFlagSetsTheCpuBackendsCountAndZeroMeansTheDefaul
   }
 }
 
+// GPU-only settings given to a CPU run are named in one note rather than dropped silently; with
+// none given (the defaults, or --device cpu alone) there is no note.
+TEST_F(TrainCommandTest, GpuSettingsOnTheCpuAreNamedInOneNote) {
+  if (!has_mnist()) GTEST_SKIP() << "MNIST not found at " << TRAIN_GPU_MNIST_DIR;
+  const std::string common = " --device cpu --dry-run --no-progress --no-tensorboard --limit-train 64 --limit-test 64 --data-dir " +
+                             t::shell_quote(TRAIN_GPU_MNIST_DIR) + " --run-dir ";
+  t::CommandResult result = train(common + t::shell_quote((scratch_ / "gpu-flags").string()) +
+                                  " --tf32 --kernels fused --pooling cudnn --graph --loader pinned");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(result.err,
+            "note: --tf32, --loader pinned, --graph, --kernels fused, --pooling cudnn are GPU settings; the CPU backend "
+            "runs without them\n");
+  result = train(common + t::shell_quote((scratch_ / "one-flag").string()) + " --kernels fused");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(result.err, "note: --kernels fused is a GPU setting; the CPU backend runs without it\n");
+  result = train(common + t::shell_quote((scratch_ / "plain").string()) + " --kernels classic");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(result.err, "");
+}
+
 // Whether this machine has a GPU that --device 0 must train on, asked of the CUDA runtime directly:
 // train_gpu's own answer is what the tests below check, so it cannot also decide whether they run.
 bool a_gpu_answers(std::string* why_not) {

@@ -166,6 +166,7 @@ class NetworkBackend final : public Backend {
   }
 
   std::string description() const override { return description_; }
+  bool on_gpu() const override { return true; }
   std::string kernels() const override {
     return "cuDNN + cuBLAS, spec layers, " + std::string(kernel_set_name(kernels_)) + " kernels, " +
            pooling_name(pooling_) + " pooling";

@@ -96,6 +96,7 @@ std::unique_ptr<LoadedModel> load_model_for_checkpoint(const std::filesystem::pa
   BackendOptions options = backend_options_from(device, max_batch);
   options.spec = loaded->checkpoint.spec;
   loaded->backend = make_backend(parse_device(device.device), options, out);
+  note_unused_gpu_settings(device, *loaded->backend, out);
   // Without training images the test split stands in for them: the backends' loaders are built
   // for two non-empty splits, and nothing here reads the train side.
   loaded->backend->attach_data(test_only ? loaded->dataset.test : loaded->dataset.train, loaded->dataset.test);

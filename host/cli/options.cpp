@@ -155,4 +155,22 @@ BackendOptions backend_options_from(const DeviceOptions& options, int max_batch)
   return backend;
 }
 
+void note_unused_gpu_settings(const DeviceOptions& options, const Backend& backend, std::ostream& notes) {
+  if (backend.on_gpu()) return;
+  const DeviceOptions defaults;
+  std::vector<std::string> given;
+  if (options.tf32) given.push_back("--tf32");
+  if (options.loader != defaults.loader) given.push_back("--loader " + options.loader);
+  if (options.graph) given.push_back("--graph");
+  if (options.graph_steps != defaults.graph_steps) given.push_back("--graph-steps " + std::to_string(options.graph_steps));
+  if (options.kernels != defaults.kernels) given.push_back("--kernels " + options.kernels);
+  if (options.pooling != defaults.pooling) given.push_back("--pooling " + options.pooling);
+  if (!options.profile_steps.empty()) given.push_back("--profile-steps " + options.profile_steps);
+  if (given.empty()) return;
+  std::string list;
+  for (const std::string& setting : given) list += (list.empty() ? "" : ", ") + setting;
+  notes << "note: " << list << (given.size() == 1 ? " is a GPU setting" : " are GPU settings")
+        << "; the CPU backend runs without " << (given.size() == 1 ? "it" : "them") << "\n";
+}
+
 }  // namespace train_gpu::cli

@@ -4,8 +4,10 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "host/data/dataset.h"
 #include "host/model/backend.h"
@@ -64,5 +66,10 @@ Dataset load_dataset_from_options(const DataOptions& options, std::ostream& out,
 
 // BackendOptions from the device flags (the Adam settings are the caller's).
 BackendOptions backend_options_from(const DeviceOptions& options, int max_batch);
+
+// On a backend that is not a GPU's, one "note: ..." line to `notes` naming the GPU-only settings
+// the options give (--tf32, --graph, --kernels fused, ...), which that backend does not use;
+// nothing when there are none or the backend is a GPU's.
+void note_unused_gpu_settings(const DeviceOptions& options, const Backend& backend, std::ostream& notes);
 
 }  // namespace train_gpu::cli

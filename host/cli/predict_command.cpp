@@ -55,6 +55,7 @@ std::vector<float> probabilities_of(const std::vector<const predict::PredictInpu
   BackendOptions options = backend_options_from(device, kBatch);
   options.spec = spec;
   const std::unique_ptr<Backend> backend = make_backend(parse_device(device.device), options, log);
+  note_unused_gpu_settings(device, *backend, log);
   log << "device: " << backend->description() << "\n";
   backend->attach_data(images, images);
   backend->set_state(weights.checkpoint.state);

@@ -129,6 +129,7 @@ void train_in_world(TrainOptions options, const CLI::App& command, distributed::
   if (resumed) backend_options.conv_algorithms = recorded_conv_algorithms(resumed->metadata.extra);
   resumed.reset();  // the Trainer reads it again for the state
   const std::unique_ptr<Backend> backend = make_backend(device, backend_options, std::cerr, "training");
+  note_unused_gpu_settings(options.device, *backend, std::cerr);
   std::cout << "device: " << backend->description()
             << (world != nullptr ? ", " + world->rank_phrase() + " (each rank trains on its share of every batch of " +
                                        std::to_string(config.batch_size) + ")"

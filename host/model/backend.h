@@ -143,6 +143,10 @@ class Backend {
   // 2 threads, denormals flushed)".
   virtual std::string description() const = 0;
 
+  // Whether this backend computes on a GPU (the CUDA backends); the commands then know whether
+  // the GPU-only settings (--tf32, --kernels, ...) took effect.
+  virtual bool on_gpu() const { return false; }
+
   // The kernels a training step runs, short, for the epoch line and `bench`; empty when the
   // description already says it all.
   virtual std::string kernels() const { return {}; }
