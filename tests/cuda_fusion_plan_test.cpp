@@ -123,6 +123,20 @@ TEST(FusionPlanTest, WhatTheFusedKernelsCannotDoStaysClassic) {
   EXPECT_EQ(summary(plan_fusion(tanh, KernelSet::kFused, PoolingKind::kFused)), "1:forward,weight+bias ");
 }
 
+TEST(FusionPlanTest, TheFusedPoolingTakesNoMoreChannelsThanItsBackwardGridHasRows) {
+  // The fused backward sums the convolution's bias gradient over a grid (chunks, channels), and
+  // gridDim.y is at most 65535: one more channel would fail the launch ("invalid configuration
+  // argument") on the GPU, so that pair keeps the classic kernels (one block per channel, grid x).
+  ASSERT_EQ(cuda::kMaxSpreadChannels, 65535);
+  for (const int channels : {cuda::kMaxSpreadChannels, cuda::kMaxSpreadChannels + 1}) {
+    SCOPED_TRACE(channels);
+    const model::NetworkSpec spec = model::build_network(
+        {1, 2, 2}, {conv(channels, 1), pool(LayerKind::kMaxPool2D, 2), flatten(), dense(3, Activation::kLinear, false)});
+    const FusionPlan plan = plan_fusion(spec, KernelSet::kFused, PoolingKind::kFused);
+    EXPECT_EQ(summary(plan), channels <= cuda::kMaxSpreadChannels ? "0:raw-conv 1:pool-bias-relu " : "");
+  }
+}
+
 TEST(FusionPlanTest, ATensorOffTheSixteenByteGridKeepsItsDenseClassic) {
   // On 5 features: dense(3) has its weight's 15 floats at 0 and its bias at 15, dense(4) its
   // weight at 18: neither a multiple of 4 floats, so cuBLASLt's 16-byte-aligned plans take

@@ -104,6 +104,7 @@ void launch_channel_sum(const float* values, int count, int channels, int plane,
 void launch_channel_sum_spread(const float* values, int count, int channels, int plane, float* sums,
                                const ChannelSumScratch& scratch, cudaStream_t stream) {
   if (channels <= 0 || count <= 0) return;
+  check_spread_channels(channels);
   const int chunks = channel_sum_chunks(count, plane);
   const dim3 grid(static_cast<unsigned int>(chunks), static_cast<unsigned int>(channels));
   channel_sum_spread_kernel<<<grid, kReduceThreads, 0, stream>>>(values, count, channels, plane, sums, scratch);

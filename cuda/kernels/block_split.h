@@ -21,6 +21,11 @@ inline int softmax_xent_blocks(int count, int max_blocks) {
 // Channel sums over (count, channels, plane): at most this many blocks per channel.
 constexpr int kMaxChannelSumChunks = 64;
 
+// The spread channel sums launch a grid (chunks, channels): one grid row per channel, and CUDA
+// caps gridDim.y at 65535, so a layer with more channels cannot take them (fusion_plan.h keeps
+// such a layer on the one-block-per-channel sum, whose channels are grid columns).
+constexpr int kMaxSpreadChannels = 65535;
+
 // Blocks per channel: one per ~4096 elements, at most one per sample (a chunk is whole samples)
 // and at most kMaxChannelSumChunks. So the convolution's 32 channels at batch 64 make 11 chunks
 // each, 352 blocks (one block per channel would leave 100 of an H200's 132 SMs idle); at batch

@@ -1,15 +1,27 @@
 // The end of a channel sum spread over chunks of samples (bias_activation.cu's spread sum and
 // the fused pooling backward of pool.cu): each block reduces its chunk, and the last block of
 // the channel to finish adds the chunk partials in chunk order (block_reduce.cuh), so the total
-// is bitwise reproducible. Device code only: included by .cu files.
+// is bitwise reproducible. Device code and its host-side launch check: included by .cu files.
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <string>
+
 #include "cuda/kernels/bias_activation.h"
 #include "cuda/kernels/block_reduce.cuh"
+#include "host/common/error.h"
 
 namespace train_gpu::cuda {
+
+// Host side, before a launch over the grid (chunks, channels): one clear line instead of CUDA's
+// "invalid configuration argument" when gridDim.y would exceed its limit (block_split.h).
+inline void check_spread_channels(int channels) {
+  if (channels > kMaxSpreadChannels) {
+    throw Error("a channel sum spread over blocks takes at most " + std::to_string(kMaxSpreadChannels) +
+                " channels (one grid row each), got " + std::to_string(channels));
+  }
+}
 
 // Called by every thread of block (chunk = blockIdx.x, channel) with its own partial `sum`;
 // *total receives the channel's sum over all gridDim.x chunks once the last of them finishes.

@@ -163,6 +163,7 @@ void launch_maxpool2x2_relu_backward_bias(const float* doutput, const uint8_t* a
                                           const ChannelSumScratch& scratch, cudaStream_t stream) {
   check_side(side);
   if (count <= 0 || channels <= 0) return;
+  check_spread_channels(channels);
   const int chunks = channel_sum_chunks(count, side * side);
   const dim3 grid(static_cast<unsigned int>(chunks), static_cast<unsigned int>(channels));
   maxpool2x2_relu_backward_bias_kernel<<<grid, kThreadsPerBlock, 0, stream>>>(doutput, argmax, output, count,

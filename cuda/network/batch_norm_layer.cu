@@ -38,10 +38,12 @@ BatchNormLayer::BatchNormLayer(const model::NetworkSpec& spec, int layer_index, 
     throw Error("cuda BatchNormLayer: layer " + layer_.name +
                 " is not a BatchNormalization with gamma, beta and moving statistics");
   }
+  // cuDNN 9 defines CUDNN_BN_MIN_EPSILON as 0.0 (cuDNN 7 had 1e-5), and the spec already requires
+  // epsilon > 0: this only guards a build against headers with a floor, named from the header.
   if (double(layer_.epsilon) < CUDNN_BN_MIN_EPSILON) {
     throw Error("layer " + layer_.name + " (BatchNormalization): epsilon " + std::to_string(layer_.epsilon) +
-                " is below cuDNN's minimum " + std::to_string(CUDNN_BN_MIN_EPSILON) +
-                "; use epsilon >= 1e-5, or train with --device cpu");
+                " is below this cuDNN's minimum " + std::to_string(CUDNN_BN_MIN_EPSILON) +
+                " (CUDNN_BN_MIN_EPSILON); use a larger epsilon, or train with --device cpu");
   }
   gamma_offset_ = spec.parameter_offset(layer_, 0);
   beta_offset_ = spec.parameter_offset(layer_, 1);

@@ -10,8 +10,9 @@
 // factor 1) into scratch, and a small kernel rescales the variance by (N-1)/N and applies the
 // Keras update to the buffer arena, in the CPU layer's order of operations.
 // Evaluation normalizes with the moving statistics and leaves them alone.
-// cuDNN needs epsilon >= CUDNN_BN_MIN_EPSILON (1e-5); a smaller one is refused when the layer is
-// built, naming the layer.
+// cuDNN needs epsilon >= CUDNN_BN_MIN_EPSILON, which cuDNN 9 defines as 0.0 (any epsilon the spec
+// accepts, Keras's 1e-3 and PyTorch's 1e-5 alike); a header with a higher floor would have a
+// smaller epsilon refused when the layer is built, naming the layer.
 #pragma once
 
 #include <cstddef>

@@ -7,10 +7,11 @@
 //   Dense after a Dense relu with a bias: its input gradient comes out of the GEMM already masked
 //     by that ReLU, with the previous layer's bias gradient summed in the same epilogue
 //     (DRELU_BGRAD), so the previous layer's backward runs only its weight GEMM.
-//   Conv2D relu with a bias, then MaxPooling2D 2x2/2 without padding on a square even map: the
-//     convolution leaves its raw output and the pooling kernel adds the bias, applies the ReLU and
-//     pools (launch_bias_relu_maxpool2x2_forward); its backward routes, masks and sums the bias
-//     gradient in one pass (launch_maxpool2x2_relu_backward_bias).
+//   Conv2D relu with a bias, then MaxPooling2D 2x2/2 without padding on a square even map of at
+//     most kMaxSpreadChannels channels (block_split.h): the convolution leaves its raw output and
+//     the pooling kernel adds the bias, applies the ReLU and pools
+//     (launch_bias_relu_maxpool2x2_forward); its backward routes, masks and sums the bias gradient
+//     in one pass (launch_maxpool2x2_relu_backward_bias).
 // cuBLASLt may still decline a shape at a batch size: the Dense choices here are candidates, and
 // each layer asks EpilogueDense::supports() (host-only, once per shape) before a call, running
 // the classic sequence where it declines.
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "cuda/kernel_choice.h"
+#include "cuda/kernels/block_split.h"
 #include "host/common/error.h"
 #include "host/model/network_spec.h"
 
@@ -81,12 +83,14 @@ inline bool fusable_dense(const model::NetworkSpec& spec, const model::LayerSpec
 }
 
 // The pooling kernels of cuda/layers/pool.h: 2x2 windows, stride 2, no padding, a square map of
-// even side (each window whole, none overlapping).
+// even side (each window whole, none overlapping), and no more channels than the backward's
+// grid has rows (its bias-gradient sum is spread over blocks, block_split.h).
 inline bool fused_pool_shape(const model::LayerSpec& pool) {
   return pool.kind == model::LayerKind::kMaxPool2D && pool.kernel_h == 2 && pool.kernel_w == 2 &&
          pool.stride_h == 2 && pool.stride_w == 2 && pool.pad_top == 0 && pool.pad_left == 0 &&
          pool.pad_bottom == 0 && pool.pad_right == 0 && pool.input.height == pool.input.width &&
-         pool.input.height % 2 == 0 && pool.output.height * 2 == pool.input.height;
+         pool.input.height % 2 == 0 && pool.output.height * 2 == pool.input.height &&
+         pool.input.channels <= kMaxSpreadChannels;
 }
 
 inline std::string pooling_description(const model::LayerSpec& pool) {
