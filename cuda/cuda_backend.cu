@@ -665,21 +665,19 @@ class CudaBackend final : public Backend {
     epilogues_ = std::make_unique<EpilogueDense>(stream_.get(), cublas_workspace_.data(), cublas_workspace_.bytes(),
                                                  options_.tf32);
     relu_mask_ = DeviceBuffer<uint8_t>(dense_relu_mask_bytes(options_.max_batch, kHidden), "the fc1 ReLU mask");
-    channel_partials_ = DeviceBuffer<float>(std::size_t{kConvFilters} * kMaxChannelSumChunks, "channel-sum partials");
-    channel_counters_ = DeviceBuffer<unsigned int>(kConvFilters, "channel-sum counters");
+    channel_sums_ = ChannelSumBuffers(kConvFilters, stream_.get());
     const int softmax_blocks = static_cast<int>((b + kSoftmaxRowsPerBlock - 1) / kSoftmaxRowsPerBlock);
     softmax_loss_partials_ = DeviceBuffer<double>(static_cast<std::size_t>(softmax_blocks), "softmax partials");
     softmax_correct_partials_ =
         DeviceBuffer<unsigned long long>(static_cast<std::size_t>(softmax_blocks), "softmax partials");
     softmax_counter_ = DeviceBuffer<unsigned int>(1, "the softmax counter");
-    // The arrival counters start at zero; the kernels re-arm them after each use.
-    CUDA_CHECK(cudaMemsetAsync(channel_counters_.data(), 0, channel_counters_.bytes(), stream_.get()));
+    // The arrival counter starts at zero; the kernels re-arm it after each use.
     CUDA_CHECK(cudaMemsetAsync(softmax_counter_.data(), 0, softmax_counter_.bytes(), stream_.get()));
     softmax_scratch_ = SoftmaxXentScratch{softmax_loss_partials_.data(), softmax_correct_partials_.data(),
                                           softmax_counter_.data(), softmax_blocks};
   }
 
-  ChannelSumScratch channel_sum_scratch() { return ChannelSumScratch{channel_partials_.data(), channel_counters_.data()}; }
+  ChannelSumScratch channel_sum_scratch() { return channel_sums_.scratch(); }
 
   void check_count(int count) const {
     if (count <= 0 || count > options_.max_batch) {
@@ -737,8 +735,7 @@ class CudaBackend final : public Backend {
   std::unique_ptr<CudnnPool> cudnn_pool_;         // --pooling cudnn
   std::unique_ptr<EpilogueDense> epilogues_;      // --kernels fused
   DeviceBuffer<uint8_t> relu_mask_;               // fc1's ReLU bits (cuBLASLt layout)
-  DeviceBuffer<float> channel_partials_;          // multi-block channel sums
-  DeviceBuffer<unsigned int> channel_counters_;
+  ChannelSumBuffers channel_sums_;                // multi-block channel sums
   DeviceBuffer<double> softmax_loss_partials_;    // multi-block softmax
   DeviceBuffer<unsigned long long> softmax_correct_partials_;
   DeviceBuffer<unsigned int> softmax_counter_;

@@ -131,6 +131,7 @@ TEST_F(SummaryCommand, ShowsTheModelACheckpointHolds) {
   checkpoint.state.buffers.assign(checkpoint.spec.buffer_count, 1.0f);
   checkpoint.state.step = 17;
   checkpoint.metadata.epoch = 2;
+  checkpoint.metadata.dataset = "cifar10";
   const std::string file = (scratch_ / "epoch-002.safetensors").string();
   save_checkpoint(file, checkpoint);
 
@@ -140,7 +141,7 @@ TEST_F(SummaryCommand, ShowsTheModelACheckpointHolds) {
   ASSERT_EQ(from_line.exit_code, 0) << from_line.err;
   EXPECT_EQ(from_file.out, from_line.out);
   t::expect_contains(from_file.out, "Total params: 10,746\n");
-  EXPECT_EQ(from_file.err, "checkpoint: " + file + " (epoch 2, step 17)\n");
+  EXPECT_EQ(from_file.err, "checkpoint " + file + ": epoch 2, step 17, trained on cifar10\n");
   EXPECT_EQ(run("--print line --checkpoint " + t::shell_quote(file)).out, std::string(line) + "\n");
 
   // It is the checkpoint's model or --model's, never a mix.

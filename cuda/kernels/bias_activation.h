@@ -6,7 +6,9 @@
 
 #include <cstddef>
 
+#include "cuda/check.h"
 #include "cuda/kernels/block_split.h"
+#include "cuda/memory.h"
 
 namespace train_gpu::cuda {
 
@@ -30,6 +32,23 @@ void launch_channel_sum(const float* values, int count, int channels, int plane,
 struct ChannelSumScratch {
   float* partials = nullptr;         // channels * kMaxChannelSumChunks
   unsigned int* counters = nullptr;  // channels
+};
+
+// The device memory behind a ChannelSumScratch for `channels`, its counters zeroed on `stream`
+// (the stream every sum using it runs on, so the zeroing comes before the first of them).
+class ChannelSumBuffers {
+ public:
+  ChannelSumBuffers() = default;
+  ChannelSumBuffers(int channels, cudaStream_t stream)
+      : partials_(std::size_t(channels) * kMaxChannelSumChunks, "channel-sum partials"),
+        counters_(std::size_t(channels), "channel-sum counters") {
+    CUDA_CHECK(cudaMemsetAsync(counters_.data(), 0, counters_.bytes(), stream));
+  }
+  ChannelSumScratch scratch() { return ChannelSumScratch{partials_.data(), counters_.data()}; }
+
+ private:
+  DeviceBuffer<float> partials_;
+  DeviceBuffer<unsigned int> counters_;
 };
 
 // The same sums as launch_channel_sum, spread over channel_sum_chunks(count, plane) blocks per

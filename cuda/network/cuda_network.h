@@ -97,7 +97,6 @@ class CudaNetwork {
   // What --kernels/--pooling changed, by layer name, for the execution report ("" when nothing):
   // "fused: dense_1 forward, weight+bias, ...; cudnn pooling: max_pooling2d" plus cuBLASLt's word.
   std::string describe_fusion(int count) const;
-  const FusionPlan& fusion() const { return fusion_; }
 
  private:
   void check_count(int count, const char* operation) const;

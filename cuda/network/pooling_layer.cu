@@ -79,13 +79,10 @@ PoolingLayer::PoolingLayer(const model::NetworkSpec& spec, int layer_index, int 
     }
     conv_bias_offset_ = spec.bias_offset(spec.layers[std::size_t(layer_index) - 1]);
     argmax_ = DeviceBuffer<uint8_t>(outputs, "pooling argmax");
-    channel_partials_ = DeviceBuffer<float>(std::size_t(channels_) * kMaxChannelSumChunks, "channel-sum partials");
-    channel_counters_ = DeviceBuffer<unsigned int>(std::size_t(channels_), "channel-sum counters");
-    // Once, on the network's stream (the one the handle is bound to), ahead of every backward:
-    // the counters must read zero at the first one.
+    // Zeroed on the network's stream (the one the handle is bound to), ahead of every backward.
     cudaStream_t stream = nullptr;
     CUDNN_CHECK(cudnnGetStream(cudnn, &stream));
-    CUDA_CHECK(cudaMemsetAsync(channel_counters_.data(), 0, channel_counters_.bytes(), stream));
+    channel_sums_ = ChannelSumBuffers(channels_, stream);
   } else if (fusion.cudnn_pooling) {
     if (cudnn == nullptr) throw Error("cuda PoolingLayer: --pooling cudnn without a cuDNN handle");
     cudnn_pool_ = std::make_unique<CudnnPool>(cudnn, max_ ? CudnnPoolMode::kMax : CudnnPoolMode::kAverage, channels_,
@@ -125,7 +122,7 @@ void PoolingLayer::backward(const LayerBackward& args) {
     // dZ = route(dP) where the winner's relu(Z + b) > 0 (read from P), db = per-channel sums of dZ
     launch_maxpool2x2_relu_backward_bias(args.doutput, argmax_.data(), args.output, args.count, channels_,
                                          geometry_.in_h, args.dinput, args.gradients + conv_bias_offset_,
-                                         ChannelSumScratch{channel_partials_.data(), channel_counters_.data()},
+                                         channel_sums_.scratch(),
                                          args.stream);
     return;
   }

@@ -47,8 +47,7 @@ class PoolingLayer final : public CudaLayer {
   // gradient's per-chunk partials and arrival counters (zeroed once, re-armed by the kernel).
   std::ptrdiff_t conv_bias_offset_ = -1;
   DeviceBuffer<uint8_t> argmax_;
-  DeviceBuffer<float> channel_partials_;
-  DeviceBuffer<unsigned int> channel_counters_;
+  ChannelSumBuffers channel_sums_;
 };
 
 }  // namespace train_gpu::cuda

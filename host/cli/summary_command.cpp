@@ -7,11 +7,11 @@
 #include <string>
 
 #include "host/cli/commands.h"
+#include "host/cli/model_from_checkpoint.h"
 #include "host/cli/model_options.h"
 #include "host/model/keras_json.h"
 #include "host/model/model_summary.h"
 #include "host/model/spec_line.h"
-#include "host/train/checkpoint.h"
 
 namespace train_gpu::cli {
 namespace {
@@ -22,15 +22,6 @@ struct SummaryOptions {
   std::string print = "table";
   std::string checkpoint;  // a train_gpu checkpoint: its model instead of --model's
 };
-
-// The model a checkpoint records (its Keras JSON), with its input shape: --model and --input
-// would contradict it, so CLI11 refuses them together with --checkpoint.
-model::NetworkSpec network_of_checkpoint(const std::string& file) {
-  const Checkpoint checkpoint = load_checkpoint(file);
-  std::cerr << "checkpoint: " << file << " (epoch " << checkpoint.metadata.epoch << ", step " << checkpoint.state.step
-            << ")\n";
-  return checkpoint.spec;
-}
 
 void print_model(const model::NetworkSpec& spec, const std::string& print) {
   if (print == "keras-json") {
@@ -44,7 +35,8 @@ void print_model(const model::NetworkSpec& spec, const std::string& print) {
 
 void run_summary(const SummaryOptions& options) {
   if (!options.checkpoint.empty()) {
-    print_model(network_of_checkpoint(options.checkpoint), options.print);
+    // The checkpoint's own model and input shape, named on stderr as the other commands name it.
+    print_model(load_weights_for_command(options.checkpoint, std::cerr).checkpoint.spec, options.print);
     return;
   }
   // summary reads no data: a JSON keeps its own input shape unless --input names one it must match.

@@ -28,6 +28,21 @@ inline int dropout_layer_of(const model::NetworkSpec& spec) {
   return -1;
 }
 
+// A training pass's arguments for either backend's layer (cuda::LayerForward, cpu::LayerForward:
+// the same fields, of each backend's step type).
+template <typename Forward, typename Step>
+Forward training_forward(const float* input, float* output, uint64_t seed, Step step, int first_sample, int count) {
+  Forward forward;
+  forward.count = count;
+  forward.input = input;
+  forward.output = output;
+  forward.training = true;
+  forward.seed = seed;
+  forward.step = step;
+  forward.first_sample = first_sample;
+  return forward;
+}
+
 // The mask the CUDA layer `layer` draws for `count` images that start at `first_sample` of the
 // global batch, with `seed` and `step` (a value, or a device counter the layer reads).
 inline std::vector<uint8_t> gpu_dropout_mask(const model::NetworkSpec& spec, int layer, uint64_t seed,
@@ -37,14 +52,7 @@ inline std::vector<uint8_t> gpu_dropout_mask(const model::NetworkSpec& spec, int
   DropoutLayer dropout(spec, layer, count);
   const DeviceBuffer<float> input = upload(std::vector<float>(size, 1.0f));
   DeviceBuffer<float> output = poisoned(size);
-  LayerForward forward;
-  forward.count = count;
-  forward.input = input.data();
-  forward.output = output.data();
-  forward.training = true;
-  forward.seed = seed;
-  forward.step = step;
-  forward.first_sample = first_sample;
+  LayerForward forward = training_forward<LayerForward>(input.data(), output.data(), seed, step, first_sample, count);
   forward.stream = stream.get();
   dropout.forward(forward);
   CUDA_CHECK(cudaStreamSynchronize(stream.get()));
@@ -61,15 +69,7 @@ inline std::vector<uint8_t> cpu_dropout_mask(const model::NetworkSpec& spec, int
   cpu::DropoutLayer dropout(spec, layer, count);
   const std::vector<float> input(size, 1.0f);
   std::vector<float> output(size);
-  cpu::LayerForward forward;
-  forward.count = count;
-  forward.input = input.data();
-  forward.output = output.data();
-  forward.training = true;
-  forward.seed = seed;
-  forward.step = step;
-  forward.first_sample = first_sample;
-  dropout.forward(forward);
+  dropout.forward(training_forward<cpu::LayerForward>(input.data(), output.data(), seed, step, first_sample, count));
   return std::vector<uint8_t>(dropout.mask().begin(), dropout.mask().begin() + std::ptrdiff_t(size));
 }
 
